@@ -1,0 +1,51 @@
+# lsie — build, demo, test. See README.md.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+PLUGINS := $(notdir $(wildcard plugins/*))
+
+# Packages with concurrency run under the race detector; end-to-end ones
+# (real GStreamer pipelines and plugin processes) run without it, serially.
+RACE_PKGS := ./shm/... ./sdk/... ./host/segment/... ./host/store/... ./host/api/... ./host/config/... ./host/source/... ./host/model/... ./host/plugin/...
+E2E_PKGS := ./host/capture/... ./plugins/... ./cmd/...
+
+.PHONY: all setup build demo test lint unit e2e bench proto clean
+
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/lsie-host ./cmd/lsie-host
+	@mkdir -p bin/plugins
+	@for p in $(PLUGINS); do $(GO) build -o bin/plugins/$$p ./plugins/$$p || exit 1; done
+
+demo: setup build
+	bin/lsie-host --plugins bin/plugins --config configs/demo.hcl
+
+test: setup build lint unit e2e
+
+lint:
+	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+unit:
+	$(GO) test -race -count=1 $(RACE_PKGS)
+
+e2e:
+	$(GO) test -p 1 -count=1 -timeout 20m $(E2E_PKGS)
+
+bench: build
+	$(GO) run ./cmd/handoff-bench
+	$(GO) run ./cmd/capture-bench
+
+proto:
+	cd sdk/proto/pluginv1 && protoc -I. --go_out=. --go_opt=paths=source_relative \
+	  --go-grpc_out=. --go-grpc_opt=paths=source_relative plugin.proto
+
+clean:
+	rm -rf bin var/lsie.db*

@@ -1,0 +1,431 @@
+package main
+
+// End-to-end tests: built binaries, real GStreamer on clips generated here,
+// real plugin processes over shared memory, the API over real HTTP. Lossless
+// mode (realtime = false) makes every count exact, so the assertions are
+// invariants, never timings.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lsie-e2e-bin")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	code := func() int {
+		defer os.RemoveAll(dir)
+		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b[0], err, out)
+				return 1
+			}
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+func hostBin() string   { return filepath.Join(binDir, "lsie-host") }
+func pluginDir() string { return filepath.Join(binDir, "plugins") }
+func gst(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command("gst-launch-1.0", append([]string{"-q"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gst-launch-1.0 %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// clip writes a 3 s, 30 fps H.264 MP4 of a videotestsrc pattern.
+func clip(t *testing.T, dir, name string, src ...string) string {
+	t.Helper()
+	p := filepath.Join(dir, name+".mp4")
+	args := append([]string{"videotestsrc", "num-buffers=90"}, src...)
+	args = append(args, "!", "video/x-raw,width=320,height=240,framerate=30/1", "!", "x264enc", "speed-preset=ultrafast",
+		"!", "mp4mux", "!", "filesink", "location="+p)
+	gst(t, args...)
+	return p
+}
+
+type runningHost struct {
+	cmd    *exec.Cmd
+	stdout *bytes.Buffer
+	stderr *syncBuffer
+	base   string
+}
+
+type syncBuffer struct {
+	bytes.Buffer
+	lines chan string
+}
+
+func startHost(t *testing.T, configPath string, extra ...string) *runningHost {
+	t.Helper()
+	args := append([]string{"--plugins", pluginDir(), "--config", configPath, "--log-format", "json", "--log-level", "debug"}, extra...)
+	cmd := exec.Command(hostBin(), args...)
+	h := &runningHost{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &syncBuffer{lines: make(chan string, 4096)}}
+	cmd.Stdout = h.stdout
+	pr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["@message"] == "api listening" {
+				addr <- fmt.Sprint(m["addr"])
+			}
+			select {
+			case h.stderr.lines <- line:
+			default:
+			}
+		}
+		close(h.stderr.lines)
+	}()
+	select {
+	case a := <-addr:
+		h.base = "http://" + a
+	case <-time.After(60 * time.Second):
+		t.Fatalf("host did not start its API; log:\n%s", drain(h.stderr.lines))
+	}
+	return h
+}
+
+func drain(c chan string) string {
+	var b strings.Builder
+	for {
+		select {
+		case l, ok := <-c:
+			if !ok {
+				return b.String()
+			}
+			b.WriteString(l + "\n")
+		default:
+			return b.String()
+		}
+	}
+}
+
+func (h *runningHost) get(t *testing.T, path string, v any) int {
+	t.Helper()
+	resp, err := http.Get(h.base + path)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: decoding: %v", path, err)
+	}
+	return resp.StatusCode
+}
+
+// waitStreams polls the health route until no stream is still running.
+func (h *runningHost) waitStreams(t *testing.T) model.HostHealth {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		var hh model.HostHealth
+		h.get(t, "/api/v1/health", &hh)
+		running := 0
+		for _, c := range hh.Components {
+			if c.Kind == "stream" && (c.Health == model.HealthOK || c.Health == model.HealthStarting) {
+				running++
+			}
+		}
+		if running == 0 {
+			return hh
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("streams did not finish; log:\n%s", drain(h.stderr.lines))
+	return model.HostHealth{}
+}
+
+// stop sends SIGINT and requires a clean exit.
+func (h *runningHost) stop(t *testing.T) {
+	t.Helper()
+	_ = h.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- h.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("host exited with %v; log:\n%s", err, drain(h.stderr.lines))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("host did not stop within 30 s of SIGINT")
+	}
+}
+
+func writeConfig(t *testing.T, dir, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, "lsie.hcl")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type segmentList struct {
+	Segments []model.Segment `json:"segments"`
+}
+
+func TestEndToEndLossless(t *testing.T) {
+	dir := t.TempDir()
+	clips := map[string]string{
+		"white":  clip(t, dir, "white", "pattern=white"),
+		"black":  clip(t, dir, "black", "pattern=black"),
+		"still":  clip(t, dir, "still", "pattern=colors"),
+		"moving": clip(t, dir, "moving", "pattern=smpte", "horizontal-speed=20"),
+	}
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "segment { duration = \"1s\" }\nstore { sqlite = %q }\napi { listen = \"127.0.0.1:0\" }\n", filepath.Join(dir, "lsie.db"))
+	for _, name := range []string{"white", "black", "still", "moving"} {
+		fmt.Fprintf(&cfg, "stream %q {\n  source = \"file://%s\"\n  realtime = false\n  video {\n    fps = 5\n    max_width = 640\n  }\n  plugin \"visual\" {}\n}\n", name, clips[name])
+	}
+	// A test source with an exact duration runs beside the files.
+	cfg.WriteString("stream \"pattern\" {\n  source = \"test://ball?width=640&height=480&fps=30&duration=2s\"\n  realtime = false\n  plugin \"visual\" {}\n}\n")
+	h := startHost(t, writeConfig(t, dir, cfg.String()))
+	hh := h.waitStreams(t)
+	for _, c := range hh.Components {
+		if c.Kind == "stream" && (c.Health != model.HealthEnded || c.Counters["dropped"] != 0 || c.Counters["pool_exhausted"] != 0) {
+			t.Errorf("stream %s: health %s, counters %v", c.Name, c.Health, c.Counters)
+		}
+	}
+
+	var streams struct {
+		Streams []model.Stream `json:"streams"`
+	}
+	if h.get(t, "/api/v1/streams", &streams); len(streams.Streams) != 5 {
+		t.Fatalf("API lists %d streams, want 5", len(streams.Streams))
+	}
+
+	means := map[string]map[string]float64{}
+	wantSegments := map[string]int{"white": 3, "black": 3, "still": 3, "moving": 3, "pattern": 2}
+	for name, want := range wantSegments {
+		var sl segmentList
+		if code := h.get(t, "/api/v1/streams/"+name+"/segments?since=0", &sl); code != 200 {
+			t.Fatalf("%s: segments status %d", name, code)
+		}
+		if len(sl.Segments) != want {
+			t.Fatalf("%s: %d segments, want %d: %+v", name, len(sl.Segments), want, sl.Segments)
+		}
+		sum := map[string]float64{}
+		for i, seg := range sl.Segments {
+			v := seg.Plugins["visual"]
+			if seg.Index != int64(i) || seg.Status != model.SegmentComplete || seg.FramesSeen != 5 || seg.FramesDropped != 0 ||
+				v.FramesAnalysed != 5 || v.FramesSkipped != 0 || v.Errors != 0 {
+				t.Errorf("%s segment %d: index %d status %s reasons %v seen %d dropped %d visual %+v",
+					name, i, seg.Index, seg.Status, seg.Reasons, seg.FramesSeen, seg.FramesDropped, v)
+			}
+			if seg.MediaStart != time.Duration(i)*time.Second || seg.MediaEnd != time.Duration(i+1)*time.Second {
+				t.Errorf("%s segment %d covers %v–%v", name, i, seg.MediaStart, seg.MediaEnd)
+			}
+			for k, a := range v.Aggregates {
+				sum[k] += a.Mean / float64(len(sl.Segments))
+			}
+		}
+		means[name] = sum
+	}
+	t.Logf("segment means: %v", means)
+	if means["white"]["brightness"] < 230 || means["black"]["brightness"] > 25 {
+		t.Errorf("brightness: white %.1f, black %.1f", means["white"]["brightness"], means["black"]["brightness"])
+	}
+	if means["still"]["motion"] > 1 || means["moving"]["motion"] < 10 || means["moving"]["motion"] < 20*means["still"]["motion"] {
+		t.Errorf("motion: still %.2f, moving %.2f", means["still"]["motion"], means["moving"]["motion"])
+	}
+
+	// One segment in full: items per frame, joined by time.
+	var seg model.Segment
+	if code := h.get(t, "/api/v1/segments/white/1", &seg); code != 200 {
+		t.Fatalf("segment status %d", code)
+	}
+	items := seg.Plugins["visual"].Items
+	if len(items) != 5 {
+		t.Fatalf("white/1 has %d items, want 5", len(items))
+	}
+	for i, it := range items {
+		if want := time.Second + time.Duration(i)*200*time.Millisecond; it.PTS != want {
+			t.Errorf("item %d at %v, want %v", i, it.PTS, want)
+		}
+	}
+	// Bad requests are the user's mistake: JSON 4xx, never a 500.
+	var e map[string]any
+	if code := h.get(t, "/api/v1/streams/white/segments?since=abc", &e); code != 400 {
+		t.Errorf("bad since: status %d", code)
+	}
+	if code := h.get(t, "/api/v1/segments/nope/0", &e); code != 404 {
+		t.Errorf("unknown stream: status %d", code)
+	}
+	h.stop(t)
+	if lines := strings.Count(h.stdout.String(), "\n"); lines != 1+3*4+2 {
+		t.Errorf("printed %d lines, want a header and one per segment:\n%s", lines, h.stdout)
+	}
+}
+
+// A source failing at run time puts its stream in error with GStreamer's
+// message; the other streams run on.
+func TestSourceFailureIsolated(t *testing.T) {
+	dir := t.TempDir()
+	good := clip(t, dir, "good", "pattern=white")
+	bad := filepath.Join(dir, "bad.mp4")
+	if err := os.WriteFile(bad, bytes.Repeat([]byte("not a video "), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "good" {
+  source = "file://%s"
+  realtime = false
+  plugin "visual" {}
+}
+stream "bad" {
+  source = "file://%s"
+  realtime = false
+  plugin "visual" {}
+}
+`, filepath.Join(dir, "lsie.db"), good, bad)
+	h := startHost(t, writeConfig(t, dir, cfg))
+	hh := h.waitStreams(t)
+	health := map[string]model.ComponentHealth{}
+	for _, c := range hh.Components {
+		health[c.Name] = c
+	}
+	if b := health["bad"]; b.Health != model.HealthError || b.Hint == "" {
+		t.Errorf("bad stream: %+v", b)
+	}
+	if g := health["good"]; g.Health != model.HealthEnded || g.Counters["frames"] != 15 {
+		t.Errorf("good stream: %+v", g)
+	}
+	if hh.Status != model.HealthDegraded {
+		t.Errorf("host status %s, want degraded", hh.Status)
+	}
+	var sl segmentList
+	if h.get(t, "/api/v1/streams/good/segments", &sl); len(sl.Segments) != 3 {
+		t.Errorf("good stream has %d segments", len(sl.Segments))
+	}
+	h.stop(t)
+}
+
+func runHost(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(hostBin(), args...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func TestBadInputOneClearLine(t *testing.T) {
+	dir := t.TempDir()
+	good := clip(t, dir, "good", "pattern=white")
+	cases := []struct {
+		name, config string
+		want         *regexp.Regexp
+	}{
+		{"unknown field", "stream \"a\" {\n  source = \"test://smpte\"\n  fsp = 5\n}\n",
+			regexp.MustCompile(`lsie\.hcl:3:3: stream "a": unknown attribute "fsp"`)},
+		{"bad duration", "segment { duration = \"ten\" }\nstream \"a\" { source = \"test://smpte\" }\n",
+			regexp.MustCompile(`lsie\.hcl:1:\d+: segment\.duration: .*not a duration`)},
+		{"missing plugin", fmt.Sprintf("stream \"a\" {\n  source = \"file://%s\"\n  plugin \"nosuch\" {}\n}\n", good),
+			regexp.MustCompile(`plugin not found: "nosuch"`)},
+		{"missing file", "stream \"a\" { source = \"file:///no/such/clip.mp4\" }\n",
+			regexp.MustCompile(`lsie\.hcl:1:\d+: stream "a": source: .*/no/such/clip\.mp4`)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := writeConfig(t, t.TempDir(), tc.config)
+			out, code := runHost(t, "--plugins", pluginDir(), "--config", cfg)
+			if code == 0 || !tc.want.MatchString(out) {
+				t.Fatalf("exit %d, output:\n%s", code, out)
+			}
+			if n := strings.Count(strings.TrimSpace(out), "\n"); n > 2 {
+				t.Errorf("want one clear line, got %d:\n%s", n+1, out)
+			}
+		})
+	}
+}
+
+func TestPluginsLsSkipsNonPlugins(t *testing.T) {
+	dir := t.TempDir()
+	visual, err := os.ReadFile(filepath.Join(pluginDir(), "visual"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"visual":    string(visual),
+		"sleeper":   "#!/bin/sh\nsleep 60\n",
+		"chatty":    "#!/bin/sh\necho hello\n",
+		"notes.txt": "not executable",
+	}
+	for name, body := range files {
+		mode := os.FileMode(0o755)
+		if name == "notes.txt" {
+			mode = 0o644
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	out, code := runHost(t, "plugins", "ls", "--plugins", dir, "--log-level", "error")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("plugins ls took %v", time.Since(start))
+	}
+	for _, want := range []string{`visual\s+0\.1\.0\s+protocol 1`, `sleeper\s+skipped: not an lsie plugin`, `chatty\s+skipped: not an lsie plugin`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "notes.txt") {
+		t.Errorf("non-executable file listed:\n%s", out)
+	}
+}
+
+func TestConfigCheckShippedConfigs(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.hcl")
+	if len(files) == 0 {
+		t.Fatal("no configs")
+	}
+	for _, f := range files {
+		out, code := runHost(t, "config", "check", f)
+		if code != 0 || !strings.Contains(out, ": ok:") {
+			t.Errorf("%s: exit %d\n%s", f, code, out)
+		}
+	}
+}

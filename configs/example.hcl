@@ -1,0 +1,98 @@
+# lsie host configuration: every field, with its range and default.
+#
+# Syntax is HCL (https://github.com/hashicorp/hcl). Decoding is strict: an
+# unknown block or attribute is an error, and so is a value of the wrong type
+# ("5" where a number is expected). Values must be constants (no variables or
+# functions). Check a file with `lsie-host config check FILE`.
+#
+# Every attribute below that has a default says so as "(default: VALUE)" at
+# the end of its line; leaving the attribute out gives that value. A test
+# checks that these match the code's defaults.
+
+# The segment grid. Each stream's time line is cut into windows of this length;
+# live sources put them on a UTC grid so segment k of every stream covers the
+# same wall-clock window.
+segment {
+  # Length of a segment, a duration string ("10s", "1m30s"): 1s..300s.
+  duration = "10s" # (default: "10s")
+
+  # How long a segment waits for late plugins after capture has passed its
+  # end; when it expires the segment closes as partial (plugin_lag or
+  # source_stall). 100ms..10m.
+  max_close_delay = "5s" # (default: "5s")
+}
+
+# Where closed segments are stored. Without this block the embedded default
+# (SQLite at var/lsie.db) is used.
+store {
+  # SQLite database file. A relative path is resolved by the host, not here.
+  sqlite = "var/lsie.db" # (default: "var/lsie.db")
+}
+
+# The REST/WebSocket API and console.
+api {
+  # host:port to listen on; port 0 picks a free port; "" disables the API.
+  listen = "127.0.0.1:8080" # (default: "127.0.0.1:8080")
+}
+
+# One block per input. The label is the stream id: 1..64 characters of
+# A-Z a-z 0-9 _ -, unique in the file. A file needs at least one stream to run
+# (`config check` accepts a file without any).
+stream "ball" {
+  # Required. The source URI:
+  #   file:///absolute/path/clip.mp4   a media file (it must exist and be readable)
+  #   test://PATTERN?width=W&height=H&fps=N&duration=D&audio=HZ
+  #                                    a synthetic source (videotestsrc pattern such
+  #                                    as ball, smpte, snow; width 16..7680, height
+  #                                    16..4320, fps 1..240, duration e.g. 30s for a
+  #                                    source that ends, audio a sine of 20..8000 Hz)
+  # Network and device sources (rtsp, rtmp, http, v4l2) are not supported yet.
+  source = "test://ball?width=640&height=360&fps=30&audio=440"
+
+  # true paces the source at its natural rate, like a camera. false is
+  # lossless and runs as fast as the plugins allow: every analysis frame
+  # reaches every plugin, so replays and tests are deterministic (file and
+  # test sources).
+  realtime = true # (default: true)
+
+  # Replay a file source forever; media time keeps increasing across loops.
+  # No effect on sources that never end.
+  loop = false # (default: false)
+
+  # The frames handed to plugins. The source keeps its own rate; this sets the
+  # analysis rate and size.
+  video {
+    # Analysis frames per second: 1..60.
+    fps = 5 # (default: 5)
+
+    # Frames wider than this are scaled down to it, keeping the aspect ratio;
+    # narrower frames are never scaled up. 16..7680 pixels.
+    max_width = 640 # (default: 640)
+  }
+
+  # One block per plugin analysing this stream; the label is the plugin's
+  # name (1..64 characters of A-Z a-z 0-9 _ -), each at most once per stream.
+  plugin "visual" {
+    # Frames in flight for this (stream, plugin): 1..64. A larger window lets
+    # a plugin batch; a smaller one keeps latency low.
+    window = 2 # (default: 2)
+
+    # Any other attribute is plugin-specific and passed to the plugin as a
+    # string: a string, number (rendered like 0.5, 12, 1e+06) or bool.
+    threshold = 0.5
+  }
+}
+
+# A second stream: an SMPTE colour-bar source that ends after 30 s, replayed
+# losslessly at full speed, analysed at 10 fps and at most 320 pixels wide.
+stream "bars" {
+  source   = "test://smpte?width=1280&height=720&fps=30&duration=30s"
+  realtime = false
+  video {
+    fps       = 10
+    max_width = 320
+  }
+  plugin "visual" {
+    window = 4
+  }
+}

@@ -1,0 +1,42 @@
+package api
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+)
+
+// paramError is a user's mistake in a request parameter: a 400 whose
+// message names the parameter and quotes the bad value.
+type paramError struct {
+	kind  string // "query parameter" or "path parameter"
+	name  string
+	value string
+	want  string
+}
+
+func (e *paramError) Error() string {
+	return fmt.Sprintf("%s %q: %s, got %q", e.kind, e.name, e.want, e.value)
+}
+
+// queryInt reads an optional integer query parameter within [lo, hi]; absent
+// gives def. want describes the accepted values for the error message.
+func queryInt(q url.Values, name string, def, lo, hi int64, want string) (int64, error) {
+	vals, ok := q[name]
+	if !ok {
+		return def, nil
+	}
+	if len(vals) != 1 {
+		return 0, fmt.Errorf("query parameter %q: given %d times, want it once", name, len(vals))
+	}
+	return parseInt("query parameter", name, vals[0], lo, hi, want)
+}
+
+// parseInt parses a decimal integer within [lo, hi].
+func parseInt(kind, name, raw string, lo, hi int64, want string) (int64, error) {
+	v, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || v < lo || v > hi {
+		return 0, &paramError{kind: kind, name: name, value: raw, want: want}
+	}
+	return v, nil
+}

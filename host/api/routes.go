@@ -1,0 +1,185 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store"
+)
+
+// Limits of GET /api/v1/streams/{id}/segments.
+const (
+	defaultSegmentLimit = 100
+	maxSegmentLimit     = 1000
+)
+
+// routes builds the router. Paths are registered without a method and
+// dispatched by methods, so a wrong method gets the JSON 405 (with Allow)
+// rather than ServeMux's plain-text one; every other path gets a JSON 404.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/health", methods{http.MethodGet: s.getHealth})
+	mux.Handle("/api/v1/streams", methods{http.MethodGet: s.getStreams})
+	mux.Handle("/api/v1/streams/{id}/segments", methods{http.MethodGet: s.getSegments})
+	mux.Handle("/api/v1/segments/{stream}/{index}", methods{http.MethodGet: s.getSegment})
+	mux.HandleFunc("/", s.notFound)
+	return mux
+}
+
+// methods dispatches one path by HTTP method; HEAD is served by GET.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, ok := m[r.Method]
+	if !ok && r.Method == http.MethodHead {
+		h, ok = m[http.MethodGet]
+	}
+	if ok {
+		h(w, r)
+		return
+	}
+	allow := m.allow()
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed,
+		fmt.Sprintf("method %s is not allowed on %q; allowed: %s", r.Method, r.URL.Path, allow))
+}
+
+func (m methods) allow() string {
+	var names []string
+	for name := range m {
+		names = append(names, name)
+		if name == http.MethodGet {
+			names = append(names, http.MethodHead)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no endpoint at %q", r.URL.Path))
+}
+
+// getHealth answers the host's live health: 200 unless the host is in
+// error, then 503, so a load balancer or probe can act on the status alone.
+func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
+	if s.hs == nil {
+		writeError(w, http.StatusServiceUnavailable, codeInternal, "no live health source in this process")
+		return
+	}
+	h := s.hs.Health()
+	if h.Components == nil {
+		h.Components = []model.ComponentHealth{}
+	}
+	status := http.StatusOK
+	if h.Status == model.HealthError {
+		status = http.StatusServiceUnavailable
+	}
+	s.writeJSON(w, status, h)
+}
+
+type streamsResponse struct {
+	Streams []model.Stream `json:"streams"`
+}
+
+// getStreams lists stored streams, with the live health of each stream the
+// host is running laid over the stored one.
+func (s *Server) getStreams(w http.ResponseWriter, r *http.Request) {
+	streams, err := s.st.Streams(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	live := map[string]model.ComponentHealth{}
+	if s.hs != nil {
+		for _, c := range s.hs.Health().Components {
+			if c.Kind == "stream" {
+				live[c.Name] = c
+			}
+		}
+	}
+	for i := range streams {
+		if c, ok := live[streams[i].ID]; ok {
+			streams[i].Health, streams[i].Hint = c.Health, c.Hint
+		}
+		if streams[i].Plugins == nil {
+			streams[i].Plugins = []string{}
+		}
+	}
+	if streams == nil {
+		streams = []model.Stream{}
+	}
+	s.writeJSON(w, http.StatusOK, streamsResponse{Streams: streams})
+}
+
+type segmentsResponse struct {
+	StreamID string          `json:"stream_id"`
+	Segments []model.Segment `json:"segments"`
+	// NextSince is the since to ask for next: one past the last segment
+	// returned, or the request's since when none was.
+	NextSince int64 `json:"next_since"`
+}
+
+// getSegments pages through a stream's segments (without items).
+func (s *Server) getSegments(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	since, err := queryInt(q, "since", 0, 0, math.MaxInt64, "must be a non-negative integer")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	limit, err := queryInt(q, "limit", defaultSegmentLimit, 1, maxSegmentLimit,
+		fmt.Sprintf("must be an integer from 1 to %d", maxSegmentLimit))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	segs, err := s.st.Segments(r.Context(), id, since, int(limit))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("stream %q not found", id))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	if segs == nil {
+		segs = []model.Segment{}
+	}
+	next := since
+	if len(segs) > 0 {
+		next = segs[len(segs)-1].Index + 1
+	}
+	s.writeJSON(w, http.StatusOK, segmentsResponse{StreamID: id, Segments: segs, NextSince: next})
+}
+
+// getSegment returns one segment with every plugin's items.
+func (s *Server) getSegment(w http.ResponseWriter, r *http.Request) {
+	id, raw := r.PathValue("stream"), r.PathValue("index")
+	index, err := parseInt("path parameter", "index", raw, 0, math.MaxInt64, "must be a non-negative integer")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	seg, err := s.st.Segment(r.Context(), id, index)
+	if errors.Is(err, store.ErrNotFound) {
+		// Say which is missing: the stream or only this segment.
+		if _, serr := s.st.Stream(r.Context(), id); errors.Is(serr, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("stream %q not found", id))
+			return
+		}
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("segment %d of stream %q not found", index, id))
+		return
+	}
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	s.writeJSON(w, http.StatusOK, seg)
+}

@@ -1,0 +1,132 @@
+// Package api serves the host's HTTP API: JSON over net/http, read-only for
+// now (health, streams, segments). Later: WebSocket, console assets,
+// /metrics, auth.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store"
+)
+
+// DefaultListen is the address used when Config.Listen is empty: loopback
+// only, since the API has no authentication yet.
+const DefaultListen = "127.0.0.1:7700"
+
+// shutdownTimeout bounds how long Close waits for requests in flight before
+// cutting their connections.
+const shutdownTimeout = 3 * time.Second
+
+// HealthSource reports the host's live health. The host implements it.
+type HealthSource interface {
+	Health() model.HostHealth
+}
+
+// Config configures the API server.
+type Config struct {
+	// Listen is the TCP address to serve on, host:port; ":0" picks a free
+	// port. Empty means DefaultListen.
+	Listen string
+}
+
+// Server is the HTTP API over a Store and the host's live health.
+type Server struct {
+	cfg     Config
+	st      store.Store
+	hs      HealthSource
+	log     hclog.Logger
+	handler http.Handler
+
+	mu      sync.Mutex
+	srv     *http.Server
+	done    chan struct{} // closed when Serve has returned
+	closed  bool
+	closeEr error
+}
+
+// New builds a Server. hs may be nil (a tool serving only a store): streams
+// then show their stored health and /api/v1/health answers 503. A nil log
+// discards messages.
+func New(cfg Config, st store.Store, hs HealthSource, log hclog.Logger) *Server {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Server{cfg: cfg, st: st, hs: hs, log: log}
+	s.handler = s.recoverPanics(s.logRequests(s.routes()))
+	return s
+}
+
+// Handler returns the API's http.Handler, for tests or to mount elsewhere.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start listens on Config.Listen and serves in a goroutine until Close. It
+// returns the bound address (useful with port 0).
+func (s *Server) Start() (addr string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return "", errors.New("api: start after close")
+	}
+	if s.srv != nil {
+		return "", errors.New("api: already started")
+	}
+	listen := s.cfg.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return "", fmt.Errorf("api: listen on %q: %w", listen, err)
+	}
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          s.log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+	}
+	s.done = make(chan struct{})
+	go func(srv *http.Server, done chan<- struct{}) {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("api server stopped", "addr", ln.Addr().String(), "error", err)
+		}
+	}(s.srv, s.done)
+	addr = ln.Addr().String()
+	s.log.Info("api listening", "addr", addr)
+	return addr, nil
+}
+
+// Close stops the server: it stops accepting, lets requests in flight finish
+// for a short while, then closes what is left. It is safe to call more than
+// once, and before Start; later calls return the first call's result.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.closeEr
+	}
+	s.closed = true
+	if s.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.log.Warn("api shutdown timed out; closing connections", "error", err)
+		if cerr := s.srv.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		s.closeEr = fmt.Errorf("api: shutdown: %w", err)
+	}
+	<-s.done
+	return s.closeEr
+}

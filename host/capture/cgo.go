@@ -1,0 +1,229 @@
+package capture
+
+/*
+#cgo pkg-config: gstreamer-1.0 gstreamer-app-1.0 gstreamer-video-1.0
+#include <gst/gst.h>
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+
+// lsie_frame holds one pulled, mapped sample. It lives in C memory (one per
+// capture) so the GstVideoFrame and its map survive between the pull and the
+// release without Go pointers crossing into C.
+typedef struct {
+	GstSample *sample;
+	GstVideoFrame frame;
+	gboolean mapped;
+	GstCaps *caps;      // caps info was parsed from (a ref is held)
+	GstVideoInfo info;
+	guint8 *data;
+	gsize size;         // bytes readable from data
+	gint width, height, stride;
+	GstClockTime running; // running time of the buffer PTS, or NONE
+} lsie_frame;
+
+enum { LSIE_OK = 0, LSIE_NO_SAMPLE = 1, LSIE_BAD_CAPS = 2, LSIE_MAP_FAILED = 3 };
+
+static lsie_frame *lsie_frame_new(void) { return g_new0(lsie_frame, 1); }
+
+static void lsie_frame_release(lsie_frame *f) {
+	if (f->mapped) {
+		gst_video_frame_unmap(&f->frame);
+		f->mapped = FALSE;
+	}
+	if (f->sample != NULL) {
+		gst_sample_unref(f->sample);
+		f->sample = NULL;
+	}
+	f->data = NULL;
+	f->size = 0;
+}
+
+static void lsie_frame_free(lsie_frame *f) {
+	lsie_frame_release(f);
+	if (f->caps != NULL) gst_caps_unref(f->caps);
+	g_free(f);
+}
+
+// lsie_frame_pull pulls the next sample from sink and maps its buffer
+// read-only (no copy). The stride comes from the buffer's GstVideoMeta when
+// it has one, else from the GstVideoInfo of the caps.
+static int lsie_frame_pull(GstElement *sink, lsie_frame *f) {
+	GstSample *s = gst_app_sink_pull_sample(GST_APP_SINK(sink));
+	if (s == NULL) return LSIE_NO_SAMPLE;
+	GstBuffer *b = gst_sample_get_buffer(s);
+	GstCaps *caps = gst_sample_get_caps(s);
+	if (b == NULL || caps == NULL) {
+		gst_sample_unref(s);
+		return LSIE_BAD_CAPS;
+	}
+	if (f->caps != caps) {
+		if (!gst_video_info_from_caps(&f->info, caps)) {
+			gst_sample_unref(s);
+			return LSIE_BAD_CAPS;
+		}
+		gst_caps_replace(&f->caps, caps);
+	}
+	if (!gst_video_frame_map(&f->frame, &f->info, b, GST_MAP_READ)) {
+		gst_sample_unref(s);
+		return LSIE_MAP_FAILED;
+	}
+	f->sample = s;
+	f->mapped = TRUE;
+	f->data = GST_VIDEO_FRAME_PLANE_DATA(&f->frame, 0);
+	f->stride = GST_VIDEO_FRAME_PLANE_STRIDE(&f->frame, 0);
+	f->width = GST_VIDEO_FRAME_WIDTH(&f->frame);
+	f->height = GST_VIDEO_FRAME_HEIGHT(&f->frame);
+	guint8 *base = (guint8 *) f->frame.map[0].data;
+	gsize mapped = f->frame.map[0].size;
+	gsize off = (gsize) (f->data - base);
+	f->size = off <= mapped ? mapped - off : 0;
+	f->running = GST_CLOCK_TIME_NONE;
+	GstSegment *seg = gst_sample_get_segment(s);
+	if (GST_BUFFER_PTS_IS_VALID(b) && seg != NULL && seg->format == GST_FORMAT_TIME) {
+		f->running = gst_segment_to_running_time(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(b));
+	}
+	return LSIE_OK;
+}
+
+// lsie_pad_video_dims reads the raw video size and pixel aspect ratio from a
+// pad's current caps (or its fixed queried caps). It returns 0 for a pad that
+// is not raw video, 1 with the dims filled, 2 for raw video of unknown size.
+static int lsie_pad_video_dims(GstPad *pad, gint *w, gint *h, gint *parn, gint *pard) {
+	GstCaps *caps = gst_pad_get_current_caps(pad);
+	if (caps == NULL) caps = gst_pad_query_caps(pad, NULL);
+	if (caps == NULL) return 0;
+	int ret = 0;
+	if (gst_caps_get_size(caps) > 0) {
+		GstStructure *st = gst_caps_get_structure(caps, 0);
+		if (gst_structure_has_name(st, "video/x-raw")) {
+			ret = 2;
+			if (gst_structure_get_int(st, "width", w) && gst_structure_get_int(st, "height", h)) {
+				if (!gst_structure_get_fraction(st, "pixel-aspect-ratio", parn, pard) || *parn <= 0 || *pard <= 0) {
+					*parn = 1;
+					*pard = 1;
+				}
+				ret = 1;
+			}
+		}
+	}
+	gst_caps_unref(caps);
+	return ret;
+}
+
+// lsie_set_rgb_caps sets caps video/x-raw,format=RGB,width,height,PAR 1/1 on
+// a capsfilter; a width or height of 0 leaves that field open.
+static void lsie_set_rgb_caps(GstElement *capsfilter, gint w, gint h) {
+	GstCaps *caps = gst_caps_new_simple("video/x-raw",
+		"format", G_TYPE_STRING, "RGB",
+		"pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+	if (w > 0) gst_caps_set_simple(caps, "width", G_TYPE_INT, w, NULL);
+	if (h > 0) gst_caps_set_simple(caps, "height", G_TYPE_INT, h, NULL);
+	g_object_set(capsfilter, "caps", caps, NULL);
+	gst_caps_unref(caps);
+}
+
+// lsie_set_test_caps sets the caps a videotestsrc produces.
+static void lsie_set_test_caps(GstElement *capsfilter, gint w, gint h, gint fps) {
+	GstCaps *caps = gst_caps_new_simple("video/x-raw",
+		"width", G_TYPE_INT, w, "height", G_TYPE_INT, h,
+		"framerate", GST_TYPE_FRACTION, fps, 1,
+		"pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+	g_object_set(capsfilter, "caps", caps, NULL);
+	gst_caps_unref(caps);
+}
+
+// lsie_running_now returns the element's current running time (clock time
+// minus base time), or NONE when it has no clock yet.
+static GstClockTime lsie_running_now(GstElement *e) {
+	GstClock *clock = gst_element_get_clock(e);
+	if (clock == NULL) return GST_CLOCK_TIME_NONE;
+	GstClockTime now = gst_clock_get_time(clock);
+	gst_object_unref(clock);
+	GstClockTime base = gst_element_get_base_time(e);
+	if (!GST_CLOCK_TIME_IS_VALID(now) || !GST_CLOCK_TIME_IS_VALID(base) || now < base) return GST_CLOCK_TIME_NONE;
+	return now - base;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"time"
+	"unsafe"
+)
+
+// cframe is the Go handle on one capture's lsie_frame.
+type cframe struct{ p *C.lsie_frame }
+
+func newCFrame() *cframe { return &cframe{p: C.lsie_frame_new()} }
+
+// free releases the C frame; safe to call twice.
+func (f *cframe) free() {
+	if f.p != nil {
+		C.lsie_frame_free(f.p)
+		f.p = nil
+	}
+}
+
+// pull pulls and maps the next sample of the appsink at sink. On success the
+// caller must call release once done with the returned view.
+func (f *cframe) pull(sink unsafe.Pointer) (Frame, time.Duration, bool, error) {
+	switch rc := C.lsie_frame_pull((*C.GstElement)(sink), f.p); rc {
+	case C.LSIE_OK:
+	case C.LSIE_NO_SAMPLE:
+		return Frame{}, 0, false, errNoSample
+	default:
+		return Frame{}, 0, false, fmt.Errorf("map sample: code %d", int(rc))
+	}
+	p := f.p
+	w, h, stride := int(p.width), int(p.height), int(p.stride)
+	n := stride * h
+	if avail := int(p.size); avail < n {
+		n = avail
+	}
+	fr := Frame{
+		Data:   unsafe.Slice((*byte)(unsafe.Pointer(p.data)), n),
+		Width:  w,
+		Height: h,
+		Stride: stride,
+	}
+	if p.running == C.GST_CLOCK_TIME_NONE {
+		return fr, 0, false, nil
+	}
+	return fr, time.Duration(p.running), true, nil
+}
+
+// release unmaps and unrefs the sample from the last successful pull.
+func (f *cframe) release() { C.lsie_frame_release(f.p) }
+
+// padVideoDims reports whether pad carries raw video and, when known, its
+// size and pixel aspect ratio.
+func padVideoDims(pad unsafe.Pointer) (isVideo bool, d dims, known bool) {
+	var w, h, pn, pd C.gint
+	switch C.lsie_pad_video_dims((*C.GstPad)(pad), &w, &h, &pn, &pd) {
+	case 1:
+		return true, dims{W: int(w), H: int(h), ParN: int(pn), ParD: int(pd)}, true
+	case 2:
+		return true, dims{}, false
+	}
+	return false, dims{}, false
+}
+
+// setRGBCaps constrains a capsfilter to RGB at w x h (0 leaves a side open).
+func setRGBCaps(capsfilter unsafe.Pointer, w, h int) {
+	C.lsie_set_rgb_caps((*C.GstElement)(capsfilter), C.gint(w), C.gint(h))
+}
+
+// setTestCaps sets the raw caps of a test source.
+func setTestCaps(capsfilter unsafe.Pointer, w, h, fps int) {
+	C.lsie_set_test_caps((*C.GstElement)(capsfilter), C.gint(w), C.gint(h), C.gint(fps))
+}
+
+// runningNow returns the current running time of element e, if it has a clock.
+func runningNow(e unsafe.Pointer) (time.Duration, bool) {
+	t := C.lsie_running_now((*C.GstElement)(e))
+	if t == C.GST_CLOCK_TIME_NONE {
+		return 0, false
+	}
+	return time.Duration(t), true
+}

@@ -1,0 +1,156 @@
+// Package config decodes and validates the host's HCL configuration.
+//
+// Loading goes defaults → file → validate: Default holds the embedded
+// defaults, Parse overlays an HCL file on them and then validates the result.
+// Decoding is strict: an unknown block or attribute is an error. Every
+// problem is a Diagnostic carrying file:line:col and the field path as a user
+// reads it (`stream "cam1": video.fps`), and all of them are collected rather
+// than stopping at the first.
+//
+// A file without stream blocks is a valid configuration (`config check` is
+// still useful on it); ValidateRunnable adds the checks needed to run one.
+//
+// configs/example.hcl documents every field; the field comments below are the
+// same reference in Go terms.
+package config
+
+import (
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/source"
+)
+
+// Config is the whole host configuration.
+type Config struct {
+	// Segment sets the segment grid shared by every stream (block `segment`).
+	Segment Segment
+	// Store selects where closed segments are kept (block `store`).
+	Store Store
+	// API configures the REST/WebSocket server (block `api`).
+	API API
+	// Streams are the configured inputs (blocks `stream "ID"`), in file order.
+	Streams []Stream
+
+	// file is the name the configuration was parsed from, for diagnostics
+	// that point at the file as a whole.
+	file string
+}
+
+// Segment configures how each stream's time line is cut into segments.
+type Segment struct {
+	// Duration is the length of a segment (`duration`, a duration string):
+	// 1s..300s, default 10s.
+	Duration time.Duration
+	// MaxCloseDelay is how long a segment waits for late plugins after capture
+	// has passed its end before it closes as partial (`max_close_delay`):
+	// 100ms..10m, default 5s.
+	MaxCloseDelay time.Duration
+}
+
+// Store configures the result store.
+type Store struct {
+	// SQLite is the path of the SQLite database file (`sqlite`), default
+	// "var/lsie.db". A relative path stays relative here; the caller resolves
+	// it (against the working directory or the config file's directory).
+	SQLite string
+}
+
+// API configures the HTTP API server.
+type API struct {
+	// Listen is the host:port the API listens on (`listen`), default
+	// "127.0.0.1:8080". Port 0 picks a free port; "" disables the API.
+	Listen string
+}
+
+// Stream is one configured input: a source, how to pace it, the analysis
+// frame rate and size, and the plugins that analyse it.
+type Stream struct {
+	// ID is the block label: 1..64 characters of [A-Za-z0-9_-], unique.
+	ID string
+	// Source is the parsed `source` URI (file:///abs/path or test://pattern),
+	// validated with source.Parse (a file source must be openable). Required.
+	Source source.Spec
+	// Realtime paces the source at its natural rate, like a camera
+	// (`realtime`, default true). false is lossless and runs as fast as the
+	// plugins allow: every analysis frame reaches every plugin (files and test
+	// sources).
+	Realtime bool
+	// Loop replays a file source forever (`loop`, default false); media time
+	// keeps increasing across loops. It has no effect on endless sources.
+	Loop bool
+	// Video sets the analysis frame rate and size (block `video`).
+	Video Video
+	// Plugins are the analysers attached to this stream (blocks
+	// `plugin "NAME"`), in file order, each name at most once.
+	Plugins []PluginRef
+	// Pos is where the stream block starts.
+	Pos Pos
+}
+
+// Video sets the rate and size of the frames handed to plugins; the source
+// keeps its own rate.
+type Video struct {
+	// FPS is the analysis frame rate (`fps`): 1..60, default 5.
+	FPS int
+	// MaxWidth caps the analysis frame width in pixels (`max_width`):
+	// 16..7680, default 640. Frames are scaled down to it keeping the aspect
+	// ratio, never up.
+	MaxWidth int
+}
+
+// PluginRef attaches one plugin to one stream.
+type PluginRef struct {
+	// Name is the block label, the plugin's name: 1..64 characters of
+	// [A-Za-z0-9_-], unique within the stream.
+	Name string
+	// Window is the number of frames in flight for this (stream, plugin)
+	// (`window`): 1..64, default 2.
+	Window int
+	// Attributes are every other attribute of the block, passed to the plugin
+	// when the stream is opened. Values must be strings, numbers or bools and
+	// are rendered as strings: numbers in strconv's 'g' form with the shortest
+	// precision (0.5, 12, 1e+06), bools as true or false. Never nil.
+	Attributes map[string]string
+	// Pos is where the plugin block starts.
+	Pos Pos
+}
+
+// Values used when the file does not set a field; configs/example.hcl
+// documents each one and a test keeps the two equal.
+const (
+	defaultSegmentDuration = 10 * time.Second
+	defaultMaxCloseDelay   = 5 * time.Second
+	defaultSQLite          = "var/lsie.db"
+	defaultListen          = "127.0.0.1:8080"
+	defaultRealtime        = true
+	defaultLoop            = false
+	defaultFPS             = 5
+	defaultMaxWidth        = 640
+	defaultWindow          = 2
+)
+
+// Default returns the embedded defaults: every block at its default values
+// and no streams.
+func Default() *Config {
+	return &Config{
+		Segment: Segment{Duration: defaultSegmentDuration, MaxCloseDelay: defaultMaxCloseDelay},
+		Store:   Store{SQLite: defaultSQLite},
+		API:     API{Listen: defaultListen},
+	}
+}
+
+// defaultStream is a stream block with nothing set but its id.
+func defaultStream(id string, pos Pos) Stream {
+	return Stream{
+		ID:       id,
+		Realtime: defaultRealtime,
+		Loop:     defaultLoop,
+		Video:    Video{FPS: defaultFPS, MaxWidth: defaultMaxWidth},
+		Pos:      pos,
+	}
+}
+
+// defaultPlugin is a plugin block with nothing set but its name.
+func defaultPlugin(name string, pos Pos) PluginRef {
+	return PluginRef{Name: name, Window: defaultWindow, Attributes: map[string]string{}, Pos: pos}
+}

@@ -1,0 +1,300 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/lsie-mlf/lsie/host/source"
+)
+
+// decoder walks the HCL body by hand, so that every unknown name can be
+// reported with its path, and collects diagnostics instead of stopping.
+type decoder struct {
+	file  string
+	diags Diagnostics
+	// at records where each value set by the file came from, keyed by
+	// path.key, for validation to point at.
+	at map[string]Pos
+}
+
+// path names a place in the configuration twice: as the user reads it
+// (`stream "cam1": video`) and as a unique key (stream.0.video).
+type path struct {
+	show     string
+	key      string
+	labelled bool // the last element is a labelled block
+}
+
+// attr returns the path of the attribute name inside p.
+func (p path) attr(name string) path {
+	show := name
+	switch {
+	case p.show == "":
+	case p.labelled:
+		show = p.show + ": " + name
+	default:
+		show = p.show + "." + name
+	}
+	key := name
+	if p.key != "" {
+		key = p.key + "." + name
+	}
+	return path{show: show, key: key}
+}
+
+// block returns the path of a labelled block inside p; index tells apart
+// blocks of one type, whose labels may repeat.
+func (p path) block(typ, label string, index int) path {
+	q := p.attr(typ)
+	q.show = fmt.Sprintf("%s %q", q.show, label)
+	q.key = fmt.Sprintf("%s.%d", q.key, index)
+	q.labelled = true
+	return q
+}
+
+// field is one attribute a block accepts and how to decode it.
+type field struct {
+	name   string
+	decode func(a *hclsyntax.Attribute, p path)
+}
+
+func (d *decoder) root(body *hclsyntax.Body, c *Config) {
+	top := path{}
+	d.attributes(body, top, nil, nil)
+	seen := map[string]*hclsyntax.Block{}
+	for _, b := range body.Blocks {
+		switch b.Type {
+		case "segment", "store", "api":
+			if !d.once(b, top, seen) || !d.noLabels(b, top) {
+				continue
+			}
+			p := top.attr(b.Type)
+			switch b.Type {
+			case "segment":
+				d.attributes(b.Body, p, []field{
+					{"duration", func(a *hclsyntax.Attribute, p path) { d.duration(a, p, &c.Segment.Duration) }},
+					{"max_close_delay", func(a *hclsyntax.Attribute, p path) { d.duration(a, p, &c.Segment.MaxCloseDelay) }},
+				}, nil)
+			case "store":
+				d.attributes(b.Body, p, []field{
+					{"sqlite", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.Store.SQLite) }},
+				}, nil)
+			case "api":
+				d.attributes(b.Body, p, []field{
+					{"listen", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.API.Listen) }},
+				}, nil)
+			}
+			d.blocks(b.Body, p)
+		case "stream":
+			d.stream(b, top, c)
+		default:
+			d.unknownBlock(b, top, "segment", "store", "api", "stream")
+		}
+	}
+}
+
+func (d *decoder) stream(b *hclsyntax.Block, parent path, c *Config) {
+	if len(b.Labels) != 1 {
+		d.add(d.pos(b.DefRange().Start), "stream", `needs one label, the stream id: stream "cam1" { ... }`)
+		return
+	}
+	s := defaultStream(b.Labels[0], d.pos(b.DefRange().Start))
+	p := parent.block("stream", s.ID, len(c.Streams))
+	d.at[p.key+".id"] = d.pos(b.LabelRanges[0].Start)
+	d.attributes(b.Body, p, []field{
+		{"source", func(a *hclsyntax.Attribute, p path) {
+			var uri string
+			if d.str(a, p, &uri) {
+				s.Source = source.Spec{URI: uri} // validate parses it
+			}
+		}},
+		{"realtime", func(a *hclsyntax.Attribute, p path) { d.boolean(a, p, &s.Realtime) }},
+		{"loop", func(a *hclsyntax.Attribute, p path) { d.boolean(a, p, &s.Loop) }},
+	}, nil)
+	if _, ok := b.Body.Attributes["source"]; !ok {
+		d.add(s.Pos, p.show, `missing required attribute "source"`)
+	}
+	seen := map[string]*hclsyntax.Block{}
+	for _, blk := range b.Body.Blocks {
+		switch blk.Type {
+		case "video":
+			if !d.once(blk, p, seen) || !d.noLabels(blk, p) {
+				continue
+			}
+			vp := p.attr("video")
+			d.attributes(blk.Body, vp, []field{
+				{"fps", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Video.FPS) }},
+				{"max_width", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Video.MaxWidth) }},
+			}, nil)
+			d.blocks(blk.Body, vp)
+		case "plugin":
+			d.plugin(blk, p, &s)
+		default:
+			d.unknownBlock(blk, p, "video", "plugin")
+		}
+	}
+	c.Streams = append(c.Streams, s)
+}
+
+func (d *decoder) plugin(b *hclsyntax.Block, parent path, s *Stream) {
+	if len(b.Labels) != 1 {
+		d.add(d.pos(b.DefRange().Start), parent.attr("plugin").show, `needs one label, the plugin name: plugin "visual" { ... }`)
+		return
+	}
+	pr := defaultPlugin(b.Labels[0], d.pos(b.DefRange().Start))
+	p := parent.block("plugin", pr.Name, len(s.Plugins))
+	d.at[p.key+".name"] = d.pos(b.LabelRanges[0].Start)
+	d.attributes(b.Body, p, []field{
+		{"window", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &pr.Window) }},
+	}, func(a *hclsyntax.Attribute, p path) {
+		if v, ok := d.scalar(a, p); ok {
+			pr.Attributes[a.Name] = v
+		}
+	})
+	d.blocks(b.Body, p)
+	s.Plugins = append(s.Plugins, pr)
+}
+
+// attributes decodes the attributes of body in file order with fields; an
+// attribute not among them goes to other, or is an error when other is nil.
+func (d *decoder) attributes(body *hclsyntax.Body, p path, fields []field, other func(*hclsyntax.Attribute, path)) {
+	attrs := make([]*hclsyntax.Attribute, 0, len(body.Attributes))
+	for _, a := range body.Attributes {
+		attrs = append(attrs, a)
+	}
+	sort.Slice(attrs, func(i, j int) bool { return attrs[i].NameRange.Start.Byte < attrs[j].NameRange.Start.Byte })
+next:
+	for _, a := range attrs {
+		for _, f := range fields {
+			if f.name == a.Name {
+				f.decode(a, p.attr(a.Name))
+				continue next
+			}
+		}
+		if other != nil {
+			other(a, p.attr(a.Name))
+			continue
+		}
+		names := make([]string, len(fields))
+		for i, f := range fields {
+			names[i] = f.name
+		}
+		hint := suggest(a.Name, names)
+		if home, ok := homeBlock[a.Name]; ok && hint == "" {
+			hint = fmt.Sprintf(" (it belongs in a %s block)", home)
+		}
+		d.add(d.pos(a.NameRange.Start), p.show, fmt.Sprintf("unknown attribute %q%s", a.Name, hint))
+	}
+}
+
+// homeBlock names the block each known attribute belongs in, to point a
+// user who put one at the wrong level to the right place.
+var homeBlock = map[string]string{
+	"duration": "segment", "max_close_delay": "segment",
+	"sqlite": "store", "listen": "api",
+	"source": "stream", "realtime": "stream", "loop": "stream",
+	"fps": "video", "max_width": "video",
+	"window": "plugin",
+}
+
+// blocks reports every block in body as unknown: for blocks that hold only
+// attributes.
+func (d *decoder) blocks(body *hclsyntax.Body, p path) {
+	for _, b := range body.Blocks {
+		d.unknownBlock(b, p)
+	}
+}
+
+func (d *decoder) unknownBlock(b *hclsyntax.Block, p path, known ...string) {
+	d.add(d.pos(b.TypeRange.Start), p.show, fmt.Sprintf("unknown block %q%s", b.Type, suggest(b.Type, known)))
+}
+
+// once reports a second block of a type that may appear once in p.
+func (d *decoder) once(b *hclsyntax.Block, p path, seen map[string]*hclsyntax.Block) bool {
+	if first, dup := seen[b.Type]; dup {
+		d.add(d.pos(b.TypeRange.Start), p.attr(b.Type).show,
+			fmt.Sprintf("duplicate block (first defined at %s)", d.pos(first.TypeRange.Start)))
+		return false
+	}
+	seen[b.Type] = b
+	return true
+}
+
+// noLabels reports labels on a block that takes none.
+func (d *decoder) noLabels(b *hclsyntax.Block, p path) bool {
+	if len(b.Labels) == 0 {
+		return true
+	}
+	d.add(d.pos(b.LabelRanges[0].Start), p.attr(b.Type).show, fmt.Sprintf("block takes no labels, got %q", b.Labels[0]))
+	return false
+}
+
+func (d *decoder) add(pos Pos, field, msg string) {
+	d.diags = append(d.diags, Diagnostic{Pos: pos, Field: field, Message: msg})
+}
+
+// addHCL adds HCL's own error diagnostics, at fallback when one has no subject.
+func (d *decoder) addHCL(hds hcl.Diagnostics, field string, fallback Pos) {
+	for _, hd := range hds {
+		if hd.Severity != hcl.DiagError {
+			continue
+		}
+		pos := fallback
+		if hd.Subject != nil {
+			pos = d.pos(hd.Subject.Start)
+		}
+		msg := hd.Summary
+		if hd.Detail != "" {
+			msg += ": " + hd.Detail
+		}
+		d.add(pos, field, msg)
+	}
+}
+
+func (d *decoder) pos(p hcl.Pos) Pos {
+	return Pos{File: d.file, Line: p.Line, Column: p.Column}
+}
+
+func (d *decoder) fileStart() Pos {
+	return Pos{File: d.file, Line: 1, Column: 1}
+}
+
+// suggest returns ` (did you mean "x"?)` for the known name closest to name,
+// or "" when none is close.
+func suggest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if dist := editDistance(strings.ToLower(name), k); dist < bestDist && dist < len(k) {
+			best, bestDist = k, dist
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

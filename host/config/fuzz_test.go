@@ -1,0 +1,55 @@
+package config
+
+import (
+	"errors"
+	"testing"
+)
+
+// FuzzParse checks that Parse never panics, that it returns either a config
+// or diagnostics, that every diagnostic is positioned in the file, and that
+// an accepted config satisfies the validation rules. The seed corpus is in
+// testdata/fuzz/FuzzParse.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`stream "s" { source = "test://ball" }`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		c, err := Parse(src, "fuzz.hcl")
+		if err != nil {
+			if c != nil {
+				t.Fatalf("Parse returned a config and an error")
+			}
+			var ds Diagnostics
+			if !errors.As(err, &ds) || len(ds) == 0 {
+				t.Fatalf("error is %T (%v), want non-empty Diagnostics", err, err)
+			}
+			for _, d := range ds {
+				if d.Pos.File != "fuzz.hcl" || d.Pos.Line < 1 || d.Pos.Column < 1 || d.Message == "" {
+					t.Fatalf("diagnostic without position or message: %#v", d)
+				}
+			}
+			return
+		}
+		if c == nil {
+			t.Fatal("Parse returned neither config nor error")
+		}
+		ids := map[string]bool{}
+		for _, s := range c.Streams {
+			if !validName(s.ID) || ids[s.ID] {
+				t.Fatalf("accepted bad or duplicate stream id %q", s.ID)
+			}
+			ids[s.ID] = true
+			if s.Source.Kind == "" {
+				t.Fatalf("stream %q accepted without a parsed source", s.ID)
+			}
+			if s.Video.FPS < minFPS || s.Video.FPS > maxFPS || s.Video.MaxWidth < minWidth || s.Video.MaxWidth > maxWidth {
+				t.Fatalf("stream %q accepted with video %+v", s.ID, s.Video)
+			}
+			names := map[string]bool{}
+			for _, p := range s.Plugins {
+				if !validName(p.Name) || names[p.Name] || p.Window < minWindow || p.Window > maxWindow || p.Attributes == nil {
+					t.Fatalf("stream %q accepted bad plugin %+v", s.ID, p)
+				}
+				names[p.Name] = true
+			}
+		}
+	})
+}

@@ -1,0 +1,6 @@
+stream "cam1" {
+  source = "test://ball"
+  video {
+    fps = 
+  }
+}

@@ -1,0 +1,174 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Attribute values are typed strictly: a number where a string is expected
+// (or "5" where a number is) is an error rather than a silent conversion.
+// Each decoder stores the value and records its position only on success, so
+// a bad value leaves the default in place and validation does not report it
+// a second time.
+
+// value evaluates the attribute's expression, which must be a constant: no
+// variables or functions are defined.
+func (d *decoder) value(a *hclsyntax.Attribute, p path) (cty.Value, bool) {
+	v, hds := a.Expr.Value(nil)
+	if hds.HasErrors() {
+		d.addHCL(hds, p.show, d.pos(a.NameRange.Start))
+		return cty.NilVal, false
+	}
+	if !v.IsWhollyKnown() {
+		d.add(d.pos(a.NameRange.Start), p.show, "must be a constant value")
+		return cty.NilVal, false
+	}
+	v, _ = v.UnmarkDeep()
+	return v, true
+}
+
+// set records where the value at p came from.
+func (d *decoder) set(a *hclsyntax.Attribute, p path) {
+	d.at[p.key] = d.pos(a.NameRange.Start)
+}
+
+func (d *decoder) str(a *hclsyntax.Attribute, p path, dst *string) bool {
+	v, ok := d.value(a, p)
+	if !ok {
+		return false
+	}
+	if v.IsNull() || v.Type() != cty.String {
+		d.add(d.pos(a.NameRange.Start), p.show, "must be a string, got "+describe(v))
+		return false
+	}
+	*dst = v.AsString()
+	d.set(a, p)
+	return true
+}
+
+func (d *decoder) boolean(a *hclsyntax.Attribute, p path, dst *bool) {
+	v, ok := d.value(a, p)
+	if !ok {
+		return
+	}
+	if v.IsNull() || v.Type() != cty.Bool {
+		d.add(d.pos(a.NameRange.Start), p.show, "must be true or false, got "+describe(v))
+		return
+	}
+	*dst = v.True()
+	d.set(a, p)
+}
+
+// integer decodes a whole number; its range is checked by validate.
+func (d *decoder) integer(a *hclsyntax.Attribute, p path, dst *int) {
+	v, ok := d.value(a, p)
+	if !ok {
+		return
+	}
+	if v.IsNull() || v.Type() != cty.Number || !v.AsBigFloat().IsInt() {
+		d.add(d.pos(a.NameRange.Start), p.show, "must be a whole number, got "+describe(v))
+		return
+	}
+	n, acc := v.AsBigFloat().Int64()
+	if acc != big.Exact || n > math.MaxInt32 || n < math.MinInt32 {
+		d.add(d.pos(a.NameRange.Start), p.show, "out of range, got number "+numberText(v))
+		return
+	}
+	*dst = int(n)
+	d.set(a, p)
+}
+
+// duration decodes a Go duration string such as "10s" or "250ms"; its range
+// is checked by validate.
+func (d *decoder) duration(a *hclsyntax.Attribute, p path, dst *time.Duration) {
+	var s string
+	if !d.str(a, p, &s) {
+		return
+	}
+	delete(d.at, p.key) // recorded again below once the string is a duration
+	dur, err := time.ParseDuration(s)
+	if err != nil {
+		d.add(d.pos(a.NameRange.Start), p.show, fmt.Sprintf(`%s is not a duration (use e.g. "10s")`, quoteShort(s)))
+		return
+	}
+	*dst = dur
+	d.set(a, p)
+}
+
+// scalar decodes a plugin-specific attribute: a string, number or bool,
+// rendered as a string.
+func (d *decoder) scalar(a *hclsyntax.Attribute, p path) (string, bool) {
+	v, ok := d.value(a, p)
+	if !ok {
+		return "", false
+	}
+	switch {
+	case v.IsNull():
+	case v.Type() == cty.String:
+		return v.AsString(), true
+	case v.Type() == cty.Number:
+		f, _ := v.AsBigFloat().Float64()
+		return strconv.FormatFloat(f, 'g', -1, 64), true
+	case v.Type() == cty.Bool:
+		return strconv.FormatBool(v.True()), true
+	}
+	d.add(d.pos(a.NameRange.Start), p.show, "must be a string, number or bool, got "+describe(v))
+	return "", false
+}
+
+// describe names a value's type, and its value when it is a primitive, for
+// "got ..." in messages.
+func describe(v cty.Value) string {
+	switch {
+	case v.IsNull():
+		return "null"
+	case v.Type() == cty.String:
+		return "string " + quoteShort(v.AsString())
+	case v.Type() == cty.Number:
+		return "number " + numberText(v)
+	case v.Type() == cty.Bool:
+		return "bool " + strconv.FormatBool(v.True())
+	default:
+		return v.Type().FriendlyName()
+	}
+}
+
+// numberText renders a number for a message. It goes through float64:
+// big.Float's own decimal rendering of a literal like 1e100000000 takes
+// minutes.
+func numberText(v cty.Value) string {
+	bf := v.AsBigFloat()
+	f, _ := bf.Float64()
+	switch {
+	case math.IsInf(f, 1):
+		return ">1.8e+308"
+	case math.IsInf(f, -1):
+		return "<-1.8e+308"
+	case f == 0 && bf.Sign() != 0:
+		return "≈0 (not 0)"
+	}
+	return strconv.FormatFloat(f, 'g', 10, 64)
+}
+
+// quoteShort quotes s, cut to 40 characters so a message stays one line.
+func quoteShort(s string) string {
+	const limit = 40
+	if utf8.RuneCountInString(s) <= limit {
+		return strconv.Quote(s)
+	}
+	n := 0
+	for i := range s {
+		if n == limit {
+			return strconv.Quote(s[:i]) + "..."
+		}
+		n++
+	}
+	return strconv.Quote(s)
+}

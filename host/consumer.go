@@ -1,0 +1,205 @@
+package host
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/plugin"
+	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/shm"
+)
+
+// frameRef is one published frame as a consumer holds it.
+type frameRef struct {
+	pool *shm.Pool
+	desc shm.Descriptor
+}
+
+// consumer is one (stream, plugin) edge: a bounded in-flight window and,
+// for live sources, one waiting "latest" frame (Contract 1).
+type consumer struct {
+	id     shm.ConsumerID
+	name   string
+	proc   *plugin.Process
+	s      *streamRunner
+	window int
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	inFlight map[uint64]frameRef // by seq
+	pending  *frameRef
+	dead     bool
+
+	analysed, skipped, errors, lost int64
+	handoff                         latencyStats
+}
+
+func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *streamRunner, window int) *consumer {
+	c := &consumer{id: id, name: name, proc: proc, s: s, window: window, inFlight: map[uint64]frameRef{}}
+	c.cond = sync.NewCond(&c.mu)
+	return c
+}
+
+// offer hands a published frame to the plugin. Lossless: waits for room in
+// the window. Live: never waits; a newer frame replaces the waiting one.
+func (c *consumer) offer(ctx context.Context, f frameRef, lossless bool) {
+	c.s.asm.Assigned(c.name, time.Duration(f.desc.PTS))
+	c.mu.Lock()
+	if lossless {
+		for len(c.inFlight) >= c.window && !c.dead && ctx.Err() == nil {
+			c.cond.Wait()
+		}
+	}
+	switch {
+	case c.dead || ctx.Err() != nil:
+		c.mu.Unlock()
+		c.lose(f)
+		return
+	case len(c.inFlight) < c.window:
+		c.inFlight[f.desc.Seq] = f
+		c.mu.Unlock()
+		c.send(f)
+	default:
+		old := c.pending
+		c.pending = &f
+		c.mu.Unlock()
+		if old != nil {
+			c.skipped++
+			c.release(*old)
+			c.s.asm.Skipped(c.name, time.Duration(old.desc.PTS))
+		}
+	}
+}
+
+func (c *consumer) send(f frameRef) {
+	d := f.desc
+	if err := c.proc.SendFrame(&d); err != nil {
+		c.mu.Lock()
+		delete(c.inFlight, f.desc.Seq)
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		c.lose(f)
+	}
+}
+
+// onResult runs on the plugin's reader goroutine.
+func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
+	c.mu.Lock()
+	f, ok := c.inFlight[res.GetSeq()]
+	if ok {
+		delete(c.inFlight, res.GetSeq())
+	}
+	var next *frameRef
+	if c.pending != nil && len(c.inFlight) < c.window {
+		next, c.pending = c.pending, nil
+		c.inFlight[next.desc.Seq] = *next
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if !ok {
+		c.s.log.Warn("result for a frame not in flight", "plugin", c.name, "seq", res.GetSeq())
+	} else {
+		if f.desc.Slot != ack.Slot || f.desc.Generation != ack.Generation {
+			c.s.log.Error("plugin acked a different slot than it was sent", "plugin", c.name, "seq", res.GetSeq())
+		}
+		c.handoff.add(res.GetReceivedNanos() - f.desc.SentNanos)
+		c.release(f)
+		item := model.Item{PTS: time.Duration(res.GetPtsNs()), Duration: time.Duration(res.GetDurationNs()), Fields: res.GetFields()}
+		if e := res.GetError(); e != nil {
+			item.Error = e.GetCode() + ": " + e.GetMessage()
+			c.errors++
+		} else {
+			c.analysed++
+		}
+		c.s.asm.Result(c.name, item)
+	}
+	if next != nil {
+		c.send(*next)
+	}
+}
+
+func (c *consumer) release(f frameRef) {
+	if err := f.pool.Release(int(f.desc.Slot), f.desc.Generation, c.id); err != nil {
+		c.s.log.Error("releasing slot lease", "plugin", c.name, "error", err)
+	}
+}
+
+// lose accounts for a frame the plugin will never process.
+func (c *consumer) lose(f frameRef) {
+	c.mu.Lock()
+	dead := c.dead
+	c.lost++
+	c.mu.Unlock()
+	// A dead plugin's leases may already be reclaimed: then there is
+	// nothing left to release and the error means nothing.
+	if err := f.pool.Release(int(f.desc.Slot), f.desc.Generation, c.id); err != nil && !dead {
+		c.s.log.Error("releasing slot lease", "plugin", c.name, "error", err)
+	}
+	c.s.asm.Lost(c.name, time.Duration(f.desc.PTS))
+}
+
+// died is called once the plugin process is gone: only now may its slots be
+// reclaimed, since a live process could still be reading them.
+func (c *consumer) died(pools []*shm.Pool) {
+	c.mu.Lock()
+	if c.dead {
+		c.mu.Unlock()
+		return
+	}
+	c.dead = true
+	refs := make([]frameRef, 0, len(c.inFlight)+1)
+	for _, f := range c.inFlight {
+		refs = append(refs, f)
+	}
+	if c.pending != nil {
+		refs = append(refs, *c.pending)
+	}
+	c.inFlight = map[uint64]frameRef{}
+	c.pending = nil
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	for _, p := range pools {
+		p.Reclaim(c.id)
+	}
+	for _, f := range refs {
+		c.mu.Lock()
+		c.lost++
+		c.mu.Unlock()
+		c.s.asm.Lost(c.name, time.Duration(f.desc.PTS))
+	}
+}
+
+// drain waits until nothing is in flight or the deadline passes.
+func (c *consumer) drain(deadline time.Time) bool {
+	stop := time.AfterFunc(time.Until(deadline), func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer stop.Stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for (len(c.inFlight) > 0 || c.pending != nil) && !c.dead && time.Now().Before(deadline) {
+		c.cond.Wait()
+	}
+	return len(c.inFlight) == 0 && c.pending == nil
+}
+
+func (c *consumer) wake() {
+	c.mu.Lock()
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+func (c *consumer) counters() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int64{"analysed": c.analysed, "skipped": c.skipped, "errors": c.errors, "lost": c.lost, "in_flight": int64(len(c.inFlight))}
+	if p50, p99, n := c.handoff.quantiles(); n > 0 {
+		out["handoff_p50_ns"], out["handoff_p99_ns"] = p50, p99
+	}
+	return out
+}

@@ -1,0 +1,133 @@
+// Package model holds the plain data types that several host packages share
+// (segment assembly, storage, API). It is a leaf: it imports nothing from host/.
+package model
+
+import "time"
+
+// Health is the coarse state of a stream, plugin, store or the host.
+type Health string
+
+// Health states. "ok" is the normal state; the others carry a hint.
+const (
+	HealthOK         Health = "ok"
+	HealthStarting   Health = "starting"
+	HealthDegraded   Health = "degraded"
+	HealthRecovering Health = "recovering"
+	HealthError      Health = "error"
+	HealthEnded      Health = "ended"
+)
+
+// SegmentStatus says whether a segment saw everything it should have.
+type SegmentStatus string
+
+// Segment statuses.
+const (
+	SegmentComplete SegmentStatus = "complete"
+	SegmentPartial  SegmentStatus = "partial"
+)
+
+// Partial reasons recorded on a segment. Several may apply at once.
+const (
+	ReasonPluginLag   = "plugin_lag"
+	ReasonSourceStall = "source_stall"
+	ReasonEndOfStream = "end_of_stream"
+	ReasonShutdown    = "shutdown"
+	ReasonDropped     = "frames_dropped"
+	ReasonSourceError = "source_error"
+)
+
+// Stream is a configured input as the store and API see it.
+type Stream struct {
+	ID        string    `json:"id"`
+	Source    string    `json:"source"`
+	Health    Health    `json:"health"`
+	Hint      string    `json:"hint,omitempty"`
+	Plugins   []string  `json:"plugins"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// PluginRun identifies the exact plugin binary that produced results for a
+// stream during one host run: the resolved version and the binary's sha256.
+type PluginRun struct {
+	RunID    string    `json:"run_id"`
+	StreamID string    `json:"stream_id"`
+	Plugin   string    `json:"plugin"`
+	Version  string    `json:"version"`
+	SHA256   string    `json:"sha256"`
+	Path     string    `json:"path"`
+	Started  time.Time `json:"started"`
+}
+
+// Item is one per-frame (or per-hop) result of a plugin.
+type Item struct {
+	// PTS is the start of the covered range on the stream's media time line.
+	PTS time.Duration `json:"pts_ns"`
+	// Duration of the covered range; zero for an instant (a video frame).
+	Duration time.Duration      `json:"duration_ns"`
+	Fields   map[string]float64 `json:"fields"`
+	// Error is set when the plugin reported an error for this item (errors are data).
+	Error string `json:"error,omitempty"`
+}
+
+// Aggregate summarises one numeric field of one plugin over a segment.
+type Aggregate struct {
+	N    int     `json:"n"`
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"`
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+	P10  float64 `json:"p10"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+}
+
+// PluginSegment is everything one plugin contributed to one segment.
+type PluginSegment struct {
+	Plugin         string               `json:"plugin"`
+	Version        string               `json:"version"`
+	FramesAnalysed int                  `json:"frames_analysed"`
+	FramesSkipped  int                  `json:"frames_skipped"`
+	Errors         int                  `json:"errors"`
+	Items          []Item               `json:"items,omitempty"`
+	Aggregates     map[string]Aggregate `json:"aggregates"`
+}
+
+// Segment is one closed window of a stream's time line (Contract 4).
+type Segment struct {
+	StreamID string `json:"stream_id"`
+	Index    int64  `json:"index"`
+	// MediaStart/MediaEnd bound the window on the stream's media time line.
+	MediaStart time.Duration `json:"media_start_ns"`
+	MediaEnd   time.Duration `json:"media_end_ns"`
+	// WallStart/WallEnd are the same window in wall-clock time.
+	WallStart time.Time     `json:"wall_start"`
+	WallEnd   time.Time     `json:"wall_end"`
+	Status    SegmentStatus `json:"status"`
+	Reasons   []string      `json:"reasons,omitempty"`
+	// FramesSeen counts analysis frames capture produced in the window;
+	// FramesDropped those lost before any plugin saw them (pool exhausted).
+	FramesSeen    int                      `json:"frames_seen"`
+	FramesDropped int                      `json:"frames_dropped"`
+	Plugins       map[string]PluginSegment `json:"plugins"`
+	ClosedAt      time.Time                `json:"closed_at"`
+	// CloseLatency is the wall time from the window's end being reached by
+	// capture to the segment closing (time spent waiting for plugins).
+	CloseLatency time.Duration `json:"close_latency_ns"`
+}
+
+// ComponentHealth is the live state of one stream, plugin or store.
+type ComponentHealth struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"` // "stream", "plugin" or "store"
+	Health Health `json:"health"`
+	// Hint tells an operator what to do when Health is not ok.
+	Hint     string           `json:"hint,omitempty"`
+	Counters map[string]int64 `json:"counters,omitempty"`
+}
+
+// HostHealth is the host's overall state and that of its components.
+type HostHealth struct {
+	Status     Health            `json:"status"`
+	Version    string            `json:"version"`
+	Components []ComponentHealth `json:"components"`
+}

@@ -1,0 +1,271 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/shm"
+	"google.golang.org/protobuf/proto"
+)
+
+// Options configure how plugin processes start.
+type Options struct {
+	// StartTimeout bounds the handshake; a file that is not an lsie plugin
+	// fails within it instead of hanging the host.
+	StartTimeout time.Duration
+	Logger       hclog.Logger
+}
+
+// envAllowlist is what a plugin inherits from the host's environment: never
+// the host's secrets (API tokens, database passwords).
+var envAllowlist = []string{"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH"}
+
+// ResultHandler receives one plugin result and the lease it ends. It runs on
+// the process's reader goroutine and must not block for long.
+type ResultHandler func(ack dataplane.Ack, res *pluginv1.Result)
+
+// Process is one running plugin binary, shared by all streams that use it.
+type Process struct {
+	bin      Binary
+	manifest *pluginv1.Manifest
+	client   *goplugin.Client
+	cmd      *exec.Cmd
+	rpc      pluginv1.PluginClient
+	data     *net.UnixConn
+	log      hclog.Logger
+
+	wmu      sync.Mutex // one packet at a time
+	mu       sync.RWMutex
+	handlers map[uint32]ResultHandler
+	exited   chan struct{}
+	exitErr  error
+	once     sync.Once
+}
+
+// Start runs bin, completes the go-plugin handshake and reads its manifest.
+func Start(bin Binary, opts Options) (*Process, error) {
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	log := opts.Logger.Named(bin.Name)
+	hostEnd, childEnd, err := shm.SocketPair()
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: data-plane socket: %w", bin.Name, err)
+	}
+	cmd := exec.Command(bin.Path)
+	cmd.ExtraFiles = []*os.File{childEnd} // becomes fd 3 in the child
+	cmd.Env = allowedEnv()
+	// Own process group: a failed or stopped plugin is killed with all its
+	// children, which would otherwise hold go-plugin's output pipes open.
+	// Pdeathsig is only a backup for the data-plane EOF (golang/go#27505).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	client := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig:  pluginv1.Handshake,
+		VersionedPlugins: pluginv1.PluginSets(nil),
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		SkipHostEnv:      true,
+		StartTimeout:     opts.StartTimeout,
+		Logger:           log,
+	})
+	fail := func(err error) (*Process, error) {
+		killGroup(cmd)
+		client.Kill()
+		hostEnd.Close()
+		childEnd.Close()
+		return nil, fmt.Errorf("plugin %q (%s): %w", bin.Name, bin.Path, err)
+	}
+	proto, err := client.Client()
+	if err != nil {
+		return fail(err)
+	}
+	childEnd.Close() // the child holds its own copy now
+	raw, err := proto.Dispense(pluginv1.PluginName)
+	if err != nil {
+		return fail(err)
+	}
+	rpc := raw.(pluginv1.PluginClient)
+	ctx, cancel := context.WithTimeout(context.Background(), opts.StartTimeout)
+	defer cancel()
+	m, err := rpc.Describe(ctx, &pluginv1.DescribeRequest{})
+	if err != nil {
+		return fail(fmt.Errorf("describe: %w", err))
+	}
+	if m.ProtocolVersion != pluginv1.ProtocolVersion {
+		return fail(fmt.Errorf("speaks protocol %d, host speaks %d", m.ProtocolVersion, pluginv1.ProtocolVersion))
+	}
+	p := &Process{bin: bin, manifest: m, client: client, cmd: cmd, rpc: rpc, data: hostEnd, log: log,
+		handlers: map[uint32]ResultHandler{}, exited: make(chan struct{})}
+	go p.readLoop()
+	return p, nil
+}
+
+func allowedEnv() []string {
+	var env []string
+	for _, k := range envAllowlist {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "LSIE_PLUGIN_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// Inspect starts bin only to read its manifest.
+func Inspect(bin Binary, opts Options) (*pluginv1.Manifest, error) {
+	p, err := Start(bin, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.manifest, nil
+}
+
+// Binary returns the executable this process runs.
+func (p *Process) Binary() Binary { return p.bin }
+
+// Manifest returns what the plugin said about itself.
+func (p *Process) Manifest() *pluginv1.Manifest { return p.manifest }
+
+// RPC exposes the control client (benchmarks use Process directly).
+func (p *Process) RPC() pluginv1.PluginClient { return p.rpc }
+
+// Exited is closed when the plugin process is gone.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// SendRegion hands a region's fd to the plugin. It must precede any frame
+// in that region; the socket keeps order.
+func (p *Process) SendRegion(r *shm.Region) error {
+	var b [dataplane.RegionSize]byte
+	dataplane.PutRegion(b[:], dataplane.Region{ID: r.ID(), Spec: r.Spec()})
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	return shm.SendFDs(p.data, b[:], r.Fd())
+}
+
+// DropRegion tells the plugin to unmap a region.
+func (p *Process) DropRegion(id uint32) error {
+	var b [dataplane.DropRegionSize]byte
+	dataplane.PutDropRegion(b[:], id)
+	return p.write(b[:])
+}
+
+// OpenStream opens a stream on the plugin; results for handle go to h.
+func (p *Process) OpenStream(ctx context.Context, handle uint32, streamID string, attrs map[string]string, h ResultHandler) error {
+	p.mu.Lock()
+	p.handlers[handle] = h
+	p.mu.Unlock()
+	resp, err := p.rpc.OpenStream(ctx, &pluginv1.OpenStreamRequest{Handle: handle, StreamId: streamID, Attributes: attrs})
+	if err == nil && resp.GetError() != nil {
+		err = fmt.Errorf("%s: %s", resp.GetError().GetCode(), resp.GetError().GetMessage())
+	}
+	if err != nil {
+		p.mu.Lock()
+		delete(p.handlers, handle)
+		p.mu.Unlock()
+		return fmt.Errorf("plugin %q: open stream %q: %w", p.bin.Name, streamID, err)
+	}
+	return nil
+}
+
+// CloseStream closes a stream on the plugin.
+func (p *Process) CloseStream(ctx context.Context, handle uint32) error {
+	_, err := p.rpc.CloseStream(ctx, &pluginv1.CloseStreamRequest{Handle: handle})
+	p.mu.Lock()
+	delete(p.handlers, handle)
+	p.mu.Unlock()
+	return err
+}
+
+// SendFrame writes one descriptor, stamping its send time.
+func (p *Process) SendFrame(d *shm.Descriptor) error {
+	var b [dataplane.FrameSize]byte
+	d.SentNanos = shm.MonotonicNanos()
+	dataplane.PutFrame(b[:], d)
+	return p.write(b[:])
+}
+
+func (p *Process) write(b []byte) error {
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	_, err := p.data.Write(b)
+	return err
+}
+
+func (p *Process) readLoop() {
+	buf := make([]byte, dataplane.MaxMessage)
+	for {
+		n, err := p.data.Read(buf)
+		if err != nil {
+			p.markExited(err)
+			return
+		}
+		ack, body, err := dataplane.ParseResult(buf[:n])
+		if err != nil {
+			p.log.Error("bad data-plane message from plugin", "error", err)
+			continue
+		}
+		res := &pluginv1.Result{}
+		if err := proto.Unmarshal(body, res); err != nil {
+			p.log.Error("bad result encoding from plugin", "error", err)
+			res = &pluginv1.Result{Handle: ack.Handle, Error: &pluginv1.Error{Code: "bad_result", Message: err.Error()}}
+		}
+		p.mu.RLock()
+		h := p.handlers[ack.Handle]
+		p.mu.RUnlock()
+		if h == nil {
+			p.log.Warn("result for a stream that is not open", "handle", ack.Handle)
+			continue
+		}
+		h(ack, res)
+	}
+}
+
+func (p *Process) markExited(err error) {
+	p.once.Do(func() {
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+		p.exitErr = err
+		close(p.exited)
+	})
+}
+
+// Close stops the plugin: go-plugin asks it to exit, then kills it after a
+// grace period; closing the data plane makes the SDK exit as well.
+func (p *Process) Close() error {
+	p.client.Kill()
+	killGroup(p.cmd) // leftovers of a plugin that forked
+	err := p.data.Close()
+	<-p.exited
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// killGroup kills the plugin's process group, if it started.
+func killGroup(cmd *exec.Cmd) {
+	if cmd.Process != nil && cmd.Process.Pid > 0 {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}

@@ -1,0 +1,398 @@
+// Package segment cuts a stream's time line into fixed windows and closes
+// each one when capture and every plugin have passed its end (Contract 4),
+// or when max_close_delay runs out, then as partial with the reason.
+package segment
+
+import (
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+)
+
+// Reasons specific to assembly, beside those in model.
+const (
+	ReasonStartOfStream = "start_of_stream"
+	ReasonPluginLost    = "plugin_lost"
+)
+
+// PluginInfo names a plugin that contributes to the stream's segments.
+type PluginInfo struct {
+	Name    string
+	Version string
+}
+
+// Config sets up an Assembler.
+type Config struct {
+	StreamID      string
+	Duration      time.Duration
+	MaxCloseDelay time.Duration
+	Plugins       []PluginInfo
+	// UTCGrid puts segment k on wall-clock window [k·D, (k+1)·D) since the
+	// Unix epoch, so live streams and telemetry share indexes. Without it the
+	// grid starts at media time zero (lossless file replay).
+	UTCGrid bool
+	// Live enables the source-stall timeout, which only makes sense when
+	// media time advances with the wall clock.
+	Live bool
+	// Now is the clock; nil means time.Now. Tests inject their own.
+	Now func() time.Time
+}
+
+// Counters are an assembler's running totals, for health and tests.
+type Counters struct {
+	Closed, Partial, LateResults int64
+}
+
+type pluginState struct {
+	info     PluginInfo
+	inFlight int
+	seg      model.PluginSegment
+}
+
+type open struct {
+	index   int64
+	seen    int
+	dropped int
+	plugins map[string]*pluginState
+	// reachedAt is when capture progress first passed the window's end.
+	reachedAt time.Time
+	reasons   []string
+}
+
+// Assembler owns the open segments of one stream. Its methods are safe to
+// call from the capture thread and the plugin result readers at once.
+type Assembler struct {
+	cfg  Config
+	emit func(model.Segment)
+
+	mu sync.Mutex
+	// emitMu is taken while mu is held and kept while emitting, so segments
+	// closed by different goroutines still reach emit in index order.
+	emitMu   sync.Mutex
+	started  bool
+	anchor   time.Time
+	base     time.Duration // media time → grid time offset
+	next     int64         // lowest index not yet closed
+	segs     map[int64]*open
+	progress time.Duration
+	finished bool
+	counters Counters
+}
+
+// New returns an Assembler that passes each closed segment to emit, in index
+// order. emit is called without the assembler's lock held.
+func New(cfg Config, emit func(model.Segment)) *Assembler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Assembler{cfg: cfg, emit: emit, segs: map[int64]*open{}}
+}
+
+// Start fixes the stream's wall anchor (wall time at media time zero).
+// Calls after the first are ignored: the time line never moves.
+func (a *Assembler) Start(anchor time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.startLocked(anchor)
+}
+
+func (a *Assembler) startLocked(anchor time.Time) {
+	if a.started {
+		return
+	}
+	a.started = true
+	a.anchor = anchor
+	if a.cfg.UTCGrid {
+		a.base = time.Duration(anchor.UnixNano())
+	}
+	a.next = a.indexOf(0)
+}
+
+func (a *Assembler) indexOf(pts time.Duration) int64 {
+	return int64(math.Floor(float64(pts+a.base) / float64(a.cfg.Duration)))
+}
+
+// Bounds returns segment k's window on the media time line.
+func (a *Assembler) Bounds(k int64) (start, end time.Duration) {
+	return time.Duration(k)*a.cfg.Duration - a.base, time.Duration(k+1)*a.cfg.Duration - a.base
+}
+
+func (a *Assembler) get(k int64) *open {
+	s := a.segs[k]
+	if s == nil {
+		s = &open{index: k, plugins: map[string]*pluginState{}}
+		for _, p := range a.cfg.Plugins {
+			s.plugins[p.Name] = &pluginState{info: p, seg: model.PluginSegment{Plugin: p.Name, Version: p.Version}}
+		}
+		a.segs[k] = s
+	}
+	return s
+}
+
+// segFor returns the open segment for pts, or nil if it already closed.
+func (a *Assembler) segFor(pts time.Duration) *open {
+	if !a.started {
+		a.startLocked(a.cfg.Now())
+	}
+	k := a.indexOf(pts)
+	if k < a.next {
+		return nil
+	}
+	return a.get(k)
+}
+
+// Frame counts an analysis frame capture produced at pts.
+func (a *Assembler) Frame(pts time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(pts); s != nil {
+		s.seen++
+	}
+}
+
+// Dropped counts a frame lost before any plugin saw it (pool exhausted).
+func (a *Assembler) Dropped(pts time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(pts); s != nil {
+		s.seen++
+		s.dropped++
+	}
+}
+
+// Assigned records that plugin owes a result (or a skip) for the frame at pts.
+func (a *Assembler) Assigned(plugin string, pts time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(pts); s != nil {
+		if p := s.plugins[plugin]; p != nil {
+			p.inFlight++
+		}
+	}
+}
+
+// Skipped records that a waiting frame was replaced by a newer one
+// (latest-wins) and will never reach plugin.
+func (a *Assembler) Skipped(plugin string, pts time.Duration) {
+	a.settle(plugin, pts, func(p *pluginState) { p.seg.FramesSkipped++ })
+}
+
+// Lost records that plugin died holding the frame at pts.
+func (a *Assembler) Lost(plugin string, pts time.Duration) {
+	a.settle(plugin, pts, func(p *pluginState) { p.seg.Errors++ })
+}
+
+// Result records plugin's result for the frame at item.PTS. A result for a
+// segment that already closed (late) is counted, not silently dropped.
+func (a *Assembler) Result(plugin string, item model.Item) {
+	a.settle(plugin, item.PTS, func(p *pluginState) {
+		if item.Error != "" {
+			p.seg.Errors++
+		} else {
+			p.seg.FramesAnalysed++
+		}
+		p.seg.Items = append(p.seg.Items, item)
+	})
+}
+
+func (a *Assembler) settle(plugin string, pts time.Duration, f func(*pluginState)) {
+	a.mu.Lock()
+	s := a.segFor(pts)
+	if s == nil {
+		a.counters.LateResults++
+		a.mu.Unlock()
+		return
+	}
+	p := s.plugins[plugin]
+	if p == nil {
+		a.mu.Unlock()
+		return
+	}
+	if p.inFlight > 0 {
+		p.inFlight--
+	}
+	f(p)
+	closed := a.closeReadyLocked()
+	a.unlockAndEmit(closed)
+}
+
+// Progress says capture has reached media time t: no frame before t follows.
+func (a *Assembler) Progress(t time.Duration) {
+	a.mu.Lock()
+	if !a.started {
+		a.startLocked(a.cfg.Now())
+	}
+	if t > a.progress {
+		a.progress = t
+	}
+	now := a.cfg.Now()
+	for k := a.next; ; k++ {
+		if _, end := a.Bounds(k); end > a.progress {
+			break
+		}
+		if s := a.get(k); s.reachedAt.IsZero() {
+			s.reachedAt = now
+		}
+	}
+	closed := a.closeReadyLocked()
+	a.unlockAndEmit(closed)
+}
+
+// Tick applies max_close_delay: segments that waited too long close as
+// partial, with plugin_lag or (live only) source_stall.
+func (a *Assembler) Tick() {
+	a.mu.Lock()
+	if !a.started || a.finished {
+		a.mu.Unlock()
+		return
+	}
+	now := a.cfg.Now()
+	var closed []model.Segment
+	for {
+		s := a.get(a.next)
+		_, end := a.Bounds(a.next)
+		switch {
+		case !s.reachedAt.IsZero() && now.Sub(s.reachedAt) >= a.cfg.MaxCloseDelay:
+			closed = append(closed, a.closeLocked(s, model.ReasonPluginLag))
+		case s.reachedAt.IsZero() && a.cfg.Live && now.Sub(a.anchor.Add(end)) >= a.cfg.MaxCloseDelay:
+			closed = append(closed, a.closeLocked(s, model.ReasonSourceStall))
+		default:
+			closed = append(closed, a.closeReadyLocked()...)
+			a.unlockAndEmit(closed)
+			return
+		}
+	}
+}
+
+// Finish closes every open segment at the end of the stream (t is the final
+// media time). The last window is partial when the stream ended inside it.
+func (a *Assembler) Finish(t time.Duration, reason string) {
+	a.mu.Lock()
+	if !a.started || a.finished {
+		a.finished = true
+		a.mu.Unlock()
+		return
+	}
+	if t > a.progress {
+		a.progress = t
+	}
+	var closed []model.Segment
+	closed = append(closed, a.closeReadyLocked()...)
+	last := a.indexOf(a.progress)
+	if _, end := a.Bounds(last - 1); end >= a.progress {
+		last-- // the stream ended exactly on a boundary: no empty tail window
+	}
+	for a.next <= last {
+		s := a.get(a.next)
+		_, end := a.Bounds(a.next)
+		var reasons []string
+		if a.progress < end {
+			reasons = append(reasons, reason)
+		}
+		if lag := a.lagging(s); lag {
+			reasons = append(reasons, model.ReasonPluginLag)
+		}
+		closed = append(closed, a.closeLocked(s, reasons...))
+	}
+	a.finished = true
+	a.unlockAndEmit(closed)
+}
+
+// Counters returns running totals.
+func (a *Assembler) Counters() Counters {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.counters
+}
+
+func (a *Assembler) lagging(s *open) bool {
+	for _, p := range s.plugins {
+		if p.inFlight > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// closeReadyLocked closes, in order, every segment whose end capture has
+// passed and for which no plugin owes a result.
+func (a *Assembler) closeReadyLocked() []model.Segment {
+	var out []model.Segment
+	for !a.finished {
+		s := a.segs[a.next]
+		_, end := a.Bounds(a.next)
+		if a.progress < end {
+			return out
+		}
+		if s == nil {
+			s = a.get(a.next)
+		}
+		if a.lagging(s) {
+			return out
+		}
+		out = append(out, a.closeLocked(s))
+	}
+	return out
+}
+
+func (a *Assembler) closeLocked(s *open, reasons ...string) model.Segment {
+	start, end := a.Bounds(s.index)
+	now := a.cfg.Now()
+	reasons = append(s.reasons, reasons...)
+	if start < 0 {
+		reasons = append([]string{ReasonStartOfStream}, reasons...)
+	}
+	if s.dropped > 0 {
+		reasons = append(reasons, model.ReasonDropped)
+	}
+	seg := model.Segment{
+		StreamID:      a.cfg.StreamID,
+		Index:         s.index,
+		MediaStart:    start,
+		MediaEnd:      end,
+		WallStart:     a.anchor.Add(start),
+		WallEnd:       a.anchor.Add(end),
+		Status:        model.SegmentComplete,
+		FramesSeen:    s.seen,
+		FramesDropped: s.dropped,
+		Plugins:       map[string]model.PluginSegment{},
+		ClosedAt:      now,
+	}
+	if !s.reachedAt.IsZero() {
+		seg.CloseLatency = now.Sub(s.reachedAt)
+	}
+	if len(reasons) > 0 {
+		seg.Status = model.SegmentPartial
+		seg.Reasons = slices.Compact(reasons)
+		a.counters.Partial++
+	}
+	for name, p := range s.plugins {
+		ps := p.seg
+		sort.SliceStable(ps.Items, func(i, j int) bool { return ps.Items[i].PTS < ps.Items[j].PTS })
+		ps.Aggregates = Aggregate(ps.Items)
+		seg.Plugins[name] = ps
+	}
+	delete(a.segs, s.index)
+	a.next = s.index + 1
+	a.counters.Closed++
+	return seg
+}
+
+// unlockAndEmit releases mu and emits segs in order. emit must not call
+// back into the Assembler.
+func (a *Assembler) unlockAndEmit(segs []model.Segment) {
+	if len(segs) == 0 {
+		a.mu.Unlock()
+		return
+	}
+	a.emitMu.Lock()
+	a.mu.Unlock()
+	defer a.emitMu.Unlock()
+	for _, s := range segs {
+		a.emit(s)
+	}
+}

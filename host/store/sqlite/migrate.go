@@ -1,0 +1,155 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// ErrSchemaNewer is returned by Open when the database was migrated by a
+// newer build than this one: its schema may hold data this code would
+// misread or lose, so it is not touched.
+var ErrSchemaNewer = errors.New("database schema is newer than this build supports")
+
+// migration is one step of the schema. Versions start at 1 and increase by
+// one; a released migration is never edited, only followed by a new one.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema's history, oldest first.
+//
+// Times are unix nanoseconds in UTC (NULL for the zero time), durations are
+// nanoseconds. Small structured values (reasons, plugin lists, item fields,
+// aggregates) are JSON text: they are always read whole with their row and
+// never filtered on in SQL. Raw media is never stored.
+var migrations = []migration{
+	{version: 1, name: "initial schema", sql: `
+CREATE TABLE streams (
+	id         TEXT PRIMARY KEY,
+	source     TEXT NOT NULL,
+	health     TEXT NOT NULL,
+	hint       TEXT NOT NULL DEFAULT '',
+	plugins    TEXT NOT NULL,            -- JSON array of plugin names
+	started_at INTEGER                   -- unix ns
+);
+
+CREATE TABLE plugin_runs (
+	run_id    TEXT NOT NULL,
+	stream_id TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	plugin    TEXT NOT NULL,
+	version   TEXT NOT NULL,
+	sha256    TEXT NOT NULL,
+	path      TEXT NOT NULL,
+	started   INTEGER,                   -- unix ns
+	PRIMARY KEY (run_id, stream_id, plugin, sha256)
+);
+CREATE INDEX plugin_runs_by_stream ON plugin_runs (stream_id, started);
+
+CREATE TABLE segments (
+	id               INTEGER PRIMARY KEY,
+	stream_id        TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	idx              INTEGER NOT NULL,
+	run_id           TEXT NOT NULL,
+	media_start_ns   INTEGER NOT NULL,
+	media_end_ns     INTEGER NOT NULL,
+	wall_start       INTEGER,            -- unix ns
+	wall_end         INTEGER,            -- unix ns
+	status           TEXT NOT NULL,
+	reasons          TEXT NOT NULL,      -- JSON array or null
+	frames_seen      INTEGER NOT NULL,
+	frames_dropped   INTEGER NOT NULL,
+	closed_at        INTEGER,            -- unix ns
+	close_latency_ns INTEGER NOT NULL,
+	UNIQUE (stream_id, idx)              -- also the index for since/limit reads
+);
+CREATE INDEX segments_by_run ON segments (run_id);
+
+CREATE TABLE segment_plugins (
+	segment_id      INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+	plugin          TEXT NOT NULL,
+	version         TEXT NOT NULL,
+	frames_analysed INTEGER NOT NULL,
+	frames_skipped  INTEGER NOT NULL,
+	errors          INTEGER NOT NULL,
+	aggregates      TEXT NOT NULL,       -- JSON object field -> Aggregate, or null
+	PRIMARY KEY (segment_id, plugin)
+) WITHOUT ROWID;
+
+CREATE TABLE segment_items (
+	segment_id  INTEGER NOT NULL,
+	plugin      TEXT NOT NULL,
+	seq         INTEGER NOT NULL,        -- position in the plugin's item list
+	pts_ns      INTEGER NOT NULL,
+	duration_ns INTEGER NOT NULL,
+	fields      TEXT NOT NULL,           -- JSON object field -> number, or null
+	error       TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (segment_id, plugin, seq),
+	FOREIGN KEY (segment_id, plugin) REFERENCES segment_plugins(segment_id, plugin) ON DELETE CASCADE
+) WITHOUT ROWID;
+`},
+}
+
+// migrate brings the schema of db up to the last version in list, applying
+// every pending step in one transaction: either all apply or none. A
+// database already at that version is left untouched; one past it fails with
+// ErrSchemaNewer.
+func migrate(ctx context.Context, db *sql.DB, list []migration, log hclog.Logger) (err error) {
+	for i, m := range list {
+		if m.version != i+1 {
+			return fmt.Errorf("migration %d (%q) out of order: want version %d", m.version, m.name, i+1)
+		}
+	}
+	latest := len(list)
+
+	// The write pool begins IMMEDIATE: a second process opening the same
+	// file waits here instead of migrating at the same time.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if _, err = tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at INTEGER NOT NULL -- unix ns
+)`); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	var current int
+	if err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if current > latest {
+		return fmt.Errorf("schema version %d, this build knows up to %d: %w (use a newer lsie, or another database file)",
+			current, latest, ErrSchemaNewer)
+	}
+	if current == latest {
+		return tx.Rollback()
+	}
+	for _, m := range list[current:] {
+		if _, err = tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err = tx.ExecContext(ctx,
+			`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	log.Info("sqlite schema migrated", "from", current, "to", latest)
+	return nil
+}

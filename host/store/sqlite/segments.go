@@ -1,0 +1,330 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store"
+)
+
+// SaveSegment stores seg and its plugin results in one transaction,
+// replacing a segment already stored at the same (stream, index): file
+// sources restart their time line at 0 on every host run, so the newest
+// run's segment k is the one that describes that window now. The earlier
+// row's plugin results and items go with it (ON DELETE CASCADE).
+//
+// Item fields and aggregates must be finite numbers: JSON has no NaN or
+// infinity, and such a value fails the save with an error naming it.
+func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (err error) {
+	where := fmt.Sprintf("save segment %s/%d", seg.StreamID, seg.Index)
+	if seg.StreamID == "" || runID == "" {
+		return fmt.Errorf("%s: stream id %q and run id %q must be set", where, seg.StreamID, runID)
+	}
+	// Encode everything before taking the write lock.
+	reasons, err := jsonText(seg.Reasons)
+	if err != nil {
+		return fmt.Errorf("%s: reasons: %w", where, err)
+	}
+	plugins, err := encodePlugins(seg.Plugins)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if ok, err := streamExists(ctx, tx, seg.StreamID); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	} else if !ok {
+		return fmt.Errorf("%s: %w", where, errStream(seg.StreamID))
+	}
+	if _, err = tx.ExecContext(ctx, `DELETE FROM segments WHERE stream_id = ? AND idx = ?`, seg.StreamID, seg.Index); err != nil {
+		return fmt.Errorf("%s: replace: %w", where, err)
+	}
+	res, err := tx.ExecContext(ctx, `
+INSERT INTO segments (stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		seg.StreamID, seg.Index, runID, int64(seg.MediaStart), int64(seg.MediaEnd),
+		unixNS(seg.WallStart), unixNS(seg.WallEnd), string(seg.Status), reasons,
+		seg.FramesSeen, seg.FramesDropped, unixNS(seg.ClosedAt), int64(seg.CloseLatency))
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if err = insertPlugins(ctx, tx, id, plugins); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", where, err)
+	}
+	return nil
+}
+
+// encodedPlugin is a PluginSegment with its JSON columns encoded.
+type encodedPlugin struct {
+	name       string
+	p          model.PluginSegment
+	aggregates string
+	fields     []string // per item
+}
+
+// encodePlugins encodes the JSON columns of every plugin, ordered by name.
+func encodePlugins(plugins map[string]model.PluginSegment) ([]encodedPlugin, error) {
+	out := make([]encodedPlugin, 0, len(plugins))
+	for name, p := range plugins {
+		if name == "" {
+			return nil, errors.New("plugin with an empty name")
+		}
+		if p.Plugin != "" && p.Plugin != name {
+			return nil, fmt.Errorf("plugin %q stored under key %q", p.Plugin, name)
+		}
+		e := encodedPlugin{name: name, p: p, fields: make([]string, len(p.Items))}
+		var err error
+		if e.aggregates, err = jsonText(p.Aggregates); err != nil {
+			return nil, fmt.Errorf("plugin %q: aggregates: %w", name, err)
+		}
+		for i, it := range p.Items {
+			if e.fields[i], err = jsonText(it.Fields); err != nil {
+				return nil, fmt.Errorf("plugin %q: item %d (pts %s): fields: %w", name, i, it.PTS, err)
+			}
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, plugins []encodedPlugin) error {
+	if len(plugins) == 0 {
+		return nil
+	}
+	pst, err := tx.PrepareContext(ctx, `
+INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates)
+VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer pst.Close()
+	ist, err := tx.PrepareContext(ctx, `
+INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields, error)
+VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ist.Close()
+	for _, e := range plugins {
+		p := e.p
+		if _, err := pst.ExecContext(ctx, segID, e.name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.aggregates); err != nil {
+			return fmt.Errorf("plugin %q: %w", e.name, err)
+		}
+		for i, it := range p.Items {
+			if _, err := ist.ExecContext(ctx, segID, e.name, i, int64(it.PTS), int64(it.Duration), e.fields[i], it.Error); err != nil {
+				return fmt.Errorf("plugin %q: item %d: %w", e.name, i, err)
+			}
+		}
+	}
+	return nil
+}
+
+const segmentColumns = `id, stream_id, idx, media_start_ns, media_end_ns, wall_start, wall_end,
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns`
+
+// Segments lists a stream's segments from index since, ascending, without
+// items.
+func (d *DB) Segments(ctx context.Context, streamID string, since int64, limit int) ([]model.Segment, error) {
+	where := fmt.Sprintf("segments of %q since %d", streamID, since)
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	tx, err := d.readTx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if ok, err := streamExists(ctx, tx, streamID); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	} else if !ok {
+		return nil, fmt.Errorf("segments: %w", errStream(streamID))
+	}
+
+	rows, err := tx.QueryContext(ctx, `SELECT `+segmentColumns+` FROM segments
+WHERE stream_id = ? AND idx >= ? ORDER BY idx LIMIT ?`, streamID, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	out := []model.Segment{}
+	byID := map[int64]int{} // segment row id -> position in out
+	for rows.Next() {
+		id, seg, err := scanSegment(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		byID[id] = len(out)
+		out = append(out, seg)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+
+	// The same window as above, read in the same snapshot.
+	rows, err = tx.QueryContext(ctx, `SELECT `+pluginColumns+` FROM segment_plugins
+WHERE segment_id IN (SELECT id FROM segments WHERE stream_id = ? AND idx >= ? ORDER BY idx LIMIT ?)`,
+		streamID, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: plugins: %w", where, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		segID, p, err := scanPlugin(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: plugins: %w", where, err)
+		}
+		if i, ok := byID[segID]; ok {
+			out[i].Plugins[p.Plugin] = p
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: plugins: %w", where, err)
+	}
+	return out, nil
+}
+
+// Segment returns one segment with every plugin's items.
+func (d *DB) Segment(ctx context.Context, streamID string, index int64) (*model.Segment, error) {
+	where := fmt.Sprintf("segment %s/%d", streamID, index)
+	tx, err := d.readTx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	id, seg, err := scanSegment(tx.QueryRowContext(ctx, `SELECT `+segmentColumns+` FROM segments
+WHERE stream_id = ? AND idx = ?`, streamID, index))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", where, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if err := readPlugins(ctx, tx, id, &seg); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if err := readItems(ctx, tx, id, &seg); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return &seg, nil
+}
+
+func readPlugins(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segment) error {
+	rows, err := tx.QueryContext(ctx, `SELECT `+pluginColumns+` FROM segment_plugins WHERE segment_id = ?`, segID)
+	if err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		_, p, err := scanPlugin(rows)
+		if err != nil {
+			return fmt.Errorf("plugins: %w", err)
+		}
+		seg.Plugins[p.Plugin] = p
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("plugins: %w", err)
+	}
+	return nil
+}
+
+func readItems(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segment) error {
+	rows, err := tx.QueryContext(ctx, `
+SELECT plugin, pts_ns, duration_ns, fields, error FROM segment_items
+WHERE segment_id = ? ORDER BY plugin, seq`, segID)
+	if err != nil {
+		return fmt.Errorf("items: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			plugin, fields string
+			pts, dur       int64
+			it             model.Item
+		)
+		if err := rows.Scan(&plugin, &pts, &dur, &fields, &it.Error); err != nil {
+			return fmt.Errorf("items: %w", err)
+		}
+		it.PTS, it.Duration = time.Duration(pts), time.Duration(dur)
+		if err := json.Unmarshal([]byte(fields), &it.Fields); err != nil {
+			return fmt.Errorf("items of %q: decode fields: %w", plugin, err)
+		}
+		p := seg.Plugins[plugin]
+		p.Items = append(p.Items, it)
+		seg.Plugins[plugin] = p
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("items: %w", err)
+	}
+	return nil
+}
+
+// scanSegment reads one row of segmentColumns; Plugins is an empty map.
+func scanSegment(sc scanner) (int64, model.Segment, error) {
+	var (
+		id                         int64
+		seg                        model.Segment
+		mediaStart, mediaEnd, lat  int64
+		wallStart, wallEnd, closed sql.NullInt64
+		status, reasons            string
+	)
+	err := sc.Scan(&id, &seg.StreamID, &seg.Index, &mediaStart, &mediaEnd, &wallStart, &wallEnd,
+		&status, &reasons, &seg.FramesSeen, &seg.FramesDropped, &closed, &lat)
+	if err != nil {
+		return 0, seg, err
+	}
+	seg.MediaStart, seg.MediaEnd = time.Duration(mediaStart), time.Duration(mediaEnd)
+	seg.WallStart, seg.WallEnd = fromUnixNS(wallStart), fromUnixNS(wallEnd)
+	seg.Status = model.SegmentStatus(status)
+	seg.ClosedAt = fromUnixNS(closed)
+	seg.CloseLatency = time.Duration(lat)
+	seg.Plugins = map[string]model.PluginSegment{}
+	if err := json.Unmarshal([]byte(reasons), &seg.Reasons); err != nil {
+		return 0, seg, fmt.Errorf("segment %s/%d: decode reasons: %w", seg.StreamID, seg.Index, err)
+	}
+	return id, seg, nil
+}
+
+const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates`
+
+func scanPlugin(sc scanner) (int64, model.PluginSegment, error) {
+	var (
+		segID int64
+		p     model.PluginSegment
+		aggs  string
+	)
+	if err := sc.Scan(&segID, &p.Plugin, &p.Version, &p.FramesAnalysed, &p.FramesSkipped, &p.Errors, &aggs); err != nil {
+		return 0, p, err
+	}
+	if err := json.Unmarshal([]byte(aggs), &p.Aggregates); err != nil {
+		return 0, p, fmt.Errorf("plugin %q: decode aggregates: %w", p.Plugin, err)
+	}
+	return segID, p, nil
+}

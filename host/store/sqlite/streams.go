@@ -1,0 +1,172 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/lsie-mlf/lsie/host/model"
+)
+
+// UpsertStream creates the stream or replaces all fields of the stored one.
+func (d *DB) UpsertStream(ctx context.Context, s model.Stream) error {
+	if s.ID == "" {
+		return errors.New("upsert stream: empty id")
+	}
+	plugins, err := jsonText(s.Plugins)
+	if err != nil {
+		return fmt.Errorf("upsert stream %q: %w", s.ID, err)
+	}
+	_, err = d.w.ExecContext(ctx, `
+INSERT INTO streams (id, source, health, hint, plugins, started_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+	source = excluded.source, health = excluded.health, hint = excluded.hint,
+	plugins = excluded.plugins, started_at = excluded.started_at`,
+		s.ID, s.Source, string(s.Health), s.Hint, plugins, unixNS(s.StartedAt))
+	if err != nil {
+		return fmt.Errorf("upsert stream %q: %w", s.ID, err)
+	}
+	return nil
+}
+
+// SetStreamHealth updates a stream's health and hint.
+func (d *DB) SetStreamHealth(ctx context.Context, id string, h model.Health, hint string) error {
+	res, err := d.w.ExecContext(ctx, `UPDATE streams SET health = ?, hint = ? WHERE id = ?`, string(h), hint, id)
+	if err != nil {
+		return fmt.Errorf("set health of stream %q: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("set health of stream %q: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set health: %w", errStream(id))
+	}
+	return nil
+}
+
+const streamColumns = `id, source, health, hint, plugins, started_at`
+
+// Streams lists all streams ordered by id.
+func (d *DB) Streams(ctx context.Context) ([]model.Stream, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT `+streamColumns+` FROM streams ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list streams: %w", err)
+	}
+	defer rows.Close()
+	out := []model.Stream{}
+	for rows.Next() {
+		s, err := scanStream(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list streams: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list streams: %w", err)
+	}
+	return out, nil
+}
+
+// Stream returns one stream or an error wrapping store.ErrNotFound.
+func (d *DB) Stream(ctx context.Context, id string) (*model.Stream, error) {
+	s, err := scanStream(d.r.QueryRowContext(ctx, `SELECT `+streamColumns+` FROM streams WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errStream(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %q: %w", id, err)
+	}
+	return &s, nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanStream(sc scanner) (model.Stream, error) {
+	var (
+		s       model.Stream
+		health  string
+		plugins string
+		started sql.NullInt64
+	)
+	if err := sc.Scan(&s.ID, &s.Source, &health, &s.Hint, &plugins, &started); err != nil {
+		return s, err
+	}
+	s.Health = model.Health(health)
+	s.StartedAt = fromUnixNS(started)
+	if err := json.Unmarshal([]byte(plugins), &s.Plugins); err != nil {
+		return s, fmt.Errorf("stream %q: decode plugins: %w", s.ID, err)
+	}
+	return s, nil
+}
+
+// RecordPluginRun stores which plugin binary served a stream in a run.
+// Recording the same (run, stream, plugin, sha256) again keeps the first
+// record; a different binary in the same run gets a row of its own, so a
+// plugin upgraded mid-run keeps its provenance.
+func (d *DB) RecordPluginRun(ctx context.Context, r model.PluginRun) error {
+	if r.RunID == "" || r.Plugin == "" {
+		return fmt.Errorf("record plugin run: run id %q and plugin %q must be set", r.RunID, r.Plugin)
+	}
+	res, err := d.w.ExecContext(ctx, `
+INSERT INTO plugin_runs (run_id, stream_id, plugin, version, sha256, path, started)
+SELECT ?, id, ?, ?, ?, ?, ? FROM streams WHERE id = ?
+ON CONFLICT DO NOTHING`,
+		r.RunID, r.Plugin, r.Version, r.SHA256, r.Path, unixNS(r.Started), r.StreamID)
+	if err != nil {
+		return fmt.Errorf("record plugin run %s/%s: %w", r.StreamID, r.Plugin, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("record plugin run %s/%s: %w", r.StreamID, r.Plugin, err)
+	} else if n == 0 {
+		// Nothing inserted: either a duplicate (fine) or an unknown stream.
+		ok, err := streamExists(ctx, d.w, r.StreamID)
+		if err != nil {
+			return fmt.Errorf("record plugin run %s/%s: %w", r.StreamID, r.Plugin, err)
+		}
+		if !ok {
+			return fmt.Errorf("record plugin run: %w", errStream(r.StreamID))
+		}
+	}
+	return nil
+}
+
+// PluginRuns lists a stream's plugin runs, oldest first.
+func (d *DB) PluginRuns(ctx context.Context, streamID string) ([]model.PluginRun, error) {
+	tx, err := d.readTx(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if ok, err := streamExists(ctx, tx, streamID); err != nil {
+		return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
+	} else if !ok {
+		return nil, fmt.Errorf("plugin runs: %w", errStream(streamID))
+	}
+	rows, err := tx.QueryContext(ctx, `
+SELECT run_id, stream_id, plugin, version, sha256, path, started FROM plugin_runs
+WHERE stream_id = ? ORDER BY started, run_id, plugin, sha256`, streamID)
+	if err != nil {
+		return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
+	}
+	defer rows.Close()
+	out := []model.PluginRun{}
+	for rows.Next() {
+		var (
+			r       model.PluginRun
+			started sql.NullInt64
+		)
+		if err := rows.Scan(&r.RunID, &r.StreamID, &r.Plugin, &r.Version, &r.SHA256, &r.Path, &started); err != nil {
+			return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
+		}
+		r.Started = fromUnixNS(started)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
+	}
+	return out, nil
+}

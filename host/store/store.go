@@ -1,0 +1,59 @@
+// Package store defines how the host persists streams, plugin runs and closed
+// segments. Implementations live in subpackages (sqlite/, later postgres/);
+// the rest of the host and the API depend only on the Store interface.
+//
+// Raw media is never stored: only the metadata and plugin results of a
+// segment.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/lsie-mlf/lsie/host/model"
+)
+
+// ErrNotFound is returned (possibly wrapped) when a stream or segment that a
+// call names does not exist. Test for it with errors.Is.
+var ErrNotFound = errors.New("not found")
+
+// Store persists what the host produces. Implementations are safe for
+// concurrent use by several goroutines.
+type Store interface {
+	// UpsertStream creates the stream or replaces every field of an existing
+	// one with the same ID.
+	UpsertStream(ctx context.Context, s model.Stream) error
+	// SetStreamHealth updates the stored health and operator hint of a
+	// stream; ErrNotFound when the stream is unknown.
+	SetStreamHealth(ctx context.Context, id string, h model.Health, hint string) error
+	// RecordPluginRun records the resolved version and binary sha256 of a
+	// plugin used for a stream during one host run. Recording the same
+	// (run, stream, plugin, sha256) again is a no-op; ErrNotFound when the
+	// stream is unknown.
+	RecordPluginRun(ctx context.Context, r model.PluginRun) error
+	// SaveSegment stores a closed segment with all its plugin results in one
+	// transaction. (stream, index) is unique: saving a segment whose index is
+	// already stored replaces the earlier one entirely, because file sources
+	// restart their time line at 0 on every host run, so a later run's
+	// segment k covers the same window of the same media as an earlier run's
+	// and is the one produced by the plugin versions in use now. runID names
+	// the host run that produced it. ErrNotFound when the stream is unknown.
+	SaveSegment(ctx context.Context, runID string, seg model.Segment) error
+	// Streams lists every stored stream, ordered by ID.
+	Streams(ctx context.Context) ([]model.Stream, error)
+	// Stream returns one stream; ErrNotFound when it is unknown.
+	Stream(ctx context.Context, id string) (*model.Stream, error)
+	// Segments lists up to limit segments of a stream with index >= since,
+	// ascending by index (limit <= 0: no limit). Each plugin's counters and
+	// aggregates are included but its Items are omitted (nil); use Segment
+	// for those. ErrNotFound when the stream is unknown.
+	Segments(ctx context.Context, streamID string, since int64, limit int) ([]model.Segment, error)
+	// Segment returns one segment with everything, Items included;
+	// ErrNotFound when the stream or the segment is unknown.
+	Segment(ctx context.Context, streamID string, index int64) (*model.Segment, error)
+	// PluginRuns lists the plugin runs recorded for a stream, oldest first;
+	// ErrNotFound when the stream is unknown.
+	PluginRuns(ctx context.Context, streamID string) ([]model.PluginRun, error)
+	// Close releases the store. Calling it again is a no-op.
+	Close() error
+}

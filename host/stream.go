@@ -1,0 +1,244 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/lsie-mlf/lsie/host/capture"
+	"github.com/lsie-mlf/lsie/host/config"
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/segment"
+	"github.com/lsie-mlf/lsie/shm"
+)
+
+// leaseTimeout is how long a plugin may hold a frame before the host
+// considers it hung. Generous: a slow model is not a hung one.
+const leaseTimeout = 30 * time.Second
+
+// streamRunner owns one stream: its capture pipeline, its shared-memory
+// regions, its consumers and its segment assembler.
+type streamRunner struct {
+	cfg      config.Stream
+	handle   uint32
+	h        *Host
+	log      hclog.Logger
+	asm      *segment.Assembler
+	cap      *capture.Capture
+	lossless bool
+
+	ctx       context.Context
+	consumers []*consumer
+
+	// Regions are created on the first frame, when the analysis size is
+	// known, and again if the size grows; old ones live until the stream ends.
+	mu      sync.Mutex
+	region  *shm.Region
+	pool    *shm.Pool
+	retired []*shm.Region
+	pools   []*shm.Pool
+
+	health   atomic.Value // model.Health
+	hint     atomic.Value // string
+	frames   atomic.Int64
+	dropped  atomic.Int64
+	progress atomic.Int64
+	started  atomic.Bool
+}
+
+func (s *streamRunner) setHealth(h model.Health, hint string) {
+	s.health.Store(h)
+	s.hint.Store(hint)
+}
+
+func (s *streamRunner) windows() []int {
+	w := make([]int, len(s.consumers))
+	for i, c := range s.consumers {
+		w[i] = c.window
+	}
+	return w
+}
+
+// ensureRegion returns a pool whose slots fit size bytes.
+func (s *streamRunner) ensureRegion(size int) (*shm.Region, *shm.Pool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.region != nil && s.region.Spec().FrameBytes >= size {
+		return s.region, s.pool, nil
+	}
+	spec := shm.RegionSpec{Slots: shm.PoolSlots(s.windows()), FrameBytes: size}
+	r, err := shm.CreateRegion(s.h.nextRegionID(), "lsie-"+s.cfg.ID, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range s.consumers {
+		if err := c.proc.SendRegion(r); err != nil {
+			s.log.Error("sending region to plugin", "plugin", c.name, "error", err)
+		}
+	}
+	if s.region != nil {
+		s.retired = append(s.retired, s.region)
+	}
+	s.region, s.pool = r, shm.NewPool(r)
+	s.pools = append(s.pools, s.pool)
+	s.log.Debug("region created", "region", r.ID(), "slots", spec.Slots, "frame_bytes", size)
+	return s.region, s.pool, nil
+}
+
+// Frame is capture's callback: one copy into a slot, then descriptors out.
+func (s *streamRunner) Frame(f *capture.Frame) {
+	if s.started.CompareAndSwap(false, true) {
+		s.asm.Start(s.cap.WallAnchor())
+	}
+	pts := f.PTS
+	size := f.Stride * f.Height
+	region, pool, err := s.ensureRegion(size)
+	if err != nil {
+		s.log.Error("creating shared-memory region", "error", err)
+		s.dropped.Add(1)
+		s.asm.Dropped(pts)
+		return
+	}
+	var slot int
+	if s.lossless {
+		slot, err = pool.Acquire(s.ctx)
+		if err != nil {
+			return // shutting down
+		}
+	} else {
+		var ok bool
+		if slot, ok = pool.TryAcquire(); !ok {
+			// Never block a live source: drop and count (pool_exhausted).
+			s.dropped.Add(1)
+			s.asm.Dropped(pts)
+			return
+		}
+	}
+	dst := region.BeginWrite(slot)
+	copy(dst[:size], f.Data)
+	gen := region.EndWrite(slot, s.handle, f.Seq, int64(pts), size)
+	s.frames.Add(1)
+	s.asm.Frame(pts)
+
+	live := make([]*consumer, 0, len(s.consumers))
+	ids := make([]shm.ConsumerID, 0, len(s.consumers))
+	for _, c := range s.consumers {
+		c.mu.Lock()
+		dead := c.dead
+		c.mu.Unlock()
+		if !dead {
+			live = append(live, c)
+			ids = append(ids, c.id)
+		}
+	}
+	pool.Publish(slot, gen, ids, time.Now().Add(leaseTimeout))
+	ref := frameRef{pool: pool, desc: shm.Descriptor{
+		Stream: s.handle, Region: region.ID(), Slot: uint32(slot), Memory: shm.MemoryHost,
+		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),
+		Generation: gen, Seq: f.Seq, PTS: int64(pts),
+	}}
+	for _, c := range live {
+		c.offer(s.ctx, ref, s.lossless)
+	}
+}
+
+// Progress is capture's callback for time-line progress.
+func (s *streamRunner) Progress(t time.Duration) {
+	if s.started.CompareAndSwap(false, true) {
+		s.asm.Start(s.cap.WallAnchor())
+	}
+	s.progress.Store(int64(t))
+	s.asm.Progress(t)
+}
+
+// run captures until the source ends, fails, or ctx is cancelled, then
+// drains the plugins and closes the remaining segments.
+func (s *streamRunner) run(ctx context.Context) {
+	s.setHealth(model.HealthOK, "")
+	err := s.cap.Run(ctx)
+	reason := model.ReasonEndOfStream
+	var serr *capture.SourceError
+	switch {
+	case errors.As(err, &serr):
+		s.setHealth(model.HealthError, serr.Message)
+		reason = model.ReasonSourceError
+		s.log.Error("source failed", "error", serr.Message, "debug", serr.Debug)
+	case err != nil:
+		s.setHealth(model.HealthError, err.Error())
+		reason = model.ReasonSourceError
+		s.log.Error("capture failed", "error", err)
+	case ctx.Err() != nil:
+		reason = model.ReasonShutdown
+	}
+	// Let plugins finish what they hold so the last segments are complete.
+	deadline := time.Now().Add(s.h.cfg.Segment.MaxCloseDelay)
+	for _, c := range s.consumers {
+		c.drain(deadline)
+	}
+	s.asm.Finish(time.Duration(s.progress.Load()), reason)
+	if reason == model.ReasonEndOfStream {
+		s.setHealth(model.HealthEnded, "end of stream")
+	} else if reason == model.ReasonShutdown {
+		s.setHealth(model.HealthEnded, "host shutting down")
+	}
+	s.log.Info("stream finished", "reason", reason, "frames", s.frames.Load(), "dropped", s.dropped.Load())
+}
+
+// close releases the stream's plugins and regions.
+func (s *streamRunner) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s.mu.Lock()
+	regions := append(s.retired, s.region)
+	s.mu.Unlock()
+	for _, c := range s.consumers {
+		select {
+		case <-c.proc.Exited():
+			continue
+		default:
+		}
+		if err := c.proc.CloseStream(ctx, s.handle); err != nil {
+			s.log.Warn("closing stream on plugin", "plugin", c.name, "error", err)
+		}
+		for _, r := range regions {
+			if r != nil {
+				_ = c.proc.DropRegion(r.ID())
+			}
+		}
+	}
+	for _, p := range s.pools {
+		_ = p.Close()
+	}
+	for _, r := range regions {
+		if r != nil {
+			_ = r.Close()
+		}
+	}
+}
+
+func (s *streamRunner) componentHealth() model.ComponentHealth {
+	h, _ := s.health.Load().(model.Health)
+	hint, _ := s.hint.Load().(string)
+	counters := map[string]int64{
+		"frames":   s.frames.Load(),
+		"dropped":  s.dropped.Load(),
+		"media_ns": s.progress.Load(),
+	}
+	s.mu.Lock()
+	for _, p := range s.pools {
+		counters["pool_exhausted"] += int64(p.Stats().Exhausted)
+	}
+	s.mu.Unlock()
+	ac := s.asm.Counters()
+	counters["segments_closed"], counters["segments_partial"], counters["late_results"] = ac.Closed, ac.Partial, ac.LateResults
+	for _, c := range s.consumers {
+		for k, v := range c.counters() {
+			counters[fmt.Sprintf("plugin.%s.%s", c.name, k)] = v
+		}
+	}
+	return model.ComponentHealth{Name: s.cfg.ID, Kind: "stream", Health: h, Hint: hint, Counters: counters}
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what lsie needs on Debian 12 and prepares the demo media.
+# Idempotent: a second run installs nothing and regenerates nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  pkg-config gcc libglib2.0-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  sqlite3 ca-certificates
+)
+STATICCHECK_VERSION=2026.2.2
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  if [ -x /usr/local/go/bin/go ]; then export PATH=$PATH:/usr/local/go/bin; else
+    echo "setup: Go is missing; install Go 1.26 (https://go.dev/doc/install) and re-run" >&2; exit 1; fi
+fi
+
+GOBIN_DIR="$(go env GOPATH)/bin"
+if ! "$GOBIN_DIR/staticcheck" -version 2>/dev/null | grep -q "$STATICCHECK_VERSION"; then
+  echo "setup: installing staticcheck $STATICCHECK_VERSION"
+  GOFLAGS= go install "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
+fi
+
+bash scripts/demo-media.sh
+echo "setup: ok"

@@ -1,0 +1,368 @@
+// Package server is the plugin side of protocol v1: the go-plugin/gRPC
+// service and the data-plane loop that maps regions and runs frames.
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/shm"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+)
+
+// Field documents one output value.
+type Field struct{ Name, Unit, Description string }
+
+// Manifest mirrors sdk.Manifest without importing it (sdk imports us).
+type Manifest struct {
+	Name, Version, Description string
+	Inputs, Outputs            []string
+	Fields                     []Field
+}
+
+// Frame is a frame handed to a Processor.
+type Frame struct {
+	Seq                   uint64
+	PTS                   time.Duration
+	Width, Height, Stride int
+	Format                shm.PixelFormat
+	Pixels                []byte
+}
+
+// Processor is one stream's state in the plugin.
+type Processor interface {
+	// Process returns fields, or an error code and error.
+	Process(f *Frame) (map[string]float64, string, error)
+	Close() error
+}
+
+// Impl is what the public sdk adapts a plugin into.
+type Impl interface {
+	Manifest() Manifest
+	OpenStream(id string, attrs map[string]string) (Processor, error)
+}
+
+var (
+	loggerOnce sync.Once
+	logger     hclog.Logger
+)
+
+// Logger writes JSON lines to stderr, which go-plugin forwards into the
+// host's log under the plugin's name with levels intact.
+func Logger() hclog.Logger {
+	loggerOnce.Do(func() {
+		logger = hclog.New(&hclog.LoggerOptions{
+			Level:      hclog.Trace, // the host filters by its own level
+			Output:     os.Stderr,
+			JSONFormat: true,
+		})
+	})
+	return logger
+}
+
+// Serve runs the plugin until the host closes the data plane or stops it.
+func Serve(impl Impl) {
+	log := Logger()
+	f := os.NewFile(dataplane.FD, "lsie-dataplane")
+	conn, err := fileConn(f)
+	if err != nil {
+		log.Error("this program is an lsie plugin and must be started by lsie-host", "error", err)
+		os.Exit(1)
+	}
+	s := newService(impl, conn, log)
+	go s.readLoop()
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  pluginv1.Handshake,
+		VersionedPlugins: pluginv1.PluginSets(s),
+		GRPCServer:       grpcServer,
+		Logger:           log,
+	})
+}
+
+// maxInlineFrame lets the inline Process path carry a full 4K RGB frame.
+const maxInlineFrame = 64 << 20
+
+func grpcServer(opts []grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append(opts, grpc.MaxRecvMsgSize(maxInlineFrame))...)
+}
+
+func fileConn(f *os.File) (*net.UnixConn, error) {
+	if f == nil {
+		return nil, fmt.Errorf("no fd %d", dataplane.FD)
+	}
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("fd %d is not the data-plane socket: %w", dataplane.FD, err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("fd %d is not a unix socket", dataplane.FD)
+	}
+	return uc, nil
+}
+
+// stream is one opened stream: its processor and its in-order work queue.
+type stream struct {
+	id    string
+	proc  Processor
+	queue chan shm.Descriptor
+	done  chan struct{}
+}
+
+// service implements pluginv1.PluginServer and owns the data plane.
+type service struct {
+	pluginv1.UnimplementedPluginServer
+	impl Impl
+	conn *net.UnixConn
+	log  hclog.Logger
+
+	mu      sync.RWMutex
+	regions map[uint32]*shm.Mapping
+	streams map[uint32]*stream
+	wmu     sync.Mutex // one packet at a time on the socket
+}
+
+func newService(impl Impl, conn *net.UnixConn, log hclog.Logger) *service {
+	return &service{impl: impl, conn: conn, log: log,
+		regions: map[uint32]*shm.Mapping{}, streams: map[uint32]*stream{}}
+}
+
+func (s *service) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.Manifest, error) {
+	m := s.impl.Manifest()
+	out := &pluginv1.Manifest{Name: m.Name, Version: m.Version, Description: m.Description,
+		ProtocolVersion: pluginv1.ProtocolVersion, Inputs: m.Inputs, Outputs: m.Outputs}
+	for _, f := range m.Fields {
+		out.Fields = append(out.Fields, &pluginv1.FieldSpec{Name: f.Name, Type: "float64", Unit: f.Unit, Description: f.Description})
+	}
+	return out, nil
+}
+
+// queueDepth bounds a stream's queue; the host's window (≤ 64) keeps it from filling.
+const queueDepth = 64
+
+func (s *service) OpenStream(_ context.Context, req *pluginv1.OpenStreamRequest) (*pluginv1.OpenStreamResponse, error) {
+	s.mu.Lock()
+	_, exists := s.streams[req.Handle]
+	s.mu.Unlock()
+	if exists {
+		return &pluginv1.OpenStreamResponse{Error: &pluginv1.Error{Code: "already_open", Message: fmt.Sprintf("stream handle %d is already open", req.Handle)}}, nil
+	}
+	proc, err := s.impl.OpenStream(req.StreamId, req.Attributes)
+	if err != nil {
+		return &pluginv1.OpenStreamResponse{Error: &pluginv1.Error{Code: "open_failed", Message: err.Error()}}, nil
+	}
+	st := &stream{id: req.StreamId, proc: proc, queue: make(chan shm.Descriptor, queueDepth), done: make(chan struct{})}
+	s.mu.Lock()
+	s.streams[req.Handle] = st
+	s.mu.Unlock()
+	go s.work(req.Handle, st)
+	s.log.Debug("stream opened", "stream", req.StreamId, "handle", req.Handle)
+	return &pluginv1.OpenStreamResponse{}, nil
+}
+
+func (s *service) CloseStream(_ context.Context, req *pluginv1.CloseStreamRequest) (*pluginv1.CloseStreamResponse, error) {
+	s.mu.Lock()
+	st := s.streams[req.Handle]
+	delete(s.streams, req.Handle)
+	s.mu.Unlock()
+	if st != nil {
+		close(st.queue)
+		<-st.done
+		if err := st.proc.Close(); err != nil {
+			s.log.Warn("closing stream", "stream", st.id, "error", err)
+		}
+	}
+	return &pluginv1.CloseStreamResponse{}, nil
+}
+
+// Process is the inline path: pixels arrive as bytes in the request.
+func (s *service) Process(_ context.Context, req *pluginv1.ProcessRequest) (*pluginv1.ProcessResponse, error) {
+	recv := shm.MonotonicNanos()
+	fr := req.GetFrame()
+	res := &pluginv1.Result{Handle: fr.GetHandle(), Seq: fr.GetSeq(), PtsNs: fr.GetPtsNs(), ReceivedNanos: recv}
+	s.mu.RLock()
+	st := s.streams[fr.GetHandle()]
+	s.mu.RUnlock()
+	if st == nil {
+		res.Error = &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", fr.GetHandle())}
+		return &pluginv1.ProcessResponse{Result: res}, nil
+	}
+	need := uint64(fr.GetStride()) * uint64(fr.GetHeight())
+	if uint64(len(fr.GetPixels())) < need || fr.GetWidth() == 0 {
+		res.Error = &pluginv1.Error{Code: "bad_input", Message: fmt.Sprintf("frame: %d pixel bytes for stride %d × height %d", len(fr.GetPixels()), fr.GetStride(), fr.GetHeight())}
+		return &pluginv1.ProcessResponse{Result: res}, nil
+	}
+	f := &Frame{Seq: fr.GetSeq(), PTS: time.Duration(fr.GetPtsNs()), Width: int(fr.GetWidth()), Height: int(fr.GetHeight()),
+		Stride: int(fr.GetStride()), Format: shm.PixelFormat(fr.GetFormat()), Pixels: fr.GetPixels()}
+	fillResult(res, st.proc, f)
+	return &pluginv1.ProcessResponse{Result: res}, nil
+}
+
+func (s *service) Health(context.Context, *pluginv1.HealthRequest) (*pluginv1.HealthResponse, error) {
+	s.mu.RLock()
+	n := len(s.streams)
+	s.mu.RUnlock()
+	return &pluginv1.HealthResponse{Status: "ok", OpenStreams: uint32(n)}, nil
+}
+
+func fillResult(res *pluginv1.Result, proc Processor, f *Frame) {
+	fields, code, err := proc.Process(f)
+	res.DoneNanos = shm.MonotonicNanos()
+	if err != nil {
+		if code == "" {
+			code = "plugin_error"
+		}
+		res.Error = &pluginv1.Error{Code: code, Message: err.Error()}
+		return
+	}
+	res.Fields = fields
+}
+
+// readLoop receives regions and descriptors until the host closes the
+// socket. EOF means the host is gone: exit, so no plugin outlives its host.
+func (s *service) readLoop() {
+	buf := make([]byte, dataplane.MaxMessage)
+	for {
+		n, fds, err := shm.RecvFDs(s.conn, buf)
+		if err != nil {
+			s.log.Info("data plane closed by host; exiting", "error", err)
+			os.Exit(0)
+		}
+		if n == 0 {
+			continue
+		}
+		switch buf[0] {
+		case dataplane.MsgRegion:
+			s.addRegion(buf[:n], fds)
+		case dataplane.MsgDropRegion:
+			closeFDs(fds)
+			if id, err := dataplane.ParseDropRegion(buf[:n]); err == nil {
+				s.dropRegion(id)
+			}
+		case dataplane.MsgFrame:
+			closeFDs(fds)
+			var d shm.Descriptor
+			if err := dataplane.ParseFrame(buf[:n], &d); err != nil {
+				s.log.Error("bad frame descriptor from host", "error", err)
+				continue
+			}
+			s.enqueue(d)
+		default:
+			closeFDs(fds)
+			s.log.Error("unknown data-plane message", "type", buf[0], "len", n)
+		}
+	}
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		_ = closeFD(fd)
+	}
+}
+
+func (s *service) addRegion(b []byte, fds []int) {
+	r, err := dataplane.ParseRegion(b)
+	if err != nil || len(fds) != 1 {
+		closeFDs(fds)
+		s.log.Error("bad region message from host", "error", err, "fds", len(fds))
+		return
+	}
+	m, err := shm.MapRegion(fds[0], r.ID, r.Spec)
+	_ = closeFD(fds[0]) // the mapping keeps the memory alive
+	if err != nil {
+		s.log.Error("mapping region", "region", r.ID, "error", err)
+		return
+	}
+	s.mu.Lock()
+	old := s.regions[r.ID]
+	s.regions[r.ID] = m
+	s.mu.Unlock()
+	if old != nil {
+		_ = old.Close()
+	}
+}
+
+func (s *service) dropRegion(id uint32) {
+	s.mu.Lock()
+	m := s.regions[id]
+	delete(s.regions, id)
+	s.mu.Unlock()
+	if m != nil {
+		_ = m.Close()
+	}
+}
+
+func (s *service) enqueue(d shm.Descriptor) {
+	s.mu.RLock()
+	st := s.streams[d.Stream]
+	s.mu.RUnlock()
+	if st == nil {
+		s.sendResult(d, &pluginv1.Result{Handle: d.Stream, Seq: d.Seq, PtsNs: d.PTS, ReceivedNanos: shm.MonotonicNanos(),
+			Error: &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", d.Stream)}})
+		return
+	}
+	st.queue <- d
+}
+
+// work runs one stream's frames in order.
+func (s *service) work(handle uint32, st *stream) {
+	defer close(st.done)
+	for d := range st.queue {
+		recv := shm.MonotonicNanos()
+		res := &pluginv1.Result{Handle: handle, Seq: d.Seq, PtsNs: d.PTS, ReceivedNanos: recv}
+		s.mu.RLock()
+		m := s.regions[d.Region]
+		s.mu.RUnlock()
+		var err error
+		var pix []byte
+		if m == nil {
+			err = fmt.Errorf("region %d is not mapped", d.Region)
+		} else {
+			pix, err = m.Frame(&d)
+		}
+		if err != nil {
+			res.DoneNanos = shm.MonotonicNanos()
+			res.Error = &pluginv1.Error{Code: "bad_descriptor", Message: err.Error()}
+			s.sendResult(d, res)
+			continue
+		}
+		f := &Frame{Seq: d.Seq, PTS: time.Duration(d.PTS), Width: int(d.Width), Height: int(d.Height),
+			Stride: int(d.Stride), Format: d.Format, Pixels: pix}
+		fillResult(res, st.proc, f)
+		// Seqlock check: if the host rewrote the slot while we read it, the
+		// fields describe a torn frame and must not be trusted.
+		if err := m.Check(&d); err != nil {
+			res.Fields = nil
+			res.Error = &pluginv1.Error{Code: "stale_frame", Message: err.Error()}
+		}
+		s.sendResult(d, res)
+	}
+}
+
+func (s *service) sendResult(d shm.Descriptor, res *pluginv1.Result) {
+	buf := make([]byte, dataplane.ResultHeaderSize, 256)
+	dataplane.PutResultHeader(buf, dataplane.Ack{Region: d.Region, Slot: d.Slot, Generation: d.Generation, Handle: d.Stream})
+	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, res)
+	if err != nil || len(buf) > dataplane.MaxMessage {
+		s.log.Error("result too large or not encodable", "error", err, "len", len(buf))
+		return
+	}
+	s.wmu.Lock()
+	_, err = s.conn.Write(buf)
+	s.wmu.Unlock()
+	if err != nil {
+		s.log.Info("data plane write failed; host gone, exiting", "error", err)
+		os.Exit(0)
+	}
+}

@@ -1,0 +1,136 @@
+// Package dataplane is the binary half of plugin protocol v1: the small
+// fixed records that travel over the SOCK_SEQPACKET socket a plugin inherits
+// at fd 3. gRPC carries control and results' schema; this socket carries
+// region fds (SCM_RIGHTS), per-frame descriptors and acks, because a gRPC
+// round trip costs several times a raw socket's (see docs/BENCHMARKS.md).
+//
+// Every message is one packet whose first byte is its type; integers are
+// little-endian. SEQPACKET keeps boundaries, so there is no length prefix.
+package dataplane
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/lsie-mlf/lsie/shm"
+)
+
+// FD is the descriptor number at which a plugin inherits the data-plane socket.
+const FD = 3
+
+// Message types. Host → plugin below 0x80, plugin → host from 0x80.
+const (
+	MsgRegion     byte = 0x01 // a region fd is attached
+	MsgFrame      byte = 0x02 // one frame descriptor
+	MsgDropRegion byte = 0x03 // the plugin must unmap a region
+	MsgResult     byte = 0x81 // ack of a frame plus its encoded pluginv1.Result
+)
+
+// Sizes of the fixed messages.
+const (
+	RegionSize       = 16
+	FrameSize        = 8 + shm.DescriptorSize
+	DropRegionSize   = 8
+	ResultHeaderSize = 24
+	// MaxMessage bounds one packet; results larger than this are an error.
+	MaxMessage = 64 << 10
+)
+
+// Region announces a shared-memory region whose fd rides along.
+type Region struct {
+	ID   uint32
+	Spec shm.RegionSpec
+}
+
+// PutRegion encodes r into b and returns the length used.
+func PutRegion(b []byte, r Region) int {
+	b[0] = MsgRegion
+	clear(b[1:4])
+	binary.LittleEndian.PutUint32(b[4:], r.ID)
+	binary.LittleEndian.PutUint32(b[8:], uint32(r.Spec.Slots))
+	binary.LittleEndian.PutUint32(b[12:], uint32(r.Spec.FrameBytes))
+	return RegionSize
+}
+
+// ParseRegion decodes a MsgRegion packet.
+func ParseRegion(b []byte) (Region, error) {
+	if len(b) != RegionSize || b[0] != MsgRegion {
+		return Region{}, fmt.Errorf("region message: want %d bytes of type %#x, got %d bytes", RegionSize, MsgRegion, len(b))
+	}
+	r := Region{
+		ID: binary.LittleEndian.Uint32(b[4:]),
+		Spec: shm.RegionSpec{
+			Slots:      int(binary.LittleEndian.Uint32(b[8:])),
+			FrameBytes: int(binary.LittleEndian.Uint32(b[12:])),
+		},
+	}
+	if err := r.Spec.Validate(); err != nil {
+		return Region{}, fmt.Errorf("region message: %w", err)
+	}
+	return r, nil
+}
+
+// PutFrame encodes a frame descriptor into b and returns the length used.
+func PutFrame(b []byte, d *shm.Descriptor) int {
+	b[0] = MsgFrame
+	clear(b[1:8])
+	d.Put(b[8:])
+	return FrameSize
+}
+
+// ParseFrame decodes a MsgFrame packet into d.
+func ParseFrame(b []byte, d *shm.Descriptor) error {
+	if len(b) != FrameSize || b[0] != MsgFrame {
+		return fmt.Errorf("frame message: want %d bytes of type %#x, got %d bytes", FrameSize, MsgFrame, len(b))
+	}
+	return d.Parse(b[8:])
+}
+
+// PutDropRegion encodes a request to unmap region id.
+func PutDropRegion(b []byte, id uint32) int {
+	b[0] = MsgDropRegion
+	clear(b[1:4])
+	binary.LittleEndian.PutUint32(b[4:], id)
+	return DropRegionSize
+}
+
+// ParseDropRegion decodes a MsgDropRegion packet.
+func ParseDropRegion(b []byte) (uint32, error) {
+	if len(b) != DropRegionSize || b[0] != MsgDropRegion {
+		return 0, fmt.Errorf("drop-region message: want %d bytes, got %d", DropRegionSize, len(b))
+	}
+	return binary.LittleEndian.Uint32(b[4:]), nil
+}
+
+// Ack identifies the slot lease a result ends.
+type Ack struct {
+	Region     uint32
+	Slot       uint32
+	Generation uint64
+	Handle     uint32
+}
+
+// PutResultHeader writes the ack header; the encoded Result follows it.
+func PutResultHeader(b []byte, a Ack) int {
+	b[0] = MsgResult
+	clear(b[1:4])
+	binary.LittleEndian.PutUint32(b[4:], a.Region)
+	binary.LittleEndian.PutUint32(b[8:], a.Slot)
+	binary.LittleEndian.PutUint32(b[12:], a.Handle)
+	binary.LittleEndian.PutUint64(b[16:], a.Generation)
+	return ResultHeaderSize
+}
+
+// ParseResult splits a MsgResult packet into its ack and encoded Result.
+func ParseResult(b []byte) (Ack, []byte, error) {
+	if len(b) < ResultHeaderSize || b[0] != MsgResult {
+		return Ack{}, nil, fmt.Errorf("result message: want at least %d bytes of type %#x, got %d bytes", ResultHeaderSize, MsgResult, len(b))
+	}
+	a := Ack{
+		Region:     binary.LittleEndian.Uint32(b[4:]),
+		Slot:       binary.LittleEndian.Uint32(b[8:]),
+		Handle:     binary.LittleEndian.Uint32(b[12:]),
+		Generation: binary.LittleEndian.Uint64(b[16:]),
+	}
+	return a, b[ResultHeaderSize:], nil
+}
