@@ -22,6 +22,8 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/lsie-host ./cmd/lsie-host
 	@mkdir -p bin/plugins
 	@for p in $(PLUGINS); do $(GO) build -o bin/plugins/$$p ./plugins/$$p || exit 1; done
+	@mkdir -p bin/examples
+	$(GO) build -o bin/examples/minimal ./examples/minimal
 
 demo: setup build
 	bin/lsie-host --plugins bin/plugins --config configs/demo.hcl
@@ -40,7 +42,8 @@ e2e:
 	$(GO) test -p 1 -count=1 -timeout 20m $(E2E_PKGS)
 
 bench: build
-	$(GO) run ./cmd/handoff-bench
+	$(GO) run ./cmd/handoff-bench -plugin bin/examples/minimal
+	$(GO) run ./cmd/handoff-bench -plugin bin/plugins/visual
 	$(GO) run ./cmd/capture-bench
 
 proto:

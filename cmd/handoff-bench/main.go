@@ -23,6 +23,15 @@ import (
 
 const echoEnv = "LSIE_HANDOFF_BENCH_ECHO"
 
+// gap is slept before each measured send.
+var gap time.Duration
+
+func pause() {
+	if gap > 0 {
+		time.Sleep(gap)
+	}
+}
+
 func main() {
 	if os.Getenv(echoEnv) == "1" {
 		echo()
@@ -31,7 +40,9 @@ func main() {
 	n := flag.Int("n", 3000, "frames per shared-memory measurement")
 	nBytes := flag.Int("n-bytes", 300, "frames per gRPC-bytes measurement")
 	pluginPath := flag.String("plugin", "bin/plugins/visual", "plugin binary to hand frames to")
+	flag.DurationVar(&gap, "gap", 0, "idle time between frames on every path (0 = back to back); a paced stream lets both ends go idle, which costs wake-ups")
 	flag.Parse()
+	fmt.Printf("plugin %s, gap %v\n\n", *pluginPath, gap)
 	if err := run(*n, *nBytes, *pluginPath); err != nil {
 		fmt.Fprintln(os.Stderr, "handoff-bench:", err)
 		os.Exit(1)
@@ -115,6 +126,7 @@ func measureSHM(proc *plugin.Process, results chan *pluginv1.Result, region uint
 		gen := r.EndWrite(slot, 1, uint64(i), int64(i)*int64(time.Millisecond), stride*sz.h)
 		d := shm.Descriptor{Stream: 1, Region: region, Slot: uint32(slot), Memory: shm.MemoryHost, Format: shm.FormatRGB24,
 			Width: uint32(sz.w), Height: uint32(sz.h), Stride: uint32(stride), Generation: gen, Seq: uint64(i), PTS: int64(i) * int64(time.Millisecond)}
+		pause()
 		if err := proc.SendFrame(&d); err != nil {
 			return quant{}, err
 		}
@@ -133,6 +145,7 @@ func measureBytes(proc *plugin.Process, sz size, n int) (quant, error) {
 	pix := make([]byte, sz.w*3*sz.h)
 	lat := make([]int64, 0, n)
 	for i := 0; i < n+10; i++ {
+		pause()
 		fr := &pluginv1.Frame{Handle: 1, Seq: uint64(i), Width: uint32(sz.w), Height: uint32(sz.h), Stride: uint32(sz.w * 3),
 			Format: uint32(shm.FormatRGB24), Pixels: pix, SentNanos: shm.MonotonicNanos()}
 		resp, err := proc.RPC().Process(context.Background(), &pluginv1.ProcessRequest{Frame: fr})
@@ -177,6 +190,7 @@ func measureFloor(n int) (quant, error) {
 	reply := make([]byte, 16)
 	lat := make([]int64, 0, n)
 	for i := 0; i < n+50; i++ {
+		pause()
 		sent := shm.MonotonicNanos()
 		binary.LittleEndian.PutUint64(msg[8:], uint64(sent))
 		if _, err := hostEnd.Write(msg); err != nil {

@@ -186,7 +186,7 @@ func (t *segmentTable) print(s model.Segment) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.head {
-		fmt.Fprintf(t.w, "%-10s %8s %-17s %-8s %6s %4s  %s\n", "STREAM", "SEGMENT", "MEDIA", "STATUS", "FRAMES", "DROP", "RESULTS (segment means)")
+		fmt.Fprintf(t.w, "%-10s %10s  %-15s %-28s %6s %4s  %s\n", "STREAM", "SEGMENT", "MEDIA", "STATUS", "FRAMES", "DROP", "RESULTS (segment means)")
 		t.head = true
 	}
 	status := string(s.Status)
@@ -213,5 +213,5 @@ func (t *segmentTable) print(s model.Segment) {
 		res = append(res, strings.Join(parts, " "))
 	}
 	media := fmt.Sprintf("%.1fs–%.1fs", s.MediaStart.Seconds(), s.MediaEnd.Seconds())
-	fmt.Fprintf(t.w, "%-10s %8d %-17s %-8s %6d %4d  %s\n", s.StreamID, s.Index, media, status, s.FramesSeen, s.FramesDropped, strings.Join(res, "  "))
+	fmt.Fprintf(t.w, "%-10s %10d  %-15s %-28s %6d %4d  %s\n", s.StreamID, s.Index, media, status, s.FramesSeen, s.FramesDropped, strings.Join(res, "  "))
 }

@@ -14,8 +14,10 @@ import (
 // decoder walks the HCL body by hand, so that every unknown name can be
 // reported with its path, and collects diagnostics instead of stopping.
 type decoder struct {
-	file  string
-	diags Diagnostics
+	file string
+	// baseDir anchors relative file sources: the config file's directory.
+	baseDir string
+	diags   Diagnostics
 	// at records where each value set by the file came from, keyed by
 	// path.key, for validation to point at.
 	at map[string]Pos

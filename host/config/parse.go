@@ -3,16 +3,18 @@ package config
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Parse decodes src, a configuration in HCL native syntax, over Default and
-// validates the result; filename is used in diagnostics. When the input is
+// validates the result; filename is used in diagnostics, and its directory
+// anchors relative file sources ("file:media/clip.mp4"). When the input is
 // bad it returns a nil Config and a Diagnostics error listing every problem.
 func Parse(src []byte, filename string) (*Config, error) {
-	d := &decoder{file: filename, at: map[string]Pos{}}
+	d := &decoder{file: filename, baseDir: filepath.Dir(filename), at: map[string]Pos{}}
 	f, hdiags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
 	if hdiags.HasErrors() {
 		// The body of a file with syntax errors is partial; decoding it

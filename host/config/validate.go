@@ -58,7 +58,7 @@ func (d *decoder) validate(c *Config) {
 
 func (d *decoder) validateStream(s *Stream, p path) {
 	if pos, ok := d.at[p.attr("source").key]; ok {
-		spec, err := source.Parse(s.Source.URI)
+		spec, err := source.ParseIn(s.Source.URI, d.baseDir)
 		if err != nil {
 			d.add(pos, p.attr("source").show, err.Error())
 		} else {

@@ -55,7 +55,22 @@ var ErrUnsupportedScheme = errors.New("unsupported source scheme")
 
 // Parse validates uri and returns its Spec. It checks that a file source
 // exists and can be opened, so a bad path fails at start, not mid-run.
-func Parse(uri string) (Spec, error) {
+// A relative "file:dir/clip.mp4" is taken relative to the working directory.
+func Parse(uri string) (Spec, error) { return ParseIn(uri, "") }
+
+// ParseIn is Parse with relative file sources ("file:media/clip.mp4", no
+// slashes after the colon) resolved against baseDir, which config uses to
+// make paths relative to the config file, so a repo's configs travel with it.
+func ParseIn(uri, baseDir string) (Spec, error) {
+	if rest, ok := strings.CutPrefix(uri, "file:"); ok && rest != "" && !strings.HasPrefix(rest, "/") {
+		p, err := filepath.Abs(filepath.Join(baseDir, filepath.FromSlash(rest)))
+		if err != nil {
+			return Spec{}, fmt.Errorf("file source %q: %w", uri, err)
+		}
+		s, err := parseFile(uri, &url.URL{Scheme: "file", Path: p})
+		s.URI = uri
+		return s, err
+	}
 	u, err := url.Parse(uri)
 	if err != nil {
 		return Spec{}, fmt.Errorf("invalid URI %q: %w", uri, err)

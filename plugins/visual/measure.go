@@ -22,7 +22,10 @@ func measure(pix []byte, width, height, stride int, g *grid) stats {
 	gw := min(gridWidth, width)
 	gh := max(1, height*gw/width)
 	g.reset(gw, gh)
-	var sumY, sumY2, sumS float64
+	// Luma ×1000 in exact integers: sums stay exact (no overflow below 8K
+	// frames), so a flat frame's variance is exactly zero.
+	var sumY, sumY2 int64
+	var sumS float64
 	for y := 0; y < height; y++ {
 		row := pix[y*stride : y*stride+3*width]
 		cy := y * gh / height
@@ -30,10 +33,11 @@ func measure(pix []byte, width, height, stride int, g *grid) stats {
 		counts := g.n[cy*gw : (cy+1)*gw]
 		for x := 0; x < width; x++ {
 			r, gr, b := int(row[3*x]), int(row[3*x+1]), int(row[3*x+2])
-			// Rec.601 luma in fixed point: exact enough and cheap.
-			luma := float64(299*r+587*gr+114*b) / 1000
-			sumY += luma
-			sumY2 += luma * luma
+			// Rec.601 luma in fixed point.
+			y1000 := int64(299*r + 587*gr + 114*b)
+			sumY += y1000
+			sumY2 += y1000 * y1000
+			luma := float64(y1000) / 1000
 			mx := max(r, gr, b)
 			if mx > 0 {
 				sumS += float64(mx-min(r, gr, b)) / float64(mx)
@@ -44,8 +48,9 @@ func measure(pix []byte, width, height, stride int, g *grid) stats {
 		}
 	}
 	n := float64(width * height)
-	mean := sumY / n
-	variance := math.Max(0, sumY2/n-mean*mean)
+	mean := float64(sumY) / n
+	variance := math.Max(0, float64(sumY2)/n-mean*mean) / 1e6
+	mean /= 1000
 	for i := range g.sum {
 		if g.n[i] > 0 {
 			g.sum[i] /= float64(g.n[i])
