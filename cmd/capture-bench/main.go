@@ -30,6 +30,7 @@ type options struct {
 	duration          time.Duration
 	runs              int
 	keep              bool
+	pluginDir, plugin string
 }
 
 func main() {
@@ -41,6 +42,8 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of generated clips (30 fps)")
 	flag.IntVar(&o.runs, "runs", 3, "timed runs per measurement (the median is printed)")
 	flag.BoolVar(&o.keep, "keep", false, "keep generated clips")
+	flag.StringVar(&o.pluginDir, "plugins", "bin/examples", "plugins directory for the whole-host path (empty: skip it)")
+	flag.StringVar(&o.plugin, "plugin", "minimal", "plugin the whole-host path delivers frames to")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "capture-bench:", err)
@@ -212,15 +215,20 @@ func benchClip(c clip, o options, startup time.Duration) error {
 	if err != nil {
 		return err
 	}
-	names := []string{"gst-launch decodebin", "gst-launch explicit", "capture (copy)"}
-	frames := make([]int, 3)
+	names := []string{"gst-launch decodebin", "gst-launch explicit", "capture (copy)", "lsie-host → plugin"}
+	paths := 3
+	if o.pluginDir != "" {
+		paths = 4
+	}
+	names = names[:paths]
+	frames := make([]int, paths)
 	for i, dec := range []bool{true, false} {
 		if frames[i], err = countLaunch(launchArgs(c.path, dec, o.fps, w, h, true)); err != nil {
 			return err
 		}
 	}
 	buf := make([]byte, 16<<20)
-	times := make([][]time.Duration, 3)
+	times := make([][]time.Duration, paths)
 	for range o.runs {
 		for i, dec := range []bool{true, false} {
 			d, err := runLaunch(launchArgs(c.path, dec, o.fps, w, h, false))
@@ -235,6 +243,14 @@ func benchClip(c clip, o options, startup time.Duration) error {
 		}
 		times[2] = append(times[2], d)
 		frames[2] = n
+		if paths == 4 {
+			d, n, err := runHost(spec, o)
+			if err != nil {
+				return fmt.Errorf("whole host: %w", err)
+			}
+			times[3] = append(times[3], d)
+			frames[3] = n
+		}
 	}
 	base := median(times[0])
 	for i, name := range names {
@@ -244,7 +260,7 @@ func benchClip(c clip, o options, startup time.Duration) error {
 			net -= startup
 		}
 		line := fmt.Sprintf("%-6s %4d %-22s %7d %8.3f %8.3f %10.1f", c.name, o.fps, name, frames[i], d.Seconds(), net.Seconds(), float64(frames[i])/d.Seconds())
-		if i == 2 {
+		if i >= 2 {
 			line += fmt.Sprintf(" %7.3f %7.3f", base.Seconds()/d.Seconds(), (base-startup).Seconds()/d.Seconds())
 		}
 		fmt.Println(line)

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := func() int {
 		defer os.RemoveAll(dir)
-		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}} {
+		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}, {"plugins/slowplugin", "./testdata/slowplugin"}} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b[0], err, out)
@@ -427,5 +427,69 @@ func TestConfigCheckShippedConfigs(t *testing.T) {
 		if code != 0 || !strings.Contains(out, ": ok:") {
 			t.Errorf("%s: exit %d\n%s", f, code, out)
 		}
+	}
+}
+
+// Live sources never block: a plugin slower than the analysis rate gets the
+// latest frame, older waiting ones are skipped and counted, and every frame
+// capture produced is accounted for in its segment.
+func TestLiveLatestWins(t *testing.T) {
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`segment {
+  duration = "1s"
+  max_close_delay = "3s"
+}
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "live" {
+  source = "test://ball?width=320&height=240&fps=30"
+  realtime = true
+  video { fps = 10 }
+  plugin "visual" {}
+  plugin "slowplugin" {
+    window   = 1
+    delay_ms = "250"
+  }
+}
+`, filepath.Join(dir, "lsie.db"))
+	h := startHost(t, writeConfig(t, dir, cfg))
+	var sl segmentList
+	deadline := time.Now().Add(60 * time.Second)
+	for len(sl.Segments) < 4 && time.Now().Before(deadline) {
+		time.Sleep(250 * time.Millisecond)
+		h.get(t, "/api/v1/streams/live/segments", &sl)
+	}
+	var hh model.HostHealth
+	h.get(t, "/api/v1/health", &hh)
+	h.stop(t)
+	if len(sl.Segments) < 4 {
+		t.Fatalf("only %d segments in 60 s", len(sl.Segments))
+	}
+	for _, c := range hh.Components {
+		if c.Kind == "stream" && (c.Counters["pool_exhausted"] != 0 || c.Counters["dropped"] != 0) {
+			t.Errorf("a pool sized per Contract 1 ran out: %v", c.Counters)
+		}
+	}
+	skipped := 0
+	for i, seg := range sl.Segments {
+		if i > 0 && seg.Index != sl.Segments[i-1].Index+1 {
+			t.Errorf("segment %d follows %d", seg.Index, sl.Segments[i-1].Index)
+		}
+		for name, p := range seg.Plugins {
+			if got := p.FramesAnalysed + p.FramesSkipped + p.Errors; got != seg.FramesSeen-seg.FramesDropped {
+				t.Errorf("segment %d %s: analysed %d + skipped %d + errors %d != seen %d - dropped %d",
+					seg.Index, name, p.FramesAnalysed, p.FramesSkipped, p.Errors, seg.FramesSeen, seg.FramesDropped)
+			}
+		}
+		if v := seg.Plugins["visual"]; v.FramesSkipped != 0 {
+			t.Errorf("segment %d: the fast plugin skipped %d frames", seg.Index, v.FramesSkipped)
+		}
+		skipped += seg.Plugins["slowplugin"].FramesSkipped
+		if i > 0 && seg.Status != model.SegmentComplete {
+			t.Errorf("segment %d: %s %v", seg.Index, seg.Status, seg.Reasons)
+		}
+	}
+	if skipped == 0 {
+		t.Error("a plugin 2.5× slower than the frame rate skipped nothing")
 	}
 }
