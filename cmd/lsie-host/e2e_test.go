@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := func() int {
 		defer os.RemoveAll(dir)
-		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}, {"plugins/slowplugin", "./testdata/slowplugin"}} {
+		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}, {"plugins/slowplugin", "./testdata/slowplugin"}, {"plugins/acoustic", "../../plugins/acoustic"}} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b[0], err, out)
@@ -491,5 +492,124 @@ stream "live" {
 	}
 	if skipped == 0 {
 		t.Error("a plugin 2.5× slower than the frame rate skipped nothing")
+	}
+}
+
+// avClip writes a 3 s clip with video and a raw PCM track in QuickTime, so
+// the sample count is exact: AAC adds encoder priming, and Matroska's
+// millisecond timestamps stretch the file to 3.000333 s.
+func avClip(t *testing.T, dir, name string, audio ...string) string {
+	t.Helper()
+	p := filepath.Join(dir, name+".mov")
+	args := []string{"videotestsrc", "num-buffers=90", "pattern=smpte", "!", "video/x-raw,width=320,height=240,framerate=30/1",
+		"!", "x264enc", "speed-preset=ultrafast", "!", "mux."}
+	args = append(args, "audiotestsrc", "num-buffers=30", "samplesperbuffer=1600")
+	args = append(args, audio...)
+	args = append(args, "!", "audio/x-raw,format=S16LE,rate=16000,channels=1", "!", "mux.",
+		"qtmux", "name=mux", "!", "filesink", "location="+p)
+	gst(t, args...)
+	return p
+}
+
+func TestEndToEndAudio(t *testing.T) {
+	dir := t.TempDir()
+	clips := map[string]string{
+		"tone220": avClip(t, dir, "tone220", "wave=sine", "freq=220", "volume=0.5"),
+		"tone440": avClip(t, dir, "tone440", "wave=sine", "freq=440", "volume=0.5"),
+		"silence": avClip(t, dir, "silence", "wave=silence"),
+		"noaudio": clip(t, dir, "noaudio", "pattern=white"),
+	}
+	var cfg strings.Builder
+	fmt.Fprintf(&cfg, "segment { duration = \"1s\" }\nstore { sqlite = %q }\napi { listen = \"127.0.0.1:0\" }\n", filepath.Join(dir, "lsie.db"))
+	for _, name := range []string{"tone220", "tone440", "silence", "noaudio"} {
+		fmt.Fprintf(&cfg, "stream %q {\n  source = \"file://%s\"\n  realtime = false\n  plugin \"visual\" {}\n  plugin \"acoustic\" {}\n}\n", name, clips[name])
+	}
+	cfg.WriteString("stream \"test330\" {\n  source = \"test://ball?width=320&height=240&fps=30&duration=3s&audio=330\"\n  realtime = false\n  plugin \"visual\" {}\n  plugin \"acoustic\" {}\n}\n")
+	h := startHost(t, writeConfig(t, dir, cfg.String()))
+	hh := h.waitStreams(t)
+	for _, c := range hh.Components {
+		if c.Kind == "stream" && c.Health != model.HealthEnded {
+			t.Errorf("stream %s: %s %s", c.Name, c.Health, c.Hint)
+		}
+	}
+	wantF0 := map[string]float64{"tone220": 220, "tone440": 440, "test330": 330}
+	for _, name := range []string{"tone220", "tone440", "silence", "noaudio", "test330"} {
+		var sl segmentList
+		h.get(t, "/api/v1/streams/"+name+"/segments", &sl)
+		if len(sl.Segments) != 3 {
+			t.Fatalf("%s: %d segments, want 3", name, len(sl.Segments))
+		}
+		for i := range sl.Segments {
+			var seg model.Segment
+			h.get(t, fmt.Sprintf("/api/v1/segments/%s/%d", name, i), &seg)
+			ac, vis := seg.Plugins["acoustic"], seg.Plugins["visual"]
+			if vis.FramesAnalysed != 5 || seg.Status != model.SegmentComplete {
+				t.Errorf("%s/%d: status %s %v, visual analysed %d", name, i, seg.Status, seg.Reasons, vis.FramesAnalysed)
+			}
+			// Audio and video results of the same second land in the same segment.
+			for _, p := range []model.PluginSegment{ac, vis} {
+				for _, it := range p.Items {
+					if it.PTS < seg.MediaStart || it.PTS >= seg.MediaEnd {
+						t.Errorf("%s/%d: %s item at %v outside %v–%v", name, i, p.Plugin, it.PTS, seg.MediaStart, seg.MediaEnd)
+					}
+				}
+			}
+			if name == "noaudio" {
+				if ac.Status != model.PluginNoAudio || len(ac.Items) != 0 || seg.AudioSeconds != 0 {
+					t.Errorf("noaudio/%d: acoustic %+v", i, ac)
+				}
+				continue
+			}
+			// Sample counts exact across chunk boundaries: 1 s of audio, 100 hops.
+			if seg.AudioSeconds != 1 || seg.AudioGapSeconds != 0 || ac.AudioSeconds != 1 || len(ac.Items) != 100 {
+				t.Errorf("%s/%d: audio %v s (gaps %v), acoustic analysed %v s in %d hops", name, i, seg.AudioSeconds, seg.AudioGapSeconds, ac.AudioSeconds, len(ac.Items))
+			}
+			voiced := ac.Aggregates["voiced"].Mean
+			if f, ok := wantF0[name]; ok {
+				f0 := ac.Aggregates["f0_hz"]
+				if math.Abs(f0.P50-f)/f > 0.01 || voiced < 0.95 {
+					t.Errorf("%s/%d: F0 p50 %.2f Hz (want %v ±1%%), voiced %.2f", name, i, f0.P50, f, voiced)
+				}
+			}
+			if name == "silence" {
+				if _, ok := ac.Aggregates["f0_hz"]; ok || voiced != 0 || ac.Aggregates["loudness_dbfs"].Max > -100 {
+					t.Errorf("silence/%d: %+v", i, ac.Aggregates)
+				}
+			}
+		}
+	}
+	h.stop(t)
+}
+
+// Looping a clip keeps one time line for audio and video: segment after
+// segment holds exactly one second of audio (or explicit gaps).
+func TestLoopedAudioSampleExact(t *testing.T) {
+	dir := t.TempDir()
+	c := avClip(t, dir, "loop", "wave=sine", "freq=220", "volume=0.5")
+	cfg := fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "loop" {
+  source = "file://%s"
+  realtime = false
+  loop = true
+  plugin "acoustic" {}
+}
+`, filepath.Join(dir, "lsie.db"), c)
+	h := startHost(t, writeConfig(t, dir, cfg))
+	var sl segmentList
+	deadline := time.Now().Add(90 * time.Second)
+	for len(sl.Segments) < 8 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		h.get(t, "/api/v1/streams/loop/segments", &sl)
+	}
+	h.stop(t)
+	if len(sl.Segments) < 8 {
+		t.Fatalf("%d segments", len(sl.Segments))
+	}
+	for i, seg := range sl.Segments[:8] {
+		if seg.Index != int64(i) || math.Abs(seg.AudioSeconds+seg.AudioGapSeconds-1) > 1e-9 || seg.Plugins["acoustic"].AudioSeconds != seg.AudioSeconds {
+			t.Errorf("segment %d: index %d audio %v gap %v analysed %v", i, seg.Index, seg.AudioSeconds, seg.AudioGapSeconds, seg.Plugins["acoustic"].AudioSeconds)
+		}
 	}
 }

@@ -174,7 +174,7 @@ type segmentTable struct {
 	mu    sync.Mutex
 	w     io.Writer
 	quiet bool
-	head  bool
+	lines int
 }
 
 func newSegmentTable(w io.Writer, quiet bool) *segmentTable { return &segmentTable{w: w, quiet: quiet} }
@@ -185,33 +185,44 @@ func (t *segmentTable) print(s model.Segment) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.head {
-		fmt.Fprintf(t.w, "%-10s %10s  %-15s %-28s %6s %4s  %s\n", "STREAM", "SEGMENT", "MEDIA", "STATUS", "FRAMES", "DROP", "RESULTS (segment means)")
-		t.head = true
+	if t.lines%20 == 0 {
+		fmt.Fprintf(t.w, "%-10s %10s  %-13s %6s %7s %7s %9s %7s %7s  %s\n",
+			"STREAM", "SEGMENT", "MEDIA", "FRAMES", "VOICED", "F0", "LOUDNESS", "BRIGHT", "MOTION", "STATUS")
 	}
+	t.lines++
 	status := string(s.Status)
 	if len(s.Reasons) > 0 {
 		status += " (" + strings.Join(s.Reasons, ",") + ")"
 	}
-	var res []string
-	plugins := make([]string, 0, len(s.Plugins))
+	frames, noAudio := 0, false
+	for _, p := range s.Plugins {
+		frames = max(frames, p.FramesAnalysed)
+		noAudio = noAudio || p.Status == model.PluginNoAudio
+	}
+	voiced := metric(s, "voiced", func(a model.Aggregate) string { return fmt.Sprintf("%.0f%%", 100*a.Mean) })
+	if noAudio {
+		voiced = "no audio"
+	}
+	fmt.Fprintf(t.w, "%-10s %10d  %-13s %6d %7s %7s %9s %7s %7s  %s\n", s.StreamID, s.Index,
+		fmt.Sprintf("%.1f–%.1fs", s.MediaStart.Seconds(), s.MediaEnd.Seconds()), frames, voiced,
+		metric(s, "f0_hz", func(a model.Aggregate) string { return fmt.Sprintf("%.0fHz", a.P50) }),
+		metric(s, "loudness_dbfs", func(a model.Aggregate) string { return fmt.Sprintf("%.1fdB", a.Mean) }),
+		metric(s, "brightness", func(a model.Aggregate) string { return fmt.Sprintf("%.1f", a.Mean) }),
+		metric(s, "motion", func(a model.Aggregate) string { return fmt.Sprintf("%.2f", a.Mean) }),
+		status)
+}
+
+// metric formats field's aggregate from whichever plugin produced it, or "–".
+func metric(s model.Segment, field string, format func(model.Aggregate) string) string {
+	names := make([]string, 0, len(s.Plugins))
 	for n := range s.Plugins {
-		plugins = append(plugins, n)
+		names = append(names, n)
 	}
-	sort.Strings(plugins)
-	for _, n := range plugins {
-		p := s.Plugins[n]
-		keys := make([]string, 0, len(p.Aggregates))
-		for k := range p.Aggregates {
-			keys = append(keys, k)
+	sort.Strings(names)
+	for _, n := range names {
+		if a, ok := s.Plugins[n].Aggregates[field]; ok && a.N > 0 {
+			return format(a)
 		}
-		sort.Strings(keys)
-		parts := []string{fmt.Sprintf("%s[%d]:", n, p.FramesAnalysed)}
-		for _, k := range keys {
-			parts = append(parts, fmt.Sprintf("%s=%.1f", k, p.Aggregates[k].Mean))
-		}
-		res = append(res, strings.Join(parts, " "))
 	}
-	media := fmt.Sprintf("%.1fs–%.1fs", s.MediaStart.Seconds(), s.MediaEnd.Seconds())
-	fmt.Fprintf(t.w, "%-10s %10d  %-15s %-28s %6d %4d  %s\n", s.StreamID, s.Index, media, status, s.FramesSeen, s.FramesDropped, strings.Join(res, "  "))
+	return "–"
 }

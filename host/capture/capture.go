@@ -1,16 +1,22 @@
 // Package capture runs one GStreamer (go-gst) pipeline per stream source and
-// delivers RGB analysis frames, timestamped on the stream's time line
-// (Contract 0 in docs/ARCHITECTURE.md), to a Handler.
+// delivers RGB analysis frames and 16 kHz mono PCM audio, timestamped on the
+// stream's time line (Contracts 0 and 2 in docs/ARCHITECTURE.md), to a
+// Handler.
 //
 // Pipelines are built element by element from a source.Spec:
 //
-//	file: filesrc ! decodebin ─(first video pad)→ analysis branch; other pads → fakesink
+//	file: filesrc ! decodebin ─(first video pad)→ analysis branch
+//	                          ─(first audio pad, AudioHandler)→ audio branch; other pads → fakesink
 //	test: videotestsrc ! capsfilter → analysis branch
+//	      [audiotestsrc wave=sine ! capsfilter S16LE 16 kHz mono → audio branch]
 //	analysis branch: [clocksync, realtime files] ! [queue leaky, realtime] ! videorate max-rate
 //	                 ! videoscale ! videoconvert ! capsfilter RGB WxH ! appsink
+//	audio branch: [clocksync, realtime files] ! queue [leaky, realtime] ! audioconvert
+//	              ! audioresample ! capsfilter S16LE 16 kHz mono ! appsink
 //
 // Realtime (live) captures are paced like a camera and never block; lossless
-// captures run as fast as the handler allows and deliver every analysis frame.
+// captures run as fast as the handler allows and deliver every analysis frame
+// and every audio sample.
 package capture
 
 import (
@@ -65,17 +71,91 @@ type Frame struct {
 }
 
 // Handler consumes a capture's frames and time line progress. Calls to one
-// handler never overlap.
+// handler never overlap (Frame, Progress and, for an AudioHandler, its audio
+// callbacks are serialised, even though they come from different threads).
 type Handler interface {
 	// Frame is called on the streaming thread for each analysis frame.
 	// Lossless mode (Realtime=false): it may block to push back on the
 	// pipeline (it must return once the capture's context is cancelled).
 	// Live mode: it must not block.
 	Frame(f *Frame)
-	// Progress says the time line has reached t and no frame before t will
-	// follow (after each frame: pts + one analysis frame period; at EOS or a
-	// loop seam: the media time reached).
+	// Progress says the time line has reached t: no frame and no audio
+	// sample (chunk or gap) before t will follow. Video alone moves to pts +
+	// one analysis frame period after each frame; with audio, progress is the
+	// smaller of that and the end of the audio delivered so far (a branch
+	// that reached EOS no longer holds it back). At EOS or a loop seam it is
+	// the media time reached, once both branches reached EOS.
 	Progress(t time.Duration)
+}
+
+// Audio on the stream's sample line (Contract 2).
+const (
+	AudioRate         = 16000 // Hz, S16LE mono
+	AudioChunkSamples = 1600  // 100 ms
+)
+
+// AudioChunk is lossless audio on the stream's time line.
+type AudioChunk struct {
+	// Data holds S16LE mono 16 kHz PCM, len = 2*Samples. It is valid only
+	// during the Audio callback.
+	Data []byte
+	// Samples is AudioChunkSamples, except a shorter last chunk before a gap
+	// or at EOS (end of the stream or of a loop pass).
+	Samples int
+	// FirstSample is the index of Data's first sample on the stream's sample
+	// line: sample i sits at media time i/AudioRate s. Chunks and gaps tile
+	// the line: each starts where the previous one ended.
+	FirstSample int64
+	// PTS is the media time of the first sample, FirstSample/AudioRate
+	// (exact: one sample is 62.5 µs).
+	PTS time.Duration
+}
+
+// AudioGap says samples [FirstSample, FirstSample+Samples) will never come.
+type AudioGap struct {
+	FirstSample, Samples int64
+	// PTS is the media time of FirstSample.
+	PTS time.Duration
+	// Reason is one of GapStart, GapDiscont, GapDropped, GapLoopSeam, GapEOS.
+	Reason string
+}
+
+// AudioGap reasons.
+const (
+	// GapStart: the first audio sample comes later than media time 0 (a
+	// source whose audio starts after its video or after the pipeline).
+	GapStart = "start"
+	// GapDiscont: a buffer flagged DISCONT starts later than the samples
+	// delivered so far (source stall, lost data upstream, a leaky queue).
+	GapDiscont = "discont"
+	// GapDropped: an unflagged buffer starts later than the samples
+	// delivered so far.
+	GapDropped = "dropped"
+	// GapLoopSeam: a looping file's audio ended before the pass did (the
+	// audio track is shorter than the video); the next pass starts at the
+	// seam.
+	GapLoopSeam = "loop_seam"
+	// GapEOS: the stream ended with its audio shorter than its video; the gap
+	// runs to the final progress.
+	GapEOS = "eos"
+)
+
+// AudioHandler is implemented by a Handler that wants audio. Its calls are
+// never concurrent with the handler's other callbacks. Lossless mode: Audio
+// may block (backpressure; it must return once the capture's context is
+// cancelled). Live mode: it must not block.
+//
+// Chunks and gaps tile the stream's sample line without overlap: from sample
+// 0 (a leading gap if audio starts later) up to the final progress at the end
+// of a stream.
+type AudioHandler interface {
+	// Audio is called for each chunk of decoded audio.
+	Audio(c *AudioChunk)
+	// AudioGap says a range of samples will never come.
+	AudioGap(g AudioGap)
+	// NoAudio is called once when the source turns out to have no audio
+	// track (decodebin exposed no audio pad; a test source without audio=).
+	NoAudio()
 }
 
 // Stats are a capture's counters.
@@ -93,6 +173,16 @@ type Stats struct {
 	Progress time.Duration
 	// Width and Height are the size of the last delivered frame.
 	Width, Height int
+	// AudioSamples counts samples delivered in audio chunks.
+	AudioSamples uint64
+	// AudioChunks counts audio chunks delivered.
+	AudioChunks uint64
+	// AudioGaps counts audio gaps reported; AudioGapSamples their samples.
+	AudioGaps       uint64
+	AudioGapSamples uint64
+	// AudioDiscarded counts decoded samples not delivered: without a
+	// timestamp, or overlapping samples already on the line (never moved back).
+	AudioDiscarded uint64
 }
 
 // SourceError is a pipeline error reported by GStreamer.
@@ -136,8 +226,20 @@ type Capture struct {
 
 	g  *graph
 	cf *cframe
-	// fr is reused for every frame; only the streaming thread touches it.
+	ca *caudio // nil without an audio branch
+
+	// hmu serialises every handler call: video and audio come from different
+	// streaming threads, EOS from Run's goroutine. Progress is computed and
+	// reported under it too, so it is ordered with the items it covers.
+	hmu sync.Mutex
+	// fr is reused for every frame, ac for every audio chunk (under hmu).
 	fr Frame
+	ac AudioChunk
+	// ah is h when it wants audio, else nil.
+	ah AudioHandler
+	// al is the audio sample line (under hmu).
+	al          audioLine
+	noAudioOnce atomic.Bool
 
 	tl       timeline
 	stop     <-chan struct{} // Run's ctx.Done(), set before PLAYING
@@ -182,13 +284,21 @@ func New(cfg Config, h Handler) (*Capture, error) {
 		runDone:  make(chan struct{}),
 	}
 	c.tl.period = c.period
+	if ah, ok := h.(AudioHandler); ok {
+		c.ah = ah
+	}
+	c.al = newAudioLine(c)
 	g, err := c.build()
 	if err != nil {
 		return nil, fmt.Errorf("stream %q: %w", cfg.StreamID, err)
 	}
 	c.g = g
 	c.cf = newCFrame()
-	g.sink.SetCallbacks(&app.SinkCallbacks{NewSampleFunc: c.onSample})
+	g.sink.SetCallbacks(&app.SinkCallbacks{NewSampleFunc: c.onSample, EOSFunc: c.onVideoEOS})
+	if g.audioSink != nil {
+		c.ca = newCAudio()
+		g.audioSink.SetCallbacks(&app.SinkCallbacks{NewSampleFunc: c.onAudioSample, EOSFunc: c.onAudioEOS})
+	}
 	return c, nil
 }
 
@@ -214,6 +324,9 @@ func (c *Capture) Run(ctx context.Context) error {
 
 	bus := c.g.pipeline.GetPipelineBus()
 	c.log.Debug("starting", "source", c.cfg.Source.URI, "realtime", c.cfg.Realtime, "fps", c.cfg.FPS, "max_width", c.cfg.MaxWidth)
+	if c.cfg.Source.Kind == source.KindTest && c.cfg.Source.AudioFreq <= 0 {
+		c.noAudio()
+	}
 	if err := c.g.pipeline.SetState(gst.StatePlaying); err != nil {
 		if msg := bus.TimedPopFiltered(gst.ClockTime(time.Second), gst.MessageError); msg != nil {
 			return c.sourceError(msg)
@@ -241,8 +354,10 @@ func (c *Capture) Run(ctx context.Context) error {
 				c.log.Warn("pipeline warning", "element", msg.Source(), "message", gerr.Error(), "debug", gerr.DebugString())
 			}
 		case gst.MessageEOS:
-			reached := c.tl.end(c.passDuration())
-			c.progress(reached)
+			reached, ok := c.endPass(c.passDuration(), !c.cfg.Loop)
+			if !ok {
+				continue // cancelled: the next turn returns
+			}
 			if !c.cfg.Loop {
 				st := c.tl.stats()
 				c.log.Debug("end of stream", "frames", st.Frames, "media_time", reached)
@@ -255,10 +370,44 @@ func (c *Capture) Run(ctx context.Context) error {
 	}
 }
 
+// endPass closes a pass at EOS (both branches ended): it flushes the audio,
+// fills a short audio track up to the media time reached with a gap
+// (GapLoopSeam, or GapEOS at the end of the stream), reports that progress
+// and, unless last, starts the next pass's time line at it. ok is false when
+// the capture was cancelled meanwhile.
+func (c *Capture) endPass(played time.Duration, last bool) (reached time.Duration, ok bool) {
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if c.stopped() {
+		return 0, false
+	}
+	audio := c.tl.audioMode() == audioOn
+	if audio {
+		c.al.flush()
+	}
+	reached = c.tl.end(played)
+	if audio {
+		reason := GapLoopSeam
+		if last {
+			reason = GapEOS
+		}
+		c.al.fill(sampleIndex(reached), reason)
+	}
+	if c.tl.advance(reached) {
+		c.h.Progress(reached)
+	}
+	if !last {
+		c.tl.seam(reached)
+		if audio {
+			c.al.rebase(sampleIndex(reached))
+		}
+	}
+	return reached, true
+}
+
 // loop seeks a finished file back to its start; its running time restarts
-// at 0 and media time continues from reached.
+// at 0 and media time continues from reached (endPass set the seam).
 func (c *Capture) loop(reached time.Duration) error {
-	c.tl.seam(reached)
 	c.log.Debug("looping", "offset", reached)
 	if !c.g.pipeline.SeekSimple(0, gst.FormatTime, gst.SeekFlagFlush) {
 		return &SourceError{StreamID: c.cfg.StreamID, Message: "loop: seek to start failed"}
@@ -287,10 +436,39 @@ func (c *Capture) sourceError(msg *gst.Message) error {
 	return se
 }
 
-// progress reports that the time line reached t, if that moves it forward.
-func (c *Capture) progress(t time.Duration) {
-	if c.tl.advance(t) {
-		c.h.Progress(t)
+// report reports the progress both branches allow, if it moved forward.
+// When audio has ended in this pass and video goes on, the audio it passes
+// is declared a gap first, so no gap ever starts before reported progress.
+// The caller holds hmu.
+func (c *Capture) report() {
+	p, ok := c.tl.next()
+	if !ok {
+		return
+	}
+	if c.tl.audioBehind(p) {
+		c.al.fill(sampleCeil(p), c.tailGap())
+	}
+	if c.tl.advance(p) {
+		c.h.Progress(p)
+	}
+}
+
+// tailGap names the gap after a pass's audio ended: a seam when looping.
+func (c *Capture) tailGap() string {
+	if c.cfg.Loop {
+		return GapLoopSeam
+	}
+	return GapEOS
+}
+
+// stopped reports whether Run's context was cancelled: no handler call
+// follows it.
+func (c *Capture) stopped() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -323,6 +501,11 @@ func (c *Capture) onSample(_ *app.Sink) gst.FlowReturn {
 		c.log.Warn("frame without timestamp discarded")
 		return gst.FlowOK
 	}
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	if c.stopped() {
+		return gst.FlowFlushing
+	}
 	pts, seq, ok := c.tl.frame(running, fr.Width, fr.Height)
 	if !ok {
 		c.log.Warn("frame would move the time line back; discarded", "pts", pts)
@@ -336,13 +519,17 @@ func (c *Capture) onSample(_ *app.Sink) gst.FlowReturn {
 	c.fr.Seq = seq
 	c.h.Frame(&c.fr)
 	c.fr.Data = nil
-	c.progress(pts + c.period)
+	c.report()
 	return gst.FlowOK
 }
 
-// setAnchor records the wall time of media time 0: for a clocked (realtime)
-// pipeline, now minus its running time; else now minus the first frame's.
+// setAnchor records the wall time of media time 0, once, at the first frame
+// or audio buffer: for a clocked (realtime) pipeline, now minus its running
+// time; else now minus the first item's.
 func (c *Capture) setAnchor(running time.Duration) {
+	if c.anchor.Load() != nil {
+		return
+	}
 	now := time.Now()
 	elapsed := running
 	if c.cfg.Realtime {
@@ -355,7 +542,7 @@ func (c *Capture) setAnchor(running time.Duration) {
 }
 
 // WallAnchor is the CLOCK_REALTIME time at media time 0: wall time = anchor +
-// media time. It is the zero time until the first frame.
+// media time. It is the zero time until the first frame or audio buffer.
 func (c *Capture) WallAnchor() time.Time {
 	if a := c.anchor.Load(); a != nil {
 		return *a
@@ -394,5 +581,8 @@ func (c *Capture) release() {
 		}
 		c.g.disconnect()
 		c.cf.free()
+		if c.ca != nil {
+			c.ca.free()
+		}
 	})
 }

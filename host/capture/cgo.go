@@ -85,6 +85,96 @@ static int lsie_frame_pull(GstElement *sink, lsie_frame *f) {
 	return LSIE_OK;
 }
 
+// lsie_audio holds one pulled audio sample with its buffer mapped read-only,
+// in C memory (one per capture) like lsie_frame.
+typedef struct {
+	GstSample *sample;
+	GstMapInfo info;
+	gboolean mapped;
+	guint8 *data;       // the mapped bytes
+	gsize size;
+	gint64 running;     // running time of the buffer PTS (may be negative)
+	gboolean timed;     // running is valid
+	gboolean discont;   // the buffer is flagged DISCONT
+} lsie_audio;
+
+static lsie_audio *lsie_audio_new(void) { return g_new0(lsie_audio, 1); }
+
+static void lsie_audio_release(lsie_audio *a) {
+	if (a->mapped) {
+		gst_buffer_unmap(gst_sample_get_buffer(a->sample), &a->info);
+		a->mapped = FALSE;
+	}
+	if (a->sample != NULL) {
+		gst_sample_unref(a->sample);
+		a->sample = NULL;
+	}
+	a->data = NULL;
+	a->size = 0;
+}
+
+static void lsie_audio_free(lsie_audio *a) {
+	lsie_audio_release(a);
+	g_free(a);
+}
+
+// lsie_audio_pull pulls the next sample from sink and maps its buffer
+// read-only (no copy). A PTS before the segment start gives a negative
+// running time, so the caller can trim the samples before its time line.
+static int lsie_audio_pull(GstElement *sink, lsie_audio *a) {
+	GstSample *s = gst_app_sink_pull_sample(GST_APP_SINK(sink));
+	if (s == NULL) return LSIE_NO_SAMPLE;
+	GstBuffer *b = gst_sample_get_buffer(s);
+	if (b == NULL) {
+		gst_sample_unref(s);
+		return LSIE_BAD_CAPS;
+	}
+	if (!gst_buffer_map(b, &a->info, GST_MAP_READ)) {
+		gst_sample_unref(s);
+		return LSIE_MAP_FAILED;
+	}
+	a->sample = s;
+	a->mapped = TRUE;
+	a->data = a->info.data;
+	a->size = a->info.size;
+	a->discont = GST_BUFFER_IS_DISCONT(b);
+	a->timed = FALSE;
+	a->running = 0;
+	GstSegment *seg = gst_sample_get_segment(s);
+	if (GST_BUFFER_PTS_IS_VALID(b) && seg != NULL && seg->format == GST_FORMAT_TIME) {
+		guint64 rt = 0;
+		int sign = gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(b), &rt);
+		if (sign != 0 && rt <= G_MAXINT64) {
+			a->running = sign > 0 ? (gint64) rt : -(gint64) rt;
+			a->timed = TRUE;
+		}
+	}
+	return LSIE_OK;
+}
+
+// lsie_pad_is_raw_audio reports whether a pad carries raw audio.
+static gboolean lsie_pad_is_raw_audio(GstPad *pad) {
+	GstCaps *caps = gst_pad_get_current_caps(pad);
+	if (caps == NULL) caps = gst_pad_query_caps(pad, NULL);
+	if (caps == NULL) return FALSE;
+	gboolean ret = gst_caps_get_size(caps) > 0 &&
+		gst_structure_has_name(gst_caps_get_structure(caps, 0), "audio/x-raw");
+	gst_caps_unref(caps);
+	return ret;
+}
+
+// lsie_set_pcm_caps sets caps audio/x-raw S16LE mono interleaved at rate on
+// a capsfilter.
+static void lsie_set_pcm_caps(GstElement *capsfilter, gint rate) {
+	GstCaps *caps = gst_caps_new_simple("audio/x-raw",
+		"format", G_TYPE_STRING, "S16LE",
+		"rate", G_TYPE_INT, rate,
+		"channels", G_TYPE_INT, 1,
+		"layout", G_TYPE_STRING, "interleaved", NULL);
+	g_object_set(capsfilter, "caps", caps, NULL);
+	gst_caps_unref(caps);
+}
+
 // lsie_pad_video_dims reads the raw video size and pixel aspect ratio from a
 // pad's current caps (or its fixed queried caps). It returns 0 for a pad that
 // is not raw video, 1 with the dims filled, 2 for raw video of unknown size.
@@ -195,6 +285,64 @@ func (f *cframe) pull(sink unsafe.Pointer) (Frame, time.Duration, bool, error) {
 
 // release unmaps and unrefs the sample from the last successful pull.
 func (f *cframe) release() { C.lsie_frame_release(f.p) }
+
+// caudio is the Go handle on one capture's lsie_audio.
+type caudio struct{ p *C.lsie_audio }
+
+func newCAudio() *caudio { return &caudio{p: C.lsie_audio_new()} }
+
+// free releases the C sample holder; safe to call twice.
+func (a *caudio) free() {
+	if a.p != nil {
+		C.lsie_audio_free(a.p)
+		a.p = nil
+	}
+}
+
+// audioBuf is a view on one pulled audio buffer.
+type audioBuf struct {
+	// pcm aliases the mapped GstBuffer; valid until release.
+	pcm     []byte
+	running time.Duration
+	timed   bool
+	discont bool
+}
+
+// pull pulls and maps the next sample of the appsink at sink. On success the
+// caller must call release once done with the returned view.
+func (a *caudio) pull(sink unsafe.Pointer) (audioBuf, error) {
+	switch rc := C.lsie_audio_pull((*C.GstElement)(sink), a.p); rc {
+	case C.LSIE_OK:
+	case C.LSIE_NO_SAMPLE:
+		return audioBuf{}, errNoSample
+	default:
+		return audioBuf{}, fmt.Errorf("map audio sample: code %d", int(rc))
+	}
+	p := a.p
+	var pcm []byte
+	if p.size > 0 {
+		pcm = unsafe.Slice((*byte)(unsafe.Pointer(p.data)), int(p.size))
+	}
+	return audioBuf{
+		pcm:     pcm,
+		running: time.Duration(p.running),
+		timed:   p.timed != 0,
+		discont: p.discont != 0,
+	}, nil
+}
+
+// release unmaps and unrefs the sample from the last successful pull.
+func (a *caudio) release() { C.lsie_audio_release(a.p) }
+
+// padIsRawAudio reports whether pad carries raw audio.
+func padIsRawAudio(pad unsafe.Pointer) bool {
+	return C.lsie_pad_is_raw_audio((*C.GstPad)(pad)) != 0
+}
+
+// setPCMCaps constrains a capsfilter to S16LE mono PCM at rate.
+func setPCMCaps(capsfilter unsafe.Pointer, rate int) {
+	C.lsie_set_pcm_caps((*C.GstElement)(capsfilter), C.gint(rate))
+}
 
 // padVideoDims reports whether pad carries raw video and, when known, its
 // size and pixel aspect ratio.

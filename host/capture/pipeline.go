@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/go-gst/go-glib/glib"
@@ -22,10 +23,18 @@ type graph struct {
 	sink        *app.Sink
 	sinkPtr     unsafe.Pointer
 
+	// The audio branch, when the handler wants audio and the source may
+	// have it: its elements, head first (a file adds them when decodebin
+	// exposes an audio pad), and its appsink.
+	audio        []*gst.Element
+	audioSink    *app.Sink
+	audioSinkPtr unsafe.Pointer
+
 	decoder     *gst.Element // decodebin of a file source
 	signals     []glib.SignalHandle
 	router      *router
 	videoLinked atomic.Bool
+	audioLinked atomic.Bool
 }
 
 // router is all that decodebin's signal closures hold. go-glib v1.4.0 keeps
@@ -48,6 +57,9 @@ func (g *graph) disconnect() {
 		g.signals = nil
 	}
 	g.sink.SetCallbacks(&app.SinkCallbacks{})
+	if g.audioSink != nil {
+		g.audioSink.SetCallbacks(&app.SinkCallbacks{})
+	}
 }
 
 // newElement makes an element of factory called name ("" = generated); the
@@ -79,7 +91,13 @@ func (c *Capture) build() (*graph, error) {
 	if err := c.buildAnalysis(g); err != nil {
 		return nil, err
 	}
-	switch c.cfg.Source.Kind {
+	s := c.cfg.Source
+	if c.ah != nil && (s.Kind == source.KindFile || s.Kind == source.KindTest && s.AudioFreq > 0) {
+		if err := c.newAudioBranch(g); err != nil {
+			return nil, err
+		}
+	}
+	switch s.Kind {
 	case source.KindFile:
 		err = c.buildFile(g)
 	case source.KindTest:
@@ -167,7 +185,125 @@ func (c *Capture) buildAnalysis(g *graph) error {
 	return nil
 }
 
-// buildTest adds videotestsrc ! capsfilter in front of the analysis branch.
+// newAudioBranch makes the audio branch, [clocksync] ! queue ! audioconvert !
+// audioresample ! capsfilter S16LE 16 kHz mono ! appsink, without adding it
+// to the pipeline. Its own queue gives audio its own thread after the
+// demuxer, so it never waits on the video branch.
+func (c *Capture) newAudioBranch(g *graph) error {
+	file := c.cfg.Source.Kind == source.KindFile
+	var chain []*gst.Element
+	if c.cfg.Realtime && file {
+		// As for video: a file decodes faster than real time; pace it
+		// before the leaky queue so the queue only sheds what a stuck
+		// consumer cannot take.
+		cs, err := newElement("clocksync", "apace")
+		if err != nil {
+			return err
+		}
+		chain = append(chain, cs)
+	}
+	q, err := newElement("queue", "aqueue")
+	if err != nil {
+		return err
+	}
+	if c.cfg.Realtime {
+		// Live: never block the source. The handler must not block, so this
+		// only fills if it does; what it sheds then comes back as a gap.
+		if err := setProps(q, map[string]any{
+			"max-size-buffers": uint(0), "max-size-bytes": uint(0), "max-size-time": uint64(time.Second),
+		}); err != nil {
+			return err
+		}
+		q.SetArg("leaky", "downstream")
+	}
+	conv, err := newElement("audioconvert", "aconvert")
+	if err != nil {
+		return err
+	}
+	res, err := newElement("audioresample", "aresample")
+	if err != nil {
+		return err
+	}
+	filter, err := newElement("capsfilter", "pcm")
+	if err != nil {
+		return err
+	}
+	setPCMCaps(filter.Unsafe(), AudioRate)
+	sinkEl, err := newElement("appsink", "audiosink")
+	if err != nil {
+		return err
+	}
+	sink := app.SinkFromElement(sinkEl)
+	if sink == nil {
+		return fmt.Errorf("appsink element is not a GstAppSink")
+	}
+	sink.SetMaxBuffers(2)
+	sink.SetDrop(false)
+	props := map[string]any{"sync": c.cfg.Realtime, "enable-last-sample": false}
+	if file {
+		// Added while the pipeline is already changing state, like the
+		// fakesinks: it must not hold the pipeline's preroll.
+		props["async"] = false
+	}
+	if err := setProps(sinkEl, props); err != nil {
+		return err
+	}
+	g.audio = append(chain, q, conv, res, filter, sinkEl)
+	g.audioSink = sink
+	g.audioSinkPtr = sinkEl.Unsafe()
+	return nil
+}
+
+// testAudioBuffers splits total samples into n buffers of spb samples: the
+// largest spb <= AudioChunkSamples dividing total, so an audiotestsrc with
+// num-buffers ends after exactly total samples.
+func testAudioBuffers(total int64) (spb, n int) {
+	total = max(total, 1)
+	spb = AudioChunkSamples
+	for ; spb > 1; spb-- {
+		if total%int64(spb) == 0 {
+			break
+		}
+	}
+	return spb, int(total / int64(spb))
+}
+
+// buildTestAudio adds audiotestsrc wave=sine ! capsfilter S16LE 16 kHz mono
+// in front of the audio branch: exactly Duration of audio (endless without).
+func (c *Capture) buildTestAudio(g *graph) error {
+	s := c.cfg.Source
+	src, err := newElement("audiotestsrc", "asrc")
+	if err != nil {
+		return err
+	}
+	src.SetArg("wave", "sine")
+	props := map[string]any{"freq": s.AudioFreq, "is-live": c.cfg.Realtime, "samplesperbuffer": AudioChunkSamples}
+	if s.Duration > 0 {
+		spb, n := testAudioBuffers(sampleIndex(s.Duration))
+		props["samplesperbuffer"], props["num-buffers"] = spb, n
+	}
+	if err := setProps(src, props); err != nil {
+		return err
+	}
+	caps, err := newElement("capsfilter", "asrccaps")
+	if err != nil {
+		return err
+	}
+	setPCMCaps(caps.Unsafe(), AudioRate)
+	chain := append([]*gst.Element{src, caps}, g.audio...)
+	if err := g.pipeline.AddMany(chain...); err != nil {
+		return fmt.Errorf("add test audio: %w", err)
+	}
+	if err := gst.ElementLinkMany(chain...); err != nil {
+		return fmt.Errorf("link test audio: %w", err)
+	}
+	g.audioLinked.Store(true)
+	c.tl.setAudio(audioOn)
+	return nil
+}
+
+// buildTest adds videotestsrc ! capsfilter in front of the analysis branch,
+// and the test audio when the source has audio and the handler wants it.
 func (c *Capture) buildTest(g *graph) error {
 	s := c.cfg.Source
 	if s.Width < 2 || s.Height < 2 || s.FPS < 1 {
@@ -200,11 +336,15 @@ func (c *Capture) buildTest(g *graph) error {
 		return fmt.Errorf("link test source: %w", err)
 	}
 	g.videoLinked.Store(true)
+	if g.audioSink != nil {
+		return c.buildTestAudio(g)
+	}
 	return nil
 }
 
 // buildFile adds filesrc ! decodebin; decodebin's first raw video pad is
-// linked to the analysis branch when it appears, other pads go to fakesinks.
+// linked to the analysis branch when it appears, its first raw audio pad to
+// the audio branch (when there is one), other pads go to fakesinks.
 func (c *Capture) buildFile(g *graph) error {
 	src, err := newElement("filesrc", "src")
 	if err != nil {
@@ -236,8 +376,8 @@ func (c *Capture) buildFile(g *graph) error {
 		return fmt.Errorf("connect pad-added: %w", err)
 	}
 	h2, err := dec.Connect("no-more-pads", func(self *gst.Element) {
-		if c := r.c.Load(); c != nil && !c.g.videoLinked.Load() {
-			c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: self.GetName(), Message: "source has no video stream"})
+		if c := r.c.Load(); c != nil {
+			c.onNoMorePads(self.GetName())
 		}
 	})
 	if err != nil {
@@ -245,7 +385,22 @@ func (c *Capture) buildFile(g *graph) error {
 		return fmt.Errorf("connect no-more-pads: %w", err)
 	}
 	g.signals = []glib.SignalHandle{h1, h2}
+	if g.audioSink != nil {
+		// Until decodebin has exposed its pads, audio may still come.
+		c.tl.setAudio(audioWait)
+	}
 	return nil
+}
+
+// onNoMorePads runs when decodebin has exposed all its pads: a source
+// without video fails; one without audio says so to an AudioHandler.
+func (c *Capture) onNoMorePads(decoder string) {
+	if !c.g.videoLinked.Load() {
+		c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: decoder, Message: "source has no video stream"})
+	}
+	if c.g.audioSink != nil && !c.g.audioLinked.Load() {
+		c.noAudio()
+	}
 }
 
 // onPadAdded runs on a streaming thread when decodebin exposes a pad.
@@ -265,7 +420,13 @@ func (c *Capture) onPadAdded(pad *gst.Pad) {
 		}
 		return
 	}
-	// Audio (handled in a later issue) and extra streams are discarded.
+	if g.audioSink != nil && !isVideo && padIsRawAudio(pad.Unsafe()) && g.audioLinked.CompareAndSwap(false, true) {
+		if err := c.linkAudio(pad); err != nil {
+			c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: "decode", Message: err.Error()})
+		}
+		return
+	}
+	// Audio nobody asked for and extra streams are discarded.
 	fs, err := newElement("fakesink", "")
 	if err != nil {
 		c.fail(err)
@@ -283,4 +444,24 @@ func (c *Capture) onPadAdded(pad *gst.Pad) {
 	if ret := pad.Link(fs.GetStaticPad("sink")); ret != gst.PadLinkOK {
 		c.fail(fmt.Errorf("link pad %s to fakesink: %s", pad.GetName(), ret))
 	}
+}
+
+// linkAudio adds the audio branch and links decodebin's audio pad to it.
+func (c *Capture) linkAudio(pad *gst.Pad) error {
+	g := c.g
+	if err := g.pipeline.AddMany(g.audio...); err != nil {
+		return fmt.Errorf("add audio branch: %w", err)
+	}
+	if err := gst.ElementLinkMany(g.audio...); err != nil {
+		return fmt.Errorf("link audio branch: %w", err)
+	}
+	for i := len(g.audio) - 1; i >= 0; i-- {
+		g.audio[i].SyncStateWithParent()
+	}
+	c.tl.setAudio(audioOn)
+	if ret := pad.Link(g.audio[0].GetStaticPad("sink")); ret != gst.PadLinkOK {
+		return fmt.Errorf("link audio pad: %s", ret)
+	}
+	c.log.Debug("audio stream", "pad", pad.GetName())
+	return nil
 }

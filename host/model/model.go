@@ -34,7 +34,12 @@ const (
 	ReasonShutdown    = "shutdown"
 	ReasonDropped     = "frames_dropped"
 	ReasonSourceError = "source_error"
+	ReasonAudioGap    = "audio_gap"
 )
+
+// PluginNoAudio is a PluginSegment.Status: the plugin needs audio and the
+// stream has none.
+const PluginNoAudio = "no_audio"
 
 // Stream is a configured input as the store and API see it.
 type Stream struct {
@@ -83,13 +88,19 @@ type Aggregate struct {
 
 // PluginSegment is everything one plugin contributed to one segment.
 type PluginSegment struct {
-	Plugin         string               `json:"plugin"`
-	Version        string               `json:"version"`
-	FramesAnalysed int                  `json:"frames_analysed"`
-	FramesSkipped  int                  `json:"frames_skipped"`
-	Errors         int                  `json:"errors"`
-	Items          []Item               `json:"items,omitempty"`
-	Aggregates     map[string]Aggregate `json:"aggregates"`
+	Plugin  string `json:"plugin"`
+	Version string `json:"version"`
+	// Status is empty normally, or PluginNoAudio.
+	Status         string `json:"status,omitempty"`
+	FramesAnalysed int    `json:"frames_analysed"`
+	FramesSkipped  int    `json:"frames_skipped"`
+	Errors         int    `json:"errors"`
+	// AudioSeconds is the audio the plugin analysed in the window;
+	// AudioDroppedSeconds what passed its bound and never reached it.
+	AudioSeconds        float64              `json:"audio_seconds"`
+	AudioDroppedSeconds float64              `json:"audio_dropped_seconds"`
+	Items               []Item               `json:"items,omitempty"`
+	Aggregates          map[string]Aggregate `json:"aggregates"`
 }
 
 // Segment is one closed window of a stream's time line (Contract 4).
@@ -106,10 +117,14 @@ type Segment struct {
 	Reasons   []string      `json:"reasons,omitempty"`
 	// FramesSeen counts analysis frames capture produced in the window;
 	// FramesDropped those lost before any plugin saw them (pool exhausted).
-	FramesSeen    int                      `json:"frames_seen"`
-	FramesDropped int                      `json:"frames_dropped"`
-	Plugins       map[string]PluginSegment `json:"plugins"`
-	ClosedAt      time.Time                `json:"closed_at"`
+	FramesSeen    int `json:"frames_seen"`
+	FramesDropped int `json:"frames_dropped"`
+	// AudioSeconds is the audio capture delivered in the window;
+	// AudioGapSeconds the audio it reported missing there (explicit gaps).
+	AudioSeconds    float64                  `json:"audio_seconds"`
+	AudioGapSeconds float64                  `json:"audio_gap_seconds"`
+	Plugins         map[string]PluginSegment `json:"plugins"`
+	ClosedAt        time.Time                `json:"closed_at"`
 	// CloseLatency is the wall time from the window's end being reached by
 	// capture to the segment closing (time spent waiting for plugins).
 	CloseLatency time.Duration `json:"close_latency_ns"`

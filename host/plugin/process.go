@@ -204,6 +204,14 @@ func (p *Process) SendFrame(d *shm.Descriptor) error {
 	return p.write(b[:])
 }
 
+// SendAudio writes one audio record (header + PCM) as one packet.
+func (p *Process) SendAudio(a dataplane.Audio, pcm []byte) error {
+	b := make([]byte, dataplane.AudioHeaderSize+len(pcm))
+	dataplane.PutAudio(b, a)
+	copy(b[dataplane.AudioHeaderSize:], pcm)
+	return p.write(b)
+}
+
 func (p *Process) write(b []byte) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()

@@ -23,6 +23,9 @@ const (
 type PluginInfo struct {
 	Name    string
 	Version string
+	// Audio plugins report progress on the stream's time line; a segment
+	// waits until each one's progress has passed its end.
+	Audio bool
 }
 
 // Config sets up an Assembler.
@@ -40,6 +43,8 @@ type Config struct {
 	Live bool
 	// Now is the clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
+	// AudioRate converts sample counts to seconds (16000 for Contract 2).
+	AudioRate int
 }
 
 // Counters are an assembler's running totals, for health and tests.
@@ -51,13 +56,17 @@ type pluginState struct {
 	info     PluginInfo
 	inFlight int
 	seg      model.PluginSegment
+	// audioAnalysed and audioDropped are sample counts.
+	audioAnalysed, audioDropped int64
 }
 
 type open struct {
 	index   int64
 	seen    int
 	dropped int
-	plugins map[string]*pluginState
+	// audio and audioGap count samples at the stream's audio rate.
+	audio, audioGap int64
+	plugins         map[string]*pluginState
 	// reachedAt is when capture progress first passed the window's end.
 	reachedAt time.Time
 	reasons   []string
@@ -81,6 +90,9 @@ type Assembler struct {
 	progress time.Duration
 	finished bool
 	counters Counters
+	noAudio  map[string]bool
+	// audioProgress is each audio plugin's reported progress.
+	audioProgress map[string]time.Duration
 }
 
 // New returns an Assembler that passes each closed segment to emit, in index
@@ -89,7 +101,13 @@ func New(cfg Config, emit func(model.Segment)) *Assembler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Assembler{cfg: cfg, emit: emit, segs: map[int64]*open{}}
+	a := &Assembler{cfg: cfg, emit: emit, segs: map[int64]*open{}, audioProgress: map[string]time.Duration{}}
+	for _, p := range cfg.Plugins {
+		if p.Audio {
+			a.audioProgress[p.Name] = math.MinInt64
+		}
+	}
+	return a
 }
 
 // Start fixes the stream's wall anchor (wall time at media time zero).
@@ -126,7 +144,11 @@ func (a *Assembler) get(k int64) *open {
 	if s == nil {
 		s = &open{index: k, plugins: map[string]*pluginState{}}
 		for _, p := range a.cfg.Plugins {
-			s.plugins[p.Name] = &pluginState{info: p, seg: model.PluginSegment{Plugin: p.Name, Version: p.Version}}
+			ps := &pluginState{info: p, seg: model.PluginSegment{Plugin: p.Name, Version: p.Version}}
+			if a.noAudio[p.Name] {
+				ps.seg.Status = model.PluginNoAudio
+			}
+			s.plugins[p.Name] = ps
 		}
 		a.segs[k] = s
 	}
@@ -181,9 +203,24 @@ func (a *Assembler) Skipped(plugin string, pts time.Duration) {
 	a.settle(plugin, pts, func(p *pluginState) { p.seg.FramesSkipped++ })
 }
 
-// Lost records that plugin died holding the frame at pts.
+// Lost records that plugin died holding the frame or chunk at pts.
 func (a *Assembler) Lost(plugin string, pts time.Duration) {
+	a.mu.Lock()
+	if s := a.segFor(pts); s != nil {
+		s.addReason(ReasonPluginLost)
+	}
+	a.mu.Unlock()
 	a.settle(plugin, pts, func(p *pluginState) { p.seg.Errors++ })
+}
+
+// AudioProgress records that plugin has produced every item before t.
+// Progress never goes back.
+func (a *Assembler) AudioProgress(plugin string, t time.Duration) {
+	a.mu.Lock()
+	if cur, ok := a.audioProgress[plugin]; ok && t > cur {
+		a.audioProgress[plugin] = t
+	}
+	a.unlockAndEmit(a.closeReadyLocked())
 }
 
 // Result records plugin's result for the frame at item.PTS. A result for a
@@ -315,6 +352,12 @@ func (a *Assembler) lagging(s *open) bool {
 			return true
 		}
 	}
+	_, end := a.Bounds(s.index)
+	for _, t := range a.audioProgress {
+		if t < end {
+			return true
+		}
+	}
 	return false
 }
 
@@ -370,8 +413,17 @@ func (a *Assembler) closeLocked(s *open, reasons ...string) model.Segment {
 		seg.Reasons = slices.Compact(reasons)
 		a.counters.Partial++
 	}
+	rate := float64(a.cfg.AudioRate)
+	if rate > 0 {
+		seg.AudioSeconds = float64(s.audio) / rate
+		seg.AudioGapSeconds = float64(s.audioGap) / rate
+	}
 	for name, p := range s.plugins {
 		ps := p.seg
+		if rate > 0 {
+			ps.AudioSeconds = float64(p.audioAnalysed) / rate
+			ps.AudioDroppedSeconds = float64(p.audioDropped) / rate
+		}
 		sort.SliceStable(ps.Items, func(i, j int) bool { return ps.Items[i].PTS < ps.Items[j].PTS })
 		ps.Aggregates = Aggregate(ps.Items)
 		seg.Plugins[name] = ps

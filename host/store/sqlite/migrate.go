@@ -94,6 +94,13 @@ CREATE TABLE segment_items (
 	FOREIGN KEY (segment_id, plugin) REFERENCES segment_plugins(segment_id, plugin) ON DELETE CASCADE
 ) WITHOUT ROWID;
 `},
+	{version: 2, name: "audio seconds, gaps and plugin status", sql: `
+ALTER TABLE segments ADD COLUMN audio_seconds REAL NOT NULL DEFAULT 0;
+ALTER TABLE segments ADD COLUMN audio_gap_seconds REAL NOT NULL DEFAULT 0;
+ALTER TABLE segment_plugins ADD COLUMN status TEXT NOT NULL DEFAULT '';
+ALTER TABLE segment_plugins ADD COLUMN audio_seconds REAL NOT NULL DEFAULT 0;
+ALTER TABLE segment_plugins ADD COLUMN audio_dropped_seconds REAL NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying

@@ -55,11 +55,11 @@ func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (
 	}
 	res, err := tx.ExecContext(ctx, `
 INSERT INTO segments (stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
-	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		seg.StreamID, seg.Index, runID, int64(seg.MediaStart), int64(seg.MediaEnd),
 		unixNS(seg.WallStart), unixNS(seg.WallEnd), string(seg.Status), reasons,
-		seg.FramesSeen, seg.FramesDropped, unixNS(seg.ClosedAt), int64(seg.CloseLatency))
+		seg.FramesSeen, seg.FramesDropped, unixNS(seg.ClosedAt), int64(seg.CloseLatency), seg.AudioSeconds, seg.AudioGapSeconds)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -115,8 +115,9 @@ func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, plugins []encod
 		return nil
 	}
 	pst, err := tx.PrepareContext(ctx, `
-INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates)
-VALUES (?, ?, ?, ?, ?, ?, ?)`)
+INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
+	status, audio_seconds, audio_dropped_seconds)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	defer ist.Close()
 	for _, e := range plugins {
 		p := e.p
-		if _, err := pst.ExecContext(ctx, segID, e.name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.aggregates); err != nil {
+		if _, err := pst.ExecContext(ctx, segID, e.name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.aggregates,
+			p.Status, p.AudioSeconds, p.AudioDroppedSeconds); err != nil {
 			return fmt.Errorf("plugin %q: %w", e.name, err)
 		}
 		for i, it := range p.Items {
@@ -143,7 +145,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`)
 }
 
 const segmentColumns = `id, stream_id, idx, media_start_ns, media_end_ns, wall_start, wall_end,
-	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns`
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds`
 
 // Segments lists a stream's segments from index since, ascending, without
 // items.
@@ -296,7 +298,7 @@ func scanSegment(sc scanner) (int64, model.Segment, error) {
 		status, reasons            string
 	)
 	err := sc.Scan(&id, &seg.StreamID, &seg.Index, &mediaStart, &mediaEnd, &wallStart, &wallEnd,
-		&status, &reasons, &seg.FramesSeen, &seg.FramesDropped, &closed, &lat)
+		&status, &reasons, &seg.FramesSeen, &seg.FramesDropped, &closed, &lat, &seg.AudioSeconds, &seg.AudioGapSeconds)
 	if err != nil {
 		return 0, seg, err
 	}
@@ -312,7 +314,8 @@ func scanSegment(sc scanner) (int64, model.Segment, error) {
 	return id, seg, nil
 }
 
-const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates`
+const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
+	status, audio_seconds, audio_dropped_seconds`
 
 func scanPlugin(sc scanner) (int64, model.PluginSegment, error) {
 	var (
@@ -320,7 +323,8 @@ func scanPlugin(sc scanner) (int64, model.PluginSegment, error) {
 		p     model.PluginSegment
 		aggs  string
 	)
-	if err := sc.Scan(&segID, &p.Plugin, &p.Version, &p.FramesAnalysed, &p.FramesSkipped, &p.Errors, &aggs); err != nil {
+	if err := sc.Scan(&segID, &p.Plugin, &p.Version, &p.FramesAnalysed, &p.FramesSkipped, &p.Errors, &aggs,
+		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds); err != nil {
 		return 0, p, err
 	}
 	if err := json.Unmarshal([]byte(aggs), &p.Aggregates); err != nil {

@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"sync"
@@ -38,10 +39,32 @@ type Frame struct {
 	Pixels                []byte
 }
 
+// AudioIn is an audio chunk or gap handed to a Processor.
+type AudioIn struct {
+	Seq         uint64
+	FirstSample int64
+	PTS         time.Duration
+	Rate        int
+	Samples     []int16
+	GapSamples  int64
+	End         bool
+}
+
+// ItemOut is one time-stamped result.
+type ItemOut struct {
+	PTS, Duration time.Duration
+	Fields        map[string]float64
+}
+
 // Processor is one stream's state in the plugin.
 type Processor interface {
 	// Process returns fields, or an error code and error.
 	Process(f *Frame) (map[string]float64, string, error)
+	// WantsAudio says whether ProcessAudio is implemented.
+	WantsAudio() bool
+	// ProcessAudio also returns the plugin's progress: every item before it
+	// has been produced (negative: unknown, use the chunk's end).
+	ProcessAudio(a *AudioIn) ([]ItemOut, time.Duration, string, error)
 	Close() error
 }
 
@@ -112,12 +135,21 @@ func fileConn(f *os.File) (*net.UnixConn, error) {
 	return uc, nil
 }
 
+// job is one unit of a stream's in-order work: a frame or an audio record.
+type job struct {
+	frame shm.Descriptor
+	audio *dataplane.Audio
+	pcm   []byte
+}
+
 // stream is one opened stream: its processor and its in-order work queue.
 type stream struct {
 	id    string
 	proc  Processor
-	queue chan shm.Descriptor
+	queue chan job
 	done  chan struct{}
+	// samples is reused to decode PCM; one goroutine per stream uses it.
+	samples []int16
 }
 
 // service implements pluginv1.PluginServer and owns the data plane.
@@ -162,7 +194,7 @@ func (s *service) OpenStream(_ context.Context, req *pluginv1.OpenStreamRequest)
 	if err != nil {
 		return &pluginv1.OpenStreamResponse{Error: &pluginv1.Error{Code: "open_failed", Message: err.Error()}}, nil
 	}
-	st := &stream{id: req.StreamId, proc: proc, queue: make(chan shm.Descriptor, queueDepth), done: make(chan struct{})}
+	st := &stream{id: req.StreamId, proc: proc, queue: make(chan job, queueDepth), done: make(chan struct{})}
 	s.mu.Lock()
 	s.streams[req.Handle] = st
 	s.mu.Unlock()
@@ -250,6 +282,15 @@ func (s *service) readLoop() {
 			if id, err := dataplane.ParseDropRegion(buf[:n]); err == nil {
 				s.dropRegion(id)
 			}
+		case dataplane.MsgAudio:
+			closeFDs(fds)
+			a, pcm, err := dataplane.ParseAudio(buf[:n])
+			if err != nil {
+				s.log.Error("bad audio record from host", "error", err)
+				continue
+			}
+			// The read buffer is reused: the job keeps its own copy (3.2 KB per 100 ms).
+			s.enqueueAudio(job{audio: &a, pcm: append([]byte(nil), pcm...)})
 		case dataplane.MsgFrame:
 			closeFDs(fds)
 			var d shm.Descriptor
@@ -312,13 +353,31 @@ func (s *service) enqueue(d shm.Descriptor) {
 			Error: &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", d.Stream)}})
 		return
 	}
-	st.queue <- d
+	st.queue <- job{frame: d}
+}
+
+func (s *service) enqueueAudio(j job) {
+	s.mu.RLock()
+	st := s.streams[j.audio.Handle]
+	s.mu.RUnlock()
+	if st == nil {
+		s.sendAudioResult(j.audio.Handle, &pluginv1.Result{Handle: j.audio.Handle, Seq: j.audio.Seq, PtsNs: j.audio.PTS,
+			Input: pluginv1.Input_INPUT_AUDIO, ReceivedNanos: shm.MonotonicNanos(),
+			Error: &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", j.audio.Handle)}})
+		return
+	}
+	st.queue <- j
 }
 
 // work runs one stream's frames in order.
 func (s *service) work(handle uint32, st *stream) {
 	defer close(st.done)
-	for d := range st.queue {
+	for j := range st.queue {
+		if j.audio != nil {
+			s.workAudio(handle, st, j)
+			continue
+		}
+		d := j.frame
 		recv := shm.MonotonicNanos()
 		res := &pluginv1.Result{Handle: handle, Seq: d.Seq, PtsNs: d.PTS, ReceivedNanos: recv}
 		s.mu.RLock()
@@ -350,9 +409,63 @@ func (s *service) work(handle uint32, st *stream) {
 	}
 }
 
+// workAudio runs one audio record and acks it with the hops' items.
+func (s *service) workAudio(handle uint32, st *stream, j job) {
+	a := j.audio
+	res := &pluginv1.Result{Handle: handle, Seq: a.Seq, PtsNs: a.PTS, Input: pluginv1.Input_INPUT_AUDIO, ReceivedNanos: shm.MonotonicNanos()}
+	defer func() { s.sendAudioResult(handle, res) }()
+	if !st.proc.WantsAudio() {
+		res.Error = &pluginv1.Error{Code: "bad_input", Message: "this plugin does not consume audio"}
+		return
+	}
+	if a.Flags&dataplane.AudioNoAudio != 0 {
+		res.Error = &pluginv1.Error{Code: "no_audio", Message: "the stream has no audio track"}
+		return
+	}
+	in := &AudioIn{Seq: a.Seq, FirstSample: a.FirstSample, PTS: time.Duration(a.PTS), Rate: int(a.Rate), End: a.Flags&dataplane.AudioEnd != 0}
+	if a.Flags&dataplane.AudioGap != 0 {
+		in.GapSamples = int64(a.Samples)
+	} else {
+		st.samples = st.samples[:0]
+		for i := 0; i+1 < len(j.pcm); i += 2 {
+			st.samples = append(st.samples, int16(uint16(j.pcm[i])|uint16(j.pcm[i+1])<<8))
+		}
+		in.Samples = st.samples
+		res.DurationNs = int64(a.Samples) * int64(time.Second) / int64(max(a.Rate, 1))
+	}
+	items, progress, code, err := st.proc.ProcessAudio(in)
+	res.DoneNanos = shm.MonotonicNanos()
+	switch {
+	case in.End:
+		res.ProgressNs = math.MaxInt64 // nothing more will come
+	case progress >= 0:
+		res.ProgressNs = int64(progress)
+	default:
+		res.ProgressNs = a.PTS + res.DurationNs
+	}
+	if err != nil {
+		if code == "" {
+			code = "plugin_error"
+		}
+		res.Error = &pluginv1.Error{Code: code, Message: err.Error()}
+		return
+	}
+	for _, it := range items {
+		res.Items = append(res.Items, &pluginv1.Item{PtsNs: int64(it.PTS), DurationNs: int64(it.Duration), Fields: it.Fields})
+	}
+}
+
+func (s *service) sendAudioResult(handle uint32, res *pluginv1.Result) {
+	s.send(dataplane.Ack{Handle: handle}, res)
+}
+
 func (s *service) sendResult(d shm.Descriptor, res *pluginv1.Result) {
+	s.send(dataplane.Ack{Region: d.Region, Slot: d.Slot, Generation: d.Generation, Handle: d.Stream}, res)
+}
+
+func (s *service) send(ack dataplane.Ack, res *pluginv1.Result) {
 	buf := make([]byte, dataplane.ResultHeaderSize, 256)
-	dataplane.PutResultHeader(buf, dataplane.Ack{Region: d.Region, Slot: d.Slot, Generation: d.Generation, Handle: d.Stream})
+	dataplane.PutResultHeader(buf, ack)
 	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, res)
 	if err != nil || len(buf) > dataplane.MaxMessage {
 		s.log.Error("result too large or not encodable", "error", err, "len", len(buf))

@@ -23,6 +23,7 @@ const (
 	MsgRegion     byte = 0x01 // a region fd is attached
 	MsgFrame      byte = 0x02 // one frame descriptor
 	MsgDropRegion byte = 0x03 // the plugin must unmap a region
+	MsgAudio      byte = 0x04 // an audio chunk, a gap, or "this stream has no audio"
 	MsgResult     byte = 0x81 // ack of a frame plus its encoded pluginv1.Result
 )
 
@@ -32,6 +33,7 @@ const (
 	FrameSize        = 8 + shm.DescriptorSize
 	DropRegionSize   = 8
 	ResultHeaderSize = 24
+	AudioHeaderSize  = 48
 	// MaxMessage bounds one packet; results larger than this are an error.
 	MaxMessage = 64 << 10
 )
@@ -133,4 +135,75 @@ func ParseResult(b []byte) (Ack, []byte, error) {
 		Generation: binary.LittleEndian.Uint64(b[16:]),
 	}
 	return a, b[ResultHeaderSize:], nil
+}
+
+// Audio flags.
+const (
+	AudioGap     byte = 1 // samples [FirstSample, FirstSample+Samples) will never come
+	AudioNoAudio byte = 2 // the stream has no audio track
+	AudioEnd     byte = 4 // the stream's audio has ended: flush what is pending
+)
+
+// Audio is one audio record: S16LE mono PCM follows the header unless it is
+// a gap or a no-audio notice. Audio travels as bytes (Contract 2): at 16 kHz
+// it is 32 KB/s, not worth shared memory, and it must be lossless.
+type Audio struct {
+	Flags       byte
+	Handle      uint32
+	FirstSample int64
+	PTS         int64
+	Seq         uint64
+	Samples     uint32
+	Rate        uint32
+	// CapturedNanos is CLOCK_MONOTONIC when capture handed the chunk to the
+	// host: the start of capture-to-plugin latency.
+	CapturedNanos int64
+}
+
+// PutAudio writes the header into b and returns its length; the caller
+// appends 2*Samples bytes of PCM for a chunk.
+func PutAudio(b []byte, a Audio) int {
+	b[0] = MsgAudio
+	b[1] = a.Flags
+	clear(b[2:4])
+	binary.LittleEndian.PutUint32(b[4:], a.Handle)
+	binary.LittleEndian.PutUint64(b[8:], uint64(a.FirstSample))
+	binary.LittleEndian.PutUint64(b[16:], uint64(a.PTS))
+	binary.LittleEndian.PutUint64(b[24:], a.Seq)
+	binary.LittleEndian.PutUint32(b[32:], a.Samples)
+	binary.LittleEndian.PutUint32(b[36:], a.Rate)
+	binary.LittleEndian.PutUint64(b[40:], uint64(a.CapturedNanos))
+	return AudioHeaderSize
+}
+
+// ParseAudio decodes an audio record and returns its PCM payload.
+func ParseAudio(b []byte) (Audio, []byte, error) {
+	if len(b) < AudioHeaderSize || b[0] != MsgAudio {
+		return Audio{}, nil, fmt.Errorf("audio message: want at least %d bytes of type %#x, got %d bytes", AudioHeaderSize, MsgAudio, len(b))
+	}
+	a := Audio{
+		Flags:       b[1],
+		Handle:      binary.LittleEndian.Uint32(b[4:]),
+		FirstSample: int64(binary.LittleEndian.Uint64(b[8:])),
+		PTS:         int64(binary.LittleEndian.Uint64(b[16:])),
+		Seq:         binary.LittleEndian.Uint64(b[24:]),
+		Samples:     binary.LittleEndian.Uint32(b[32:]),
+		Rate:        binary.LittleEndian.Uint32(b[36:]),
+
+		CapturedNanos: int64(binary.LittleEndian.Uint64(b[40:])),
+	}
+	pcm := b[AudioHeaderSize:]
+	switch {
+	case a.Flags&^(AudioGap|AudioNoAudio|AudioEnd) != 0:
+		return Audio{}, nil, fmt.Errorf("audio message: unknown flags %#x", a.Flags)
+	case a.Flags == 0 && len(pcm) != 2*int(a.Samples):
+		return Audio{}, nil, fmt.Errorf("audio message: %d samples but %d PCM bytes", a.Samples, len(pcm))
+	case a.Flags != 0 && len(pcm) != 0:
+		return Audio{}, nil, fmt.Errorf("audio message: a gap or no-audio notice carries %d PCM bytes", len(pcm))
+	case a.Flags == 0 && a.Rate == 0:
+		return Audio{}, nil, fmt.Errorf("audio message: sample rate 0")
+	case a.FirstSample < 0:
+		return Audio{}, nil, fmt.Errorf("audio message: first sample %d < 0", a.FirstSample)
+	}
+	return a, pcm, nil
 }

@@ -29,6 +29,53 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Input says which kind of input a result answers.
+type Input int32
+
+const (
+	Input_INPUT_VIDEO Input = 0
+	Input_INPUT_AUDIO Input = 1
+)
+
+// Enum value maps for Input.
+var (
+	Input_name = map[int32]string{
+		0: "INPUT_VIDEO",
+		1: "INPUT_AUDIO",
+	}
+	Input_value = map[string]int32{
+		"INPUT_VIDEO": 0,
+		"INPUT_AUDIO": 1,
+	}
+)
+
+func (x Input) Enum() *Input {
+	p := new(Input)
+	*p = x
+	return p
+}
+
+func (x Input) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Input) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugin_proto_enumTypes[0].Descriptor()
+}
+
+func (Input) Type() protoreflect.EnumType {
+	return &file_plugin_proto_enumTypes[0]
+}
+
+func (x Input) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Input.Descriptor instead.
+func (Input) EnumDescriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{0}
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -608,8 +655,70 @@ func (x *ProcessResponse) GetResult() *Result {
 	return nil
 }
 
-// Result is what a plugin produced for one frame: typed fields, or an error
-// as data. Timestamps are CLOCK_MONOTONIC ns, comparable across processes.
+// Item is one time-stamped set of fields, e.g. one 10 ms audio hop.
+type Item struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PtsNs         int64                  `protobuf:"varint,1,opt,name=pts_ns,json=ptsNs,proto3" json:"pts_ns,omitempty"`
+	DurationNs    int64                  `protobuf:"varint,2,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	Fields        map[string]float64     `protobuf:"bytes,3,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Item) Reset() {
+	*x = Item{}
+	mi := &file_plugin_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Item) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Item) ProtoMessage() {}
+
+func (x *Item) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Item.ProtoReflect.Descriptor instead.
+func (*Item) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Item) GetPtsNs() int64 {
+	if x != nil {
+		return x.PtsNs
+	}
+	return 0
+}
+
+func (x *Item) GetDurationNs() int64 {
+	if x != nil {
+		return x.DurationNs
+	}
+	return 0
+}
+
+func (x *Item) GetFields() map[string]float64 {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// Result is what a plugin produced for one frame or audio chunk: typed
+// fields (a frame) or items (hops of a chunk), or an error as data.
+// Timestamps are CLOCK_MONOTONIC ns, comparable across processes.
 type Result struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Handle        uint32                 `protobuf:"varint,1,opt,name=handle,proto3" json:"handle,omitempty"`
@@ -620,13 +729,18 @@ type Result struct {
 	Error         *Error                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
 	ReceivedNanos int64                  `protobuf:"varint,7,opt,name=received_nanos,json=receivedNanos,proto3" json:"received_nanos,omitempty"`
 	DoneNanos     int64                  `protobuf:"varint,8,opt,name=done_nanos,json=doneNanos,proto3" json:"done_nanos,omitempty"`
+	Input         Input                  `protobuf:"varint,9,opt,name=input,proto3,enum=lsie.plugin.v1.Input" json:"input,omitempty"`
+	Items         []*Item                `protobuf:"bytes,10,rep,name=items,proto3" json:"items,omitempty"`
+	// progress_ns: the plugin has produced every item that starts before this
+	// media time (audio); segments wait for it (Contract 4).
+	ProgressNs    int64 `protobuf:"varint,11,opt,name=progress_ns,json=progressNs,proto3" json:"progress_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +752,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +765,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Result) GetHandle() uint32 {
@@ -710,6 +824,27 @@ func (x *Result) GetDoneNanos() int64 {
 	return 0
 }
 
+func (x *Result) GetInput() Input {
+	if x != nil {
+		return x.Input
+	}
+	return Input_INPUT_VIDEO
+}
+
+func (x *Result) GetItems() []*Item {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Result) GetProgressNs() int64 {
+	if x != nil {
+		return x.ProgressNs
+	}
+	return 0
+}
+
 // Error is a failure the host records, not a string to parse.
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -721,7 +856,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +868,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +881,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Error) GetCode() string {
@@ -771,7 +906,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -783,7 +918,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -796,7 +931,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 type HealthResponse struct {
@@ -810,7 +945,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +957,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +970,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HealthResponse) GetStatus() string {
@@ -906,7 +1041,15 @@ const file_plugin_proto_rawDesc = "" +
 	"\x0eProcessRequest\x12+\n" +
 	"\x05frame\x18\x01 \x01(\v2\x15.lsie.plugin.v1.FrameR\x05frame\"A\n" +
 	"\x0fProcessResponse\x12.\n" +
-	"\x06result\x18\x01 \x01(\v2\x16.lsie.plugin.v1.ResultR\x06result\"\xd4\x02\n" +
+	"\x06result\x18\x01 \x01(\v2\x16.lsie.plugin.v1.ResultR\x06result\"\xb3\x01\n" +
+	"\x04Item\x12\x15\n" +
+	"\x06pts_ns\x18\x01 \x01(\x03R\x05ptsNs\x12\x1f\n" +
+	"\vduration_ns\x18\x02 \x01(\x03R\n" +
+	"durationNs\x128\n" +
+	"\x06fields\x18\x03 \x03(\v2 .lsie.plugin.v1.Item.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xce\x03\n" +
 	"\x06Result\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\rR\x06handle\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
@@ -917,7 +1060,12 @@ const file_plugin_proto_rawDesc = "" +
 	"\x05error\x18\x06 \x01(\v2\x15.lsie.plugin.v1.ErrorR\x05error\x12%\n" +
 	"\x0ereceived_nanos\x18\a \x01(\x03R\rreceivedNanos\x12\x1d\n" +
 	"\n" +
-	"done_nanos\x18\b \x01(\x03R\tdoneNanos\x1a9\n" +
+	"done_nanos\x18\b \x01(\x03R\tdoneNanos\x12+\n" +
+	"\x05input\x18\t \x01(\x0e2\x15.lsie.plugin.v1.InputR\x05input\x12*\n" +
+	"\x05items\x18\n" +
+	" \x03(\v2\x14.lsie.plugin.v1.ItemR\x05items\x12\x1f\n" +
+	"\vprogress_ns\x18\v \x01(\x03R\n" +
+	"progressNs\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"5\n" +
@@ -928,7 +1076,10 @@ const file_plugin_proto_rawDesc = "" +
 	"\x0eHealthResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
-	"\fopen_streams\x18\x03 \x01(\rR\vopenStreams2\x91\x03\n" +
+	"\fopen_streams\x18\x03 \x01(\rR\vopenStreams*)\n" +
+	"\x05Input\x12\x0f\n" +
+	"\vINPUT_VIDEO\x10\x00\x12\x0f\n" +
+	"\vINPUT_AUDIO\x10\x012\x91\x03\n" +
 	"\x06Plugin\x12E\n" +
 	"\bDescribe\x12\x1f.lsie.plugin.v1.DescribeRequest\x1a\x18.lsie.plugin.v1.Manifest\x12S\n" +
 	"\n" +
@@ -949,48 +1100,55 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_plugin_proto_goTypes = []any{
-	(*DescribeRequest)(nil),     // 0: lsie.plugin.v1.DescribeRequest
-	(*FieldSpec)(nil),           // 1: lsie.plugin.v1.FieldSpec
-	(*Manifest)(nil),            // 2: lsie.plugin.v1.Manifest
-	(*OpenStreamRequest)(nil),   // 3: lsie.plugin.v1.OpenStreamRequest
-	(*OpenStreamResponse)(nil),  // 4: lsie.plugin.v1.OpenStreamResponse
-	(*CloseStreamRequest)(nil),  // 5: lsie.plugin.v1.CloseStreamRequest
-	(*CloseStreamResponse)(nil), // 6: lsie.plugin.v1.CloseStreamResponse
-	(*Frame)(nil),               // 7: lsie.plugin.v1.Frame
-	(*ProcessRequest)(nil),      // 8: lsie.plugin.v1.ProcessRequest
-	(*ProcessResponse)(nil),     // 9: lsie.plugin.v1.ProcessResponse
-	(*Result)(nil),              // 10: lsie.plugin.v1.Result
-	(*Error)(nil),               // 11: lsie.plugin.v1.Error
-	(*HealthRequest)(nil),       // 12: lsie.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),      // 13: lsie.plugin.v1.HealthResponse
-	nil,                         // 14: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	nil,                         // 15: lsie.plugin.v1.Result.FieldsEntry
+	(Input)(0),                  // 0: lsie.plugin.v1.Input
+	(*DescribeRequest)(nil),     // 1: lsie.plugin.v1.DescribeRequest
+	(*FieldSpec)(nil),           // 2: lsie.plugin.v1.FieldSpec
+	(*Manifest)(nil),            // 3: lsie.plugin.v1.Manifest
+	(*OpenStreamRequest)(nil),   // 4: lsie.plugin.v1.OpenStreamRequest
+	(*OpenStreamResponse)(nil),  // 5: lsie.plugin.v1.OpenStreamResponse
+	(*CloseStreamRequest)(nil),  // 6: lsie.plugin.v1.CloseStreamRequest
+	(*CloseStreamResponse)(nil), // 7: lsie.plugin.v1.CloseStreamResponse
+	(*Frame)(nil),               // 8: lsie.plugin.v1.Frame
+	(*ProcessRequest)(nil),      // 9: lsie.plugin.v1.ProcessRequest
+	(*ProcessResponse)(nil),     // 10: lsie.plugin.v1.ProcessResponse
+	(*Item)(nil),                // 11: lsie.plugin.v1.Item
+	(*Result)(nil),              // 12: lsie.plugin.v1.Result
+	(*Error)(nil),               // 13: lsie.plugin.v1.Error
+	(*HealthRequest)(nil),       // 14: lsie.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),      // 15: lsie.plugin.v1.HealthResponse
+	nil,                         // 16: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	nil,                         // 17: lsie.plugin.v1.Item.FieldsEntry
+	nil,                         // 18: lsie.plugin.v1.Result.FieldsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
-	1,  // 0: lsie.plugin.v1.Manifest.fields:type_name -> lsie.plugin.v1.FieldSpec
-	14, // 1: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	11, // 2: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
-	7,  // 3: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
-	10, // 4: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
-	15, // 5: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
-	11, // 6: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
-	0,  // 7: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
-	3,  // 8: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
-	5,  // 9: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
-	8,  // 10: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
-	12, // 11: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
-	2,  // 12: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
-	4,  // 13: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
-	6,  // 14: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
-	9,  // 15: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
-	13, // 16: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	2,  // 0: lsie.plugin.v1.Manifest.fields:type_name -> lsie.plugin.v1.FieldSpec
+	16, // 1: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	13, // 2: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
+	8,  // 3: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
+	12, // 4: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
+	17, // 5: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
+	18, // 6: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
+	13, // 7: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
+	0,  // 8: lsie.plugin.v1.Result.input:type_name -> lsie.plugin.v1.Input
+	11, // 9: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
+	1,  // 10: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
+	4,  // 11: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
+	6,  // 12: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
+	9,  // 13: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
+	14, // 14: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
+	3,  // 15: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
+	5,  // 16: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
+	7,  // 17: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
+	10, // 18: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
+	15, // 19: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
+	15, // [15:20] is the sub-list for method output_type
+	10, // [10:15] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1003,13 +1161,14 @@ func file_plugin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   16,
+			NumEnums:      1,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_plugin_proto_goTypes,
 		DependencyIndexes: file_plugin_proto_depIdxs,
+		EnumInfos:         file_plugin_proto_enumTypes,
 		MessageInfos:      file_plugin_proto_msgTypes,
 	}.Build()
 	File_plugin_proto = out.File

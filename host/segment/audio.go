@@ -1,0 +1,151 @@
+package segment
+
+import (
+	"math"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+)
+
+// sampleTime is the media time of sample index s at rate.
+func sampleTime(s int64, rate int) time.Duration {
+	return time.Duration(s * int64(time.Second) / int64(rate))
+}
+
+// firstSampleAt is the index of the first sample at or after media time t.
+func firstSampleAt(t time.Duration, rate int) int64 {
+	num := int64(t) * int64(rate)
+	q := num / int64(time.Second)
+	if num > 0 && num%int64(time.Second) != 0 {
+		q++
+	}
+	return q
+}
+
+// splitSamples calls fn for each open segment that samples [first, first+n)
+// fall in, with how many fall there; samples in closed segments go to late.
+func (a *Assembler) splitSamples(first, n int64, rate int, fn func(*open, int64), late func(int64)) {
+	end := first + n
+	for s := first; s < end; {
+		k := a.indexOf(sampleTime(s, rate))
+		_, segEnd := a.Bounds(k)
+		next := min(end, max(firstSampleAt(segEnd, rate), s+1))
+		if k < a.next {
+			late(next - s)
+		} else {
+			fn(a.get(k), next-s)
+		}
+		s = next
+	}
+}
+
+// AudioCaptured counts audio capture delivered: samples [first, first+n).
+func (a *Assembler) AudioCaptured(first, n int64, rate int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.started {
+		a.startLocked(a.cfg.Now())
+	}
+	a.splitSamples(first, n, rate, func(s *open, k int64) { s.audio += k }, func(int64) {})
+}
+
+// AudioGap records samples capture reported missing (an explicit gap).
+func (a *Assembler) AudioGap(first, n int64, rate int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.started {
+		a.startLocked(a.cfg.Now())
+	}
+	a.splitSamples(first, n, rate, func(s *open, k int64) {
+		s.audioGap += k
+		s.addReason(model.ReasonAudioGap)
+	}, func(int64) {})
+}
+
+// AudioDropped records a chunk assigned to plugin that never reached it
+// (past the plugin's bound); it settles the chunk like a result would.
+func (a *Assembler) AudioDropped(plugin string, first, n int64, rate int) {
+	a.mu.Lock()
+	if s := a.segFor(sampleTime(first, rate)); s != nil {
+		if p := s.plugins[plugin]; p != nil && p.inFlight > 0 {
+			p.inFlight--
+		}
+	}
+	a.splitSamples(first, n, rate, func(s *open, k int64) {
+		if p := s.plugins[plugin]; p != nil {
+			p.audioDropped += k
+			s.addReason(model.ReasonAudioGap)
+		}
+	}, func(int64) {})
+	a.unlockAndEmit(a.closeReadyLocked())
+}
+
+// NoAudio marks plugin as unable to work on this stream: it needs audio and
+// the stream has none. Every segment, open or future, says so.
+func (a *Assembler) NoAudio(plugin string) {
+	a.mu.Lock()
+	defer func() { a.unlockAndEmit(a.closeReadyLocked()) }()
+	if a.noAudio == nil {
+		a.noAudio = map[string]bool{}
+	}
+	a.noAudio[plugin] = true
+	if _, ok := a.audioProgress[plugin]; ok {
+		a.audioProgress[plugin] = math.MaxInt64 // nothing to wait for
+	}
+	for _, s := range a.segs {
+		if p := s.plugins[plugin]; p != nil {
+			p.seg.Status = model.PluginNoAudio
+		}
+	}
+}
+
+// AudioResult records plugin's result for the chunk of samples [first,
+// first+n): the chunk's lease on its segment ends, and each item lands in
+// the segment where it starts (a result that spans a boundary belongs to the
+// segment where it starts).
+func (a *Assembler) AudioResult(plugin string, first, n int64, rate int, items []model.Item, errMsg string, progress time.Duration) {
+	a.mu.Lock()
+	if n == 0 {
+		// A gap or end record: it held no segment, only its items count.
+	} else if s := a.segFor(sampleTime(first, rate)); s != nil {
+		if p := s.plugins[plugin]; p != nil {
+			if p.inFlight > 0 {
+				p.inFlight--
+			}
+			if errMsg != "" {
+				p.seg.Errors++
+			}
+		}
+	}
+	if errMsg == "" {
+		a.splitSamples(first, n, rate, func(s *open, k int64) {
+			if p := s.plugins[plugin]; p != nil {
+				p.audioAnalysed += k
+			}
+		}, func(int64) {})
+	}
+	for _, it := range items {
+		s := a.segFor(it.PTS)
+		if s == nil {
+			a.counters.LateResults++
+			continue
+		}
+		if p := s.plugins[plugin]; p != nil {
+			p.seg.Items = append(p.seg.Items, it)
+		}
+	}
+	// Progress moves only once the items it vouches for have landed.
+	if cur, ok := a.audioProgress[plugin]; ok && progress > cur {
+		a.audioProgress[plugin] = progress
+	}
+	a.unlockAndEmit(a.closeReadyLocked())
+}
+
+func (s *open) addReason(r string) {
+	for _, x := range s.reasons {
+		if x == r {
+			return
+		}
+	}
+	s.reasons = append(s.reasons, r)
+}

@@ -1,0 +1,90 @@
+package segment
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+)
+
+func newAudioAsm(t *testing.T) (*Assembler, *sink) {
+	t.Helper()
+	s := &sink{}
+	a := New(Config{StreamID: "s", Duration: time.Second, MaxCloseDelay: time.Second, AudioRate: 16000,
+		Plugins: []PluginInfo{{Name: "ac", Version: "1"}}, Now: func() time.Time { return t0 }}, s.emit)
+	a.Start(t0)
+	return a, s
+}
+
+func TestAudioSplitsExactlyAtBoundaries(t *testing.T) {
+	a, s := newAudioAsm(t)
+	// Chunks of 1600 samples; the 10th starts at 14400 and the 10th..11th
+	// straddle nothing, but a chunk starting at 15000 straddles 16000.
+	for first := int64(0); first < 15000; first += 1000 {
+		a.AudioCaptured(first, 1000, 16000)
+	}
+	a.AudioCaptured(15000, 1600, 16000) // 1000 in segment 0, 600 in segment 1
+	a.AudioGap(16600, 1400, 16000)      // all in segment 1
+	a.AudioCaptured(18000, 14000, 16000)
+	a.Progress(2 * time.Second)
+	if len(s.segs) != 2 {
+		t.Fatalf("%d segments", len(s.segs))
+	}
+	if s.segs[0].AudioSeconds != 1 || s.segs[0].AudioGapSeconds != 0 || s.segs[0].Status != model.SegmentComplete {
+		t.Errorf("segment 0: %+v", s.segs[0])
+	}
+	if s.segs[1].AudioSeconds != (600+14000)/16000.0 || s.segs[1].AudioGapSeconds != 1400/16000.0 ||
+		!slices.Equal(s.segs[1].Reasons, []string{model.ReasonAudioGap}) {
+		t.Errorf("segment 1: audio %v gap %v reasons %v", s.segs[1].AudioSeconds, s.segs[1].AudioGapSeconds, s.segs[1].Reasons)
+	}
+	if sum := s.segs[0].AudioSeconds + s.segs[1].AudioSeconds + s.segs[1].AudioGapSeconds; sum != 2 {
+		t.Errorf("audio + gaps cover %v s of 2 s", sum)
+	}
+}
+
+func TestAudioResultHoldsSegmentAndPlacesItems(t *testing.T) {
+	a, s := newAudioAsm(t)
+	// A chunk [0.95 s, 1.05 s) is in flight when capture passes 1 s.
+	a.AudioCaptured(15200, 1600, 16000)
+	a.Assigned("ac", sampleTime(15200, 16000))
+	a.Progress(1100 * time.Millisecond)
+	if len(s.segs) != 0 {
+		t.Fatal("closed while the audio plugin owed a chunk")
+	}
+	var items []model.Item
+	for i := int64(0); i < 10; i++ {
+		items = append(items, model.Item{PTS: 950*time.Millisecond + time.Duration(i)*10*time.Millisecond, Duration: 10 * time.Millisecond,
+			Fields: map[string]float64{"loudness_dbfs": -20}})
+	}
+	a.AudioResult("ac", 15200, 1600, 16000, items, "", math.MaxInt64)
+	if len(s.segs) != 1 {
+		t.Fatalf("%d segments after the result", len(s.segs))
+	}
+	p := s.segs[0].Plugins["ac"]
+	if len(p.Items) != 5 || p.AudioSeconds != 0.05 {
+		t.Fatalf("segment 0 holds %d items, %v s", len(p.Items), p.AudioSeconds)
+	}
+	a.Progress(2 * time.Second)
+	if p := s.segs[1].Plugins["ac"]; len(p.Items) != 5 || p.AudioSeconds != 0.05 {
+		t.Fatalf("segment 1 holds %d items, %v s", len(p.Items), p.AudioSeconds)
+	}
+}
+
+func TestAudioDroppedAndNoAudio(t *testing.T) {
+	a, s := newAudioAsm(t)
+	a.Assigned("ac", 0)
+	a.AudioDropped("ac", 0, 1600, 16000)
+	a.Progress(time.Second)
+	if len(s.segs) != 1 || s.segs[0].Plugins["ac"].AudioDroppedSeconds != 0.1 || !slices.Contains(s.segs[0].Reasons, model.ReasonAudioGap) {
+		t.Fatalf("dropped: %+v", s.segs)
+	}
+	a.NoAudio("ac")
+	a.Progress(3 * time.Second)
+	for _, seg := range s.segs[1:] {
+		if seg.Plugins["ac"].Status != model.PluginNoAudio {
+			t.Fatalf("segment %d plugin status %q", seg.Index, seg.Plugins["ac"].Status)
+		}
+	}
+}
