@@ -100,6 +100,15 @@ func (c *consumer) offer(ctx context.Context, f frameRef, lossless bool) {
 
 func (c *consumer) send(f frameRef) {
 	d := f.desc
+	// Stamp before sending and record it, so the handoff latency the result
+	// reports is measured from this send, whichever goroutine reads it.
+	d.SentNanos = shm.MonotonicNanos()
+	c.mu.Lock()
+	if _, ok := c.inFlight[d.Seq]; ok {
+		f.desc.SentNanos = d.SentNanos
+		c.inFlight[d.Seq] = f
+	}
+	c.mu.Unlock()
 	if err := c.proc.SendFrame(&d); err != nil {
 		c.mu.Lock()
 		delete(c.inFlight, f.desc.Seq)

@@ -443,10 +443,11 @@ func TestLiveLatestWins(t *testing.T) {
 store { sqlite = %q }
 api { listen = "127.0.0.1:0" }
 stream "live" {
-  source = "test://ball?width=320&height=240&fps=30"
+  source = "test://ball?width=320&height=240&fps=30&audio=300"
   realtime = true
   video { fps = 10 }
   plugin "visual" {}
+  plugin "acoustic" {}
   plugin "slowplugin" {
     window   = 1
     delay_ms = "250"
@@ -467,8 +468,21 @@ stream "live" {
 		t.Fatalf("only %d segments in 60 s", len(sl.Segments))
 	}
 	for _, c := range hh.Components {
-		if c.Kind == "stream" && (c.Counters["pool_exhausted"] != 0 || c.Counters["dropped"] != 0) {
+		if c.Kind != "stream" {
+			continue
+		}
+		if c.Counters["pool_exhausted"] != 0 || c.Counters["dropped"] != 0 {
 			t.Errorf("a pool sized per Contract 1 ran out: %v", c.Counters)
+		}
+		// Latency counters must be real measurements: positive, under a second.
+		for _, k := range []string{"plugin.visual.handoff_p50_ns", "plugin.visual.handoff_p99_ns",
+			"plugin.acoustic.audio_latency_p50_ns", "plugin.acoustic.audio_latency_p99_ns"} {
+			if v := c.Counters[k]; v <= 0 || v >= int64(time.Second) {
+				t.Errorf("%s = %d ns", k, v)
+			}
+		}
+		if c.Counters["plugin.acoustic.audio_dropped"] != 0 {
+			t.Errorf("audio dropped: %v", c.Counters)
 		}
 	}
 	skipped := 0
@@ -477,6 +491,9 @@ stream "live" {
 			t.Errorf("segment %d follows %d", seg.Index, sl.Segments[i-1].Index)
 		}
 		for name, p := range seg.Plugins {
+			if name == "acoustic" {
+				continue // audio plugins see no frames
+			}
 			if got := p.FramesAnalysed + p.FramesSkipped + p.Errors; got != seg.FramesSeen-seg.FramesDropped {
 				t.Errorf("segment %d %s: analysed %d + skipped %d + errors %d != seen %d - dropped %d",
 					seg.Index, name, p.FramesAnalysed, p.FramesSkipped, p.Errors, seg.FramesSeen, seg.FramesDropped)
@@ -488,6 +505,9 @@ stream "live" {
 		skipped += seg.Plugins["slowplugin"].FramesSkipped
 		if i > 0 && seg.Status != model.SegmentComplete {
 			t.Errorf("segment %d: %s %v", seg.Index, seg.Status, seg.Reasons)
+		}
+		if ac := seg.Plugins["acoustic"]; i > 0 && (math.Abs(seg.AudioSeconds+seg.AudioGapSeconds-1) > 1e-9 || ac.AudioSeconds != seg.AudioSeconds) {
+			t.Errorf("segment %d: audio %v + gaps %v, acoustic analysed %v", seg.Index, seg.AudioSeconds, seg.AudioGapSeconds, ac.AudioSeconds)
 		}
 	}
 	if skipped == 0 {

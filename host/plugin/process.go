@@ -196,10 +196,13 @@ func (p *Process) CloseStream(ctx context.Context, handle uint32) error {
 	return err
 }
 
-// SendFrame writes one descriptor, stamping its send time.
+// SendFrame writes one descriptor, stamping its send time unless the
+// caller already did.
 func (p *Process) SendFrame(d *shm.Descriptor) error {
 	var b [dataplane.FrameSize]byte
-	d.SentNanos = shm.MonotonicNanos()
+	if d.SentNanos == 0 {
+		d.SentNanos = shm.MonotonicNanos()
+	}
 	dataplane.PutFrame(b[:], d)
 	return p.write(b[:])
 }
