@@ -8,6 +8,11 @@
 # Every attribute below that has a default says so as "(default: VALUE)" at
 # the end of its line; leaving the attribute out gives that value. A test
 # checks that these match the code's defaults.
+#
+# Environment variables override the file (`lsie-host` and `config check`
+# read them; an empty variable counts as unset):
+#   LSIE_API_TOKEN   overrides api.token
+#   LSIE_API_LISTEN  overrides api.listen
 
 # The segment grid. Each stream's time line is cut into windows of this length;
 # live sources put them on a UTC grid so segment k of every stream covers the
@@ -32,7 +37,39 @@ store {
 # The REST/WebSocket API and console.
 api {
   # host:port to listen on; port 0 picks a free port; "" disables the API.
+  # A host that is not a loopback address (localhost, 127.0.0.0/8, ::1), such
+  # as "0.0.0.0:8080", needs a token. LSIE_API_LISTEN overrides it.
   listen = "127.0.0.1:8080" # (default: "127.0.0.1:8080")
+
+  # Bearer token that POST, PUT, PATCH and DELETE requests (adding and
+  # removing streams) must carry as `Authorization: Bearer TOKEN`; printable
+  # ASCII without spaces. "" means no token, which only a loopback listen
+  # address allows. Prefer LSIE_API_TOKEN, which overrides it, to keep the
+  # secret out of this file.
+  token = "" # (default: "")
+
+  # Host header values accepted besides localhost, 127.0.0.1, [::1] and the
+  # listen address: the names the API is reached by through a proxy or DNS.
+  # "host" matches without a port or with the listening port; "host:port"
+  # matches exactly. Requests for any other Host are refused (421), and so
+  # are browser requests whose Origin is not one of these hosts (403), so a
+  # web page cannot drive the API.
+  allowed_hosts = [] # (default: [])
+}
+
+# Which sources streams may use: those in this file and those added at run
+# time through the API. Without this block (or without allow) every source is
+# allowed; an empty list allows none. Each entry allows:
+#   "test"                    test:// sources
+#   "file:/media/"            files under a directory, on whole path
+#                             components, symlinks resolved
+#   "rtsp://*.cams.example"   network sources by scheme (rtsp, rtsps, rtmp,
+#                             rtmps, http, https) and host: a name or address,
+#                             "*.example.com" for its subdomains, "*" for any;
+#                             ":PORT" to pin a port
+#   "v4l2", "v4l2:/dev/video0"  any capture device, or one
+sources {
+  allow = ["test", "file:/media/", "rtsp://*.cams.example"]
 }
 
 # One block per input. The label is the stream id: 1..64 characters of

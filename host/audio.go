@@ -72,6 +72,15 @@ func (s *streamRunner) NoAudio() {
 // queueAudio hands a job to the consumer's sender. Counted chunks hold their
 // segment open until the plugin's result (or a recorded drop) settles them.
 func (c *consumer) queueAudio(ctx context.Context, j audioJob, lossless bool) {
+	if lossless {
+		c.waitAlive(ctx)
+	}
+	if c.isDead() {
+		if j.counted() {
+			c.s.asm.AudioMissed(c.name, j.hdr.FirstSample, int64(j.hdr.Samples), int(j.hdr.Rate))
+		}
+		return
+	}
 	if j.counted() {
 		c.s.asm.Assigned(c.name, time.Duration(j.hdr.PTS))
 	}
@@ -80,7 +89,7 @@ func (c *consumer) queueAudio(ctx context.Context, j audioJob, lossless bool) {
 		case c.audioQ <- j:
 			return
 		case <-ctx.Done():
-		case <-c.proc.Exited():
+		case <-c.process().Exited():
 		}
 	} else {
 		select {
@@ -102,9 +111,18 @@ func (c *consumer) sendAudio() {
 	defer close(c.audioDone)
 	for j := range c.audioQ {
 		c.mu.Lock()
-		c.audioInFlight[j.hdr.Seq] = j.hdr
+		dead, proc := c.dead, c.proc
+		if !dead {
+			c.audioInFlight[j.hdr.Seq] = j.hdr
+		}
 		c.mu.Unlock()
-		if err := c.proc.SendAudio(j.hdr, j.pcm); err != nil {
+		if dead {
+			if j.counted() { // queued before the plugin died: it never saw it
+				c.s.asm.AudioDropped(c.name, j.hdr.FirstSample, int64(j.hdr.Samples), int(j.hdr.Rate))
+			}
+			continue
+		}
+		if err := proc.SendAudio(j.hdr, j.pcm); err != nil {
 			c.mu.Lock()
 			delete(c.audioInFlight, j.hdr.Seq)
 			c.cond.Broadcast()
@@ -143,7 +161,11 @@ func (c *consumer) onAudioResult(res *pluginv1.Result) {
 	}
 	var items []model.Item
 	for _, it := range res.GetItems() {
-		items = append(items, model.Item{PTS: time.Duration(it.GetPtsNs()), Duration: time.Duration(it.GetDurationNs()), Fields: it.GetFields()})
+		item := model.Item{PTS: time.Duration(it.GetPtsNs()), Duration: time.Duration(it.GetDurationNs()), Fields: it.GetFields()}
+		if msg := checkFields(item.Fields); msg != "" {
+			item.Error, item.Fields = msg, nil
+		}
+		items = append(items, item)
 	}
 	errMsg := ""
 	if e := res.GetError(); e != nil {

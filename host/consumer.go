@@ -40,9 +40,12 @@ type consumer struct {
 	pending       *frameRef
 	audioInFlight map[uint64]dataplane.Audio // by audio seq
 	dead          bool
+	// gaveUp: the plugin is in error for good; nothing waits for it.
+	gaveUp bool
 
 	analysed, skipped, errors, lost int64
 	audioAnalysed, audioDropped     int64
+	restarts                        int64
 	handoff, audioLatency           latencyStats
 }
 
@@ -89,13 +92,74 @@ func (c *consumer) offer(ctx context.Context, f frameRef, lossless bool) {
 	default:
 		old := c.pending
 		c.pending = &f
-		c.mu.Unlock()
 		if old != nil {
 			c.skipped++
+		}
+		c.mu.Unlock()
+		if old != nil {
 			c.release(*old)
 			c.s.asm.Skipped(c.name, time.Duration(old.desc.PTS))
 		}
 	}
+}
+
+// process is the plugin process this consumer talks to now.
+func (c *consumer) process() *plugin.Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proc
+}
+
+func (c *consumer) isDead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dead
+}
+
+// waitAlive blocks (lossless mode) while the plugin is restarting, so every
+// frame still reaches it; it returns at once for a live or given-up plugin.
+func (c *consumer) waitAlive(ctx context.Context) {
+	stop := context.AfterFunc(ctx, c.wake)
+	defer stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.dead && !c.gaveUp && ctx.Err() == nil {
+		c.cond.Wait()
+	}
+}
+
+// giveUp releases everything waiting for this plugin.
+func (c *consumer) giveUp() {
+	c.mu.Lock()
+	c.gaveUp = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// revive attaches the consumer to a restarted plugin process: the current
+// region goes over first, then the stream is opened again, and only then do
+// frames flow.
+func (c *consumer) revive(ctx context.Context, p *plugin.Process) error {
+	if c.wantsVideo {
+		if r := c.s.currentRegion(); r != nil {
+			if err := p.SendRegion(r); err != nil {
+				return err
+			}
+		}
+	}
+	if err := p.OpenStream(ctx, c.s.handle, c.s.cfg.ID, c.attrs(), c.onResult); err != nil {
+		return err
+	}
+	if c.wantsAudio {
+		c.s.asm.ResetAudioProgress(c.name, c.s.asm.Progressed())
+	}
+	c.s.asm.PluginRestarted(c.name)
+	c.mu.Lock()
+	c.proc, c.dead = p, false
+	c.restarts++
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return nil
 }
 
 func (c *consumer) send(f frameRef) {
@@ -109,7 +173,7 @@ func (c *consumer) send(f frameRef) {
 		c.inFlight[d.Seq] = f
 	}
 	c.mu.Unlock()
-	if err := c.proc.SendFrame(&d); err != nil {
+	if err := c.process().SendFrame(&d); err != nil {
 		c.mu.Lock()
 		delete(c.inFlight, f.desc.Seq)
 		c.cond.Broadcast()
@@ -145,12 +209,22 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 		c.handoff.add(res.GetReceivedNanos() - f.desc.SentNanos)
 		c.release(f)
 		item := model.Item{PTS: time.Duration(res.GetPtsNs()), Duration: time.Duration(res.GetDurationNs()), Fields: res.GetFields()}
+		if item.PTS != time.Duration(f.desc.PTS) {
+			// The result is placed by the frame it answers, not by what the plugin claims.
+			item.PTS = time.Duration(f.desc.PTS)
+		}
 		if e := res.GetError(); e != nil {
 			item.Error = e.GetCode() + ": " + e.GetMessage()
+		} else if msg := checkFields(item.Fields); msg != "" {
+			item.Error, item.Fields = msg, nil
+		}
+		c.mu.Lock()
+		if item.Error != "" {
 			c.errors++
 		} else {
 			c.analysed++
 		}
+		c.mu.Unlock()
 		c.s.asm.Result(c.name, item)
 	}
 	if next != nil {
@@ -248,7 +322,7 @@ func (c *consumer) wake() {
 func (c *consumer) counters() map[string]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := map[string]int64{"errors": c.errors, "lost": c.lost}
+	out := map[string]int64{"errors": c.errors, "lost": c.lost, "restarts": c.restarts}
 	if c.wantsVideo {
 		out["analysed"], out["skipped"], out["in_flight"] = c.analysed, c.skipped, int64(len(c.inFlight))
 		if p50, p99, n := c.handoff.quantiles(); n > 0 {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,14 @@ type Options struct {
 	PluginStartTimeout time.Duration
 	// ExitWhenDone makes Run return once every stream has ended.
 	ExitWhenDone bool
+	// LeaseTimeout is how long a plugin may hold a frame before it counts
+	// as hung and is killed (then restarted). Zero means 30 s.
+	LeaseTimeout time.Duration
+	// Restart is the plugins' restart policy; zero means the default.
+	Restart plugin.RestartPolicy
+	// ConfigDir anchors relative file sources of streams added through
+	// the API, as the config file's directory does for its own streams.
+	ConfigDir string
 }
 
 // Host is one running lsie host.
@@ -47,8 +56,14 @@ type Host struct {
 
 	store   store.Store
 	api     *api.Server
-	procs   map[string]*plugin.Process
+	mu      sync.Mutex // guards sups and streams, which change at run time
+	sups    map[string]*plugin.Supervisor
 	streams []*streamRunner
+	runCtx  context.Context
+	handles atomic.Uint32
+	running atomic.Int64
+	wg      sync.WaitGroup
+	ended   chan struct{}
 
 	segs     chan model.Segment
 	regionID atomic.Uint32
@@ -69,8 +84,14 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	if opts.PluginStartTimeout == 0 {
 		opts.PluginStartTimeout = 10 * time.Second
 	}
+	if opts.LeaseTimeout == 0 {
+		opts.LeaseTimeout = 30 * time.Second
+	}
+	if opts.Restart == (plugin.RestartPolicy{}) {
+		opts.Restart = plugin.DefaultRestartPolicy()
+	}
 	h := &Host{cfg: cfg, opts: opts, log: opts.Logger, runID: newRunID(),
-		procs: map[string]*plugin.Process{}, segs: make(chan model.Segment, 1024), storeDone: make(chan struct{})}
+		sups: map[string]*plugin.Supervisor{}, ended: make(chan struct{}, 1), segs: make(chan model.Segment, 1024), storeDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			h.stopStarted()
@@ -102,20 +123,26 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		p, err := plugin.Start(bins[n], plugin.Options{StartTimeout: opts.PluginStartTimeout, Logger: h.log.Named("plugin")})
+		sup := plugin.NewSupervisor(bins[n], plugin.Options{StartTimeout: opts.PluginStartTimeout, Logger: h.log.Named("plugin")},
+			opts.Restart, plugin.Hooks{Started: h.pluginRestarted, Exited: h.pluginExited, GaveUp: h.pluginGaveUp})
+		p, err := sup.Start()
 		if err != nil {
 			return nil, err
 		}
-		h.procs[n] = p
+		h.sups[n] = sup
 		h.log.Info("plugin started", "plugin", n, "version", p.Manifest().GetVersion(), "sha256", bins[n].SHA256[:12])
 	}
-	for i, st := range cfg.Streams {
-		if err := h.addStream(st, uint32(i+1)); err != nil {
+	for _, st := range cfg.Streams {
+		s, err := h.buildStream(st, h.handles.Add(1))
+		if err != nil {
 			return nil, err
 		}
+		h.streams = append(h.streams, s)
 	}
 	if cfg.API.Listen != "" {
-		h.api = api.New(api.Config{Listen: cfg.API.Listen}, h.store, h, h.log.Named("api"))
+		h.api = api.New(api.Config{Listen: cfg.API.Listen, Token: cfg.API.Token, AllowedHosts: cfg.API.AllowedHosts},
+			h.store, h, h.log.Named("api"))
+		h.api.SetStreams(h, opts.ConfigDir, cfg.Sources)
 	}
 	return h, nil
 }
@@ -128,12 +155,13 @@ func newRunID() string {
 
 func (h *Host) nextRegionID() uint32 { return h.regionID.Add(1) }
 
-func (h *Host) addStream(st config.Stream, handle uint32) error {
+// buildStream builds a stream's runner and pipeline; startStream runs it.
+func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, error) {
 	s := &streamRunner{cfg: st, handle: handle, h: h, log: h.log.Named("stream").With("stream", st.ID), lossless: !st.Realtime}
 	s.setHealth(model.HealthStarting, "")
 	var infos []segment.PluginInfo
 	for i, ref := range st.Plugins {
-		proc := h.procs[ref.Name]
+		proc := h.sups[ref.Name].Current()
 		c := newConsumer(shm.ConsumerID(i+1), ref.Name, proc, s, ref.Window)
 		s.consumers = append(s.consumers, c)
 		infos = append(infos, segment.PluginInfo{Name: ref.Name, Version: proc.Manifest().GetVersion(), Audio: c.wantsAudio})
@@ -146,10 +174,68 @@ func (h *Host) addStream(st config.Stream, handle uint32) error {
 	c, err := capture.New(capture.Config{StreamID: st.ID, Source: st.Source, FPS: st.Video.FPS,
 		MaxWidth: st.Video.MaxWidth, Realtime: st.Realtime, Loop: st.Loop, Logger: s.log}, s)
 	if err != nil {
-		return fmt.Errorf("stream %q: %w", st.ID, err)
+		return nil, fmt.Errorf("stream %q: %w", st.ID, err)
 	}
 	s.cap = c
-	h.streams = append(h.streams, s)
+	return s, nil
+}
+
+// streamList is a snapshot of the running streams.
+func (h *Host) streamList() []*streamRunner {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.streams)
+}
+
+// supervisor returns the supervisor of a running plugin.
+func (h *Host) supervisor(name string) *plugin.Supervisor {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sups[name]
+}
+
+// startStream records the stream, opens it on its plugins and runs it.
+func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
+	bg := context.Background()
+	if err := h.store.UpsertStream(bg, model.Stream{ID: s.cfg.ID, Source: s.cfg.Source.Redacted(), Health: model.HealthStarting,
+		Plugins: pluginNames(s), StartedAt: time.Now().UTC()}); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for _, c := range s.consumers {
+		p := c.process()
+		b := p.Binary()
+		if err := h.store.RecordPluginRun(bg, model.PluginRun{RunID: h.runID, StreamID: s.cfg.ID, Plugin: c.name,
+			Version: p.Manifest().GetVersion(), SHA256: b.SHA256, Path: b.Path, Started: time.Now().UTC()}); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s.ctx, s.cancel, s.done = sctx, cancel, make(chan struct{})
+	for i, c := range s.consumers {
+		if err := c.process().OpenStream(sctx, s.handle, s.cfg.ID, c.attrs(), c.onResult); err != nil {
+			for _, opened := range s.consumers[:i] {
+				_ = opened.process().CloseStream(bg, s.handle)
+			}
+			cancel()
+			return err
+		}
+	}
+	for _, c := range s.consumers {
+		go c.sendAudio()
+	}
+	h.running.Add(1)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer close(s.done)
+		s.run(sctx)
+		h.persistHealth(s)
+		h.running.Add(-1)
+		select {
+		case h.ended <- struct{}{}:
+		default:
+		}
+	}()
 	return nil
 }
 
@@ -178,22 +264,21 @@ func (h *Host) APIAddr() string { return h.apiAddr }
 // Run starts the API and every stream and blocks until ctx is cancelled
 // (or, with ExitWhenDone, until every stream has ended).
 func (h *Host) Run(ctx context.Context) error {
-	bg := context.Background()
-	for _, s := range h.streams {
-		if err := h.store.UpsertStream(bg, model.Stream{ID: s.cfg.ID, Source: s.cfg.Source.URI, Health: model.HealthStarting,
-			Plugins: pluginNames(s), StartedAt: time.Now().UTC()}); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		for _, c := range s.consumers {
-			b := c.proc.Binary()
-			if err := h.store.RecordPluginRun(bg, model.PluginRun{RunID: h.runID, StreamID: s.cfg.ID, Plugin: c.name,
-				Version: c.proc.Manifest().GetVersion(), SHA256: b.SHA256, Path: b.Path, Started: time.Now().UTC()}); err != nil {
-				return fmt.Errorf("store: %w", err)
-			}
-		}
-	}
 	h.storeRunning = true
 	go h.storeLoop()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h.mu.Lock()
+	h.runCtx = runCtx
+	h.mu.Unlock()
+	for _, s := range h.streamList() {
+		if err := h.startStream(runCtx, s); err != nil {
+			return err
+		}
+	}
+	for _, sup := range h.sups {
+		go sup.Run(runCtx)
+	}
 	if h.api != nil {
 		addr, err := h.api.Start()
 		if err != nil {
@@ -202,54 +287,23 @@ func (h *Host) Run(ctx context.Context) error {
 		h.apiAddr = addr
 		h.log.Info("API listening", "addr", "http://"+addr+"/api/v1/health")
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for _, s := range h.streams {
-		s.ctx = runCtx
-		for _, c := range s.consumers {
-			if err := c.proc.OpenStream(runCtx, s.handle, s.cfg.ID, c.attrs(), c.onResult); err != nil {
-				return err
-			}
-		}
-	}
-	for _, s := range h.streams {
-		for _, c := range s.consumers {
-			go c.sendAudio()
-		}
-	}
-	var wg sync.WaitGroup
-	for _, s := range h.streams {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.run(runCtx)
-			h.persistHealth(s)
-		}()
-	}
-	for _, p := range h.procs {
-		go h.watchProcess(runCtx, p)
-	}
-	allDone := make(chan struct{})
-	go func() { wg.Wait(); close(allDone) }()
-	ended := allDone // stays valid after allDone is silenced below
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			cancel()
-			for _, s := range h.streams {
+			for _, s := range h.streamList() {
 				for _, c := range s.consumers {
 					c.wake()
 				}
 			}
-			<-ended
+			h.wg.Wait()
 			return nil
-		case <-allDone:
-			if h.opts.ExitWhenDone {
+		case <-h.ended:
+			if h.opts.ExitWhenDone && h.running.Load() == 0 {
 				return nil
 			}
-			allDone = nil // keep serving the API until cancelled
 		case <-tick.C:
 			h.tick()
 		}
@@ -284,7 +338,7 @@ func (h *Host) persistHealth(s *streamRunner) {
 // their deadline (hung): only after they are dead are slots reclaimed.
 func (h *Host) tick() {
 	now := time.Now()
-	for _, s := range h.streams {
+	for _, s := range h.streamList() {
 		s.asm.Tick()
 		s.mu.Lock()
 		pools := append([]*shm.Pool(nil), s.pools...)
@@ -292,27 +346,55 @@ func (h *Host) tick() {
 		for _, p := range pools {
 			for _, l := range p.Expired(now) {
 				c := s.consumers[int(l.Consumer)-1]
+				if c.isDead() {
+					continue
+				}
 				h.log.Error("plugin holds a frame past its lease deadline; killing it", "plugin", c.name, "stream", s.cfg.ID, "slot", l.Slot)
-				go c.proc.Close()
+				h.sups[c.name].Kill(fmt.Sprintf("held a frame of stream %q past its %s lease", s.cfg.ID, h.opts.LeaseTimeout))
 			}
 		}
 	}
 }
 
-// watchProcess marks a plugin's consumers dead when its process exits.
-func (h *Host) watchProcess(ctx context.Context, p *plugin.Process) {
-	select {
-	case <-ctx.Done():
+// pluginRestarted reattaches every consumer of a restarted plugin.
+func (h *Host) pluginRestarted(p *plugin.Process, restart bool) {
+	if !restart || h.runCtx == nil {
 		return
-	case <-p.Exited():
 	}
-	h.log.Error("plugin process exited", "plugin", p.Binary().Name)
-	for _, s := range h.streams {
+	for _, s := range h.streamList() {
+		for _, c := range s.consumers {
+			if c.name != p.Binary().Name {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(h.runCtx, 10*time.Second)
+			if err := c.revive(ctx, p); err != nil {
+				h.log.Error("reopening stream on restarted plugin", "plugin", c.name, "stream", s.cfg.ID, "error", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// pluginGaveUp stops every stream from waiting for a plugin in error.
+func (h *Host) pluginGaveUp(name string) {
+	for _, s := range h.streamList() {
+		for _, c := range s.consumers {
+			if c.name == name {
+				c.giveUp()
+			}
+		}
+	}
+}
+
+// pluginExited marks a dead plugin's consumers dead and reclaims its slots:
+// only now, with the process gone, can nobody still be reading them.
+func (h *Host) pluginExited(p *plugin.Process) {
+	for _, s := range h.streamList() {
 		s.mu.Lock()
 		pools := append([]*shm.Pool(nil), s.pools...)
 		s.mu.Unlock()
 		for _, c := range s.consumers {
-			if c.proc == p {
+			if c.process() == p {
 				c.died(pools)
 			}
 		}
@@ -327,25 +409,22 @@ func (h *Host) Health() model.HostHealth {
 			out.Status = model.HealthDegraded // one bad stream degrades, not kills, the host
 		}
 	}
-	for _, s := range h.streams {
+	for _, s := range h.streamList() {
 		ch := s.componentHealth()
 		worst(ch.Health)
 		out.Components = append(out.Components, ch)
 	}
-	names := make([]string, 0, len(h.procs))
-	for n := range h.procs {
+	names := make([]string, 0, len(h.sups))
+	for n := range h.sups {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		p := h.procs[n]
-		ch := model.ComponentHealth{Name: n, Kind: "plugin", Health: model.HealthOK,
-			Counters: map[string]int64{}}
-		select {
-		case <-p.Exited():
-			ch.Health, ch.Hint = model.HealthError, "plugin process exited; see the host log for its last stderr lines"
-			worst(ch.Health)
-		default:
+		health, hint, restarts := h.sups[n].Status()
+		ch := model.ComponentHealth{Name: n, Kind: "plugin", Health: health, Hint: hint,
+			Counters: map[string]int64{"restarts": int64(restarts)}}
+		if health != model.HealthOK {
+			worst(model.HealthError)
 		}
 		out.Components = append(out.Components, ch)
 	}
@@ -361,22 +440,22 @@ func (h *Host) Close() error {
 }
 
 func (h *Host) stopStarted() error {
-	for _, s := range h.streams {
+	for _, s := range h.streamList() {
 		s.close()
 	}
 	var errs []error
 	if h.api != nil {
 		errs = append(errs, h.api.Close())
 	}
-	for _, p := range h.procs {
-		_ = p.Close()
+	for _, sup := range h.sups {
+		sup.Close()
 	}
 	if h.store != nil {
 		close(h.segs)
 		if h.storeRunning {
 			<-h.storeDone // every closed segment is on disk before we exit
 		}
-		for _, s := range h.streams {
+		for _, s := range h.streamList() {
 			h.persistHealth(s)
 		}
 		errs = append(errs, h.store.Close())

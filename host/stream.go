@@ -16,10 +16,6 @@ import (
 	"github.com/lsie-mlf/lsie/shm"
 )
 
-// leaseTimeout is how long a plugin may hold a frame before the host
-// considers it hung. Generous: a slow model is not a hung one.
-const leaseTimeout = 30 * time.Second
-
 // streamRunner owns one stream: its capture pipeline, its shared-memory
 // regions, its consumers and its segment assembler.
 type streamRunner struct {
@@ -32,6 +28,9 @@ type streamRunner struct {
 	lossless bool
 
 	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when run has returned
+	removed   atomic.Bool
 	consumers []*consumer
 
 	// Regions are created on the first frame, when the analysis size is
@@ -76,6 +75,13 @@ func (s *streamRunner) windows() []int {
 	return w
 }
 
+// currentRegion is the region new frames are written to, if any yet.
+func (s *streamRunner) currentRegion() *shm.Region {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.region
+}
+
 // ensureRegion returns a pool whose slots fit size bytes.
 func (s *streamRunner) ensureRegion(size int) (*shm.Region, *shm.Pool, error) {
 	s.mu.Lock()
@@ -89,10 +95,10 @@ func (s *streamRunner) ensureRegion(size int) (*shm.Region, *shm.Pool, error) {
 		return nil, nil, err
 	}
 	for _, c := range s.consumers {
-		if !c.wantsVideo {
-			continue
+		if !c.wantsVideo || c.isDead() {
+			continue // a restarted plugin gets the current region when it revives
 		}
-		if err := c.proc.SendRegion(r); err != nil {
+		if err := c.process().SendRegion(r); err != nil {
 			s.log.Error("sending region to plugin", "plugin", c.name, "error", err)
 		}
 	}
@@ -141,15 +147,20 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 	live := make([]*consumer, 0, len(s.consumers))
 	ids := make([]shm.ConsumerID, 0, len(s.consumers))
 	for _, c := range s.consumers {
-		c.mu.Lock()
-		dead := c.dead
-		c.mu.Unlock()
-		if !dead && c.wantsVideo {
-			live = append(live, c)
-			ids = append(ids, c.id)
+		if !c.wantsVideo {
+			continue
 		}
+		if s.lossless {
+			c.waitAlive(s.ctx)
+		}
+		if c.isDead() {
+			s.asm.Missed(c.name, pts)
+			continue
+		}
+		live = append(live, c)
+		ids = append(ids, c.id)
 	}
-	pool.Publish(slot, gen, ids, time.Now().Add(leaseTimeout))
+	pool.Publish(slot, gen, ids, time.Now().Add(s.h.opts.LeaseTimeout))
 	ref := frameRef{pool: pool, desc: shm.Descriptor{
 		Stream: s.handle, Region: region.ID(), Slot: uint32(slot), Memory: shm.MemoryHost,
 		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),
@@ -183,6 +194,8 @@ func (s *streamRunner) run(ctx context.Context) {
 		s.setHealth(model.HealthError, err.Error())
 		reason = model.ReasonSourceError
 		s.log.Error("capture failed", "error", err)
+	case ctx.Err() != nil && s.removed.Load():
+		reason = model.ReasonRemoved
 	case ctx.Err() != nil:
 		reason = model.ReasonShutdown
 	}
@@ -205,6 +218,8 @@ func (s *streamRunner) run(ctx context.Context) {
 		s.setHealth(model.HealthEnded, "end of stream")
 	} else if reason == model.ReasonShutdown {
 		s.setHealth(model.HealthEnded, "host shutting down")
+	} else if reason == model.ReasonRemoved {
+		s.setHealth(model.HealthEnded, "stream removed")
 	}
 	s.log.Info("stream finished", "reason", reason, "frames", s.frames.Load(), "dropped", s.dropped.Load())
 }
@@ -217,17 +232,18 @@ func (s *streamRunner) close() {
 	regions := append(s.retired, s.region)
 	s.mu.Unlock()
 	for _, c := range s.consumers {
+		p := c.process()
 		select {
-		case <-c.proc.Exited():
+		case <-p.Exited():
 			continue
 		default:
 		}
-		if err := c.proc.CloseStream(ctx, s.handle); err != nil {
+		if err := p.CloseStream(ctx, s.handle); err != nil {
 			s.log.Warn("closing stream on plugin", "plugin", c.name, "error", err)
 		}
 		for _, r := range regions {
 			if r != nil {
-				_ = c.proc.DropRegion(r.ID())
+				_ = p.DropRegion(r.ID())
 			}
 		}
 	}

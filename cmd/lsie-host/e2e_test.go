@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := func() int {
 		defer os.RemoveAll(dir)
-		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}, {"plugins/slowplugin", "./testdata/slowplugin"}, {"plugins/acoustic", "../../plugins/acoustic"}} {
+		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}, {"plugins/slowplugin", "./testdata/slowplugin"}, {"plugins/acoustic", "../../plugins/acoustic"}, {"plugins/faultplugin", "./testdata/faultplugin"}} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b[0], err, out)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "configs/demo.hcl", Usage: "HCL config file", EnvVars: []string{"LSIE_CONFIG"}},
 			&cli.BoolFlag{Name: "exit-when-done", Usage: "exit once every stream has ended (replays, tests)", EnvVars: []string{"LSIE_EXIT_WHEN_DONE"}},
 			&cli.BoolFlag{Name: "quiet", Usage: "do not print a line per closed segment", EnvVars: []string{"LSIE_QUIET"}},
+			&cli.DurationFlag{Name: "lease-timeout", Value: 30 * time.Second, Usage: "how long a plugin may hold a frame before it is killed as hung (and restarted)", EnvVars: []string{"LSIE_LEASE_TIMEOUT"}},
 		}, logFlags...),
 		Action: run,
 		Commands: []*cli.Command{
@@ -109,16 +111,43 @@ func run(c *cli.Context) error {
 		return err
 	}
 	table := newSegmentTable(c.App.Writer, c.Bool("quiet"))
+	path := c.String("config")
 	h, err := host.New(cfg, host.Options{PluginDir: c.String("plugins"), Version: version, Logger: log,
-		OnSegment: table.print, ExitWhenDone: c.Bool("exit-when-done")})
+		OnSegment: table.print, ExitWhenDone: c.Bool("exit-when-done"), LeaseTimeout: c.Duration("lease-timeout"),
+		ConfigDir: filepath.Dir(path)})
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go reloadOnHUP(ctx, h, path, log)
 	runErr := h.Run(ctx)
 	log.Info("shutting down")
 	return errors.Join(runErr, h.Close())
+}
+
+// reloadOnHUP re-reads the config file on SIGHUP and applies its streams;
+// a config with errors is reported and the running one kept.
+func reloadOnHUP(ctx context.Context, h *host.Host, path string, log hclog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		log.Info("SIGHUP: reloading config", "path", path)
+		cfg, err := config.Load(path)
+		if err != nil {
+			log.Error("reload: the config has errors; keeping the running one", "error", err)
+			continue
+		}
+		if err := h.Reload(ctx, cfg); err != nil {
+			log.Error("reload", "error", err)
+		}
+	}
 }
 
 func configCheck(c *cli.Context) error {

@@ -108,9 +108,12 @@ func newTestServer(t *testing.T, hs HealthSource) *Server {
 	return New(Config{}, newTestStore(t), hs, nil)
 }
 
+// serve sends a request as a local client does: Host localhost, no Origin.
 func serve(h http.Handler, method, target string) *httptest.ResponseRecorder {
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	req := httptest.NewRequest(method, target, nil)
+	req.Host = "localhost"
+	h.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -234,8 +237,10 @@ func TestErrors(t *testing.T) {
 			`{"error":{"code":"not_found","message":"no endpoint at \"/api/v1/segments/cam1\""}}`},
 		{"outside api", ok, "GET", "/index.html", 404, "",
 			`{"error":{"code":"not_found","message":"no endpoint at \"/index.html\""}}`},
-		{"POST streams", ok, "POST", "/api/v1/streams", 405, "GET, HEAD",
-			`{"error":{"code":"method_not_allowed","message":"method POST is not allowed on \"/api/v1/streams\"; allowed: GET, HEAD"}}`},
+		{"PUT streams", ok, "PUT", "/api/v1/streams", 405, "GET, HEAD, POST",
+			`{"error":{"code":"method_not_allowed","message":"method PUT is not allowed on \"/api/v1/streams\"; allowed: GET, HEAD, POST"}}`},
+		{"GET one stream", ok, "GET", "/api/v1/streams/cam1", 405, "DELETE",
+			`{"error":{"code":"method_not_allowed","message":"method GET is not allowed on \"/api/v1/streams/cam1\"; allowed: DELETE"}}`},
 		{"DELETE segment", ok, "DELETE", "/api/v1/segments/cam1/0", 405, "GET, HEAD",
 			`{"error":{"code":"method_not_allowed","message":"method DELETE is not allowed on \"/api/v1/segments/cam1/0\"; allowed: GET, HEAD"}}`},
 		{"PUT health", ok, "PUT", "/api/v1/health", 405, "GET, HEAD",

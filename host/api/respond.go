@@ -8,20 +8,38 @@ import (
 // Error codes of the JSON error body.
 const (
 	codeBadRequest       = "bad_request"
+	codeUnauthorized     = "unauthorized"
+	codeForbidden        = "forbidden"
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
+	codeConflict         = "conflict"
+	codeTooLarge         = "payload_too_large"
+	codeMediaType        = "unsupported_media_type"
+	codeMisdirected      = "misdirected_request"
 	codeInternal         = "internal"
+	codeNotImplemented   = "not_implemented"
 )
 
 // errorBody is the JSON body of every error response:
-// {"error":{"code":"...","message":"..."}}.
+// {"error":{"code":"...","message":"..."}}, with "diagnostics" added when
+// a request body was refused for what it says.
 type errorBody struct {
 	Error errorDetail `json:"error"`
 }
 
 type errorDetail struct {
-	Code    string `json:"code"`
+	Code        string       `json:"code"`
+	Message     string       `json:"message"`
+	Diagnostics []diagnostic `json:"diagnostics,omitempty"`
+}
+
+// diagnostic is one problem in a request body: the field as a JSON path
+// (`plugins[0].window`; "" for the document as a whole), what is wrong, and
+// the byte offset in the body where it is, when known.
+type diagnostic struct {
+	Field   string `json:"field"`
 	Message string `json:"message"`
+	Offset  *int   `json:"offset,omitempty"`
 }
 
 // setHeaders sets the headers every API response carries.
@@ -48,7 +66,12 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeError writes the JSON error body.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: msg}}) // cannot fail: two strings
+	writeErrorDetail(w, status, errorDetail{Code: code, Message: msg})
+}
+
+// writeErrorDetail writes the JSON error body with its diagnostics.
+func writeErrorDetail(w http.ResponseWriter, status int, e errorDetail) {
+	b, _ := json.Marshal(errorBody{Error: e}) // cannot fail: strings and ints
 	setHeaders(w)
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))

@@ -24,7 +24,8 @@ const (
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/health", methods{http.MethodGet: s.getHealth})
-	mux.Handle("/api/v1/streams", methods{http.MethodGet: s.getStreams})
+	mux.Handle("/api/v1/streams", methods{http.MethodGet: s.getStreams, http.MethodPost: s.postStream})
+	mux.Handle("/api/v1/streams/{id}", methods{http.MethodDelete: s.deleteStream})
 	mux.Handle("/api/v1/streams/{id}/segments", methods{http.MethodGet: s.getSegments})
 	mux.Handle("/api/v1/segments/{stream}/{index}", methods{http.MethodGet: s.getSegment})
 	mux.HandleFunc("/", s.notFound)

@@ -1,15 +1,22 @@
-// Package api serves the host's HTTP API: JSON over net/http, read-only for
-// now (health, streams, segments). Later: WebSocket, console assets,
-// /metrics, auth.
+// Package api serves the host's HTTP API: JSON over net/http. It reads
+// health, streams and segments, and adds and removes streams at run time
+// through a StreamManager. Later: WebSocket, console assets, /metrics.
+//
+// Every request passes a guard first (see guard.go): its Host must be one
+// the API is reached by (against DNS rebinding), a browser's Origin must be
+// one of those hosts (against cross-site requests), and, when a token is
+// configured, every request other than GET, HEAD and OPTIONS must carry it.
 package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,7 +26,7 @@ import (
 )
 
 // DefaultListen is the address used when Config.Listen is empty: loopback
-// only, since the API has no authentication yet.
+// only, the safe choice whether or not a token is set.
 const DefaultListen = "127.0.0.1:7700"
 
 // shutdownTimeout bounds how long Close waits for requests in flight before
@@ -36,6 +43,16 @@ type Config struct {
 	// Listen is the TCP address to serve on, host:port; ":0" picks a free
 	// port. Empty means DefaultListen.
 	Listen string
+	// Token, when not empty, is the bearer token every request other than
+	// GET, HEAD and OPTIONS must carry (`Authorization: Bearer TOKEN`).
+	// Empty lets those requests through: config validation allows that only
+	// on a loopback Listen.
+	Token string
+	// AllowedHosts are Host header values accepted besides the loopback
+	// names (localhost, 127.0.0.1, [::1]) and the listen address: "host"
+	// matches without a port or with the bound port, "host:port" exactly,
+	// case-insensitively.
+	AllowedHosts []string
 }
 
 // Server is the HTTP API over a Store and the host's live health.
@@ -45,6 +62,14 @@ type Server struct {
 	hs      HealthSource
 	log     hclog.Logger
 	handler http.Handler
+
+	// hosts are the accepted Host values; Start replaces them once the
+	// port is bound.
+	hosts atomic.Pointer[hostSet]
+	// tokenHash is sha256 of Config.Token, compared in constant time.
+	tokenHash [32]byte
+	// streams is set by SetStreams; nil until then.
+	streams atomic.Pointer[streamsConfig]
 
 	mu      sync.Mutex
 	srv     *http.Server
@@ -60,8 +85,9 @@ func New(cfg Config, st store.Store, hs HealthSource, log hclog.Logger) *Server 
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Server{cfg: cfg, st: st, hs: hs, log: log}
-	s.handler = s.recoverPanics(s.logRequests(s.routes()))
+	s := &Server{cfg: cfg, st: st, hs: hs, log: log, tokenHash: sha256.Sum256([]byte(cfg.Token))}
+	s.hosts.Store(newHostSet(s.listen(), "", cfg.AllowedHosts))
+	s.handler = s.recoverPanics(s.logRequests(s.guard(s.routes())))
 	return s
 }
 
@@ -79,14 +105,13 @@ func (s *Server) Start() (addr string, err error) {
 	if s.srv != nil {
 		return "", errors.New("api: already started")
 	}
-	listen := s.cfg.Listen
-	if listen == "" {
-		listen = DefaultListen
-	}
+	listen := s.listen()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return "", fmt.Errorf("api: listen on %q: %w", listen, err)
 	}
+	addr = ln.Addr().String()
+	s.hosts.Store(newHostSet(listen, addr, s.cfg.AllowedHosts))
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -100,9 +125,16 @@ func (s *Server) Start() (addr string, err error) {
 			s.log.Error("api server stopped", "addr", ln.Addr().String(), "error", err)
 		}
 	}(s.srv, s.done)
-	addr = ln.Addr().String()
-	s.log.Info("api listening", "addr", addr)
+	s.log.Info("api listening", "addr", addr, "token", s.cfg.Token != "")
 	return addr, nil
+}
+
+// listen is the address to listen on: Config.Listen or DefaultListen.
+func (s *Server) listen() string {
+	if s.cfg.Listen == "" {
+		return DefaultListen
+	}
+	return s.cfg.Listen
 }
 
 // Close stops the server: it stops accepting, lets requests in flight finish

@@ -39,12 +39,13 @@ type audioOut interface {
 // leading GapStart gap).
 type audioLine struct {
 	out audioOut
-	// base is the sample index of running time 0 in the current pass.
+	// base is the sample index of running time 0 in the current pass (or
+	// connection attempt of a live source).
 	base int64
-	// passStart: nothing placed yet in this pass (a gap before its first
-	// buffer is GapStart on the first pass, GapLoopSeam later).
-	passStart bool
-	loops     int
+	// startGap names a gap before the pass's first buffer (GapStart on the
+	// first pass, GapLoopSeam after a seam, GapReconnect after a reconnect);
+	// "" once a buffer was placed.
+	startGap string
 	// first is the index of pend's first sample: everything before it was
 	// delivered or declared a gap.
 	first int64
@@ -52,7 +53,7 @@ type audioLine struct {
 	pend  [2 * AudioChunkSamples]byte
 }
 
-func newAudioLine(out audioOut) audioLine { return audioLine{out: out, passStart: true} }
+func newAudioLine(out audioOut) audioLine { return audioLine{out: out, startGap: GapStart} }
 
 // next is the index the next placed sample takes.
 func (l *audioLine) next() int64 { return l.first + int64(l.n) }
@@ -70,10 +71,8 @@ func (l *audioLine) push(running time.Duration, pcm []byte, discont bool) {
 	case d > audioTolerance:
 		reason := GapDropped
 		switch {
-		case l.passStart && l.loops == 0:
-			reason = GapStart
-		case l.passStart:
-			reason = GapLoopSeam
+		case l.startGap != "":
+			reason = l.startGap
 		case discont:
 			reason = GapDiscont
 		}
@@ -86,7 +85,7 @@ func (l *audioLine) push(running time.Duration, pcm []byte, discont bool) {
 	if len(pcm) == 0 {
 		return
 	}
-	l.passStart = false
+	l.startGap = ""
 	for len(pcm) > 0 {
 		k := copy(l.pend[2*l.n:], pcm)
 		l.n += k / 2
@@ -122,8 +121,16 @@ func (l *audioLine) fill(to int64, reason string) {
 func (l *audioLine) rebase(idx int64) {
 	l.fill(idx, GapLoopSeam)
 	l.base = idx
-	l.passStart = true
-	l.loops++
+	l.startGap = GapLoopSeam
+}
+
+// restart continues the line after a live source reconnected: what is
+// pending goes out, [end, to) is declared a gap (GapReconnect, the hole),
+// and running time 0 of the new connection is sample base.
+func (l *audioLine) restart(base, to int64, reason string) {
+	l.fill(to, reason)
+	l.base = base
+	l.startGap = reason
 }
 
 // Capture implements audioOut: it hands chunks and gaps to the AudioHandler
@@ -157,7 +164,11 @@ func (c *Capture) onAudioSample(_ *app.Sink) gst.FlowReturn {
 	if c.stopped() {
 		return gst.FlowFlushing
 	}
-	b, err := c.ca.pull(c.g.audioSinkPtr)
+	g := c.graph()
+	if g == nil {
+		return gst.FlowFlushing
+	}
+	b, err := c.ca.pull(g.audioSinkPtr)
 	if err != nil {
 		if errors.Is(err, errNoSample) {
 			return gst.FlowOK
@@ -176,7 +187,7 @@ func (c *Capture) onAudioSample(_ *app.Sink) gst.FlowReturn {
 		c.log.Warn("audio buffer without timestamp discarded", "samples", len(b.pcm)/2)
 		return gst.FlowOK
 	}
-	c.setAnchor(b.running)
+	c.firstBuffer(g, b.running)
 	c.al.push(b.running, b.pcm, b.discont)
 	c.report()
 	return gst.FlowOK
@@ -188,7 +199,7 @@ func (c *Capture) onAudioSample(_ *app.Sink) gst.FlowReturn {
 func (c *Capture) onAudioEOS(_ *app.Sink) {
 	// The duration query goes upstream to the demuxer; it takes no stream
 	// lock, so it is safe from a streaming thread (and done before hmu).
-	d := c.passDuration()
+	d := c.passDuration(c.graph())
 	c.hmu.Lock()
 	defer c.hmu.Unlock()
 	if c.stopped() {
@@ -231,5 +242,32 @@ func (c *Capture) noAudio() {
 	}
 	c.log.Debug("source has no audio")
 	c.ah.NoAudio()
+	c.report()
+}
+
+// audioLinked runs when an attempt linked its audio branch: audio takes part
+// in progress.
+func (c *Capture) audioLinked() {
+	c.tl.setAudio(audioOn)
+	c.audioSeen.Store(true)
+}
+
+// audioMissing runs when all of a source's pads are known and none was
+// audio. The first time, the source has no audio (NoAudio). A live source
+// that had audio and came back without: audio of this attempt counts as
+// ended, so video's progress declares it missing (GapNoAudio) as it goes.
+func (c *Capture) audioMissing() {
+	if !c.audioSeen.Load() {
+		c.noAudio()
+		return
+	}
+	c.hmu.Lock()
+	defer c.hmu.Unlock()
+	c.tl.setAudio(audioOn)
+	c.tl.branchEOS(true)
+	if c.stopped() {
+		return
+	}
+	c.log.Warn("source came back without audio")
 	c.report()
 }

@@ -9,14 +9,24 @@
 //	                          ─(first audio pad, AudioHandler)→ audio branch; other pads → fakesink
 //	test: videotestsrc ! capsfilter → analysis branch
 //	      [audiotestsrc wave=sine ! capsfilter S16LE 16 kHz mono → audio branch]
-//	analysis branch: [clocksync, realtime files] ! [queue leaky, realtime] ! videorate max-rate
+//	rtsp, rtmp, hls, v4l2: see network.go; decodebin pads as for a file
+//	analysis branch: [clocksync, realtime files and rtmp/hls] ! [queue leaky, realtime] ! videorate max-rate
 //	                 ! videoscale ! videoconvert ! capsfilter RGB WxH ! appsink
-//	audio branch: [clocksync, realtime files] ! queue [leaky, realtime] ! audioconvert
+//	audio branch: [clocksync, realtime files and rtmp/hls] ! queue [leaky, realtime] ! audioconvert
 //	              ! audioresample ! capsfilter S16LE 16 kHz mono ! appsink
 //
 // Realtime (live) captures are paced like a camera and never block; lossless
 // captures run as fast as the handler allows and deliver every analysis frame
 // and every audio sample.
+//
+// Live network and device sources (source.Spec.Live) always run in realtime
+// and never end on a source error: Run reports the source degraded, tears
+// the pipeline down, waits (Reconnect backoff), rebuilds it and carries on
+// with the same time line, which keeps tracking the wall clock: the time the
+// source was away is a hole that progress jumps over and audio declares as a
+// GapReconnect gap. A stall (no buffer out of the source for
+// Reconnect.StallTimeout, measured before any queue so a slow handler is
+// never taken for one) is handled like an error.
 package capture
 
 import (
@@ -53,6 +63,10 @@ type Config struct {
 	// Loop replays a file source forever; the time line never goes back.
 	// It is ignored for other sources.
 	Loop bool
+	// Reconnect configures recovery of a live network or device source;
+	// the zero value is DefaultReconnect(). File and test sources never
+	// reconnect and ignore it.
+	Reconnect Reconnect
 	// Logger receives the capture's logs; nil discards them.
 	Logger hclog.Logger
 }
@@ -116,7 +130,8 @@ type AudioGap struct {
 	FirstSample, Samples int64
 	// PTS is the media time of FirstSample.
 	PTS time.Duration
-	// Reason is one of GapStart, GapDiscont, GapDropped, GapLoopSeam, GapEOS.
+	// Reason is one of GapStart, GapDiscont, GapDropped, GapLoopSeam, GapEOS,
+	// GapReconnect, GapNoAudio.
 	Reason string
 }
 
@@ -138,6 +153,13 @@ const (
 	// GapEOS: the stream ended with its audio shorter than its video; the gap
 	// runs to the final progress.
 	GapEOS = "eos"
+	// GapReconnect: a live source was away (error or stall, then reconnect):
+	// the samples from where its audio stopped to where the new connection's
+	// first buffer sits on the time line.
+	GapReconnect = "reconnect"
+	// GapNoAudio: a live source came back without the audio track it had;
+	// its video's progress declares the audio missing as it goes.
+	GapNoAudio = "no_audio"
 )
 
 // AudioHandler is implemented by a Handler that wants audio. Its calls are
@@ -183,6 +205,12 @@ type Stats struct {
 	// AudioDiscarded counts decoded samples not delivered: without a
 	// timestamp, or overlapping samples already on the line (never moved back).
 	AudioDiscarded uint64
+	// Stalls counts attempts of a live source ended by a stall (no buffer out
+	// of the source for Reconnect.StallTimeout).
+	Stalls uint64
+	// Reconnects counts pipelines rebuilt after a live source's error or
+	// stall (successful or not).
+	Reconnects uint64
 }
 
 // SourceError is a pipeline error reported by GStreamer.
@@ -223,10 +251,22 @@ type Capture struct {
 	h      Handler
 	log    hclog.Logger
 	period time.Duration
+	// live: a network or device source that reconnects; unclocked: one whose
+	// buffer times do not follow the pipeline clock (rtmp, hls).
+	live, unclocked bool
+	rc              Reconnect
+	password        string // the URI's, redacted from messages
 
-	g  *graph
+	// gp is the current pipeline: replaced on every reconnect, nil between
+	// a teardown and the next build. Streaming threads only run while it is
+	// set (a graph is torn down to NULL before it is dropped).
+	gp atomic.Pointer[graph]
 	cf *cframe
-	ca *caudio // nil without an audio branch
+	ca *caudio // nil without an AudioHandler
+	wd *cwatch // stall watch on the source's output
+	// pace keeps an unclocked source's branches on one clock offset (nil
+	// for other sources).
+	pace *cpace
 
 	// hmu serialises every handler call: video and audio come from different
 	// streaming threads, EOS from Run's goroutine. Progress is computed and
@@ -235,8 +275,14 @@ type Capture struct {
 	// fr is reused for every frame, ac for every audio chunk (under hmu).
 	fr Frame
 	ac AudioChunk
-	// ah is h when it wants audio, else nil.
+	// ah is h when it wants audio, else nil; sh when it wants states.
 	ah AudioHandler
+	sh StateHandler
+	// att is the current attempt (under hmu).
+	att attemptState
+	// audioSeen: an audio branch was linked in some attempt.
+	audioSeen atomic.Bool
+	status    atomic.Pointer[SourceStatus]
 	// al is the audio sample line (under hmu).
 	al          audioLine
 	noAudioOnce atomic.Bool
@@ -274,36 +320,65 @@ func New(cfg Config, h Handler) (*Capture, error) {
 		log.Debug("loop ignored: not a file source", "kind", cfg.Source.Kind)
 		cfg.Loop = false
 	}
+	live := cfg.Source.Live()
+	if live && !cfg.Realtime {
+		return nil, fmt.Errorf("stream %q: %s source %q is live: it needs realtime = true (a live source cannot be read losslessly)", cfg.StreamID, cfg.Source.Kind, cfg.Source.Redacted())
+	}
+	rc, err := cfg.Reconnect.normalize()
+	if err != nil {
+		return nil, fmt.Errorf("stream %q: %w", cfg.StreamID, err)
+	}
 	initGst()
 	c := &Capture{
-		cfg:      cfg,
-		h:        h,
-		log:      log,
-		period:   time.Second / time.Duration(cfg.FPS),
-		asyncErr: make(chan error, 1),
-		runDone:  make(chan struct{}),
+		cfg:       cfg,
+		h:         h,
+		log:       log,
+		period:    time.Second / time.Duration(cfg.FPS),
+		live:      live,
+		unclocked: live && unclockedKind(cfg.Source.Kind),
+		rc:        rc,
+		asyncErr:  make(chan error, 1),
+		runDone:   make(chan struct{}),
 	}
+	_, c.password, _ = cfg.Source.Credentials()
 	c.tl.period = c.period
 	if ah, ok := h.(AudioHandler); ok {
 		c.ah = ah
 	}
+	if sh, ok := h.(StateHandler); ok {
+		c.sh = sh
+	}
 	c.al = newAudioLine(c)
+	c.wd = newCWatch()
+	if c.unclocked {
+		c.pace = newCPace()
+	}
 	g, err := c.build()
 	if err != nil {
+		c.wd.free()
+		if c.pace != nil {
+			c.pace.free()
+		}
+		if c.password != "" {
+			return nil, fmt.Errorf("stream %q: %s", cfg.StreamID, c.redact(err.Error()))
+		}
 		return nil, fmt.Errorf("stream %q: %w", cfg.StreamID, err)
 	}
-	c.g = g
 	c.cf = newCFrame()
-	g.sink.SetCallbacks(&app.SinkCallbacks{NewSampleFunc: c.onSample, EOSFunc: c.onVideoEOS})
-	if g.audioSink != nil {
+	if c.ah != nil {
 		c.ca = newCAudio()
-		g.audioSink.SetCallbacks(&app.SinkCallbacks{NewSampleFunc: c.onAudioSample, EOSFunc: c.onAudioEOS})
 	}
+	c.install(g, 0)
 	return c, nil
 }
 
+// graph is the current pipeline, nil while a live source is down.
+func (c *Capture) graph() *graph { return c.gp.Load() }
+
 // Run plays the pipeline and blocks until the end of the stream (nil), a
-// pipeline error (*SourceError), or ctx is cancelled (nil: a clean stop). The
+// pipeline error (*SourceError), or ctx is cancelled (nil: a clean stop). A
+// live network or device source never ends on an error or a stall: it
+// reconnects (see Reconnect and StateHandler) until ctx is cancelled. The
 // pipeline is set to NULL and released before Run returns.
 func (c *Capture) Run(ctx context.Context) error {
 	c.runMu.Lock()
@@ -322,12 +397,27 @@ func (c *Capture) Run(ctx context.Context) error {
 	c.stop = ctx.Done()
 	defer c.release()
 
-	bus := c.g.pipeline.GetPipelineBus()
-	c.log.Debug("starting", "source", c.cfg.Source.URI, "realtime", c.cfg.Realtime, "fps", c.cfg.FPS, "max_width", c.cfg.MaxWidth)
+	c.log.Debug("starting", "source", c.cfg.Source.Redacted(), "realtime", c.cfg.Realtime, "fps", c.cfg.FPS, "max_width", c.cfg.MaxWidth)
+	c.setState(SourceStatus{State: SourceConnecting})
 	if c.cfg.Source.Kind == source.KindTest && c.cfg.Source.AudioFreq <= 0 {
 		c.noAudio()
 	}
-	if err := c.g.pipeline.SetState(gst.StatePlaying); err != nil {
+	if c.live {
+		return c.runLive(ctx)
+	}
+	err := c.play(ctx, c.graph())
+	var se *SourceError
+	if errors.As(err, &se) {
+		c.setState(SourceStatus{State: SourceFailed, Err: se.Message})
+	}
+	return err
+}
+
+// play runs a file or test source's pipeline to its end, an error or
+// cancellation.
+func (c *Capture) play(ctx context.Context, g *graph) error {
+	bus := g.pipeline.GetPipelineBus()
+	if err := g.pipeline.SetState(gst.StatePlaying); err != nil {
 		if msg := bus.TimedPopFiltered(gst.ClockTime(time.Second), gst.MessageError); msg != nil {
 			return c.sourceError(msg)
 		}
@@ -354,7 +444,7 @@ func (c *Capture) Run(ctx context.Context) error {
 				c.log.Warn("pipeline warning", "element", msg.Source(), "message", gerr.Error(), "debug", gerr.DebugString())
 			}
 		case gst.MessageEOS:
-			reached, ok := c.endPass(c.passDuration(), !c.cfg.Loop)
+			reached, ok := c.endPass(c.passDuration(g), !c.cfg.Loop)
 			if !ok {
 				continue // cancelled: the next turn returns
 			}
@@ -363,7 +453,7 @@ func (c *Capture) Run(ctx context.Context) error {
 				c.log.Debug("end of stream", "frames", st.Frames, "media_time", reached)
 				return nil
 			}
-			if err := c.loop(reached); err != nil {
+			if err := c.loop(g, reached); err != nil {
 				return err
 			}
 		}
@@ -407,18 +497,21 @@ func (c *Capture) endPass(played time.Duration, last bool) (reached time.Duratio
 
 // loop seeks a finished file back to its start; its running time restarts
 // at 0 and media time continues from reached (endPass set the seam).
-func (c *Capture) loop(reached time.Duration) error {
+func (c *Capture) loop(g *graph, reached time.Duration) error {
 	c.log.Debug("looping", "offset", reached)
-	if !c.g.pipeline.SeekSimple(0, gst.FormatTime, gst.SeekFlagFlush) {
+	if !g.pipeline.SeekSimple(0, gst.FormatTime, gst.SeekFlagFlush) {
 		return &SourceError{StreamID: c.cfg.StreamID, Message: "loop: seek to start failed"}
 	}
 	return nil
 }
 
 // passDuration is the length of the pass that just ended, as the pipeline
-// reports it (0 if unknown).
-func (c *Capture) passDuration() time.Duration {
-	if ok, d := c.g.pipeline.QueryDuration(gst.FormatTime); ok && d > 0 {
+// reports it (0 if unknown, and always for a live source).
+func (c *Capture) passDuration(g *graph) time.Duration {
+	if g == nil || c.live {
+		return 0
+	}
+	if ok, d := g.pipeline.QueryDuration(gst.FormatTime); ok && d > 0 {
 		return time.Duration(d)
 	}
 	return 0
@@ -427,12 +520,17 @@ func (c *Capture) passDuration() time.Duration {
 func (c *Capture) sourceError(msg *gst.Message) error {
 	se := &SourceError{StreamID: c.cfg.StreamID, Element: msg.Source()}
 	if gerr := msg.ParseError(); gerr != nil {
-		se.Message = gerr.Error()
-		se.Debug = gerr.DebugString()
+		se.Message = c.redact(gerr.Error())
+		se.Debug = c.redact(gerr.DebugString())
 	} else {
 		se.Message = "unknown pipeline error"
 	}
-	c.log.Error("pipeline error", "element", se.Element, "message", se.Message, "debug", se.Debug)
+	if c.live {
+		// Recovered by a reconnect: a warning, not an error.
+		c.log.Warn("pipeline error", "element", se.Element, "message", se.Message, "debug", se.Debug)
+	} else {
+		c.log.Error("pipeline error", "element", se.Element, "message", se.Message, "debug", se.Debug)
+	}
 	return se
 }
 
@@ -453,10 +551,14 @@ func (c *Capture) report() {
 	}
 }
 
-// tailGap names the gap after a pass's audio ended: a seam when looping.
+// tailGap names the gap after a pass's audio ended: a seam when looping;
+// for a live source, an attempt that came back without audio.
 func (c *Capture) tailGap() string {
-	if c.cfg.Loop {
+	switch {
+	case c.cfg.Loop:
 		return GapLoopSeam
+	case c.live:
+		return GapNoAudio
 	}
 	return GapEOS
 }
@@ -487,7 +589,11 @@ func (c *Capture) onSample(_ *app.Sink) gst.FlowReturn {
 		return gst.FlowFlushing
 	default:
 	}
-	fr, running, timed, err := c.cf.pull(c.g.sinkPtr)
+	g := c.graph()
+	if g == nil {
+		return gst.FlowFlushing
+	}
+	fr, running, timed, err := c.cf.pull(g.sinkPtr)
 	if err != nil {
 		if errors.Is(err, errNoSample) {
 			return gst.FlowOK
@@ -506,13 +612,15 @@ func (c *Capture) onSample(_ *app.Sink) gst.FlowReturn {
 	if c.stopped() {
 		return gst.FlowFlushing
 	}
+	c.firstBuffer(g, running)
 	pts, seq, ok := c.tl.frame(running, fr.Width, fr.Height)
 	if !ok {
-		c.log.Warn("frame would move the time line back; discarded", "pts", pts)
+		if !c.live {
+			// A live source's first frames after a reconnect may fall in
+			// the hole (behind an earlier audio buffer): expected, quiet.
+			c.log.Warn("frame would move the time line back; discarded", "pts", pts)
+		}
 		return gst.FlowOK
-	}
-	if seq == 0 {
-		c.setAnchor(running)
 	}
 	c.fr = fr
 	c.fr.PTS = pts
@@ -524,16 +632,17 @@ func (c *Capture) onSample(_ *app.Sink) gst.FlowReturn {
 }
 
 // setAnchor records the wall time of media time 0, once, at the first frame
-// or audio buffer: for a clocked (realtime) pipeline, now minus its running
-// time; else now minus the first item's.
-func (c *Capture) setAnchor(running time.Duration) {
+// or audio buffer of a file or test source: for a clocked (realtime)
+// pipeline, now minus its running time; else now minus the first item's.
+// (A live source's anchor is set by resume.)
+func (c *Capture) setAnchor(g *graph, running time.Duration) {
 	if c.anchor.Load() != nil {
 		return
 	}
 	now := time.Now()
 	elapsed := running
 	if c.cfg.Realtime {
-		if rn, ok := runningNow(c.g.pipelinePtr); ok {
+		if rn, ok := runningNow(g.pipelinePtr); ok {
 			elapsed = rn
 		}
 	}
@@ -573,16 +682,18 @@ func (c *Capture) Close() error {
 }
 
 // release sets the pipeline to NULL and drops the Go callbacks GStreamer
-// holds, so the pipeline and this Capture can be collected.
+// holds, so the pipeline and this Capture can be collected; then it frees
+// the C holders no pipeline can use any more.
 func (c *Capture) release() {
 	c.releaseOnce.Do(func() {
-		if err := c.g.pipeline.SetState(gst.StateNull); err != nil {
-			c.log.Warn("set pipeline to NULL", "error", err)
-		}
-		c.g.disconnect()
+		c.teardown()
 		c.cf.free()
 		if c.ca != nil {
 			c.ca.free()
+		}
+		c.wd.free()
+		if c.pace != nil {
+			c.pace.free()
 		}
 	})
 }

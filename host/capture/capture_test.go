@@ -447,7 +447,11 @@ func TestNewRejects(t *testing.T) {
 		{name: "nil handler", cfg: Config{StreamID: "x", Source: spec, FPS: 5}, want: `stream "x": nil handler`},
 		{name: "zero fps", cfg: Config{StreamID: "x", Source: spec}, h: &recorder{}, want: `stream "x": fps must be 1..240, got 0`},
 		{name: "negative width", cfg: Config{StreamID: "x", Source: spec, FPS: 5, MaxWidth: -1}, h: &recorder{}, want: `stream "x": max width must be >= 0, got -1`},
-		{name: "unknown kind", cfg: Config{StreamID: "x", Source: source.Spec{Kind: "rtsp"}, FPS: 5}, h: &recorder{}, want: `stream "x": unsupported source scheme "rtsp"`},
+		{name: "unknown kind", cfg: Config{StreamID: "x", Source: source.Spec{Kind: "srt"}, FPS: 5}, h: &recorder{}, want: `stream "x": unsupported source scheme "srt"`},
+		{name: "live not realtime", cfg: Config{StreamID: "x", Source: mustParse(t, "rtsp://u:pw@cam/x"), FPS: 5}, h: &recorder{},
+			want: `stream "x": rtsp source "rtsp://u:xxxxx@cam/x" is live: it needs realtime = true (a live source cannot be read losslessly)`},
+		{name: "bad reconnect", cfg: Config{StreamID: "x", Source: mustParse(t, "rtsp://cam/x"), FPS: 5, Realtime: true, Reconnect: Reconnect{Jitter: 2}}, h: &recorder{},
+			want: `stream "x": reconnect: jitter must be 0..1, got 2`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -457,6 +461,15 @@ func TestNewRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustParse(t *testing.T, uri string) source.Spec {
+	t.Helper()
+	s, err := source.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestCloseWithoutRun(t *testing.T) {

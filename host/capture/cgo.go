@@ -5,6 +5,8 @@ package capture
 #include <gst/gst.h>
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 // lsie_frame holds one pulled, mapped sample. It lives in C memory (one per
 // capture) so the GstVideoFrame and its map survive between the pull and the
@@ -233,11 +235,161 @@ static GstClockTime lsie_running_now(GstElement *e) {
 	if (!GST_CLOCK_TIME_IS_VALID(now) || !GST_CLOCK_TIME_IS_VALID(base) || now < base) return GST_CLOCK_TIME_NONE;
 	return now - base;
 }
+// lsie_watch records when a buffer last came out of a live source (or its
+// demuxer), before any queue, so a stall is told apart from downstream
+// backpressure. One per capture, reset per attempt; written by a pad probe
+// on streaming threads, read by Run. Times are g_get_monotonic_time() µs.
+typedef struct {
+	gint64 last;
+	gint64 buffers;
+} lsie_watch;
+
+static lsie_watch *lsie_watch_new(void) { return g_new0(lsie_watch, 1); }
+static void lsie_watch_free(lsie_watch *w) { g_free(w); }
+
+static GstPadProbeReturn lsie_watch_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
+	lsie_watch *w = user;
+	__atomic_store_n(&w->last, g_get_monotonic_time(), __ATOMIC_RELAXED);
+	__atomic_add_fetch(&w->buffers, 1, __ATOMIC_RELAXED);
+	return GST_PAD_PROBE_OK;
+}
+
+// lsie_watch_pad counts every buffer (or list) pushed out of pad. The probe
+// holds w without a reference: w outlives every pipeline of its capture.
+static void lsie_watch_pad(GstPad *pad, lsie_watch *w) {
+	gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, lsie_watch_probe, w, NULL);
+}
+
+// lsie_watch_arm starts a new attempt: idle time counts from now.
+static void lsie_watch_arm(lsie_watch *w) {
+	__atomic_store_n(&w->last, g_get_monotonic_time(), __ATOMIC_RELAXED);
+	__atomic_store_n(&w->buffers, 0, __ATOMIC_RELAXED);
+}
+
+static gint64 lsie_watch_idle_us(lsie_watch *w) {
+	return g_get_monotonic_time() - __atomic_load_n(&w->last, __ATOMIC_RELAXED);
+}
+
+static gint64 lsie_watch_buffers(lsie_watch *w) { return __atomic_load_n(&w->buffers, __ATOMIC_RELAXED); }
+
+// lsie_pace keeps the clocksyncs of an unclocked source's branches (video,
+// audio) on one ts-offset, set from the first buffer reaching either: the
+// pipeline's running time then minus the buffer's. Each branch pacing from
+// its own first buffer (sync-to-first) would shift audio and video apart
+// when the stream's first audio and video buffers carry different times.
+// One per capture, reset for every pipeline.
+typedef struct {
+	GMutex lock;
+	gboolean set;
+	gint64 offset;
+	GstElement *cs[2]; // no references: only used while their pipeline lives
+	int n;
+} lsie_pace;
+
+static lsie_pace *lsie_pace_new(void) {
+	lsie_pace *p = g_new0(lsie_pace, 1);
+	g_mutex_init(&p->lock);
+	return p;
+}
+
+static void lsie_pace_free(lsie_pace *p) {
+	g_mutex_clear(&p->lock);
+	g_free(p);
+}
+
+static void lsie_pace_reset(lsie_pace *p) {
+	g_mutex_lock(&p->lock);
+	p->set = FALSE;
+	p->offset = 0;
+	p->cs[0] = p->cs[1] = NULL;
+	p->n = 0;
+	g_mutex_unlock(&p->lock);
+}
+
+static GstPadProbeReturn lsie_pace_probe(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
+	lsie_pace *p = user;
+	GstBuffer *b = GST_PAD_PROBE_INFO_BUFFER(info);
+	gboolean done = FALSE;
+	g_mutex_lock(&p->lock);
+	if (p->set) {
+		done = TRUE;
+	} else if (b != NULL && GST_BUFFER_PTS_IS_VALID(b)) {
+		GstEvent *ev = gst_pad_get_sticky_event(pad, GST_EVENT_SEGMENT, 0);
+		GstObject *parent = gst_pad_get_parent(pad);
+		if (ev != NULL && parent != NULL) {
+			const GstSegment *seg;
+			gst_event_parse_segment(ev, &seg);
+			guint64 rt = 0;
+			int sign = seg->format == GST_FORMAT_TIME ?
+				gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(b), &rt) : 0;
+			GstClockTime now = lsie_running_now(GST_ELEMENT(parent));
+			// Without a clock yet (a prerolling pipeline), the buffer goes
+			// through unpaced and the next one sets the offset.
+			if (sign != 0 && rt <= G_MAXINT64 && GST_CLOCK_TIME_IS_VALID(now)) {
+				gint64 running = sign > 0 ? (gint64) rt : -(gint64) rt;
+				p->offset = (gint64) now - running;
+				p->set = TRUE;
+				done = TRUE;
+				for (int i = 0; i < p->n; i++) g_object_set(p->cs[i], "ts-offset", p->offset, NULL);
+			}
+		}
+		if (ev != NULL) gst_event_unref(ev);
+		if (parent != NULL) gst_object_unref(parent);
+	}
+	g_mutex_unlock(&p->lock);
+	return done ? GST_PAD_PROBE_REMOVE : GST_PAD_PROBE_OK;
+}
+
+// lsie_pace_add puts clocksync cs under p: a probe on its sink pad.
+static void lsie_pace_add(lsie_pace *p, GstElement *cs) {
+	g_mutex_lock(&p->lock);
+	if (p->n < 2) p->cs[p->n++] = cs;
+	g_mutex_unlock(&p->lock);
+	GstPad *sink = gst_element_get_static_pad(cs, "sink");
+	gst_pad_add_probe(sink, GST_PAD_PROBE_TYPE_BUFFER, lsie_pace_probe, p, NULL);
+	gst_object_unref(sink);
+}
+
+static gboolean lsie_pace_offset(lsie_pace *p, gint64 *off) {
+	g_mutex_lock(&p->lock);
+	gboolean set = p->set;
+	*off = p->offset;
+	g_mutex_unlock(&p->lock);
+	return set;
+}
+
+// Signals are connected here, in C, with a cgo.Handle as user data, rather
+// than with go-glib's Connect: go-glib v1.4.0 never frees a closure it
+// connected, which a source that reconnects for months would pile up.
+extern void lsieGoPadAdded(uintptr_t h, GstElement *el, GstPad *pad);
+extern void lsieGoNoMorePads(uintptr_t h, GstElement *el);
+
+static void lsie_pad_added_cb(GstElement *el, GstPad *pad, gpointer user) {
+	lsieGoPadAdded((uintptr_t) user, el, pad);
+}
+
+static void lsie_no_more_pads_cb(GstElement *el, gpointer user) {
+	lsieGoNoMorePads((uintptr_t) user, el);
+}
+
+static gulong lsie_connect_pad_added(GstElement *el, uintptr_t h) {
+	return g_signal_connect(el, "pad-added", G_CALLBACK(lsie_pad_added_cb), (gpointer) h);
+}
+
+static gulong lsie_connect_no_more_pads(GstElement *el, uintptr_t h) {
+	return g_signal_connect(el, "no-more-pads", G_CALLBACK(lsie_no_more_pads_cb), (gpointer) h);
+}
+
+static void lsie_disconnect(GstElement *el, gulong id) {
+	if (g_signal_handler_is_connected(el, id)) g_signal_handler_disconnect(el, id);
+}
+
 */
 import "C"
 
 import (
 	"fmt"
+	"runtime/cgo"
 	"time"
 	"unsafe"
 )
@@ -374,4 +526,76 @@ func runningNow(e unsafe.Pointer) (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(t), true
+}
+
+// cwatch is the Go handle on one capture's lsie_watch.
+type cwatch struct{ p *C.lsie_watch }
+
+func newCWatch() *cwatch { return &cwatch{p: C.lsie_watch_new()} }
+
+// free releases the watch; only once no pipeline of the capture can run.
+func (w *cwatch) free() {
+	if w.p != nil {
+		C.lsie_watch_free(w.p)
+		w.p = nil
+	}
+}
+
+// pad adds the buffer probe to pad (a *GstPad).
+func (w *cwatch) pad(pad unsafe.Pointer) { C.lsie_watch_pad((*C.GstPad)(pad), w.p) }
+
+// arm starts an attempt: idle time counts from now, buffers from 0.
+func (w *cwatch) arm() { C.lsie_watch_arm(w.p) }
+
+// idle is the time since the last buffer (or since arm).
+func (w *cwatch) idle() time.Duration {
+	return time.Duration(C.lsie_watch_idle_us(w.p)) * time.Microsecond
+}
+
+// buffers counts the buffers seen since arm.
+func (w *cwatch) buffers() int64 { return int64(C.lsie_watch_buffers(w.p)) }
+
+// signalRef is one signal handler connected in C.
+type signalRef struct {
+	el unsafe.Pointer // *GstElement; the graph keeps the element alive
+	id C.gulong
+}
+
+// connectPadSignals connects pad-added and no-more-pads of el (a
+// *GstElement) to the router behind h.
+func connectPadSignals(el unsafe.Pointer, h cgo.Handle) []signalRef {
+	e := (*C.GstElement)(el)
+	return []signalRef{
+		{el, C.lsie_connect_pad_added(e, C.uintptr_t(h))},
+		{el, C.lsie_connect_no_more_pads(e, C.uintptr_t(h))},
+	}
+}
+
+// disconnectSignal drops a handler connected by connectPadSignals.
+func disconnectSignal(s signalRef) { C.lsie_disconnect((*C.GstElement)(s.el), s.id) }
+
+// cpace is the Go handle on one capture's lsie_pace.
+type cpace struct{ p *C.lsie_pace }
+
+func newCPace() *cpace { return &cpace{p: C.lsie_pace_new()} }
+
+// free releases the pace; only once no pipeline of the capture can run.
+func (p *cpace) free() {
+	if p.p != nil {
+		C.lsie_pace_free(p.p)
+		p.p = nil
+	}
+}
+
+// reset forgets the clocksyncs and offset of the previous pipeline.
+func (p *cpace) reset() { C.lsie_pace_reset(p.p) }
+
+// add puts clocksync cs (a *GstElement) on the shared offset.
+func (p *cpace) add(cs unsafe.Pointer) { C.lsie_pace_add(p.p, (*C.GstElement)(cs)) }
+
+// offset is the ts-offset set from the first buffer, if set yet.
+func (p *cpace) offset() (time.Duration, bool) {
+	var off C.gint64
+	ok := C.lsie_pace_offset(p.p, &off) != 0
+	return time.Duration(off), ok
 }

@@ -3,18 +3,20 @@ package capture
 import (
 	"fmt"
 	"math"
+	"runtime/cgo"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
-	"github.com/go-gst/go-glib/glib"
 	"github.com/go-gst/go-gst/gst"
 	"github.com/go-gst/go-gst/gst/app"
 
 	"github.com/lsie-mlf/lsie/host/source"
 )
 
-// graph is a built pipeline and the elements capture touches later.
+// graph is a built pipeline and the elements capture touches later. A live
+// network source builds a new graph for every connection attempt.
 type graph struct {
 	pipeline    *gst.Pipeline
 	pipelinePtr unsafe.Pointer
@@ -24,37 +26,96 @@ type graph struct {
 	sinkPtr     unsafe.Pointer
 
 	// The audio branch, when the handler wants audio and the source may
-	// have it: its elements, head first (a file adds them when decodebin
-	// exposes an audio pad), and its appsink.
+	// have it: its elements, head first (a decodebin source adds them when
+	// an audio pad appears), and its appsink.
 	audio        []*gst.Element
 	audioSink    *app.Sink
 	audioSinkPtr unsafe.Pointer
 
-	decoder     *gst.Element // decodebin of a file source
-	signals     []glib.SignalHandle
+	// dynSrc is a source whose pads appear at run time, one decodebin per
+	// pad (rtspsrc: one per RTP stream; hlsdemux), or nil.
+	dynSrc unsafe.Pointer
+
 	router      *router
+	handle      cgo.Handle // on router: user data of the C signal handlers
 	videoLinked atomic.Bool
 	audioLinked atomic.Bool
+
+	mu sync.Mutex
+	// keep holds the elements with C signal handlers (their wrappers own
+	// a reference, so the pointers in signals stay valid until disconnect).
+	keep    []*gst.Element
+	signals []signalRef
+	// The graph is settled when the source's pads are all known (srcDone)
+	// and every decodebin has exposed its pads (pending == 0).
+	srcDone bool
+	pending int
+	settled bool
 }
 
-// router is all that decodebin's signal closures hold. go-glib v1.4.0 keeps
-// an extra reference on every closure it connects, so a closure (and what it
-// captures) is never freed, even after disconnecting: the closures capture
-// only this small indirection, cleared on release, never the Capture or an
-// element wrapper (which would keep the pipeline alive).
-type router struct{ c atomic.Pointer[Capture] }
+// router is all the C signal handlers reach, through a cgo.Handle: the
+// capture (cleared on release) and the graph the signal belongs to, so a
+// signal is always handled against its own attempt's pipeline.
+type router struct {
+	c atomic.Pointer[Capture]
+	g *graph
+}
 
-// disconnect drops the signal handlers and appsink callbacks (Go closures
-// GStreamer holds), breaking the cycle that would keep the pipeline alive.
-func (g *graph) disconnect() {
-	if g.router != nil {
-		g.router.c.Store(nil)
+func newGraph(c *Capture, p *gst.Pipeline) *graph {
+	g := &graph{pipeline: p, pipelinePtr: p.Unsafe()}
+	r := &router{g: g}
+	r.c.Store(c)
+	g.router = r
+	g.handle = cgo.NewHandle(r)
+	return g
+}
+
+// connect routes pad-added and no-more-pads of e to the capture.
+func (g *graph) connect(e *gst.Element) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.keep = append(g.keep, e)
+	g.signals = append(g.signals, connectPadSignals(e.Unsafe(), g.handle)...)
+}
+
+// addDecoder counts a decodebin whose pads are not all exposed yet.
+func (g *graph) addDecoder() {
+	g.mu.Lock()
+	g.pending++
+	g.mu.Unlock()
+}
+
+// noMorePads records that the dynamic source (src) or one decodebin has
+// exposed all its pads; it reports whether that settled the graph (once).
+func (g *graph) noMorePads(src bool) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if src {
+		g.srcDone = true
+	} else if g.pending > 0 {
+		g.pending--
 	}
-	if g.decoder != nil {
-		for _, s := range g.signals {
-			g.decoder.HandlerDisconnect(s)
-		}
-		g.signals = nil
+	if g.srcDone && g.pending == 0 && !g.settled {
+		g.settled = true
+		return true
+	}
+	return false
+}
+
+// disconnect drops the signal handlers and appsink callbacks (Go callbacks
+// GStreamer holds), breaking the cycle that would keep the pipeline alive.
+// The pipeline must be in NULL: no streaming thread may call back meanwhile.
+func (g *graph) disconnect() {
+	g.router.c.Store(nil)
+	g.mu.Lock()
+	for _, s := range g.signals {
+		disconnectSignal(s)
+	}
+	g.signals, g.keep = nil, nil
+	g.mu.Unlock()
+	if g.handle != 0 {
+		g.handle.Delete()
+		g.handle = 0
 	}
 	g.sink.SetCallbacks(&app.SinkCallbacks{})
 	if g.audioSink != nil {
@@ -81,45 +142,96 @@ func setProps(e *gst.Element, props map[string]any) error {
 	return nil
 }
 
-// build assembles the source and analysis branch for c.cfg.
+// build assembles a pipeline for c.cfg: the source and the analysis branch,
+// and the audio branch when audio is wanted.
 func (c *Capture) build() (*graph, error) {
 	p, err := gst.NewPipeline("capture-" + c.cfg.StreamID)
 	if err != nil {
 		return nil, fmt.Errorf("new pipeline: %w", err)
 	}
-	g := &graph{pipeline: p, pipelinePtr: p.Unsafe()}
-	if err := c.buildAnalysis(g); err != nil {
-		return nil, err
+	g := newGraph(c, p)
+	if c.pace != nil {
+		c.pace.reset()
 	}
-	s := c.cfg.Source
-	if c.ah != nil && (s.Kind == source.KindFile || s.Kind == source.KindTest && s.AudioFreq > 0) {
-		if err := c.newAudioBranch(g); err != nil {
-			return nil, err
-		}
-	}
-	switch s.Kind {
-	case source.KindFile:
-		err = c.buildFile(g)
-	case source.KindTest:
-		err = c.buildTest(g)
-	default:
-		err = fmt.Errorf("%w %q", source.ErrUnsupportedScheme, c.cfg.Source.Kind)
-	}
-	if err != nil {
+	if err := c.assemble(g); err != nil {
+		g.disconnect()
 		return nil, err
 	}
 	return g, nil
 }
 
+func (c *Capture) assemble(g *graph) error {
+	if err := c.buildAnalysis(g); err != nil {
+		return err
+	}
+	s := c.cfg.Source
+	if c.wantAudio() {
+		if err := c.newAudioBranch(g); err != nil {
+			return err
+		}
+	}
+	switch s.Kind {
+	case source.KindFile:
+		return c.buildFile(g)
+	case source.KindTest:
+		return c.buildTest(g)
+	case source.KindRTSP:
+		return c.buildRTSP(g)
+	case source.KindRTMP:
+		return c.buildRTMP(g)
+	case source.KindHLS:
+		return c.buildHLS(g)
+	case source.KindV4L2:
+		return c.buildV4L2(g)
+	}
+	return fmt.Errorf("%w %q", source.ErrUnsupportedScheme, s.Kind)
+}
+
+// wantAudio reports whether a graph gets an audio branch: the handler wants
+// audio, the source may have some, and no earlier attempt found it has none.
+func (c *Capture) wantAudio() bool {
+	s := c.cfg.Source
+	if c.ah == nil || c.noAudioOnce.Load() {
+		return false
+	}
+	return s.Kind != source.KindTest || s.AudioFreq > 0
+}
+
+// paced reports whether the branches need clocksync before their queues: a
+// realtime file decodes faster than real time, and the buffer times of an
+// unclocked live source do not follow the pipeline clock.
+func (c *Capture) paced() bool {
+	return c.cfg.Realtime && (c.cfg.Source.Kind == source.KindFile || c.unclocked)
+}
+
+// newClocksync makes the pacing element of a branch. For an unclocked
+// source the clocksyncs of both branches sync relative to the first buffer
+// reaching either (cpace), so a burst (the HLS segments behind the live
+// edge) plays out in real time and audio and video stay together.
+func (c *Capture) newClocksync(name string) (*gst.Element, error) {
+	cs, err := newElement("clocksync", name)
+	if err != nil {
+		return nil, err
+	}
+	if c.unclocked {
+		c.pace.add(cs.Unsafe())
+	}
+	return cs, nil
+}
+
+// sinkSync is whether the appsinks (and fakesinks) sync on the clock: in
+// realtime mode, unless clocksync already paces an unclocked source.
+func (c *Capture) sinkSync() bool { return c.cfg.Realtime && !c.unclocked }
+
 // buildAnalysis adds [clocksync] ! [queue] ! videorate ! videoscale ! videoconvert !
 // capsfilter ! appsink to the pipeline.
 func (c *Capture) buildAnalysis(g *graph) error {
 	var chain []*gst.Element
-	if c.cfg.Realtime && c.cfg.Source.Kind == source.KindFile {
+	if c.paced() {
 		// A file decodes faster than real time: clocksync paces it like a
 		// camera, so the leaky queue after it drops only what the analysis
 		// branch cannot keep up with.
-		cs, err := newElement("clocksync", "pace")
+		cs, err := c.newClocksync("pace")
 		if err != nil {
 			return err
 		}
@@ -168,7 +280,7 @@ func (c *Capture) buildAnalysis(g *graph) error {
 	}
 	sink.SetMaxBuffers(1)
 	sink.SetDrop(c.cfg.Realtime)
-	if err := setProps(sinkEl, map[string]any{"sync": c.cfg.Realtime, "enable-last-sample": false}); err != nil {
+	if err := setProps(sinkEl, map[string]any{"sync": c.sinkSync(), "enable-last-sample": false}); err != nil {
 		return err
 	}
 	chain = append(chain, rate, scale, conv, filter, sinkEl)
@@ -190,13 +302,13 @@ func (c *Capture) buildAnalysis(g *graph) error {
 // to the pipeline. Its own queue gives audio its own thread after the
 // demuxer, so it never waits on the video branch.
 func (c *Capture) newAudioBranch(g *graph) error {
-	file := c.cfg.Source.Kind == source.KindFile
+	dynamic := c.cfg.Source.Kind != source.KindTest
 	var chain []*gst.Element
-	if c.cfg.Realtime && file {
+	if c.paced() {
 		// As for video: a file decodes faster than real time; pace it
 		// before the leaky queue so the queue only sheds what a stuck
 		// consumer cannot take.
-		cs, err := newElement("clocksync", "apace")
+		cs, err := c.newClocksync("apace")
 		if err != nil {
 			return err
 		}
@@ -239,8 +351,8 @@ func (c *Capture) newAudioBranch(g *graph) error {
 	}
 	sink.SetMaxBuffers(2)
 	sink.SetDrop(false)
-	props := map[string]any{"sync": c.cfg.Realtime, "enable-last-sample": false}
-	if file {
+	props := map[string]any{"sync": c.sinkSync(), "enable-last-sample": false}
+	if dynamic {
 		// Added while the pipeline is already changing state, like the
 		// fakesinks: it must not hold the pipeline's preroll.
 		props["async"] = false
@@ -353,38 +465,24 @@ func (c *Capture) buildFile(g *graph) error {
 	if err := setProps(src, map[string]any{"location": c.cfg.Source.Path}); err != nil {
 		return err
 	}
+	return c.decodeStatic(g, src)
+}
+
+// decodeStatic adds src ! decodebin (src has an always "src" pad).
+func (c *Capture) decodeStatic(g *graph, src *gst.Element) error {
 	dec, err := newElement("decodebin", "decode")
 	if err != nil {
 		return err
 	}
 	if err := g.pipeline.AddMany(src, dec); err != nil {
-		return fmt.Errorf("add file source: %w", err)
+		return fmt.Errorf("add source: %w", err)
 	}
 	if err := src.Link(dec); err != nil {
-		return fmt.Errorf("link file source: %w", err)
+		return fmt.Errorf("link source: %w", err)
 	}
-	g.decoder = dec
-	r := &router{}
-	r.c.Store(c)
-	g.router = r
-	h1, err := dec.Connect("pad-added", func(_ *gst.Element, pad *gst.Pad) {
-		if c := r.c.Load(); c != nil {
-			c.onPadAdded(pad)
-		}
-	})
-	if err != nil {
-		return fmt.Errorf("connect pad-added: %w", err)
-	}
-	h2, err := dec.Connect("no-more-pads", func(self *gst.Element) {
-		if c := r.c.Load(); c != nil {
-			c.onNoMorePads(self.GetName())
-		}
-	})
-	if err != nil {
-		dec.HandlerDisconnect(h1)
-		return fmt.Errorf("connect no-more-pads: %w", err)
-	}
-	g.signals = []glib.SignalHandle{h1, h2}
+	g.srcDone = true
+	g.addDecoder()
+	g.connect(dec)
 	if g.audioSink != nil {
 		// Until decodebin has exposed its pads, audio may still come.
 		c.tl.setAudio(audioWait)
@@ -392,20 +490,28 @@ func (c *Capture) buildFile(g *graph) error {
 	return nil
 }
 
-// onNoMorePads runs when decodebin has exposed all its pads: a source
-// without video fails; one without audio says so to an AudioHandler.
-func (c *Capture) onNoMorePads(decoder string) {
-	if !c.g.videoLinked.Load() {
-		c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: decoder, Message: "source has no video stream"})
+// onNoMorePads runs when the dynamic source or a decodebin has exposed all
+// its pads. Once all are known: a source without video fails; one without
+// audio says so to an AudioHandler.
+func (c *Capture) onNoMorePads(g *graph, el unsafe.Pointer) {
+	if !g.noMorePads(el == g.dynSrc) {
+		return
 	}
-	if c.g.audioSink != nil && !c.g.audioLinked.Load() {
-		c.noAudio()
+	if !g.videoLinked.Load() {
+		c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: "decode", Message: "source has no video stream"})
+	}
+	if g.audioSink != nil && !g.audioLinked.Load() {
+		c.audioMissing()
 	}
 }
 
-// onPadAdded runs on a streaming thread when decodebin exposes a pad.
-func (c *Capture) onPadAdded(pad *gst.Pad) {
-	g := c.g
+// onPadAdded runs on a streaming thread when the dynamic source or a
+// decodebin exposes a pad.
+func (c *Capture) onPadAdded(g *graph, el unsafe.Pointer, pad *gst.Pad) {
+	if el == g.dynSrc {
+		c.onSourcePad(g, pad)
+		return
+	}
 	isVideo, d, known := padVideoDims(pad.Unsafe())
 	if isVideo && g.videoLinked.CompareAndSwap(false, true) {
 		if known {
@@ -421,18 +527,23 @@ func (c *Capture) onPadAdded(pad *gst.Pad) {
 		return
 	}
 	if g.audioSink != nil && !isVideo && padIsRawAudio(pad.Unsafe()) && g.audioLinked.CompareAndSwap(false, true) {
-		if err := c.linkAudio(pad); err != nil {
+		if err := c.linkAudio(g, pad); err != nil {
 			c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: "decode", Message: err.Error()})
 		}
 		return
 	}
 	// Audio nobody asked for and extra streams are discarded.
+	c.discardPad(g, pad)
+}
+
+// discardPad links pad to a new fakesink.
+func (c *Capture) discardPad(g *graph, pad *gst.Pad) {
 	fs, err := newElement("fakesink", "")
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	if err := setProps(fs, map[string]any{"sync": c.cfg.Realtime, "async": false, "enable-last-sample": false}); err != nil {
+	if err := setProps(fs, map[string]any{"sync": c.sinkSync(), "async": false, "enable-last-sample": false}); err != nil {
 		c.fail(err)
 		return
 	}
@@ -447,8 +558,7 @@ func (c *Capture) onPadAdded(pad *gst.Pad) {
 }
 
 // linkAudio adds the audio branch and links decodebin's audio pad to it.
-func (c *Capture) linkAudio(pad *gst.Pad) error {
-	g := c.g
+func (c *Capture) linkAudio(g *graph, pad *gst.Pad) error {
 	if err := g.pipeline.AddMany(g.audio...); err != nil {
 		return fmt.Errorf("add audio branch: %w", err)
 	}
@@ -458,7 +568,7 @@ func (c *Capture) linkAudio(pad *gst.Pad) error {
 	for i := len(g.audio) - 1; i >= 0; i-- {
 		g.audio[i].SyncStateWithParent()
 	}
-	c.tl.setAudio(audioOn)
+	c.audioLinked()
 	if ret := pad.Link(g.audio[0].GetStaticPad("sink")); ret != gst.PadLinkOK {
 		return fmt.Errorf("link audio pad: %s", ret)
 	}

@@ -85,6 +85,7 @@ type timeline struct {
 	passEnd    time.Duration // running time reached in the current pass (last frame end)
 	haveFrame  bool
 	lastPTS    time.Duration // media time of the last accepted frame
+	floor      time.Duration // no frame before it (a live source's reconnect hole)
 	progress   time.Duration // last progress reported
 	loops      int
 	frames     uint64
@@ -100,6 +101,7 @@ type timeline struct {
 	audioDone bool  // the audio branch reached EOS in this pass
 
 	audioSamples, audioChunks, audioGaps, audioGapSamples, audioDiscarded uint64
+	stalls, reconnects                                                    uint64
 }
 
 // frame maps a frame's running time to media time. ok is false when the frame
@@ -108,7 +110,7 @@ func (t *timeline) frame(running time.Duration, w, h int) (pts time.Duration, se
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	pts = t.offset + running
-	if t.haveFrame && pts <= t.lastPTS || pts < t.progress {
+	if t.haveFrame && pts <= t.lastPTS || pts < t.progress || pts < t.floor {
 		t.discarded++
 		return pts, 0, false
 	}
@@ -266,6 +268,43 @@ func (t *timeline) seam(reached time.Duration) {
 	t.videoDone, t.audioDone = false, false
 }
 
+// reached is how far the time line got: no later item may start before it
+// (the end of the last frame or audio delivered, or the progress reported).
+func (t *timeline) reached() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := max(t.progress, sampleTime(t.audioAt))
+	if t.haveFrame {
+		r = max(r, t.videoAt)
+	}
+	return r
+}
+
+// restart starts a live source's new connection attempt whose running time
+// maps to media time offset+running; at is the media time of its first
+// buffer: no frame before it will follow.
+func (t *timeline) restart(offset, at time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.offset = offset
+	t.passEnd = 0
+	t.floor = at
+	t.videoAt = max(t.videoAt, at)
+	t.videoDone, t.audioDone = false, false
+}
+
+func (t *timeline) countStall() {
+	t.mu.Lock()
+	t.stalls++
+	t.mu.Unlock()
+}
+
+func (t *timeline) countReconnect() {
+	t.mu.Lock()
+	t.reconnects++
+	t.mu.Unlock()
+}
+
 func (t *timeline) stats() Stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -283,5 +322,7 @@ func (t *timeline) stats() Stats {
 		AudioGaps:       t.audioGaps,
 		AudioGapSamples: t.audioGapSamples,
 		AudioDiscarded:  t.audioDiscarded,
+		Stalls:          t.stalls,
+		Reconnects:      t.reconnects,
 	}
 }

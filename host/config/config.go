@@ -1,7 +1,10 @@
 // Package config decodes and validates the host's HCL configuration.
 //
-// Loading goes defaults → file → validate: Default holds the embedded
-// defaults, Parse overlays an HCL file on them and then validates the result.
+// Loading goes defaults → file → environment → validate: Default holds the
+// embedded defaults, Parse overlays an HCL file on them and then validates
+// the result; Load also overlays the LSIE_* environment variables (see
+// Load) before validating. Parse never reads the environment.
+//
 // Decoding is strict: an unknown block or attribute is an error. Every
 // problem is a Diagnostic carrying file:line:col and the field path as a user
 // reads it (`stream "cam1": video.fps`), and all of them are collected rather
@@ -9,6 +12,10 @@
 //
 // A file without stream blocks is a valid configuration (`config check` is
 // still useful on it); ValidateRunnable adds the checks needed to run one.
+//
+// ParseStream decodes one stream from JSON, for streams added at run time
+// through the API, with the same defaults, validation and messages as a
+// stream block; its diagnostics carry a byte offset instead of a line.
 //
 // configs/example.hcl documents every field; the field comments below are the
 // same reference in Go terms.
@@ -28,6 +35,12 @@ type Config struct {
 	Store Store
 	// API configures the REST/WebSocket server (block `api`).
 	API API
+	// Sources limits which sources streams may use, in this file and those
+	// added at run time through the API (block `sources`, attribute `allow`:
+	// a list of source.ParsePolicy entries such as "test", "file:/media/"
+	// or "rtsp://*.cams.example"). nil, when the block or its allow is
+	// absent, allows every source.
+	Sources *source.Policy
 	// Streams are the configured inputs (blocks `stream "ID"`), in file order.
 	Streams []Stream
 
@@ -59,7 +72,22 @@ type Store struct {
 type API struct {
 	// Listen is the host:port the API listens on (`listen`), default
 	// "127.0.0.1:8080". Port 0 picks a free port; "" disables the API.
+	// LSIE_API_LISTEN overrides it (in Load). A host other than a loopback
+	// address (localhost, 127.0.0.0/8, ::1) needs a Token.
 	Listen string
+	// Token is the bearer token that mutating requests (POST, PUT, PATCH,
+	// DELETE) must carry as `Authorization: Bearer TOKEN` (`token`):
+	// printable ASCII without spaces; default "", no token, which is only
+	// allowed on a loopback Listen. LSIE_API_TOKEN overrides it (in Load),
+	// which keeps the secret out of the file.
+	Token string
+	// AllowedHosts are Host header values the API accepts besides the
+	// loopback names and the listen address (`allowed_hosts`, a list of
+	// "host" or "host:port"; default empty): the names it is reached by
+	// through a proxy or DNS. Any other Host is refused, against DNS
+	// rebinding. A "host" entry matches that host without a port or with the
+	// listening port; "host:port" matches exactly.
+	AllowedHosts []string
 }
 
 // Stream is one configured input: a source, how to pace it, the analysis

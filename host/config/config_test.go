@@ -22,6 +22,15 @@ func mustSpec(t *testing.T, uri string) source.Spec {
 	return s
 }
 
+func mustPolicy(t *testing.T, entries ...string) *source.Policy {
+	t.Helper()
+	p, err := source.ParsePolicy(entries)
+	if err != nil {
+		t.Fatalf("source.ParsePolicy(%q): %v", entries, err)
+	}
+	return p
+}
+
 func TestParseValid(t *testing.T) {
 	clip := filepath.Join(t.TempDir(), "clip.mp4")
 	if err := os.WriteFile(clip, []byte("not really a video"), 0o600); err != nil {
@@ -52,7 +61,12 @@ segment {
   max_close_delay = "250ms"
 }
 store { sqlite = "/data/lsie.db" }
-api   { listen = ":9090" }
+api   {
+  listen        = ":9090"
+  token         = "s3cret-Token_1"
+  allowed_hosts = ["lsie.example.com", "10.0.0.5:9090", "[fd00::1]"]
+}
+sources { allow = ["file:/", "test"] }
 stream "cam_1-a" {
   source   = "` + clipURI + `"
   realtime = false
@@ -70,15 +84,16 @@ stream "cam_1-a" {
 				c := Default()
 				c.Segment = Segment{Duration: 30 * time.Second, MaxCloseDelay: 250 * time.Millisecond}
 				c.Store.SQLite = "/data/lsie.db"
-				c.API.Listen = ":9090"
+				c.API = API{Listen: ":9090", Token: "s3cret-Token_1", AllowedHosts: []string{"lsie.example.com", "10.0.0.5:9090", "[fd00::1]"}}
+				c.Sources = mustPolicy(t, "file:/", "test")
 				c.Streams = []Stream{{
 					ID: "cam_1-a", Source: mustSpec(t, clipURI), Realtime: false, Loop: true,
 					Video: Video{FPS: 60, MaxWidth: 16},
 					Plugins: []PluginRef{{
 						Name: "visual", Window: 64, Attributes: map[string]string{},
-						Pos: Pos{File: "t.hcl", Line: 16, Column: 3},
+						Pos: Pos{File: "t.hcl", Line: 21, Column: 3},
 					}},
-					Pos: Pos{File: "t.hcl", Line: 8, Column: 1},
+					Pos: Pos{File: "t.hcl", Line: 13, Column: 1},
 				}}
 				return c
 			},
@@ -345,6 +360,107 @@ func TestParseInvalid(t *testing.T) {
 			want: `t.hcl:1:7: api.listen: port "65536" must be a number 0..65535`,
 		},
 		{
+			name: "listen on every interface without a token",
+			src:  `api { listen = "0.0.0.0:8080" }`,
+			want: `t.hcl:1:7: api.listen: "0.0.0.0:8080" is not a loopback address; set api.token (or LSIE_API_TOKEN) to expose the API`,
+		},
+		{
+			name: "listen without host without a token",
+			src:  `api { listen = ":8080" }`,
+			want: `t.hcl:1:7: api.listen: ":8080" is not a loopback address; set api.token (or LSIE_API_TOKEN) to expose the API`,
+		},
+		{
+			name: "listen on a name other than localhost without a token",
+			src:  `api { listen = "lsie.example.com:8080" }`,
+			want: `t.hcl:1:7: api.listen: "lsie.example.com:8080" is not a loopback address; set api.token (or LSIE_API_TOKEN) to expose the API`,
+		},
+		{
+			name: "token with a space, not quoted back",
+			src:  "api {\n  token = \"two words\"\n}",
+			want: `t.hcl:2:3: api.token: must be printable ASCII without spaces (it is sent in an Authorization header)`,
+		},
+		{
+			name: "token with a non-ASCII character",
+			src:  `api { token = "pässword" }`,
+			want: `t.hcl:1:7: api.token: must be printable ASCII without spaces (it is sent in an Authorization header)`,
+		},
+		{
+			name: "token as a number",
+			src:  `api { token = 12345 }`,
+			want: `t.hcl:1:7: api.token: must be a string, got number 12345`,
+		},
+		{
+			name: "allowed_hosts as a string",
+			src:  `api { allowed_hosts = "lsie.example.com" }`,
+			want: `t.hcl:1:7: api.allowed_hosts: must be a list of strings, got string "lsie.example.com"`,
+		},
+		{
+			name: "allowed_hosts element not a string, at the element",
+			src:  `api { allowed_hosts = ["ok.example", 5, null] }`,
+			want: `t.hcl:1:38: api.allowed_hosts[1]: must be a string, got number 5` + "\n" +
+				`t.hcl:1:41: api.allowed_hosts[2]: must be a string, got null`,
+		},
+		{
+			name: "allowed_hosts entries that are not hosts, each at its element",
+			src: "api {\n  allowed_hosts = [\n    \"ok.example\",\n    \"https://x.example\",\n    \"x.example:99999\",\n" +
+				"    \"fd00::1\",\n    \"\",\n    \"a b\",\n    \"[fd00::1]:8443\",\n  ]\n}",
+			want: `t.hcl:4:5: api.allowed_hosts[1]: "https://x.example" is not a host or host:port (e.g. "lsie.example.com" or "lsie.example.com:8443")` + "\n" +
+				`t.hcl:5:5: api.allowed_hosts[2]: port "99999" must be a number 1..65535` + "\n" +
+				`t.hcl:6:5: api.allowed_hosts[3]: "fd00::1" is not a host or host:port (e.g. "lsie.example.com" or "lsie.example.com:8443")` + "\n" +
+				`t.hcl:7:5: api.allowed_hosts[4]: "" is not a host or host:port (e.g. "lsie.example.com" or "lsie.example.com:8443")` + "\n" +
+				`t.hcl:8:5: api.allowed_hosts[5]: "a b" is not a host or host:port (e.g. "lsie.example.com" or "lsie.example.com:8443")`,
+		},
+		{
+			name: "allowed_hosts from an expression: positioned at the attribute",
+			src:  `api { allowed_hosts = concat(["a"]) }`,
+			want: `t.hcl:1:23: api.allowed_hosts: Function calls not allowed: Functions may not be called here.`,
+		},
+		{
+			name: "sources allow as a string",
+			src:  `sources { allow = "test" }`,
+			want: `t.hcl:1:11: sources.allow: must be a list of strings, got string "test"`,
+		},
+		{
+			name: "sources allow element a number",
+			src:  `sources { allow = ["test", 1] }`,
+			want: `t.hcl:1:28: sources.allow[1]: must be a string, got number 1`,
+		},
+		{
+			name: "unknown sources attribute",
+			src:  `sources { alow = ["test"] }`,
+			want: `t.hcl:1:11: sources: unknown attribute "alow" (did you mean "allow"?)`,
+		},
+		{
+			name: "allow outside sources",
+			src:  `allow = ["test"]`,
+			want: `t.hcl:1:1: unknown attribute "allow" (it belongs in a sources block)`,
+		},
+		{
+			name: "token outside api",
+			src:  `token = "x"`,
+			want: `t.hcl:1:1: unknown attribute "token" (it belongs in a api block)`,
+		},
+		{
+			name: "sources with a label",
+			src:  `sources "main" {}`,
+			want: `t.hcl:1:9: sources: block takes no labels, got "main"`,
+		},
+		{
+			name: "sources twice",
+			src:  "sources {}\nsources {}",
+			want: `t.hcl:2:1: sources: duplicate block (first defined at t.hcl:1:1)`,
+		},
+		{
+			name: "block inside sources",
+			src:  "sources {\n  rule {}\n}",
+			want: `t.hcl:2:3: sources: unknown block "rule"`,
+		},
+		{
+			name: "misspelt sources block",
+			src:  `source { allow = [] }`,
+			want: `t.hcl:1:1: unknown block "source" (did you mean "sources"?)`,
+		},
+		{
 			name: "unknown top-level attribute",
 			src:  `debug = true`,
 			want: `t.hcl:1:1: unknown attribute "debug"`,
@@ -457,7 +573,8 @@ func TestParseInvalid(t *testing.T) {
 		{
 			name: "source without scheme",
 			src:  "stream \"cam1\" {\n  source = \"/tmp/clip.mp4\"\n}",
-			want: `t.hcl:2:3: stream "cam1": source: unsupported source scheme: "/tmp/clip.mp4" has no scheme (use file:///abs/path or test://pattern)`,
+			want: `t.hcl:2:3: stream "cam1": source: unsupported source scheme: "/tmp/clip.mp4" has no scheme ` +
+				`(use file:///abs/path, test://pattern, rtsp://, rtmp://, https://.../x.m3u8 or v4l2:///dev/videoN)`,
 		},
 		{
 			name: "source file missing",
@@ -465,9 +582,29 @@ func TestParseInvalid(t *testing.T) {
 			want: `t.hcl:2:3: stream "cam1": source: cannot open /nonexistent/lsie/clip.mp4: open /nonexistent/lsie/clip.mp4: no such file or directory`,
 		},
 		{
-			name: "source rtsp not yet supported",
-			src:  "stream \"cam1\" {\n  source = \"rtsp://10.0.0.2/live\"\n}",
-			want: `t.hcl:2:3: stream "cam1": source: unsupported source scheme "rtsp" (network and device sources are not supported yet; use file:// or test://)`,
+			name: "source refused by the sources policy",
+			src:  "sources { allow = [\"test\"] }\nstream \"cam1\" {\n  source = \"rtsp://10.0.0.2/live\"\n}",
+			want: `t.hcl:3:3: stream "cam1": source: source not allowed: rtsp source "rtsp://10.0.0.2/live" (allowed: test)`,
+		},
+		{
+			name: "empty allow list refuses every source",
+			src:  "sources { allow = [] }\nstream \"cam1\" {\n  source = \"test://ball\"\n}",
+			want: `t.hcl:3:3: stream "cam1": source: source not allowed: test source "test://ball" (allowed: nothing)`,
+		},
+		{
+			name: "refused file source is not opened",
+			src:  "sources { allow = [\"file:/media/\"] }\nstream \"cam1\" {\n  source = \"file:///nonexistent/lsie/clip.mp4\"\n}",
+			want: `t.hcl:3:3: stream "cam1": source: source not allowed: file source "file:///nonexistent/lsie/clip.mp4" (allowed: file:/media/)`,
+		},
+		{
+			name: "allowed file source is still opened",
+			src:  "sources { allow = [\"file:/nonexistent/\"] }\nstream \"cam1\" {\n  source = \"file:///nonexistent/lsie/clip.mp4\"\n}",
+			want: `t.hcl:3:3: stream "cam1": source: cannot open /nonexistent/lsie/clip.mp4: open /nonexistent/lsie/clip.mp4: no such file or directory`,
+		},
+		{
+			name: "bad sources entry, at the element, with the URI's password redacted",
+			src:  `sources { allow = ["test", "rtsp://u:pw@cam.example"] }`,
+			want: `t.hcl:1:28: sources.allow[1]: "rtsp://u:xxxxx@cam.example": a host rule takes a host and an optional port, no path, query or credentials`,
 		},
 		{
 			name: "plugin attribute list",
@@ -605,10 +742,10 @@ func TestDiagnosticString(t *testing.T) {
 		d    Diagnostic
 		want string
 	}{
-		{"full", Diagnostic{Pos{"a.hcl", 7, 5}, `stream "cam1": video.fps`, "must be 1..60, got 0"}, `a.hcl:7:5: stream "cam1": video.fps: must be 1..60, got 0`},
-		{"no field", Diagnostic{Pos{"a.hcl", 1, 1}, "", `unknown block "x"`}, `a.hcl:1:1: unknown block "x"`},
-		{"whole file", Diagnostic{Pos{File: "a.hcl"}, "", "empty"}, "a.hcl: empty"},
-		{"no file name", Diagnostic{Pos{"", 2, 3}, "f", "m"}, "2:3: f: m"},
+		{"full", Diagnostic{Pos: Pos{"a.hcl", 7, 5}, Field: `stream "cam1": video.fps`, Message: "must be 1..60, got 0"}, `a.hcl:7:5: stream "cam1": video.fps: must be 1..60, got 0`},
+		{"no field", Diagnostic{Pos: Pos{"a.hcl", 1, 1}, Message: `unknown block "x"`}, `a.hcl:1:1: unknown block "x"`},
+		{"whole file", Diagnostic{Pos: Pos{File: "a.hcl"}, Message: "empty"}, "a.hcl: empty"},
+		{"no file name", Diagnostic{Pos: Pos{"", 2, 3}, Field: "f", Message: "m"}, "2:3: f: m"},
 		{"no position", Diagnostic{Message: "m"}, "m"},
 	}
 	for _, tc := range tests {

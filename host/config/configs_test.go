@@ -16,6 +16,7 @@ var configsDir = filepath.Join("..", "..", "configs")
 // TestConfigsPassCheck loads every file in configs/: each must parse,
 // validate and be runnable, as `config check` would require.
 func TestConfigsPassCheck(t *testing.T) {
+	hermeticEnv(t)
 	files, err := filepath.Glob(filepath.Join(configsDir, "*.hcl"))
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +76,7 @@ func TestExampleDocumentsDefaults(t *testing.T) {
 	}
 
 	want := []string{
-		"segment.duration", "segment.max_close_delay", "store.sqlite", "api.listen",
+		"segment.duration", "segment.max_close_delay", "store.sqlite", "api.listen", "api.token", "api.allowed_hosts",
 		"stream.realtime", "stream.loop", "stream.video.fps", "stream.video.max_width",
 		"stream.plugin.window",
 	}
@@ -100,7 +101,7 @@ func TestExampleDocumentsDefaults(t *testing.T) {
 	if !reflect.DeepEqual(withDocs, withCode) {
 		t.Errorf("defaults documented in example.hcl differ from the code's:\ndocumented %+v\n      code %+v", withDocs, withCode)
 	}
-	if !reflect.DeepEqual(withCode.Segment, Default().Segment) || withCode.Store != Default().Store || withCode.API != Default().API {
+	if !reflect.DeepEqual(withCode.Segment, Default().Segment) || withCode.Store != Default().Store || !reflect.DeepEqual(withCode.API, Default().API) {
 		t.Errorf("example.hcl without documented attributes = %+v, want Default() %+v", withCode, Default())
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -21,22 +22,39 @@ type decoder struct {
 	// at records where each value set by the file came from, keyed by
 	// path.key, for validation to point at.
 	at map[string]Pos
+	// json is set when decoding a stream from JSON (ParseStream): paths
+	// then read as JSON paths (plugins[0].window).
+	json bool
+	// policy is the sources policy every stream's source must pass; nil
+	// allows every source.
+	policy *source.Policy
+	// allow holds the entries of sources.allow until validate parses them;
+	// allowSet tells an absent attribute from an empty list.
+	allow    []string
+	allowSet bool
 }
 
 // path names a place in the configuration twice: as the user reads it
-// (`stream "cam1": video`) and as a unique key (stream.0.video).
+// (`stream "cam1": video`, or `plugins[0].window` in JSON) and as a unique
+// key (stream.0.video), which is the same for both syntaxes.
 type path struct {
 	show     string
 	key      string
 	labelled bool // the last element is a labelled block
+	json     bool // show as a JSON path
 }
 
 // attr returns the path of the attribute name inside p.
 func (p path) attr(name string) path {
 	show := name
+	if p.json && !validName(name) {
+		show = "[" + strconv.Quote(name) + "]"
+	}
 	switch {
 	case p.show == "":
-	case p.labelled:
+	case p.json && show[0] == '[':
+		show = p.show + show
+	case p.labelled && !p.json:
 		show = p.show + ": " + name
 	default:
 		show = p.show + "." + name
@@ -45,17 +63,27 @@ func (p path) attr(name string) path {
 	if p.key != "" {
 		key = p.key + "." + name
 	}
-	return path{show: show, key: key}
+	return path{show: show, key: key, json: p.json}
 }
 
 // block returns the path of a labelled block inside p; index tells apart
-// blocks of one type, whose labels may repeat.
+// blocks of one type, whose labels may repeat. In JSON a block is an element
+// of the list named by its type in the plural: plugins[0].
 func (p path) block(typ, label string, index int) path {
 	q := p.attr(typ)
-	q.show = fmt.Sprintf("%s %q", q.show, label)
-	q.key = fmt.Sprintf("%s.%d", q.key, index)
+	if p.json {
+		q = p.attr(typ + "s").index(index)
+	} else {
+		q.show = fmt.Sprintf("%s %q", q.show, label)
+	}
+	q.key = fmt.Sprintf("%s.%d", p.attr(typ).key, index)
 	q.labelled = true
 	return q
+}
+
+// index returns the path of element i of the list at p.
+func (p path) index(i int) path {
+	return path{show: fmt.Sprintf("%s[%d]", p.show, i), key: fmt.Sprintf("%s[%d]", p.key, i), json: p.json}
 }
 
 // field is one attribute a block accepts and how to decode it.
@@ -70,7 +98,7 @@ func (d *decoder) root(body *hclsyntax.Body, c *Config) {
 	seen := map[string]*hclsyntax.Block{}
 	for _, b := range body.Blocks {
 		switch b.Type {
-		case "segment", "store", "api":
+		case "segment", "store", "api", "sources":
 			if !d.once(b, top, seen) || !d.noLabels(b, top) {
 				continue
 			}
@@ -88,13 +116,22 @@ func (d *decoder) root(body *hclsyntax.Body, c *Config) {
 			case "api":
 				d.attributes(b.Body, p, []field{
 					{"listen", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.API.Listen) }},
+					{"token", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.API.Token) }},
+					{"allowed_hosts", func(a *hclsyntax.Attribute, p path) { d.strList(a, p, &c.API.AllowedHosts) }},
+				}, nil)
+			case "sources":
+				d.attributes(b.Body, p, []field{
+					{"allow", func(a *hclsyntax.Attribute, p path) {
+						d.strList(a, p, &d.allow)
+						_, d.allowSet = d.at[p.key]
+					}},
 				}, nil)
 			}
 			d.blocks(b.Body, p)
 		case "stream":
 			d.stream(b, top, c)
 		default:
-			d.unknownBlock(b, top, "segment", "store", "api", "stream")
+			d.unknownBlock(b, top, "segment", "store", "api", "sources", "stream")
 		}
 	}
 }
@@ -197,7 +234,8 @@ next:
 // user who put one at the wrong level to the right place.
 var homeBlock = map[string]string{
 	"duration": "segment", "max_close_delay": "segment",
-	"sqlite": "store", "listen": "api",
+	"sqlite": "store", "listen": "api", "token": "api", "allowed_hosts": "api",
+	"allow":  "sources",
 	"source": "stream", "realtime": "stream", "loop": "stream",
 	"fps": "video", "max_width": "video",
 	"window": "plugin",
@@ -237,6 +275,11 @@ func (d *decoder) noLabels(b *hclsyntax.Block, p path) bool {
 
 func (d *decoder) add(pos Pos, field, msg string) {
 	d.diags = append(d.diags, Diagnostic{Pos: pos, Field: field, Message: msg})
+}
+
+// addErr adds a diagnostic that keeps err, the error it came from.
+func (d *decoder) addErr(pos Pos, field, msg string, err error) {
+	d.diags = append(d.diags, Diagnostic{Pos: pos, Field: field, Message: msg, err: err})
 }
 
 // addHCL adds HCL's own error diagnostics, at fallback when one has no subject.

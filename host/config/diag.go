@@ -34,7 +34,14 @@ type Diagnostic struct {
 	Field string
 	// Message says what is wrong, e.g. "must be 1..60, got 0".
 	Message string
+
+	// err is the error the problem came from, if any (source.ErrNotAllowed
+	// for a source the policy refuses), for errors.Is through Unwrap.
+	err error
 }
+
+// Unwrap returns the error the problem came from, or nil.
+func (d Diagnostic) Unwrap() error { return d.err }
 
 // String renders the diagnostic as "FILE:LINE:COL: FIELD: MESSAGE", leaving
 // out the parts that are empty.
@@ -63,6 +70,19 @@ func (ds Diagnostics) Error() string {
 		lines[i] = d.String()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the errors the problems came from, so that
+// errors.Is(err, source.ErrNotAllowed) tells a refused source from a bad
+// request.
+func (ds Diagnostics) Unwrap() []error {
+	var errs []error
+	for _, d := range ds {
+		if d.err != nil {
+			errs = append(errs, d.err)
+		}
+	}
+	return errs
 }
 
 // sortByPos orders diagnostics by file position, keeping the order of

@@ -14,6 +14,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // TestGoldenDiagnostics loads every testdata/bad/*.hcl and compares its
 // diagnostics with the matching .golden file; -update rewrites them.
 func TestGoldenDiagnostics(t *testing.T) {
+	hermeticEnv(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "bad", "*.hcl"))
 	if err != nil {
 		t.Fatal(err)

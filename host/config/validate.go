@@ -3,7 +3,10 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/source"
@@ -34,19 +37,12 @@ func (d *decoder) validate(c *Config) {
 	if c.Store.SQLite == "" {
 		d.add(d.where(top.attr("store").attr("sqlite"), d.fileStart()), "store.sqlite", "must not be empty")
 	}
-	if c.API.Listen != "" {
-		if msg := checkListen(c.API.Listen); msg != "" {
-			d.add(d.where(top.attr("api").attr("listen"), d.fileStart()), "api.listen", msg)
-		}
-	}
+	d.validateAPI(&c.API)
+	d.validateSources(c)
 	firstStream := map[string]Pos{}
 	for i := range c.Streams {
 		s := &c.Streams[i]
 		p := top.block("stream", s.ID, i)
-		if !validName(s.ID) {
-			d.add(d.where(p.attr("id"), s.Pos), p.show,
-				fmt.Sprintf("id must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
-		}
 		if first, dup := firstStream[s.ID]; dup {
 			d.add(s.Pos, p.show, fmt.Sprintf("duplicate stream id (first defined at %s)", first))
 		} else {
@@ -56,11 +52,80 @@ func (d *decoder) validate(c *Config) {
 	}
 }
 
+// validateAPI checks the api block. An API reachable from other machines
+// must have a token: without one, anyone who can reach it could add streams.
+func (d *decoder) validateAPI(api *API) {
+	p := path{}.attr("api")
+	listen, token := p.attr("listen"), p.attr("token")
+	if api.Listen != "" {
+		if msg := checkListen(api.Listen); msg != "" {
+			d.add(d.where(listen, d.fileStart()), listen.show, msg)
+		} else if api.Token == "" && !loopback(api.Listen) {
+			d.add(d.where(listen, d.fileStart()), listen.show, fmt.Sprintf(
+				"%s is not a loopback address; set api.token (or LSIE_API_TOKEN) to expose the API", quoteShort(api.Listen)))
+		}
+	}
+	if api.Token != "" && !visibleASCII(api.Token) {
+		// The message never quotes the token: it is a secret.
+		d.add(d.where(token, d.fileStart()), token.show,
+			"must be printable ASCII without spaces (it is sent in an Authorization header)")
+	}
+	hosts := p.attr("allowed_hosts")
+	for i, h := range api.AllowedHosts {
+		if msg := checkAllowedHost(h); msg != "" {
+			ep := hosts.index(i)
+			d.add(d.where(ep, d.where(hosts, d.fileStart())), ep.show, msg)
+		}
+	}
+}
+
+// validateSources builds the sources policy from sources.allow. Each entry
+// is parsed on its own first, so a bad one is reported at its own position.
+func (d *decoder) validateSources(c *Config) {
+	if !d.allowSet {
+		return
+	}
+	p := path{}.attr("sources").attr("allow")
+	bad := false
+	for i, entry := range d.allow {
+		if _, err := source.ParsePolicy([]string{entry}); err != nil {
+			ep := p.index(i)
+			d.addErr(d.where(ep, d.where(p, d.fileStart())), ep.show, policyEntryMessage(err), err)
+			bad = true
+		}
+	}
+	if bad {
+		return
+	}
+	policy, err := source.ParsePolicy(d.allow)
+	if err != nil {
+		// Entries that are fine alone but not together.
+		d.addErr(d.where(p, d.fileStart()), p.show, err.Error(), err)
+		return
+	}
+	c.Sources = policy
+	d.policy = policy
+}
+
+// policyEntryMessage is the message of ParsePolicy's error for a list of
+// one entry, without its "allow[0]: " prefix: the diagnostic's field names
+// the entry.
+func policyEntryMessage(err error) string {
+	msg, _ := strings.CutPrefix(err.Error(), "allow[0]: ")
+	return msg
+}
+
+// validateStream checks one stream, from HCL or JSON: its id and plugin
+// names (when given: a missing one is reported by the decoder), its source
+// (parsed, then checked against the sources policy), and every range.
 func (d *decoder) validateStream(s *Stream, p path) {
+	if pos, ok := d.at[p.attr("id").key]; ok && !validName(s.ID) {
+		d.add(pos, p.show, fmt.Sprintf("id must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
+	}
 	if pos, ok := d.at[p.attr("source").key]; ok {
-		spec, err := source.ParseIn(s.Source.URI, d.baseDir)
+		spec, err := d.parseSource(s.Source.URI)
 		if err != nil {
-			d.add(pos, p.attr("source").show, err.Error())
+			d.addErr(pos, p.attr("source").show, err.Error(), err)
 		} else {
 			s.Source = spec
 		}
@@ -72,17 +137,61 @@ func (d *decoder) validateStream(s *Stream, p path) {
 	for j := range s.Plugins {
 		pr := &s.Plugins[j]
 		pp := p.block("plugin", pr.Name, j)
-		if !validName(pr.Name) {
-			d.add(d.where(pp.attr("name"), pr.Pos), pp.show,
-				fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
-		}
-		if first, dup := firstPlugin[pr.Name]; dup {
-			d.add(pr.Pos, pp.show, fmt.Sprintf("duplicate plugin in this stream (first defined at %s)", first))
-		} else {
-			firstPlugin[pr.Name] = pr.Pos
+		if pos, ok := d.at[pp.attr("name").key]; ok {
+			if !validName(pr.Name) {
+				d.add(pos, pp.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
+			}
+			if first, dup := firstPlugin[pr.Name]; dup {
+				d.add(pr.Pos, pp.show, fmt.Sprintf("duplicate plugin in this stream (first defined at %s)", d.posText(first)))
+			} else {
+				firstPlugin[pr.Name] = pr.Pos
+			}
 		}
 		d.intIn(pp.attr("window"), pr.Pos, pr.Window, minWindow, maxWindow)
 	}
+}
+
+// parseSource parses a stream's source URI and checks it against the
+// sources policy. A file source is checked before source.ParseIn opens it,
+// so a path the policy refuses is never opened and whoever submitted it
+// (through the API) cannot learn whether it exists.
+func (d *decoder) parseSource(uri string) (source.Spec, error) {
+	if d.policy != nil {
+		if path, ok := filePath(uri, d.baseDir); ok {
+			if err := d.policy.Check(source.Spec{URI: uri, Kind: source.KindFile, Path: path}); err != nil {
+				return source.Spec{}, err
+			}
+		}
+	}
+	spec, err := source.ParseIn(uri, d.baseDir)
+	if err == nil && d.policy != nil {
+		err = d.policy.Check(spec)
+	}
+	return spec, err
+}
+
+// filePath is the path a file source names, resolved as source.ParseIn
+// resolves it but without touching the file system; ok is false for other
+// sources and for file URIs ParseIn refuses before opening anything.
+func filePath(uri, baseDir string) (string, bool) {
+	if rest, ok := strings.CutPrefix(uri, "file:"); ok && rest != "" && !strings.HasPrefix(rest, "/") {
+		p, err := filepath.Abs(filepath.Join(baseDir, filepath.FromSlash(rest)))
+		return p, err == nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "file" || (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(u.Path) {
+		return "", false
+	}
+	return u.Path, true
+}
+
+// posText renders a position for a message: FILE:LINE:COL, or in JSON the
+// byte offset, as a reader of a JSON body counts.
+func (d *decoder) posText(p Pos) string {
+	if d.json {
+		return fmt.Sprintf("offset %d", p.Column-1)
+	}
+	return p.String()
 }
 
 // where is the position the file gave the value at p, or fallback when the
@@ -133,4 +242,56 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// loopback reports whether the host of a host:port listen address is a
+// loopback address: localhost, 127.0.0.0/8 or ::1. A name other than
+// localhost is not resolved and counts as not loopback.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// visibleASCII reports whether s is made only of printable ASCII other than
+// space, the characters a token in an HTTP header can carry as is.
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkAllowedHost returns what is wrong with an api.allowed_hosts entry, a
+// Host header value: a host name or IP, optionally with :port; or "".
+func checkAllowedHost(h string) string {
+	bad := fmt.Sprintf(`%s is not a host or host:port (e.g. "lsie.example.com" or "lsie.example.com:8443")`, quoteShort(h))
+	if h == "" || strings.ContainsAny(h, "/@?#%\\ \t\r\n") {
+		return bad
+	}
+	host, port, err := net.SplitHostPort(h)
+	switch {
+	case err == nil:
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("port %s must be a number 1..65535", quoteShort(port))
+		}
+	case strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]"):
+		host = h[1 : len(h)-1]
+	case strings.Contains(h, ":"):
+		return bad
+	default:
+		host = h
+	}
+	if host == "" || (strings.Contains(host, ":") && net.ParseIP(host) == nil) {
+		return bad
+	}
+	return ""
 }

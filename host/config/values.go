@@ -41,48 +41,20 @@ func (d *decoder) set(a *hclsyntax.Attribute, p path) {
 
 func (d *decoder) str(a *hclsyntax.Attribute, p path, dst *string) bool {
 	v, ok := d.value(a, p)
-	if !ok {
-		return false
-	}
-	if v.IsNull() || v.Type() != cty.String {
-		d.add(d.pos(a.NameRange.Start), p.show, "must be a string, got "+describe(v))
-		return false
-	}
-	*dst = v.AsString()
-	d.set(a, p)
-	return true
+	return ok && d.strVal(v, d.pos(a.NameRange.Start), p, dst)
 }
 
 func (d *decoder) boolean(a *hclsyntax.Attribute, p path, dst *bool) {
-	v, ok := d.value(a, p)
-	if !ok {
-		return
+	if v, ok := d.value(a, p); ok {
+		d.boolVal(v, d.pos(a.NameRange.Start), p, dst)
 	}
-	if v.IsNull() || v.Type() != cty.Bool {
-		d.add(d.pos(a.NameRange.Start), p.show, "must be true or false, got "+describe(v))
-		return
-	}
-	*dst = v.True()
-	d.set(a, p)
 }
 
 // integer decodes a whole number; its range is checked by validate.
 func (d *decoder) integer(a *hclsyntax.Attribute, p path, dst *int) {
-	v, ok := d.value(a, p)
-	if !ok {
-		return
+	if v, ok := d.value(a, p); ok {
+		d.intVal(v, d.pos(a.NameRange.Start), p, dst)
 	}
-	if v.IsNull() || v.Type() != cty.Number || !v.AsBigFloat().IsInt() {
-		d.add(d.pos(a.NameRange.Start), p.show, "must be a whole number, got "+describe(v))
-		return
-	}
-	n, acc := v.AsBigFloat().Int64()
-	if acc != big.Exact || n > math.MaxInt32 || n < math.MinInt32 {
-		d.add(d.pos(a.NameRange.Start), p.show, "out of range, got number "+numberText(v))
-		return
-	}
-	*dst = int(n)
-	d.set(a, p)
 }
 
 // duration decodes a Go duration string such as "10s" or "250ms"; its range
@@ -109,6 +81,85 @@ func (d *decoder) scalar(a *hclsyntax.Attribute, p path) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	return d.scalarVal(v, d.pos(a.NameRange.Start), p)
+}
+
+// strList decodes a list of strings. Each element's position is recorded
+// under p.index(i), at the element itself when the expression is a literal
+// list, else at the attribute.
+func (d *decoder) strList(a *hclsyntax.Attribute, p path, dst *[]string) {
+	v, ok := d.value(a, p)
+	if !ok {
+		return
+	}
+	at := d.pos(a.NameRange.Start)
+	if v.IsNull() || !(v.Type().IsTupleType() || v.Type().IsListType() || v.Type().IsSetType()) {
+		d.add(at, p.show, "must be a list of strings, got "+d.describe(v))
+		return
+	}
+	var elems []hclsyntax.Expression
+	if tuple, ok := a.Expr.(*hclsyntax.TupleConsExpr); ok && len(tuple.Exprs) == v.LengthInt() {
+		elems = tuple.Exprs
+	}
+	var list []string
+	good := true
+	for i, it := 0, v.ElementIterator(); it.Next(); i++ {
+		_, ev := it.Element()
+		ep, epos := p.index(i), at
+		if elems != nil {
+			epos = d.pos(elems[i].Range().Start)
+		}
+		var s string
+		if !d.strVal(ev, epos, ep, &s) {
+			good = false
+			continue
+		}
+		list = append(list, s)
+	}
+	if good {
+		*dst = list // nil for an empty list, like the default
+		d.at[p.key] = at
+	}
+}
+
+// The *Val methods check a value already evaluated (from HCL or JSON) and
+// store it, recording at as its position; on a mismatch they report it at at
+// and leave dst alone.
+
+func (d *decoder) strVal(v cty.Value, at Pos, p path, dst *string) bool {
+	if v.IsNull() || v.Type() != cty.String {
+		d.add(at, p.show, "must be a string, got "+d.describe(v))
+		return false
+	}
+	*dst = v.AsString()
+	d.at[p.key] = at
+	return true
+}
+
+func (d *decoder) boolVal(v cty.Value, at Pos, p path, dst *bool) {
+	if v.IsNull() || v.Type() != cty.Bool {
+		d.add(at, p.show, "must be true or false, got "+d.describe(v))
+		return
+	}
+	*dst = v.True()
+	d.at[p.key] = at
+}
+
+func (d *decoder) intVal(v cty.Value, at Pos, p path, dst *int) {
+	if v.IsNull() || v.Type() != cty.Number || !v.AsBigFloat().IsInt() {
+		d.add(at, p.show, "must be a whole number, got "+d.describe(v))
+		return
+	}
+	n, acc := v.AsBigFloat().Int64()
+	if acc != big.Exact || n > math.MaxInt32 || n < math.MinInt32 {
+		d.add(at, p.show, "out of range, got number "+numberText(v))
+		return
+	}
+	*dst = int(n)
+	d.at[p.key] = at
+}
+
+func (d *decoder) scalarVal(v cty.Value, at Pos, p path) (string, bool) {
 	switch {
 	case v.IsNull():
 	case v.Type() == cty.String:
@@ -119,8 +170,17 @@ func (d *decoder) scalar(a *hclsyntax.Attribute, p path) (string, bool) {
 	case v.Type() == cty.Bool:
 		return strconv.FormatBool(v.True()), true
 	}
-	d.add(d.pos(a.NameRange.Start), p.show, "must be a string, number or bool, got "+describe(v))
+	d.add(at, p.show, "must be a string, number or bool, got "+d.describe(v))
 	return "", false
+}
+
+// describe is describe in the words of the input's syntax: JSON calls a
+// tuple an array.
+func (d *decoder) describe(v cty.Value) string {
+	if d.json && !v.IsNull() && (v.Type().IsTupleType() || v.Type().IsListType()) {
+		return "array"
+	}
+	return describe(v)
 }
 
 // describe names a value's type, and its value when it is a primitive, for

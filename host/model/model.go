@@ -35,6 +35,7 @@ const (
 	ReasonDropped     = "frames_dropped"
 	ReasonSourceError = "source_error"
 	ReasonAudioGap    = "audio_gap"
+	ReasonRemoved     = "stream_removed"
 )
 
 // PluginNoAudio is a PluginSegment.Status: the plugin needs audio and the

@@ -2,11 +2,13 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,6 +44,8 @@ type Process struct {
 	manifest *pluginv1.Manifest
 	client   *goplugin.Client
 	cmd      *exec.Cmd
+	tail     *tailWriter // structured log lines
+	raw      *tailWriter // plain stdout/stderr lines
 	rpc      pluginv1.PluginClient
 	data     *net.UnixConn
 	log      hclog.Logger
@@ -67,6 +71,11 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q: data-plane socket: %w", bin.Name, err)
 	}
+	// Raw stdout/stderr writes of plugin code reach us through go-plugin's
+	// stdio sync; structured SDK logs arrive on its stderr log channel.
+	tail := newTailWriter(20)
+	rawOut := newTailWriter(20)
+	rawOut.onLine = func(line string) { log.Info(line) }
 	cmd := exec.Command(bin.Path)
 	cmd.ExtraFiles = []*os.File{childEnd} // becomes fd 3 in the child
 	cmd.Env = allowedEnv()
@@ -82,6 +91,9 @@ func Start(bin Binary, opts Options) (*Process, error) {
 		SkipHostEnv:      true,
 		StartTimeout:     opts.StartTimeout,
 		Logger:           log,
+		Stderr:           tail,
+		SyncStderr:       rawOut,
+		SyncStdout:       rawOut,
 	})
 	fail := func(err error) (*Process, error) {
 		killGroup(cmd)
@@ -109,7 +121,7 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	if m.ProtocolVersion != pluginv1.ProtocolVersion {
 		return fail(fmt.Errorf("speaks protocol %d, host speaks %d", m.ProtocolVersion, pluginv1.ProtocolVersion))
 	}
-	p := &Process{bin: bin, manifest: m, client: client, cmd: cmd, rpc: rpc, data: hostEnd, log: log,
+	p := &Process{bin: bin, manifest: m, client: client, cmd: cmd, rpc: rpc, data: hostEnd, log: log, tail: tail, raw: rawOut,
 		handlers: map[uint32]ResultHandler{}, exited: make(chan struct{})}
 	go p.readLoop()
 	return p, nil
@@ -278,5 +290,76 @@ func (p *Process) Close() error {
 func killGroup(cmd *exec.Cmd) {
 	if cmd.Process != nil && cmd.Process.Pid > 0 {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+}
+
+// Pid is the plugin process's id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// StderrTail returns the last lines the plugin wrote to stderr: its plain
+// output (a panic, a message before os.Exit) first, as the likeliest cause.
+func (p *Process) StderrTail() []string {
+	if raw := p.raw.Lines(); len(raw) > 0 {
+		return raw
+	}
+	lines := p.tail.Lines()
+	for i, l := range lines {
+		lines[i] = readableLogLine(l)
+	}
+	return lines
+}
+
+// readableLogLine renders an SDK JSON log line as "level: message k=v".
+func readableLogLine(line string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(line), &m) != nil {
+		return line
+	}
+	out := fmt.Sprintf("%v: %v", m["@level"], m["@message"])
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !strings.HasPrefix(k, "@") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out += fmt.Sprintf(" %s=%v", k, m[k])
+	}
+	return out
+}
+
+// ExitStatus describes how the process ended ("exit status 3", "signal:
+// killed"), or "" while it runs.
+func (p *Process) ExitStatus() string {
+	if !p.client.Exited() || p.cmd.ProcessState == nil {
+		return ""
+	}
+	return p.cmd.ProcessState.String()
+}
+
+// Kill stops the process at once (a hung plugin gets no grace period).
+func (p *Process) Kill() {
+	killGroup(p.cmd)
+}
+
+// Healthy asks the plugin whether it can take work.
+func (p *Process) Healthy(ctx context.Context) error {
+	resp, err := p.rpc.Health(ctx, &pluginv1.HealthRequest{})
+	if err != nil {
+		return err
+	}
+	if resp.GetStatus() != "ok" {
+		return fmt.Errorf("plugin reports %s: %s", resp.GetStatus(), resp.GetMessage())
+	}
+	return nil
+}
+
+// WaitExited waits up to d for go-plugin to finish with the process: it
+// drains stderr before it reports the exit, so StderrTail is complete after.
+func (p *Process) WaitExited(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for !p.client.Exited() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
 	}
 }

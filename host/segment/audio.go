@@ -149,3 +149,54 @@ func (s *open) addReason(r string) {
 	}
 	s.reasons = append(s.reasons, r)
 }
+
+// Missed records a frame capture produced while plugin was down: it counts
+// as skipped for that plugin, and the segment says why.
+func (a *Assembler) Missed(plugin string, pts time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(pts); s != nil {
+		if p := s.plugins[plugin]; p != nil {
+			p.seg.FramesSkipped++
+			s.addReason(ReasonPluginDown)
+		}
+	}
+}
+
+// AudioMissed records audio that arrived while plugin was down.
+func (a *Assembler) AudioMissed(plugin string, first, n int64, rate int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.splitSamples(first, n, rate, func(s *open, k int64) {
+		if p := s.plugins[plugin]; p != nil {
+			p.audioDropped += k
+			s.addReason(ReasonPluginDown)
+		}
+	}, func(int64) {})
+}
+
+// PluginRestarted marks the segment being captured now: plugin restarted in it.
+func (a *Assembler) PluginRestarted(plugin string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(a.progress); s != nil {
+		s.addReason(ReasonPluginRestarted)
+	}
+}
+
+// ResetAudioProgress restarts plugin's progress at t after a restart: the
+// new process owes results from there on, not for what its predecessor lost.
+func (a *Assembler) ResetAudioProgress(plugin string, t time.Duration) {
+	a.mu.Lock()
+	if _, ok := a.audioProgress[plugin]; ok {
+		a.audioProgress[plugin] = t
+	}
+	a.mu.Unlock()
+}
+
+// Progressed returns capture's progress on the time line.
+func (a *Assembler) Progressed() time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.progress
+}

@@ -15,8 +15,10 @@ import (
 
 // Reasons specific to assembly, beside those in model.
 const (
-	ReasonStartOfStream = "start_of_stream"
-	ReasonPluginLost    = "plugin_lost"
+	ReasonStartOfStream   = "start_of_stream"
+	ReasonPluginLost      = "plugin_lost"
+	ReasonPluginDown      = "plugin_down"
+	ReasonPluginRestarted = "plugin_restarted"
 )
 
 // PluginInfo names a plugin that contributes to the stream's segments.

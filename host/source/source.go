@@ -17,11 +17,41 @@ import (
 // Kind is the family of a source.
 type Kind string
 
-// Source kinds supported now. Network kinds (rtsp, rtmp, hls, v4l2) follow.
+// Source kinds.
 const (
 	KindFile Kind = "file"
 	KindTest Kind = "test"
+	// KindRTSP is an rtsp:// or rtsps:// camera or server.
+	KindRTSP Kind = "rtsp"
+	// KindRTMP is an rtmp:// or rtmps:// stream (played, not published).
+	KindRTMP Kind = "rtmp"
+	// KindHLS is an http:// or https:// HLS playlist (.m3u8).
+	KindHLS Kind = "hls"
+	// KindV4L2 is a local Video4Linux2 device.
+	KindV4L2 Kind = "v4l2"
 )
+
+// Transport is the RTSP lower transport.
+type Transport string
+
+// RTSP transports: auto tries UDP first and falls back to TCP (interleaved)
+// when no UDP packet arrives; tcp and udp use only that one.
+const (
+	TransportAuto Transport = "auto"
+	TransportTCP  Transport = "tcp"
+	TransportUDP  Transport = "udp"
+)
+
+// DefaultRTSPLatency is the RTSP jitter buffer latency when the URI sets none.
+const DefaultRTSPLatency = 200 * time.Millisecond
+
+// MaxRTSPLatency bounds the latency= parameter.
+const MaxRTSPLatency = 10 * time.Second
+
+// defaultPorts are the ports of network schemes whose URI names none.
+var defaultPorts = map[string]int{
+	"rtsp": 554, "rtsps": 322, "rtmp": 1935, "rtmps": 443, "http": 80, "https": 443,
+}
 
 // TestPatterns are the videotestsrc patterns a test:// source may name.
 var TestPatterns = []string{
@@ -34,6 +64,9 @@ var TestPatterns = []string{
 
 // Spec is a parsed, validated source description. Pipelines are built from
 // its fields, never by pasting the user's string into a launch line.
+//
+// URI may hold credentials (rtsp://user:pass@cam/...): log and show
+// Redacted(), never URI.
 type Spec struct {
 	URI  string
 	Kind Kind
@@ -48,14 +81,119 @@ type Spec struct {
 	Duration time.Duration
 	// AudioFreq is the sine frequency of a test source's audio; 0 = no audio.
 	AudioFreq float64
+
+	// Scheme, Host and Port locate a network source (rtsp, rtsps, rtmp,
+	// rtmps, http, https). Host is lower case, an IPv6 address without
+	// brackets; Port is the URI's or the scheme's default (554, 322, 1935,
+	// 443, 80, 443).
+	Scheme string
+	Host   string
+	Port   int
+	// Transport and Latency configure an RTSP source (query parameters
+	// transport=tcp|udp|auto, latency=MS; defaults auto and 200 ms). They
+	// are not sent to the server.
+	Transport Transport
+	Latency   time.Duration
+	// Device is the device path of a V4L2 source (/dev/videoN).
+	Device string
 }
 
-// ErrUnsupportedScheme is returned for schemes this build cannot open yet.
+// Live reports whether the source is a live network stream or a device:
+// it runs in real time, may fail and come back, and is never replayed.
+// (Whether a test source runs live is the capture's choice.)
+func (s Spec) Live() bool {
+	switch s.Kind {
+	case KindRTSP, KindRTMP, KindHLS, KindV4L2:
+		return true
+	}
+	return false
+}
+
+// Redacted is the URI with its password, if any, replaced by "xxxxx": what
+// logs, errors and APIs show.
+func (s Spec) Redacted() string { return Redact(s.URI) }
+
+// Credentials returns the user name and password in the URI's userinfo.
+func (s Spec) Credentials() (user, password string, ok bool) {
+	u, err := url.Parse(s.URI)
+	if err != nil || u.User == nil {
+		return "", "", false
+	}
+	p, _ := u.User.Password()
+	return u.User.Username(), p, true
+}
+
+// Location is the URI a network source element opens: without userinfo
+// (credentials go to the element separately, so GStreamer's own messages
+// never hold them) and, for RTSP, without lsie's own transport= and
+// latency= parameters. Other query parameters are kept for the server.
+func (s Spec) Location() string {
+	u, err := url.Parse(s.URI)
+	if err != nil {
+		return ""
+	}
+	u.User = nil
+	if s.Kind == KindRTSP && u.RawQuery != "" {
+		u.RawQuery = stripParams(u.RawQuery, "transport", "latency")
+	}
+	return u.String()
+}
+
+// stripParams removes keys from a raw query, keeping the rest as written.
+func stripParams(raw string, keys ...string) string {
+	var kept []string
+	for _, kv := range strings.Split(raw, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		drop := false
+		for _, key := range keys {
+			if k == key {
+				drop = true
+			}
+		}
+		if !drop && kv != "" {
+			kept = append(kept, kv)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+// Redact returns uri with the password in its userinfo replaced by "xxxxx".
+// It works on strings url.Parse rejects too, so error messages about a bad
+// URI never echo its password.
+func Redact(uri string) string {
+	if u, err := url.Parse(uri); err == nil {
+		return u.Redacted()
+	}
+	i := strings.Index(uri, "://")
+	if i < 0 {
+		return uri
+	}
+	rest := uri[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return uri
+	}
+	colon := strings.Index(rest[:at], ":")
+	if colon < 0 {
+		return uri
+	}
+	return uri[:i+3] + rest[:colon+1] + "xxxxx" + rest[at:]
+}
+
+// ErrUnsupportedScheme is returned for schemes this build cannot open.
 var ErrUnsupportedScheme = errors.New("unsupported source scheme")
 
 // Parse validates uri and returns its Spec. It checks that a file source
 // exists and can be opened, so a bad path fails at start, not mid-run.
 // A relative "file:dir/clip.mp4" is taken relative to the working directory.
+// Errors show the URI redacted.
 func Parse(uri string) (Spec, error) { return ParseIn(uri, "") }
 
 // ParseIn is Parse with relative file sources ("file:media/clip.mp4", no
@@ -65,7 +203,7 @@ func ParseIn(uri, baseDir string) (Spec, error) {
 	if rest, ok := strings.CutPrefix(uri, "file:"); ok && rest != "" && !strings.HasPrefix(rest, "/") {
 		p, err := filepath.Abs(filepath.Join(baseDir, filepath.FromSlash(rest)))
 		if err != nil {
-			return Spec{}, fmt.Errorf("file source %q: %w", uri, err)
+			return Spec{}, fmt.Errorf("file source %q: %w", Redact(uri), err)
 		}
 		s, err := parseFile(uri, &url.URL{Scheme: "file", Path: p})
 		s.URI = uri
@@ -73,29 +211,139 @@ func ParseIn(uri, baseDir string) (Spec, error) {
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return Spec{}, fmt.Errorf("invalid URI %q: %w", uri, err)
+		// url.Error repeats the URI unredacted: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return Spec{}, fmt.Errorf("invalid URI %q: %w", Redact(uri), err)
 	}
 	switch u.Scheme {
 	case "file":
 		return parseFile(uri, u)
 	case "test":
 		return parseTest(uri, u)
-	case "rtsp", "rtsps", "rtmp", "http", "https", "v4l2":
-		return Spec{}, fmt.Errorf("%w %q (network and device sources are not supported yet; use file:// or test://)", ErrUnsupportedScheme, u.Scheme)
+	case "rtsp", "rtsps":
+		return parseRTSP(uri, u)
+	case "rtmp", "rtmps":
+		return parseRTMP(uri, u)
+	case "http", "https":
+		return parseHLS(uri, u)
+	case "v4l2":
+		return parseV4L2(uri, u)
 	case "":
-		return Spec{}, fmt.Errorf("%w: %q has no scheme (use file:///abs/path or test://pattern)", ErrUnsupportedScheme, uri)
+		return Spec{}, fmt.Errorf("%w: %q has no scheme (use file:///abs/path, test://pattern, rtsp://, rtmp://, https://.../x.m3u8 or v4l2:///dev/videoN)", ErrUnsupportedScheme, Redact(uri))
 	default:
 		return Spec{}, fmt.Errorf("%w %q", ErrUnsupportedScheme, u.Scheme)
 	}
 }
 
+// parseNet checks the parts every network URI shares: a host and a port
+// 1..65535 (the scheme's default when the URI names none).
+func parseNet(uri string, u *url.URL, kind Kind) (Spec, error) {
+	s := Spec{URI: uri, Kind: kind, Scheme: u.Scheme}
+	if u.Opaque != "" {
+		return Spec{}, fmt.Errorf("%s source %q: want %s://host[:port]/path", kind, Redact(uri), u.Scheme)
+	}
+	s.Host = strings.ToLower(u.Hostname())
+	if s.Host == "" {
+		return Spec{}, fmt.Errorf("%s source %q: missing host", kind, Redact(uri))
+	}
+	s.Port = defaultPorts[u.Scheme]
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return Spec{}, fmt.Errorf("%s source %q: port must be 1..65535, got %q", kind, Redact(uri), p)
+		}
+		s.Port = n
+	} else if strings.HasSuffix(u.Host, ":") {
+		return Spec{}, fmt.Errorf("%s source %q: empty port", kind, Redact(uri))
+	}
+	return s, nil
+}
+
+func parseRTSP(uri string, u *url.URL) (Spec, error) {
+	s, err := parseNet(uri, u, KindRTSP)
+	if err != nil {
+		return Spec{}, err
+	}
+	s.Transport, s.Latency = TransportAuto, DefaultRTSPLatency
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return Spec{}, fmt.Errorf("rtsp source %q: bad query: %v", Redact(uri), err)
+	}
+	if v, ok := q["transport"]; ok {
+		switch t := Transport(strings.ToLower(v[0])); {
+		case len(v) > 1:
+			return Spec{}, fmt.Errorf("rtsp source %q: transport given %d times", Redact(uri), len(v))
+		case t == TransportAuto || t == TransportTCP || t == TransportUDP:
+			s.Transport = t
+		default:
+			return Spec{}, fmt.Errorf("rtsp source %q: transport must be tcp, udp or auto, got %q", Redact(uri), v[0])
+		}
+	}
+	if v, ok := q["latency"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if len(v) > 1 || err != nil || n < 0 || time.Duration(n)*time.Millisecond > MaxRTSPLatency {
+			return Spec{}, fmt.Errorf("rtsp source %q: latency must be milliseconds 0..%d, got %q", Redact(uri), MaxRTSPLatency.Milliseconds(), strings.Join(v, ","))
+		}
+		s.Latency = time.Duration(n) * time.Millisecond
+	}
+	return s, nil
+}
+
+func parseRTMP(uri string, u *url.URL) (Spec, error) {
+	s, err := parseNet(uri, u, KindRTMP)
+	if err != nil {
+		return Spec{}, err
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) < 2 || parts[0] == "" || parts[len(parts)-1] == "" {
+		return Spec{}, fmt.Errorf("rtmp source %q: want %s://host[:port]/application/stream", Redact(uri), u.Scheme)
+	}
+	return s, nil
+}
+
+func parseHLS(uri string, u *url.URL) (Spec, error) {
+	if !strings.HasSuffix(strings.ToLower(u.Path), ".m3u8") {
+		return Spec{}, fmt.Errorf("%w: %s source %q: only HLS playlists (a path ending in .m3u8) are supported over http(s)", ErrUnsupportedScheme, u.Scheme, Redact(uri))
+	}
+	return parseNet(uri, u, KindHLS)
+}
+
+// parseV4L2 takes v4l2:///dev/videoN (or v4l2:/dev/videoN).
+func parseV4L2(uri string, u *url.URL) (Spec, error) {
+	p := u.Path
+	if u.Opaque != "" {
+		p = u.Opaque
+	}
+	if u.Host != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !validDevice(p) {
+		return Spec{}, fmt.Errorf("v4l2 source %q: want v4l2:///dev/videoN", Redact(uri))
+	}
+	return Spec{URI: uri, Kind: KindV4L2, Device: p}, nil
+}
+
+// validDevice reports whether p is /dev/video followed by digits only.
+func validDevice(p string) bool {
+	n, ok := strings.CutPrefix(p, "/dev/video")
+	if !ok || n == "" {
+		return false
+	}
+	for _, r := range n {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 func parseFile(uri string, u *url.URL) (Spec, error) {
 	if u.Host != "" && u.Host != "localhost" {
-		return Spec{}, fmt.Errorf("file URI %q must be file:///absolute/path", uri)
+		return Spec{}, fmt.Errorf("file URI %q must be file:///absolute/path", Redact(uri))
 	}
 	p := u.Path
 	if !filepath.IsAbs(p) {
-		return Spec{}, fmt.Errorf("file URI %q must hold an absolute path", uri)
+		return Spec{}, fmt.Errorf("file URI %q must hold an absolute path", Redact(uri))
 	}
 	f, err := os.Open(p)
 	if err != nil {
@@ -121,14 +369,14 @@ func parseTest(uri string, u *url.URL) (Spec, error) {
 		s.Pattern = "smpte"
 	}
 	if !validPattern(s.Pattern) {
-		return Spec{}, fmt.Errorf("test source %q: unknown pattern %q (one of %s)", uri, s.Pattern, strings.Join(TestPatterns, ", "))
+		return Spec{}, fmt.Errorf("test source %q: unknown pattern %q (one of %s)", Redact(uri), s.Pattern, strings.Join(TestPatterns, ", "))
 	}
 	q := u.Query()
 	for key := range q {
 		switch key {
 		case "width", "height", "fps", "duration", "audio":
 		default:
-			return Spec{}, fmt.Errorf("test source %q: unknown parameter %q (width, height, fps, duration, audio)", uri, key)
+			return Spec{}, fmt.Errorf("test source %q: unknown parameter %q (width, height, fps, duration, audio)", Redact(uri), key)
 		}
 	}
 	ints := []struct {
@@ -143,21 +391,21 @@ func parseTest(uri string, u *url.URL) (Spec, error) {
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < p.min || n > p.max {
-			return Spec{}, fmt.Errorf("test source %q: %s must be an integer %d..%d, got %q", uri, p.key, p.min, p.max, v)
+			return Spec{}, fmt.Errorf("test source %q: %s must be an integer %d..%d, got %q", Redact(uri), p.key, p.min, p.max, v)
 		}
 		*p.dst = n
 	}
 	if v := q.Get("duration"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
-			return Spec{}, fmt.Errorf("test source %q: duration must be a positive duration like 3s, got %q", uri, v)
+			return Spec{}, fmt.Errorf("test source %q: duration must be a positive duration like 3s, got %q", Redact(uri), v)
 		}
 		s.Duration = d
 	}
 	if v := q.Get("audio"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 20 || f > 8000 {
-			return Spec{}, fmt.Errorf("test source %q: audio must be a frequency 20..8000 Hz, got %q", uri, v)
+			return Spec{}, fmt.Errorf("test source %q: audio must be a frequency 20..8000 Hz, got %q", Redact(uri), v)
 		}
 		s.AudioFreq = f
 	}

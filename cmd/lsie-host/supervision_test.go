@@ -1,0 +1,292 @@
+package main
+
+// Faults on purpose: plugins that crash, hang, lie or flood; hosts that are
+// killed or told to stop. Every test asserts what was lost is recorded,
+// never timings.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store/sqlite"
+)
+
+// faultConfig runs two lossless test streams: "faulty" with the fault
+// plugin (attrs) beside visual, and "healthy" with visual only.
+func faultConfig(t *testing.T, dir, attrs string, seconds int) string {
+	t.Helper()
+	return writeConfig(t, dir, fmt.Sprintf(`segment {
+  duration = "1s"
+  max_close_delay = "2s"
+}
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "faulty" {
+  source = "test://ball?width=320&height=240&fps=30&duration=%ds"
+  realtime = false
+  plugin "visual" {}
+  plugin "faultplugin" {
+    %s
+  }
+}
+stream "healthy" {
+  source = "test://smpte?width=320&height=240&fps=30&duration=%ds"
+  realtime = false
+  plugin "visual" {}
+}
+`, filepath.Join(dir, "lsie.db"), seconds, attrs, seconds))
+}
+
+func health(hh model.HostHealth, name string) model.ComponentHealth {
+	for _, c := range hh.Components {
+		if c.Name == name {
+			return c
+		}
+	}
+	return model.ComponentHealth{}
+}
+
+// checkAccounted asserts every frame of every segment is accounted for by
+// every plugin, and returns the faulty stream's segments.
+func checkAccounted(t *testing.T, h *runningHost, want int) []model.Segment {
+	t.Helper()
+	var out []model.Segment
+	for _, name := range []string{"faulty", "healthy"} {
+		var sl segmentList
+		h.get(t, "/api/v1/streams/"+name+"/segments", &sl)
+		if len(sl.Segments) != want {
+			t.Fatalf("%s: %d segments, want %d", name, len(sl.Segments), want)
+		}
+		for _, seg := range sl.Segments {
+			if seg.FramesSeen != 5 {
+				t.Errorf("%s/%d: %d frames seen", name, seg.Index, seg.FramesSeen)
+			}
+			for pn, p := range seg.Plugins {
+				if p.FramesAnalysed+p.FramesSkipped+p.Errors != seg.FramesSeen-seg.FramesDropped {
+					t.Errorf("%s/%d %s: analysed %d + skipped %d + errors %d != %d", name, seg.Index, pn, p.FramesAnalysed, p.FramesSkipped, p.Errors, seg.FramesSeen)
+				}
+			}
+			if v := seg.Plugins["visual"]; v.FramesAnalysed != 5 {
+				t.Errorf("%s/%d: visual analysed %d: a healthy plugin was disturbed", name, seg.Index, v.FramesAnalysed)
+			}
+			if name == "healthy" && seg.Status != model.SegmentComplete {
+				t.Errorf("healthy/%d: %s %v", seg.Index, seg.Status, seg.Reasons)
+			}
+		}
+		if name == "faulty" {
+			out = sl.Segments
+		}
+	}
+	return out
+}
+
+func reasons(segs []model.Segment) []string {
+	var all []string
+	for _, s := range segs {
+		all = append(all, s.Reasons...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+func TestPluginCrashIsRestarted(t *testing.T) {
+	dir := t.TempDir()
+	// 30 frames; the plugin dies on its 12th frame each life: two crashes.
+	h := startHost(t, faultConfig(t, dir, `crash_every = "12"`, 6))
+	hh := h.waitStreams(t)
+	segs := checkAccounted(t, h, 6)
+	fp := health(hh, "faultplugin")
+	if fp.Counters["restarts"] != 2 || fp.Health != model.HealthOK {
+		t.Errorf("faultplugin: %+v", fp)
+	}
+	lost := 0
+	for _, s := range segs {
+		p := s.Plugins["faultplugin"]
+		lost += p.Errors + p.FramesSkipped
+	}
+	if lost < 2 || lost > 6 {
+		t.Errorf("%d frames lost to 2 crashes", lost)
+	}
+	if r := reasons(segs); !slices.Contains(r, "plugin_restarted") || !slices.Contains(r, "plugin_lost") {
+		t.Errorf("faulty stream reasons %v", r)
+	}
+	h.stop(t)
+}
+
+func TestPluginGivenUpAfterRepeatedCrashes(t *testing.T) {
+	dir := t.TempDir()
+	h := startHost(t, faultConfig(t, dir, `crash_every = "1"`, 4))
+	hh := h.waitStreams(t)
+	segs := checkAccounted(t, h, 4)
+	fp := health(hh, "faultplugin")
+	if fp.Health != model.HealthError || !strings.Contains(fp.Hint, "crashed 5 times") || !strings.Contains(fp.Hint, "crashing on purpose") ||
+		!strings.Contains(fp.Hint, "exit status 3") {
+		t.Errorf("faultplugin health %+v", fp)
+	}
+	if hh.Status != model.HealthDegraded {
+		t.Errorf("host status %s", hh.Status)
+	}
+	if r := reasons(segs); !slices.Contains(r, "plugin_down") {
+		t.Errorf("reasons %v", r)
+	}
+	h.stop(t)
+}
+
+func TestHungPluginIsKilledAndRestarted(t *testing.T) {
+	dir := t.TempDir()
+	h := startHost(t, faultConfig(t, dir, `hang_at = "7"`, 5), "--lease-timeout", "1s")
+	hh := h.waitStreams(t)
+	checkAccounted(t, h, 5)
+	// Each process hangs on its own 7th frame: 25 frames need 3 lives.
+	fp := health(hh, "faultplugin")
+	if fp.Counters["restarts"] < 1 || fp.Health == model.HealthError || !strings.Contains(fp.Hint+"restarting after: held a frame", "held a frame") {
+		t.Errorf("faultplugin: %+v", fp)
+	}
+	h.stop(t)
+	if !strings.Contains(drain(h.stderr.lines), "lease") {
+		t.Error("the log does not say why the plugin was killed")
+	}
+}
+
+func TestMalformedResultsAndStderrFlood(t *testing.T) {
+	dir := t.TempDir()
+	h := startHost(t, faultConfig(t, dir, "malformed = true\n    flood_kb = \"64\"", 3))
+	h.waitStreams(t)
+	for _, seg := range checkAccounted(t, h, 3) {
+		p := seg.Plugins["faultplugin"]
+		if p.Errors != 5 || p.FramesAnalysed != 0 {
+			t.Errorf("segment %d: %+v", seg.Index, p)
+		}
+		var full model.Segment
+		h.get(t, fmt.Sprintf("/api/v1/segments/faulty/%d", seg.Index), &full)
+		for _, it := range full.Plugins["faultplugin"].Items {
+			if !strings.HasPrefix(it.Error, "malformed_result") {
+				t.Errorf("item error %q", it.Error)
+			}
+		}
+	}
+	h.stop(t)
+}
+
+// childPids lists the processes whose parent is pid.
+func childPids(t *testing.T, pid int) []int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command name: state ppid ...
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestNoPluginOutlivesAKilledHost(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "live" {
+  source = "test://ball?width=320&height=240&fps=30&audio=220"
+  plugin "visual" {}
+  plugin "acoustic" {}
+}
+`, filepath.Join(dir, "lsie.db")))
+	h := startHost(t, cfg)
+	time.Sleep(time.Second)
+	kids := childPids(t, h.cmd.Process.Pid)
+	if len(kids) != 2 {
+		t.Fatalf("host has %d children, want 2 plugins", len(kids))
+	}
+	_ = h.cmd.Process.Signal(syscall.SIGKILL)
+	_ = h.cmd.Wait()
+	for _, pid := range kids {
+		waitGone(t, pid)
+	}
+}
+
+func waitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	t.Fatalf("plugin %d still running 10 s after the host was killed", pid)
+}
+
+// After SIGTERM the host exits 0 and every segment it announced is stored.
+func TestSIGTERMStoresEveryClosedSegment(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lsie.db")
+	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "a" {
+  source = "test://ball?width=320&height=240&fps=30&audio=220"
+  plugin "visual" {}
+  plugin "acoustic" {}
+}
+stream "b" {
+  source = "test://smpte?width=320&height=240&fps=30"
+  plugin "visual" {}
+}
+`, db))
+	h := startHost(t, cfg)
+	time.Sleep(3500 * time.Millisecond)
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	if err := h.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	printed := 0
+	for _, line := range strings.Split(h.stdout.String(), "\n") {
+		if strings.HasPrefix(line, "a ") || strings.HasPrefix(line, "b ") {
+			printed++
+		}
+	}
+	st, err := sqlite.Open(db, hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stored, shutdown := 0, 0
+	for _, id := range []string{"a", "b"} {
+		segs, err := st.Segments(context.Background(), id, -1<<62, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored += len(segs)
+		if last := segs[len(segs)-1]; slices.Contains(last.Reasons, model.ReasonShutdown) {
+			shutdown++
+		}
+	}
+	if printed < 4 || stored != printed {
+		t.Errorf("printed %d segments, stored %d", printed, stored)
+	}
+	if shutdown != 2 {
+		t.Errorf("%d streams end with a shutdown segment, want 2", shutdown)
+	}
+}

@@ -1,0 +1,73 @@
+// Command faultplugin is a test plugin that misbehaves on command, through
+// its stream attributes: crash_every=N exits after every N frames it
+// processed, hang_at=N blocks forever on its Nth frame, slow_ms=M sleeps per
+// frame, malformed=true returns NaN, flood_kb=K writes K KiB to stderr per
+// frame. Counts are per process, so a restarted process starts over.
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/lsie-mlf/lsie/sdk"
+)
+
+var processed atomic.Int64
+
+func main() { sdk.Serve(fault{}) }
+
+type fault struct{}
+
+func (fault) Manifest() sdk.Manifest {
+	return sdk.Manifest{Name: "faultplugin", Version: "0.0.1", Inputs: []string{sdk.TopicVideoRGB24}}
+}
+
+type stream struct {
+	crashEvery, hangAt, slowMS, floodKB int64
+	malformed                           bool
+}
+
+func (fault) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
+	s := &stream{malformed: info.Attributes["malformed"] == "true"}
+	for key, dst := range map[string]*int64{"crash_every": &s.crashEvery, "hang_at": &s.hangAt, "slow_ms": &s.slowMS, "flood_kb": &s.floodKB} {
+		if v, ok := info.Attributes[key]; ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, sdk.Errorf("bad_input", "%s: %v", key, err)
+			}
+			*dst = n
+		}
+	}
+	return s, nil
+}
+
+func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
+	n := processed.Add(1)
+	if s.floodKB > 0 {
+		os.Stderr.WriteString(strings.Repeat("flood flood flood flood flood flood flood\n", int(s.floodKB)*1024/42))
+	}
+	if s.slowMS > 0 {
+		time.Sleep(time.Duration(s.slowMS) * time.Millisecond)
+	}
+	if s.hangAt > 0 && n == s.hangAt {
+		sdk.Logger().Error("fault: hanging on purpose", "frame", n)
+		select {}
+	}
+	if s.crashEvery > 0 && n%s.crashEvery == 0 {
+		// The SDK's logger writes to the real stderr synchronously: the
+		// line reaches the host before the process is gone.
+		sdk.Logger().Error(fmt.Sprintf("fault: crashing on purpose after %d frames", n))
+		os.Exit(3)
+	}
+	if s.malformed {
+		return sdk.Fields{"value": math.NaN(), "ok": 1}, nil
+	}
+	return sdk.Fields{"seq": float64(f.Seq)}, nil
+}
+
+func (s *stream) Close() error { return nil }

@@ -1,0 +1,177 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+
+	"github.com/lsie-mlf/lsie/host/api"
+	"github.com/lsie-mlf/lsie/host/config"
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/plugin"
+)
+
+// AddStream starts a stream while the host runs (api.StreamManager). Its
+// plugins are started if no other stream runs them yet.
+func (h *Host) AddStream(ctx context.Context, st config.Stream) error {
+	h.mu.Lock()
+	runCtx := h.runCtx
+	exists := slices.ContainsFunc(h.streams, func(s *streamRunner) bool { return s.cfg.ID == st.ID })
+	h.mu.Unlock()
+	if exists {
+		return fmt.Errorf("stream %q: %w", st.ID, api.ErrStreamExists)
+	}
+	if runCtx == nil {
+		return fmt.Errorf("stream %q: the host is not running", st.ID)
+	}
+	for _, ref := range st.Plugins {
+		if err := h.ensurePlugin(runCtx, ref.Name); err != nil {
+			return fmt.Errorf("stream %q: %w", st.ID, err)
+		}
+	}
+	s, err := h.buildStream(st, h.handles.Add(1))
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if slices.ContainsFunc(h.streams, func(o *streamRunner) bool { return o.cfg.ID == st.ID }) {
+		h.mu.Unlock()
+		return fmt.Errorf("stream %q: %w", st.ID, api.ErrStreamExists)
+	}
+	h.streams = append(h.streams, s)
+	h.mu.Unlock()
+	if err := h.startStream(runCtx, s); err != nil {
+		h.dropStream(s)
+		return err
+	}
+	h.log.Info("stream added", "stream", st.ID, "source", st.Source.Redacted())
+	return nil
+}
+
+// ensurePlugin starts and supervises plugin name unless it runs already.
+func (h *Host) ensurePlugin(ctx context.Context, name string) error {
+	if h.supervisor(name) != nil {
+		return nil
+	}
+	bin, err := plugin.Find(h.opts.PluginDir, name)
+	if err != nil {
+		return err
+	}
+	sup := plugin.NewSupervisor(bin, plugin.Options{StartTimeout: h.opts.PluginStartTimeout, Logger: h.log.Named("plugin")},
+		h.opts.Restart, plugin.Hooks{Started: h.pluginRestarted, Exited: h.pluginExited, GaveUp: h.pluginGaveUp})
+	if _, err := sup.Start(); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	if h.sups[name] != nil { // another caller won the race
+		h.mu.Unlock()
+		sup.Close()
+		return nil
+	}
+	h.sups[name] = sup
+	h.mu.Unlock()
+	go sup.Run(ctx)
+	return nil
+}
+
+// RemoveStream stops a stream (api.StreamManager): its open segment closes
+// as partial with reason stream_removed; stored segments stay.
+func (h *Host) RemoveStream(ctx context.Context, id string) error {
+	h.mu.Lock()
+	i := slices.IndexFunc(h.streams, func(s *streamRunner) bool { return s.cfg.ID == id })
+	var s *streamRunner
+	if i >= 0 {
+		s = h.streams[i]
+	}
+	h.mu.Unlock()
+	if s == nil {
+		return fmt.Errorf("stream %q: %w", id, api.ErrStreamNotFound)
+	}
+	s.removed.Store(true)
+	if s.cancel != nil {
+		s.cancel()
+		for _, c := range s.consumers {
+			c.wake()
+		}
+		select {
+		case <-s.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	h.dropStream(s)
+	h.log.Info("stream removed", "stream", id)
+	return nil
+}
+
+// dropStream releases a stream's plugins and regions and forgets it.
+func (h *Host) dropStream(s *streamRunner) {
+	s.close()
+	h.mu.Lock()
+	h.streams = slices.DeleteFunc(h.streams, func(o *streamRunner) bool { return o == s })
+	h.mu.Unlock()
+	if err := h.store.SetStreamHealth(context.Background(), s.cfg.ID, model.HealthEnded, "removed"); err != nil {
+		h.log.Warn("saving stream health", "stream", s.cfg.ID, "error", err)
+	}
+}
+
+// Reload applies a new config's streams: removed streams stop, new ones
+// start, changed ones restart; unaffected streams are not touched. Segment,
+// store and API settings need a restart and are reported, not applied.
+func (h *Host) Reload(ctx context.Context, cfg *config.Config) error {
+	if cfg.Segment != h.cfg.Segment || cfg.Store != h.cfg.Store || !reflect.DeepEqual(cfg.API, h.cfg.API) {
+		h.log.Warn("reload: segment, store and api settings change only on restart; applying streams only")
+	}
+	old := map[string]config.Stream{}
+	for _, s := range h.streamList() {
+		old[s.cfg.ID] = s.cfg
+	}
+	var errs []error
+	next := map[string]bool{}
+	for _, st := range cfg.Streams {
+		next[st.ID] = true
+		prev, ok := old[st.ID]
+		switch {
+		case !ok:
+			errs = append(errs, h.AddStream(ctx, st))
+		case !sameStream(prev, st):
+			h.log.Info("reload: stream changed; restarting it", "stream", st.ID)
+			if err := h.RemoveStream(ctx, st.ID); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			errs = append(errs, h.AddStream(ctx, st))
+		}
+	}
+	for id := range old {
+		if !next[id] {
+			errs = append(errs, h.RemoveStream(ctx, id))
+		}
+	}
+	var out []error
+	for _, e := range errs {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	if len(out) > 0 {
+		return fmt.Errorf("reload: %w", errors.Join(out...))
+	}
+	h.log.Info("reload applied", "streams", len(cfg.Streams))
+	return nil
+}
+
+// sameStream compares stream settings, ignoring where they were written.
+func sameStream(a, b config.Stream) bool {
+	a.Pos, b.Pos = config.Pos{}, config.Pos{}
+	a.Plugins, b.Plugins = slices.Clone(a.Plugins), slices.Clone(b.Plugins)
+	for i := range a.Plugins {
+		a.Plugins[i].Pos = config.Pos{}
+	}
+	for i := range b.Plugins {
+		b.Plugins[i].Pos = config.Pos{}
+	}
+	return reflect.DeepEqual(a, b)
+}
