@@ -47,6 +47,10 @@ type consumer struct {
 	audioAnalysed, audioDropped     int64
 	restarts                        int64
 	handoff, audioLatency           latencyStats
+	// diedAt is when the plugin was found dead; the first result after it
+	// revives measures recovery (crash → results flowing again).
+	diedAt   time.Time
+	recovery latencyStats
 }
 
 func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *streamRunner, window int) *consumer {
@@ -193,6 +197,10 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 	if ok {
 		delete(c.inFlight, res.GetSeq())
 	}
+	if !c.diedAt.IsZero() && res.GetError() == nil {
+		c.recovery.add(int64(time.Since(c.diedAt)))
+		c.diedAt = time.Time{}
+	}
 	var next *frameRef
 	if c.pending != nil && len(c.inFlight) < c.window {
 		next, c.pending = c.pending, nil
@@ -261,6 +269,7 @@ func (c *consumer) died(pools []*shm.Pool) {
 		return
 	}
 	c.dead = true
+	c.diedAt = time.Now()
 	refs := make([]frameRef, 0, len(c.inFlight)+1)
 	for _, f := range c.inFlight {
 		refs = append(refs, f)
@@ -328,6 +337,9 @@ func (c *consumer) counters() map[string]int64 {
 		if p50, p99, n := c.handoff.quantiles(); n > 0 {
 			out["handoff_p50_ns"], out["handoff_p99_ns"] = p50, p99
 		}
+	}
+	if p50, p99, n := c.recovery.quantiles(); n > 0 {
+		out["recovery_p50_ns"], out["recovery_p99_ns"], out["recoveries"] = p50, p99, int64(n)
 	}
 	if c.wantsAudio {
 		out["audio_chunks"], out["audio_dropped"] = c.audioAnalysed, c.audioDropped

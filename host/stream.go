@@ -49,6 +49,7 @@ type streamRunner struct {
 	started  atomic.Bool
 
 	audioSamples, audioGaps atomic.Int64
+	reconnects              atomic.Int64
 	hasAudio                atomic.Bool
 }
 
@@ -181,7 +182,9 @@ func (s *streamRunner) Progress(t time.Duration) {
 // run captures until the source ends, fails, or ctx is cancelled, then
 // drains the plugins and closes the remaining segments.
 func (s *streamRunner) run(ctx context.Context) {
-	s.setHealth(model.HealthOK, "")
+	if !s.cfg.Source.Live() {
+		s.setHealth(model.HealthOK, "")
+	}
 	err := s.cap.Run(ctx)
 	reason := model.ReasonEndOfStream
 	var serr *capture.SourceError
@@ -267,6 +270,7 @@ func (s *streamRunner) componentHealth() model.ComponentHealth {
 
 		"audio_samples": s.audioSamples.Load(),
 		"audio_gaps":    s.audioGaps.Load(),
+		"reconnects":    s.reconnects.Load(),
 	}
 	s.mu.Lock()
 	for _, p := range s.pools {
@@ -281,4 +285,27 @@ func (s *streamRunner) componentHealth() model.ComponentHealth {
 		}
 	}
 	return model.ComponentHealth{Name: s.cfg.ID, Kind: "stream", Health: h, Hint: hint, Counters: counters}
+}
+
+// SourceState is capture's callback for a live source's state: the stream's
+// health follows it (degraded → recovering → ok), with the reason as hint.
+func (s *streamRunner) SourceState(st capture.SourceStatus) {
+	switch st.State {
+	case capture.SourceOK:
+		s.setHealth(model.HealthOK, "")
+	case capture.SourceConnecting:
+		s.setHealth(model.HealthStarting, "connecting to the source")
+	case capture.SourceDegraded:
+		hint := "source failed: " + st.Err
+		if st.Stalled {
+			hint = "source stalled (no data): " + st.Err
+		}
+		s.setHealth(model.HealthDegraded, hint+"; reconnecting with backoff")
+		s.reconnects.Add(1)
+	case capture.SourceRecovering:
+		s.setHealth(model.HealthRecovering, fmt.Sprintf("reconnecting (attempt %d)", st.Attempt))
+	case capture.SourceFailed:
+		s.setHealth(model.HealthError, st.Err)
+	}
+	s.log.Info("source state", "state", st.State, "error", st.Err, "attempt", st.Attempt, "stalled", st.Stalled)
 }

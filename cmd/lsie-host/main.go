@@ -167,7 +167,7 @@ func configCheck(c *cli.Context) error {
 			names[i] = p.Name
 		}
 		fmt.Fprintf(w, "  stream %q: %s, %d fps max, width ≤ %d, realtime=%t loop=%t, plugins [%s]\n",
-			s.ID, s.Source.URI, s.Video.FPS, s.Video.MaxWidth, s.Realtime, s.Loop, strings.Join(names, ", "))
+			s.ID, s.Source.Redacted(), s.Video.FPS, s.Video.MaxWidth, s.Realtime, s.Loop, strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -85,8 +85,9 @@ type Frame struct {
 }
 
 // Handler consumes a capture's frames and time line progress. Calls to one
-// handler never overlap (Frame, Progress and, for an AudioHandler, its audio
-// callbacks are serialised, even though they come from different threads).
+// handler never overlap (Frame, Progress and, for an AudioHandler or a
+// StateHandler, its audio and state callbacks are serialised, even though
+// they come from different threads).
 type Handler interface {
 	// Frame is called on the streaming thread for each analysis frame.
 	// Lossless mode (Realtime=false): it may block to push back on the

@@ -419,7 +419,7 @@ func (c *Capture) buildTestAudio(g *graph) error {
 func (c *Capture) buildTest(g *graph) error {
 	s := c.cfg.Source
 	if s.Width < 2 || s.Height < 2 || s.FPS < 1 {
-		return fmt.Errorf("test source %q: bad size or rate %dx%d@%d", s.URI, s.Width, s.Height, s.FPS)
+		return fmt.Errorf("test source %q: bad size or rate %dx%d@%d", s.Redacted(), s.Width, s.Height, s.FPS)
 	}
 	src, err := newElement("videotestsrc", "src")
 	if err != nil {

@@ -272,6 +272,9 @@ func (c *Capture) teardown() {
 	if c.pace != nil {
 		c.pace.reset()
 	}
+	c.hmu.Lock()
+	c.att = attemptState{}
+	c.hmu.Unlock()
 	select {
 	case <-c.asyncErr:
 	default:
@@ -316,8 +319,10 @@ func (c *Capture) resume(g *graph, running time.Duration, now time.Time) {
 			clockTime, known = running+off, true
 		}
 	}
-	if rn, ok := runningNow(g.pipelinePtr); ok && known && rn > clockTime {
-		age = rn - clockTime
+	if known && g != nil {
+		if rn, ok := runningNow(g.pipelinePtr); ok && rn > clockTime {
+			age = rn - clockTime
+		}
 	}
 	a := c.anchor.Load()
 	first := a == nil
