@@ -83,7 +83,15 @@ stream "ball" {
   #                                    as ball, smpte, snow; width 16..7680, height
   #                                    16..4320, fps 1..240, duration e.g. 30s for a
   #                                    source that ends, audio a sine of 20..8000 Hz)
-  # Network and device sources (rtsp, rtmp, http, v4l2) are not supported yet.
+  #   file:relative/path.mp4           relative to this file's directory
+  #   rtsp://[user:pass@]host[:port]/path?transport=tcp|udp|auto&latency=MS
+  #   rtsps://…                        the same over TLS
+  #   rtmp://host[:port]/app/stream    (and rtmps://)
+  #   http(s)://host/path/playlist.m3u8   an HLS playlist
+  #   v4l2:///dev/videoN               a camera (built, untested: no device here)
+  # Network and device sources are live: realtime must stay true. They
+  # reconnect with backoff after an error or a 5 s stall; credentials are
+  # never logged or stored.
   source = "test://ball?width=640&height=360&fps=30&audio=440"
 
   # true paces the source at its natural rate, like a camera. false is
