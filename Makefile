@@ -34,17 +34,22 @@ lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
 	$(GO) vet ./...
 	staticcheck ./...
+	cd examples/brightness && staticcheck ./...
 
 unit:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 
 e2e:
 	$(GO) test -p 1 -count=1 -timeout 20m $(E2E_PKGS)
+	cd examples/brightness && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 bench: build
 	$(GO) run ./cmd/handoff-bench -plugin bin/examples/minimal
 	$(GO) run ./cmd/handoff-bench -plugin bin/plugins/visual
 	$(GO) run ./cmd/capture-bench
+	$(GO) run ./cmd/streams-bench
+	$(GO) test -run XXX -bench . -count 3 ./plugins/acoustic/ ./plugins/acoustic/dsp/
+	$(GO) test -run XXX -bench PluginRecovery -benchtime 1x ./cmd/lsie-host/
 
 proto:
 	cd sdk/proto/pluginv1 && protoc -I. --go_out=. --go_opt=paths=source_relative \

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/lsie-mlf/lsie/host/store/sqlite"
+)
+
+// A plugin built in its own module against the public SDK only runs
+// through the real host: the proof that a third party can build one.
+func TestThirdPartyPluginThroughHost(t *testing.T) {
+	modDir, err := filepath.Abs("../../examples/brightness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(modDir, "go.mod")); err != nil {
+		t.Fatalf("examples/brightness is not a module: %v", err)
+	}
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(plugins, "brightness"), ".")
+	build.Dir = modDir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the example in its own module: %v\n%s", err, out)
+	}
+	white := clip(t, dir, "white", "pattern=white")
+	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "w" {
+  source = "file://%s"
+  realtime = false
+  plugin "brightness" { threshold = 60 }
+}
+`, filepath.Join(dir, "lsie.db"), white))
+	cmd := exec.Command(hostBin(), "--plugins", plugins, "--config", cfg, "--exit-when-done", "--quiet")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("host: %v\n%s", err, out)
+	}
+	db, err := sqlite.Open(filepath.Join(dir, "lsie.db"), hclog.NewNullLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st, err := db.Segments(context.Background(), "w", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != 3 {
+		t.Fatalf("%d segments, want 3", len(st))
+	}
+	for _, seg := range st {
+		p, ok := seg.Plugins["brightness"]
+		if !ok || p.FramesAnalysed != 5 || p.Errors != 0 {
+			t.Errorf("segment %d: %+v", seg.Index, p)
+		}
+	}
+}

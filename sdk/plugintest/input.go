@@ -1,0 +1,74 @@
+package plugintest
+
+import (
+	"math"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// SampleRate is the audio rate plugins receive (topic audio.pcm16k).
+const SampleRate = 16000
+
+// Frame is one RGB24 frame to send: Pixels has 3*Width bytes per row and
+// no padding.
+type Frame struct {
+	Width, Height int
+	Pixels        []byte
+	PTS           time.Duration
+}
+
+// Result is what the plugin answered for one frame or audio record.
+type Result struct {
+	Fields  map[string]float64 // a frame's fields
+	Items   []Item             // an audio record's items
+	ErrCode string             // "" unless the plugin (or its SDK) reported an error
+	ErrMsg  string
+	// Progress (audio): every item before this media time has been produced;
+	// math.MaxInt64 after EndAudio.
+	Progress time.Duration
+}
+
+// Item is one time-stamped result, e.g. one 10 ms audio hop.
+type Item struct {
+	PTS, Duration time.Duration
+	Fields        map[string]float64
+}
+
+// SolidFrame returns a w×h frame of one colour.
+func SolidFrame(w, h int, r, g, b byte) Frame {
+	px := make([]byte, 3*w*h)
+	for i := 0; i < len(px); i += 3 {
+		px[i], px[i+1], px[i+2] = r, g, b
+	}
+	return Frame{Width: w, Height: h, Pixels: px}
+}
+
+// Tone returns seconds of a sine at freqHz, 16 kHz mono, with amplitude a
+// fraction (0..1) of full scale.
+func Tone(freqHz, seconds, amplitude float64) []int16 {
+	n := int(math.Round(seconds * SampleRate))
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = int16(math.Round(amplitude * 32767 * math.Sin(2*math.Pi*freqHz*float64(i)/SampleRate)))
+	}
+	return out
+}
+
+// Build runs `go build -o DIR/NAME pkg` in the test's working directory and
+// returns the binary's path; DIR is a temporary directory of tb's. pkg is
+// what go build takes: ".", "../../plugins/visual", an import path.
+func Build(tb testing.TB, pkg string) string {
+	tb.Helper()
+	name := filepath.Base(pkg)
+	if abs, err := filepath.Abs(pkg); err == nil && (pkg == "." || pkg == "..") {
+		name = filepath.Base(abs)
+	}
+	out := filepath.Join(tb.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("plugintest: go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+package plugintest
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestVisual(t *testing.T) {
+	h := Start(t, Build(t, "../../plugins/visual"))
+	if got := h.Manifest().GetName(); got != "visual" {
+		t.Fatalf("manifest name %q, want visual", got)
+	}
+	s := h.Open("cam1", nil)
+	for _, c := range []struct {
+		name  string
+		f     Frame
+		want  float64
+		width int
+	}{
+		{"white", SolidFrame(64, 48, 255, 255, 255), 255, 64},
+		{"black", SolidFrame(64, 48, 0, 0, 0), 0, 64},
+		{"larger white", SolidFrame(320, 240, 255, 255, 255), 255, 320}, // a new region
+	} {
+		res := s.Frame(c.f)
+		if res.ErrCode != "" {
+			t.Fatalf("%s: error %s: %s", c.name, res.ErrCode, res.ErrMsg)
+		}
+		if got := res.Fields["brightness"]; math.Abs(got-c.want) > 0.5 {
+			t.Errorf("%s: brightness %v, want %v", c.name, got, c.want)
+		}
+	}
+	s.Close()
+}
+
+func TestAcousticTone(t *testing.T) {
+	h := Start(t, Build(t, "../../plugins/acoustic"))
+	s := h.Open("mic", nil)
+	tone := Tone(220, 1, 0.5)
+	var items []Item
+	for i := range 10 {
+		res := s.Audio(tone[i*1600:(i+1)*1600], int64(i*1600))
+		if res.ErrCode != "" {
+			t.Fatalf("chunk %d: error %s: %s", i, res.ErrCode, res.ErrMsg)
+		}
+		items = append(items, res.Items...)
+	}
+	end := s.EndAudio()
+	if end.ErrCode != "" || end.Progress != math.MaxInt64 {
+		t.Fatalf("end: error %q, progress %v", end.ErrCode, end.Progress)
+	}
+	items = append(items, end.Items...)
+	if len(items) != 100 {
+		t.Errorf("%d items, want 100 (10 ms hops over 1 s)", len(items))
+	}
+	voiced := 0
+	for _, it := range items {
+		if it.Fields["voiced"] != 1 {
+			continue
+		}
+		voiced++
+		if f0 := it.Fields["f0_hz"]; math.Abs(f0-220)/220 > 0.01 {
+			t.Errorf("item at %v: f0 %.2f Hz, want 220 ± 1 %%", it.PTS, f0)
+		}
+	}
+	if voiced < 80 {
+		t.Errorf("%d of %d items voiced, want most", voiced, len(items))
+	}
+}
+
+func TestStreamNotOpen(t *testing.T) {
+	h := Start(t, Build(t, "../../plugins/visual"))
+	s := h.newStream("never-opened")
+	res := s.Frame(SolidFrame(8, 8, 1, 2, 3))
+	if res.ErrCode != "unknown_stream" {
+		t.Errorf("error code %q (%s), want unknown_stream", res.ErrCode, res.ErrMsg)
+	}
+}
+
+func TestStartNotAPlugin(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "fake")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho hello from a script\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range []string{script, filepath.Join(t.TempDir(), "missing")} {
+		h, err := startErr(t, bin)
+		if err == nil {
+			t.Fatalf("startErr(%s) succeeded; manifest %v", bin, h.Manifest())
+		}
+		if !strings.Contains(err.Error(), "not a working lsie plugin") {
+			t.Errorf("error %q does not say it is not a plugin", err)
+		}
+		t.Log(err)
+	}
+}
