@@ -416,6 +416,15 @@ func TestPluginsLsSkipsNonPlugins(t *testing.T) {
 	if strings.Contains(out, "notes.txt") {
 		t.Errorf("non-executable file listed:\n%s", out)
 	}
+	out, code = runHost(t, "plugins", "inspect", "--plugins", dir, "--log-level", "error", "visual")
+	for _, want := range []string{`name:\s+visual`, `sha256:\s+[0-9a-f]{64}`, `health:\s+ok`, `inputs:\s+video.rgb24`, `brightness\s+float64`} {
+		if code != 0 || !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("plugins inspect lacks %q (exit %d):\n%s", want, code, out)
+		}
+	}
+	if out, code := runHost(t, "plugins", "inspect", "--plugins", dir, "nosuch"); code == 0 || !strings.Contains(out, "plugin not found") {
+		t.Errorf("inspecting a missing plugin: exit %d\n%s", code, out)
+	}
 }
 
 func TestConfigCheckShippedConfigs(t *testing.T) {

@@ -72,6 +72,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 					Usage:  "list the plugins in a directory with their manifests",
 					Flags:  append([]cli.Flag{pluginsFlag}, logFlags...),
 					Action: pluginsLs,
+				}, {
+					Name:      "inspect",
+					Usage:     "start one plugin and print its manifest, fields, checksum and health",
+					ArgsUsage: "NAME",
+					Flags:     append([]cli.Flag{pluginsFlag}, logFlags...),
+					Action:    pluginsInspect,
 				}},
 			},
 			{
@@ -194,6 +200,40 @@ func pluginsLs(c *cli.Context) error {
 		}
 		fmt.Fprintf(w, "%-12s %-8s protocol %d  sha256 %s  in [%s] out [%s]  %s\n", m.GetName(), m.GetVersion(),
 			m.GetProtocolVersion(), b.SHA256[:16], strings.Join(m.GetInputs(), ","), strings.Join(m.GetOutputs(), ","), m.GetDescription())
+	}
+	return nil
+}
+
+func pluginsInspect(c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return errors.New("plugins inspect: want exactly one plugin NAME, after the flags: plugins inspect --plugins DIR NAME")
+	}
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	bin, err := plugin.Find(c.String("plugins"), c.Args().First())
+	if err != nil {
+		return err
+	}
+	p, err := plugin.Start(bin, plugin.Options{StartTimeout: 5 * time.Second, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	health := "ok"
+	if err := p.Healthy(ctx); err != nil {
+		health = "unhealthy: " + err.Error()
+	}
+	m := p.Manifest()
+	w := c.App.Writer
+	fmt.Fprintf(w, "name:        %s\nversion:     %s\nprotocol:    %d\ndescription: %s\n", m.GetName(), m.GetVersion(), m.GetProtocolVersion(), m.GetDescription())
+	fmt.Fprintf(w, "path:        %s\nsha256:      %s\nhealth:      %s\n", bin.Path, bin.SHA256, health)
+	fmt.Fprintf(w, "inputs:      %s\noutputs:     %s\nfields:\n", strings.Join(m.GetInputs(), ", "), strings.Join(m.GetOutputs(), ", "))
+	for _, f := range m.GetFields() {
+		fmt.Fprintf(w, "  %-16s %-8s %-12s %s\n", f.GetName(), f.GetType(), f.GetUnit(), f.GetDescription())
 	}
 	return nil
 }
