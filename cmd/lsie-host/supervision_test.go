@@ -290,3 +290,60 @@ stream "b" {
 		t.Errorf("%d streams end with a shutdown segment, want 2", shutdown)
 	}
 }
+
+// rssKB reads a process's resident set size.
+func rssKB(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+// Memory stays bounded whatever plugins do: a slow plugin (latest-wins
+// skips), a flooding one and an audio one on a live stream for ~24 s. The
+// host's RSS after warm-up may not keep growing.
+func TestHostMemoryBoundedUnderMisbehavingPlugins(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "live" {
+  source = "test://ball?width=640&height=360&fps=30&audio=220"
+  video { fps = 15 }
+  plugin "slowplugin" {
+    window = 1
+    delay_ms = "300"
+  }
+  plugin "faultplugin" { flood_kb = "32" }
+  plugin "acoustic" {}
+}
+`, filepath.Join(dir, "lsie.db")))
+	h := startHost(t, cfg)
+	pid := h.cmd.Process.Pid
+	time.Sleep(6 * time.Second)
+	warm := rssKB(t, pid)
+	peak := warm
+	for range 18 {
+		time.Sleep(time.Second)
+		peak = max(peak, rssKB(t, pid))
+	}
+	var hh model.HostHealth
+	h.get(t, "/api/v1/health", &hh)
+	h.stop(t)
+	t.Logf("host RSS %d MB after warm-up, peak %d MB over 18 s", warm/1024, peak/1024)
+	if grew := peak - warm; grew > 40*1024 {
+		t.Errorf("host RSS grew %d MB over 18 s (from %d MB)", grew/1024, warm/1024)
+	}
+	if c := health(hh, "live"); c.Counters["plugin.slowplugin.skipped"] == 0 || c.Counters["dropped"] != 0 {
+		t.Errorf("expected latest-wins skips and no drops: %v", c.Counters)
+	}
+}
