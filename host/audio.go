@@ -111,7 +111,7 @@ func (c *consumer) sendAudio() {
 	defer close(c.audioDone)
 	for j := range c.audioQ {
 		c.mu.Lock()
-		dead, proc := c.dead, c.proc
+		dead, proc := c.dead || c.down, c.proc
 		if !dead {
 			c.audioInFlight[j.hdr.Seq] = j.hdr
 		}

@@ -39,7 +39,10 @@ type consumer struct {
 	inFlight      map[uint64]frameRef // by seq
 	pending       *frameRef
 	audioInFlight map[uint64]dataplane.Audio // by audio seq
-	dead          bool
+	// down: stop sending (data plane broken, process dying); dead: the
+	// process is gone and its slots were reclaimed. Down comes first, at
+	// once; dead only once nothing can still read the slots.
+	down, dead bool
 	// gaveUp: the plugin is in error for good; nothing waits for it.
 	gaveUp bool
 
@@ -80,12 +83,12 @@ func (c *consumer) offer(ctx context.Context, f frameRef, lossless bool) {
 	c.s.asm.Assigned(c.name, time.Duration(f.desc.PTS))
 	c.mu.Lock()
 	if lossless {
-		for len(c.inFlight) >= c.window && !c.dead && ctx.Err() == nil {
+		for len(c.inFlight) >= c.window && !c.dead && !c.down && ctx.Err() == nil {
 			c.cond.Wait()
 		}
 	}
 	switch {
-	case c.dead || ctx.Err() != nil:
+	case c.dead || c.down || ctx.Err() != nil:
 		c.mu.Unlock()
 		c.lose(f)
 		return
@@ -117,7 +120,19 @@ func (c *consumer) process() *plugin.Process {
 func (c *consumer) isDead() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.dead
+	return c.dead || c.down
+}
+
+// markDown stops sending to the plugin at once; frames already in flight
+// are settled when the process is found dead.
+func (c *consumer) markDown() {
+	c.mu.Lock()
+	if !c.down && !c.dead {
+		c.down = true
+		c.diedAt = time.Now()
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
 }
 
 // waitAlive blocks (lossless mode) while the plugin is restarting, so every
@@ -127,7 +142,7 @@ func (c *consumer) waitAlive(ctx context.Context) {
 	defer stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.dead && !c.gaveUp && ctx.Err() == nil {
+	for (c.dead || c.down) && !c.gaveUp && ctx.Err() == nil {
 		c.cond.Wait()
 	}
 }
@@ -159,7 +174,7 @@ func (c *consumer) revive(ctx context.Context, p *plugin.Process) error {
 	}
 	c.s.asm.PluginRestarted(c.name)
 	c.mu.Lock()
-	c.proc, c.dead = p, false
+	c.proc, c.dead, c.down = p, false, false
 	c.restarts++
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -178,10 +193,12 @@ func (c *consumer) send(f frameRef) {
 	}
 	c.mu.Unlock()
 	if err := c.process().SendFrame(&d); err != nil {
+		// The socket is broken: the plugin never got this descriptor, and
+		// later frames must wait for the restart, not hit the same wall.
 		c.mu.Lock()
 		delete(c.inFlight, f.desc.Seq)
-		c.cond.Broadcast()
 		c.mu.Unlock()
+		c.markDown()
 		c.lose(f)
 	}
 }
@@ -269,7 +286,9 @@ func (c *consumer) died(pools []*shm.Pool) {
 		return
 	}
 	c.dead = true
-	c.diedAt = time.Now()
+	if !c.down {
+		c.diedAt = time.Now()
+	}
 	refs := make([]frameRef, 0, len(c.inFlight)+1)
 	for _, f := range c.inFlight {
 		refs = append(refs, f)

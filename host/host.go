@@ -124,7 +124,7 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	sort.Strings(names)
 	for _, n := range names {
 		sup := plugin.NewSupervisor(bins[n], plugin.Options{StartTimeout: opts.PluginStartTimeout, Logger: h.log.Named("plugin")},
-			opts.Restart, plugin.Hooks{Started: h.pluginRestarted, Exited: h.pluginExited, GaveUp: h.pluginGaveUp})
+			opts.Restart, plugin.Hooks{Started: h.pluginRestarted, Down: h.pluginDown, Exited: h.pluginExited, GaveUp: h.pluginGaveUp})
 		p, err := sup.Start()
 		if err != nil {
 			return nil, err
@@ -371,6 +371,18 @@ func (h *Host) pluginRestarted(p *plugin.Process, restart bool) {
 				h.log.Error("reopening stream on restarted plugin", "plugin", c.name, "stream", s.cfg.ID, "error", err)
 			}
 			cancel()
+		}
+	}
+}
+
+// pluginDown stops every stream from sending to a plugin whose data plane
+// broke; lossless streams wait for its restart.
+func (h *Host) pluginDown(p *plugin.Process) {
+	for _, s := range h.streamList() {
+		for _, c := range s.consumers {
+			if c.process() == p {
+				c.markDown()
+			}
 		}
 	}
 }

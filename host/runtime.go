@@ -60,7 +60,7 @@ func (h *Host) ensurePlugin(ctx context.Context, name string) error {
 		return err
 	}
 	sup := plugin.NewSupervisor(bin, plugin.Options{StartTimeout: h.opts.PluginStartTimeout, Logger: h.log.Named("plugin")},
-		h.opts.Restart, plugin.Hooks{Started: h.pluginRestarted, Exited: h.pluginExited, GaveUp: h.pluginGaveUp})
+		h.opts.Restart, plugin.Hooks{Started: h.pluginRestarted, Down: h.pluginDown, Exited: h.pluginExited, GaveUp: h.pluginGaveUp})
 	if _, err := sup.Start(); err != nil {
 		return err
 	}

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lsie-mlf/lsie/host/capture/internal/rtsptest"
 	"github.com/lsie-mlf/lsie/host/source"
+	"github.com/lsie-mlf/lsie/internal/rtsptest"
 )
 
 // Live sources against real servers on 127.0.0.1: RTSP (rtsptest, over

@@ -39,6 +39,8 @@ func DefaultRestartPolicy() RestartPolicy {
 type Hooks struct {
 	// Started runs after each successful start; restart is false the first time.
 	Started func(p *Process, restart bool)
+	// Down runs as soon as the process's data plane breaks: stop sending.
+	Down func(p *Process)
 	// Exited runs once per process, after it is gone (its slots may now be reclaimed).
 	Exited func(p *Process)
 	// GaveUp runs once when the plugin is put in error for good.
@@ -106,6 +108,12 @@ func (s *Supervisor) Run(ctx context.Context) {
 		if time.Since(started) >= s.policy.Window {
 			backoff = s.policy.Initial
 		}
+		if s.hooks.Down != nil {
+			s.hooks.Down(p)
+		}
+		// A plugin that closed its data plane but lives on is useless and
+		// may still read slots: make sure it is gone before reclaiming.
+		p.Kill()
 		p.WaitExited(2 * time.Second)
 		status := p.ExitStatus()
 		tail := p.StderrTail()
