@@ -94,16 +94,20 @@ stream "cam" {
 	if !slices.Contains(outage, model.ReasonSourceStall) && !slices.Contains(outage, model.ReasonAudioGap) {
 		t.Errorf("the outage left no trace in the segments: reasons %v", outage)
 	}
-	// Windows that began a second or more after the recovery: a healthy camera again.
+	// Windows that began a second or more after the recovery: a healthy
+	// camera again. Live RTP audio on a loaded machine may still lose a few
+	// milliseconds; those must be recorded gaps, covering the window exactly.
 	recovered := 0
 	for _, s := range segs {
 		if !s.WallStart.After(upAt.Add(time.Second)) {
 			continue
 		}
 		recovered++
-		if s.Status != model.SegmentComplete || s.Plugins["visual"].FramesAnalysed < 4 || s.AudioSeconds < 0.95 {
-			t.Errorf("segment %d after recovery: %s %v, visual %d frames, audio %.2f s", s.Index, s.Status, s.Reasons,
-				s.Plugins["visual"].FramesAnalysed, s.AudioSeconds)
+		onlyGaps := !slices.ContainsFunc(s.Reasons, func(r string) bool { return r != model.ReasonAudioGap })
+		covered := s.AudioSeconds + s.AudioGapSeconds
+		if !onlyGaps || s.Plugins["visual"].FramesAnalysed < 4 || s.AudioSeconds < 0.9 || covered < 0.999 || covered > 1.001 {
+			t.Errorf("segment %d after recovery: %s %v, visual %d frames, audio %.3f s + gaps %.3f s", s.Index, s.Status, s.Reasons,
+				s.Plugins["visual"].FramesAnalysed, s.AudioSeconds, s.AudioGapSeconds)
 		}
 	}
 	if recovered < 2 {
