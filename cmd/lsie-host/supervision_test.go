@@ -347,3 +347,54 @@ stream "live" {
 		t.Errorf("expected latest-wins skips and no drops: %v", c.Counters)
 	}
 }
+
+// Isolation: a plugin crashing over and over on one stream must not slow
+// another stream's healthy plugin. Its handoff p50 is compared with a
+// baseline run of the same healthy stream alone, in the same test.
+func TestHealthyStreamLatencyUnderFaults(t *testing.T) {
+	const healthy = `stream "healthy" {
+  source = "test://smpte?width=320&height=240&fps=30"
+  video { fps = 10 }
+  plugin "visual" {}
+}
+`
+	run := func(extra string) model.ComponentHealth {
+		dir := t.TempDir()
+		h := startHost(t, writeConfig(t, dir, fmt.Sprintf("segment { duration = \"1s\" }\nstore { sqlite = %q }\napi { listen = \"127.0.0.1:0\" }\n%s%s",
+			filepath.Join(dir, "lsie.db"), healthy, extra)))
+		time.Sleep(8 * time.Second)
+		var hh model.HostHealth
+		h.get(t, "/api/v1/health", &hh)
+		var sl segmentList
+		h.get(t, "/api/v1/streams/healthy/segments", &sl)
+		h.stop(t)
+		for _, seg := range sl.Segments[1:] {
+			if seg.Status != model.SegmentComplete {
+				t.Errorf("healthy/%d: %s %v", seg.Index, seg.Status, seg.Reasons)
+			}
+		}
+		return health(hh, "healthy")
+	}
+	base := run("")
+	faulty := run(`stream "faulty" {
+  source = "test://ball?width=320&height=240&fps=30"
+  video { fps = 10 }
+  plugin "faultplugin" {
+    crash_every = "7"
+    flood_kb = "16"
+  }
+}
+`)
+	b, f := base.Counters["plugin.visual.handoff_p50_ns"], faulty.Counters["plugin.visual.handoff_p50_ns"]
+	t.Logf("healthy stream handoff p50: %d µs alone, %d µs beside a crashing plugin", b/1000, f/1000)
+	if b <= 0 || f <= 0 {
+		t.Fatalf("no handoff measurements: %v / %v", base.Counters, faulty.Counters)
+	}
+	// A factor, with a floor for this noisy 2-core machine.
+	if limit := max(5*b, int64(2*time.Millisecond)); f > limit {
+		t.Errorf("healthy p50 %d µs beside faults, over %d µs (5× the %d µs baseline)", f/1000, limit/1000, b/1000)
+	}
+	if faulty.Counters["plugin.visual.skipped"] > base.Counters["plugin.visual.skipped"]+5 {
+		t.Errorf("the healthy plugin skipped more frames beside the faults: %d vs %d", faulty.Counters["plugin.visual.skipped"], base.Counters["plugin.visual.skipped"])
+	}
+}
