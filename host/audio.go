@@ -16,10 +16,18 @@ import (
 // gap; in lossless mode capture waits instead.
 const audioBound = 50
 
-// audioJob is one audio record queued for a plugin.
+// audioJob is one audio record queued for a plugin: its header, and the
+// whole packet built once when queued (the chunk's one copy per plugin).
 type audioJob struct {
 	hdr dataplane.Audio
-	pcm []byte
+	pkt []byte
+}
+
+func newAudioJob(hdr dataplane.Audio, pcm []byte) audioJob {
+	pkt := make([]byte, dataplane.AudioHeaderSize+len(pcm))
+	dataplane.PutAudio(pkt, hdr)
+	copy(pkt[dataplane.AudioHeaderSize:], pcm)
+	return audioJob{hdr: hdr, pkt: pkt}
 }
 
 func (j audioJob) counted() bool { return j.hdr.Flags == 0 }
@@ -36,9 +44,8 @@ func (s *streamRunner) Audio(c *capture.AudioChunk) {
 			continue
 		}
 		cn.audioSeq++
-		job := audioJob{hdr: dataplane.Audio{Handle: s.handle, FirstSample: c.FirstSample, PTS: int64(c.PTS),
-			Seq: cn.audioSeq, Samples: uint32(c.Samples), Rate: capture.AudioRate, CapturedNanos: captured},
-			pcm: append([]byte(nil), c.Data[:2*c.Samples]...)}
+		job := newAudioJob(dataplane.Audio{Handle: s.handle, FirstSample: c.FirstSample, PTS: int64(c.PTS),
+			Seq: cn.audioSeq, Samples: uint32(c.Samples), Rate: capture.AudioRate, CapturedNanos: captured}, c.Data[:2*c.Samples])
 		cn.queueAudio(s.ctx, job, s.lossless)
 	}
 }
@@ -51,8 +58,8 @@ func (s *streamRunner) AudioGap(g capture.AudioGap) {
 	for _, cn := range s.consumers {
 		if cn.wantsAudio {
 			cn.audioSeq++
-			cn.queueAudio(s.ctx, audioJob{hdr: dataplane.Audio{Flags: dataplane.AudioGap, Handle: s.handle,
-				FirstSample: g.FirstSample, PTS: int64(g.PTS), Seq: cn.audioSeq, Samples: uint32(g.Samples), Rate: capture.AudioRate}}, s.lossless)
+			cn.queueAudio(s.ctx, newAudioJob(dataplane.Audio{Flags: dataplane.AudioGap, Handle: s.handle,
+				FirstSample: g.FirstSample, PTS: int64(g.PTS), Seq: cn.audioSeq, Samples: uint32(g.Samples), Rate: capture.AudioRate}, nil), s.lossless)
 		}
 	}
 }
@@ -64,7 +71,7 @@ func (s *streamRunner) NoAudio() {
 	for _, cn := range s.consumers {
 		if cn.wantsAudio {
 			cn.audioSeq++
-			cn.queueAudio(s.ctx, audioJob{hdr: dataplane.Audio{Flags: dataplane.AudioNoAudio, Handle: s.handle, Seq: cn.audioSeq}}, s.lossless)
+			cn.queueAudio(s.ctx, newAudioJob(dataplane.Audio{Flags: dataplane.AudioNoAudio, Handle: s.handle, Seq: cn.audioSeq}, nil), s.lossless)
 		}
 	}
 }
@@ -122,7 +129,7 @@ func (c *consumer) sendAudio() {
 			}
 			continue
 		}
-		if err := proc.SendAudio(j.hdr, j.pcm); err != nil {
+		if err := proc.SendAudio(j.pkt); err != nil {
 			c.mu.Lock()
 			delete(c.audioInFlight, j.hdr.Seq)
 			c.cond.Broadcast()
@@ -190,8 +197,8 @@ func (s *streamRunner) endAudio(deadline time.Time) {
 			continue
 		}
 		c.audioSeq++
-		j := audioJob{hdr: dataplane.Audio{Flags: dataplane.AudioEnd, Handle: s.handle, Seq: c.audioSeq,
-			FirstSample: s.audioSamples.Load(), Rate: capture.AudioRate}}
+		j := newAudioJob(dataplane.Audio{Flags: dataplane.AudioEnd, Handle: s.handle, Seq: c.audioSeq,
+			FirstSample: s.audioSamples.Load(), Rate: capture.AudioRate}, nil)
 		select {
 		case c.audioQ <- j:
 		case <-time.After(time.Until(deadline)):

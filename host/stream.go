@@ -27,11 +27,14 @@ type streamRunner struct {
 	cap      *capture.Capture
 	lossless bool
 
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{} // closed when run has returned
-	removed   atomic.Bool
-	consumers []*consumer
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	liveScratch []*consumer
+	idScratch   []shm.ConsumerID
+	done        chan struct{} // closed when run has returned
+	removed     atomic.Bool
+	consumers   []*consumer
 
 	// Regions are created on the first frame, when the analysis size is
 	// known, and again if the size grows; old ones live until the stream ends.
@@ -145,8 +148,9 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 	s.frames.Add(1)
 	s.asm.Frame(pts)
 
-	live := make([]*consumer, 0, len(s.consumers))
-	ids := make([]shm.ConsumerID, 0, len(s.consumers))
+	// Scratch reused frame after frame: capture never calls Frame
+	// concurrently for one stream, and Publish copies the ids it keeps.
+	live, ids := s.liveScratch[:0], s.idScratch[:0]
 	for _, c := range s.consumers {
 		if !c.wantsVideo {
 			continue
@@ -167,6 +171,7 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),
 		Generation: gen, Seq: f.Seq, PTS: int64(pts),
 	}}
+	s.liveScratch, s.idScratch = live, ids
 	for _, c := range live {
 		c.offer(s.ctx, ref, s.lossless)
 	}

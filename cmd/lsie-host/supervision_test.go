@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/store/sqlite"
+	"github.com/lsie-mlf/lsie/internal/proctest"
 )
 
 // faultConfig runs two lossless test streams: "faulty" with the fault
@@ -178,29 +179,6 @@ func TestMalformedResultsAndStderrFlood(t *testing.T) {
 	h.stop(t)
 }
 
-// childPids lists the processes whose parent is pid.
-func childPids(t *testing.T, pid int) []int {
-	t.Helper()
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// Fields after the parenthesised command name: state ppid ...
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 func TestNoPluginOutlivesAKilledHost(t *testing.T) {
 	dir := t.TempDir()
 	cfg := writeConfig(t, dir, fmt.Sprintf(`store { sqlite = %q }
@@ -213,29 +191,15 @@ stream "live" {
 `, filepath.Join(dir, "lsie.db")))
 	h := startHost(t, cfg)
 	time.Sleep(time.Second)
-	kids := childPids(t, h.cmd.Process.Pid)
+	kids := proctest.Children(h.cmd.Process.Pid)
 	if len(kids) != 2 {
 		t.Fatalf("host has %d children, want 2 plugins", len(kids))
 	}
 	_ = h.cmd.Process.Signal(syscall.SIGKILL)
 	_ = h.cmd.Wait()
 	for _, pid := range kids {
-		waitGone(t, pid)
+		proctest.WaitGone(t, pid)
 	}
-}
-
-func waitGone(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil || strings.Contains(string(stat), ") Z ") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	t.Fatalf("plugin %d still running 10 s after the host was killed", pid)
 }
 
 // After SIGTERM the host exits 0 and every segment it announced is stored.

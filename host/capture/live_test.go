@@ -453,10 +453,10 @@ func nginxRTMP(t *testing.T) (port int) {
 	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
-		t.Skip("nginx not installed (scripts/setup.sh installs nginx-light and libnginx-mod-rtmp)")
+		missing(t, "nginx not installed (scripts/setup.sh installs nginx-light and libnginx-mod-rtmp)")
 	}
 	if _, err := os.Stat(rtmpModule); err != nil {
-		t.Skipf("nginx rtmp module not installed (%s; scripts/setup.sh installs libnginx-mod-rtmp)", rtmpModule)
+		missing(t, "nginx rtmp module not installed (%s; scripts/setup.sh installs libnginx-mod-rtmp)", rtmpModule)
 	}
 	dir := t.TempDir()
 	port = freePort(t)
@@ -480,7 +480,7 @@ rtmp { server { listen 127.0.0.1:%d; application live { live on; record off; } }
 
 func TestRTMP(t *testing.T) {
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
-		t.Skip("gst-launch-1.0 not installed")
+		missing(t, "gst-launch-1.0 not installed")
 	}
 	port := nginxRTMP(t)
 	uri := fmt.Sprintf("rtmp://127.0.0.1:%d/live/test", port)
@@ -533,7 +533,7 @@ func TestRTMP(t *testing.T) {
 
 func TestHLS(t *testing.T) {
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
-		t.Skip("gst-launch-1.0 not installed")
+		missing(t, "gst-launch-1.0 not installed")
 	}
 	dir := t.TempDir()
 	playlist := filepath.Join(dir, "playlist.m3u8")

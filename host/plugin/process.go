@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,10 +27,6 @@ type Options struct {
 	StartTimeout time.Duration
 	Logger       hclog.Logger
 }
-
-// envAllowlist is what a plugin inherits from the host's environment: never
-// the host's secrets (API tokens, database passwords).
-var envAllowlist = []string{"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH"}
 
 // ResultHandler receives one plugin result and the lease it ends. It runs on
 // the process's reader goroutine and must not block for long.
@@ -76,27 +70,12 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	tail := newTailWriter(20)
 	rawOut := newTailWriter(20)
 	rawOut.onLine = func(line string) { log.Info(line) }
-	cmd := exec.Command(bin.Path)
-	cmd.ExtraFiles = []*os.File{childEnd} // becomes fd 3 in the child
-	cmd.Env = allowedEnv()
-	// Own process group: a failed or stopped plugin is killed with all its
-	// children, which would otherwise hold go-plugin's output pipes open.
-	// Pdeathsig is only a backup for the data-plane EOF (golang/go#27505).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  pluginv1.Handshake,
-		VersionedPlugins: pluginv1.PluginSets(nil),
-		Cmd:              cmd,
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		SkipHostEnv:      true,
-		StartTimeout:     opts.StartTimeout,
-		Logger:           log,
-		Stderr:           tail,
-		SyncStderr:       rawOut,
-		SyncStdout:       rawOut,
-	})
+	cmd := pluginv1.Command(bin.Path, childEnd)
+	cc := pluginv1.ClientConfig(cmd)
+	cc.StartTimeout, cc.Logger, cc.Stderr, cc.SyncStderr, cc.SyncStdout = opts.StartTimeout, log, tail, rawOut, rawOut
+	client := goplugin.NewClient(cc)
 	fail := func(err error) (*Process, error) {
-		killGroup(cmd)
+		pluginv1.KillGroup(cmd)
 		client.Kill()
 		hostEnd.Close()
 		childEnd.Close()
@@ -125,21 +104,6 @@ func Start(bin Binary, opts Options) (*Process, error) {
 		handlers: map[uint32]ResultHandler{}, exited: make(chan struct{})}
 	go p.readLoop()
 	return p, nil
-}
-
-func allowedEnv() []string {
-	var env []string
-	for _, k := range envAllowlist {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "LSIE_PLUGIN_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // Inspect starts bin only to read its manifest.
@@ -219,13 +183,8 @@ func (p *Process) SendFrame(d *shm.Descriptor) error {
 	return p.write(b[:])
 }
 
-// SendAudio writes one audio record (header + PCM) as one packet.
-func (p *Process) SendAudio(a dataplane.Audio, pcm []byte) error {
-	b := make([]byte, dataplane.AudioHeaderSize+len(pcm))
-	dataplane.PutAudio(b, a)
-	copy(b[dataplane.AudioHeaderSize:], pcm)
-	return p.write(b)
-}
+// SendAudio writes one audio record packet (dataplane.PutAudio + PCM).
+func (p *Process) SendAudio(pkt []byte) error { return p.write(pkt) }
 
 func (p *Process) write(b []byte) error {
 	p.wmu.Lock()
@@ -277,20 +236,13 @@ func (p *Process) markExited(err error) {
 // grace period; closing the data plane makes the SDK exit as well.
 func (p *Process) Close() error {
 	p.client.Kill()
-	killGroup(p.cmd) // leftovers of a plugin that forked
+	pluginv1.KillGroup(p.cmd) // leftovers of a plugin that forked
 	err := p.data.Close()
 	<-p.exited
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
 	}
 	return err
-}
-
-// killGroup kills the plugin's process group, if it started.
-func killGroup(cmd *exec.Cmd) {
-	if cmd.Process != nil && cmd.Process.Pid > 0 {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
 }
 
 // Pid is the plugin process's id.
@@ -340,7 +292,7 @@ func (p *Process) ExitStatus() string {
 
 // Kill stops the process at once (a hung plugin gets no grace period).
 func (p *Process) Kill() {
-	killGroup(p.cmd)
+	pluginv1.KillGroup(p.cmd)
 }
 
 // Healthy asks the plugin whether it can take work.

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lsie-mlf/lsie/internal/proctest"
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/shm"
@@ -142,7 +142,7 @@ func TestPluginExitsOnDataPlaneEOF(t *testing.T) {
 	p := startVisual(t)
 	pid := p.cmd.Process.Pid
 	p.data.Close()
-	waitGone(t, pid)
+	proctest.WaitGone(t, pid)
 }
 
 // A host killed with SIGKILL leaves no plugin behind.
@@ -166,7 +166,7 @@ func TestNoOrphanWhenHostIsKilled(t *testing.T) {
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	waitGone(t, pid)
+	proctest.WaitGone(t, pid)
 }
 
 // fakeHost starts the plugin, prints its pid and waits to be killed.
@@ -181,20 +181,6 @@ func fakeHost() {
 	}
 	fmt.Println(p.cmd.Process.Pid)
 	time.Sleep(time.Minute)
-}
-
-func waitGone(t *testing.T, pid int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil || strings.Contains(string(stat), ") Z ") {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
-	t.Fatalf("plugin pid %d still running 10 s later", pid)
 }
 
 func TestNotAPluginFailsFast(t *testing.T) {

@@ -13,11 +13,9 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -73,21 +71,11 @@ func startErr(tb testing.TB, binary string) (*Harness, error) {
 		return nil, fmt.Errorf("data-plane socket: %w", err)
 	}
 	logs := &tail{}
-	cmd := exec.Command(binary)
-	cmd.ExtraFiles = []*os.File{childEnd} // fd 3 in the child
-	cmd.Env = pluginEnv()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	client := goplugin.NewClient(&goplugin.ClientConfig{
-		HandshakeConfig:  pluginv1.Handshake,
-		VersionedPlugins: pluginv1.PluginSets(nil),
-		Cmd:              cmd,
-		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
-		SkipHostEnv:      true,
-		StartTimeout:     Timeout,
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: logs, Level: hclog.Debug}),
-		SyncStdout:       logs,
-		SyncStderr:       logs,
-	})
+	cmd := pluginv1.Command(binary, childEnd)
+	cc := pluginv1.ClientConfig(cmd)
+	cc.StartTimeout, cc.SyncStdout, cc.SyncStderr = Timeout, logs, logs
+	cc.Logger = hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: logs, Level: hclog.Debug})
+	client := goplugin.NewClient(cc)
 	h := &Harness{tb: tb, binary: binary, client: client, cmd: cmd, data: hostEnd, logs: logs,
 		results: map[uint32]chan *pluginv1.Result{}, dead: make(chan struct{})}
 	fail := func(err error) (*Harness, error) {
@@ -118,27 +106,9 @@ func startErr(tb testing.TB, binary string) (*Harness, error) {
 	return h, nil
 }
 
-// pluginEnv is what the host passes on: an allowlist, never its secrets.
-func pluginEnv() []string {
-	var env []string
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "LSIE_PLUGIN_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 func (h *Harness) stop() {
 	h.client.Kill()
-	if h.cmd.Process != nil && h.cmd.Process.Pid > 0 {
-		_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
-	}
+	pluginv1.KillGroup(h.cmd)
 	h.data.Close()
 	h.mu.Lock()
 	defer h.mu.Unlock()
