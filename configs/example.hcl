@@ -122,6 +122,19 @@ stream "ball" {
     # a plugin batch; a smaller one keeps latency low.
     window = 2 # (default: 2)
 
+    # Topic events (such as transcript.final@1 from another plugin) that may
+    # wait for this plugin, queued or in flight: 1..65536. Producers never
+    # wait for a slow consumer; past this bound events are recorded on the
+    # segment as text_dropped instead of held.
+    event_bound = 256 # (default: 256)
+
+    # Which of the plugin's versions in the plugins directory runs, as a
+    # constraint: "~> 1.2" (>= 1.2.0, < 2.0.0), "~> 1.2.3" (>= 1.2.3,
+    # < 1.3.0), ">= 1.0, < 2.0", "= 1.2.3", "!= 1.2.5". The newest allowed
+    # version wins; without it, the newest of all. Streams sharing a plugin
+    # share its process, so their constraints must allow a common version.
+    # version = "~> 0.1"
+
     # Any other attribute is plugin-specific and passed to the plugin as a
     # string: a string, number (rendered like 0.5, 12, 1e+06) or bool.
     threshold = 0.5

@@ -30,9 +30,11 @@ type consumer struct {
 
 	// wantsVideo and wantsAudio come from the plugin's manifest inputs.
 	wantsVideo, wantsAudio bool
-	audioQ                 chan audioJob
-	audioDone              chan struct{}
-	audioSeq               uint64 // written by capture's thread only
+	// subscribes: the plugin consumes other plugins' topics on this stream.
+	subscribes bool
+	audioQ     chan audioJob
+	audioDone  chan struct{}
+	audioSeq   uint64 // written by capture's thread only
 
 	mu            sync.Mutex
 	cond          *sync.Cond
@@ -45,6 +47,7 @@ type consumer struct {
 	down, dead bool
 	// gaveUp: the plugin is in error for good; nothing waits for it.
 	gaveUp bool
+	msg    messageState
 
 	analysed, skipped, errors, lost int64
 	audioAnalysed, audioDropped     int64
@@ -58,7 +61,8 @@ type consumer struct {
 
 func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *streamRunner, window int) *consumer {
 	c := &consumer{id: id, name: name, proc: proc, s: s, window: window, inFlight: map[uint64]frameRef{},
-		audioInFlight: map[uint64]dataplane.Audio{}, audioQ: make(chan audioJob, audioBound), audioDone: make(chan struct{})}
+		audioInFlight: map[uint64]dataplane.Audio{}, audioQ: make(chan audioJob, audioBound), audioDone: make(chan struct{}),
+		msg: messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound}}
 	c.cond = sync.NewCond(&c.mu)
 	for _, in := range proc.Manifest().GetInputs() {
 		switch in {
@@ -147,12 +151,14 @@ func (c *consumer) waitAlive(ctx context.Context) {
 	}
 }
 
-// giveUp releases everything waiting for this plugin.
+// giveUp releases everything waiting for this plugin; the events it will
+// never answer are recorded as text_dropped.
 func (c *consumer) giveUp() {
 	c.mu.Lock()
 	c.gaveUp = true
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	c.dropMessages()
 }
 
 // revive attaches the consumer to a restarted plugin process: the current
@@ -166,7 +172,7 @@ func (c *consumer) revive(ctx context.Context, p *plugin.Process) error {
 			}
 		}
 	}
-	if err := p.OpenStream(ctx, c.s.handle, c.s.cfg.ID, c.attrs(), c.onResult); err != nil {
+	if err := p.OpenStream(ctx, c.s.handle, c.s.cfg.ID, c.attrs(), c.onResult, c.onPublish); err != nil {
 		return err
 	}
 	if c.wantsAudio {
@@ -176,8 +182,12 @@ func (c *consumer) revive(ctx context.Context, p *plugin.Process) error {
 	c.mu.Lock()
 	c.proc, c.dead, c.down = p, false, false
 	c.restarts++
+	again := c.requeueInFlight() // what the dead process never answered goes again
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	for _, pts := range again {
+		c.s.asm.PluginRestartedAt(c.name, pts)
+	}
 	return nil
 }
 
@@ -205,8 +215,12 @@ func (c *consumer) send(f frameRef) {
 
 // onResult runs on the plugin's reader goroutine.
 func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
-	if res.GetInput() == pluginv1.Input_INPUT_AUDIO {
+	switch res.GetInput() {
+	case pluginv1.Input_INPUT_AUDIO:
 		c.onAudioResult(res)
+		return
+	case pluginv1.Input_INPUT_MESSAGE:
+		c.onMessageResult(res)
 		return
 	}
 	c.mu.Lock()
@@ -334,8 +348,13 @@ func (c *consumer) drain(deadline time.Time) bool {
 	defer stop.Stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	busy := func() bool { return len(c.inFlight) > 0 || c.pending != nil || len(c.audioInFlight) > 0 }
-	for busy() && !c.dead && time.Now().Before(deadline) {
+	busy := func() bool {
+		return len(c.inFlight) > 0 || c.pending != nil || len(c.audioInFlight) > 0 || len(c.msg.queue) > 0 || len(c.msg.inFlight) > 0
+	}
+	// A restarting plugin is waited for: topic events stay queued for it
+	// through a restart (frames and audio a dead process held are already
+	// settled as lost, so they keep nothing busy).
+	for busy() && !c.gaveUp && time.Now().Before(deadline) {
 		c.cond.Wait()
 	}
 	return !busy()
@@ -357,6 +376,7 @@ func (c *consumer) counters() map[string]int64 {
 			out["handoff_p50_ns"], out["handoff_p99_ns"] = p50, p99
 		}
 	}
+	c.messageCounters(out)
 	if p50, p99, n := c.recovery.quantiles(); n > 0 {
 		out["recovery_p50_ns"], out["recovery_p99_ns"], out["recoveries"] = p50, p99, int64(n)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/api"
 	"github.com/lsie-mlf/lsie/host/capture"
 	"github.com/lsie-mlf/lsie/host/config"
+	"github.com/lsie-mlf/lsie/host/graph"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/host/segment"
@@ -29,8 +30,13 @@ import (
 // Options are the host's settings that do not come from the config file.
 type Options struct {
 	PluginDir string
-	Version   string
-	Logger    hclog.Logger
+	// PluginLock is the plugins.lock file to verify plugin binaries
+	// against; "" means PluginDir/plugins.lock when it exists. With a lock,
+	// every plugin must have an entry and runs from a verified private copy
+	// (plugin.Catalog).
+	PluginLock string
+	Version    string
+	Logger     hclog.Logger
 	// OnSegment, if set, sees every closed segment (the CLI prints them).
 	OnSegment func(model.Segment)
 	// PluginStartTimeout bounds a plugin's handshake.
@@ -58,6 +64,7 @@ type Host struct {
 	api     *api.Server
 	mu      sync.Mutex // guards sups and streams, which change at run time
 	sups    map[string]*plugin.Supervisor
+	plugins *plugin.Catalog // resolves (and verifies) plugin binaries
 	streams []*streamRunner
 	runCtx  context.Context
 	handles atomic.Uint32
@@ -100,19 +107,38 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	if len(cfg.Streams) == 0 {
 		return nil, errors.New("config has no stream blocks: nothing to run")
 	}
-	// Resolve every plugin binary before starting anything, so a typo fails fast.
+	// Resolve every plugin binary before starting anything, so a typo fails
+	// fast: per plugin name, the newest version that the constraints of
+	// every stream using it allow (one process serves them all), checked
+	// against plugins.lock when there is one.
+	lock, err := plugin.OpenLock(opts.PluginDir, opts.PluginLock)
+	if err != nil {
+		return nil, err
+	}
+	h.plugins = plugin.NewCatalog(opts.PluginDir, lock, plugin.Options{StartTimeout: opts.PluginStartTimeout, Logger: h.log.Named("plugin")})
 	bins := map[string]plugin.Binary{}
+	wants := map[string][]plugin.Want{}
+	var order []string              // plugin names, first use first
+	firstUse := map[string]string{} // name → `stream "ID" (FILE:LINE:COL)`
 	for _, st := range cfg.Streams {
 		for _, p := range st.Plugins {
-			if _, ok := bins[p.Name]; ok {
-				continue
-			}
-			b, err := plugin.Find(opts.PluginDir, p.Name)
+			w, err := pluginWant(st.ID, p)
 			if err != nil {
-				return nil, fmt.Errorf("stream %q (%s:%d): %w", st.ID, p.Pos.File, p.Pos.Line, err)
+				return nil, err
 			}
-			bins[p.Name] = b
+			if _, ok := wants[p.Name]; !ok {
+				order = append(order, p.Name)
+				firstUse[p.Name] = fmt.Sprintf("stream %q (%s)", st.ID, p.Pos)
+			}
+			wants[p.Name] = append(wants[p.Name], w)
 		}
+	}
+	for _, n := range order {
+		b, err := h.plugins.Resolve(n, wants[n]...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", firstUse[n], err)
+		}
+		bins[n] = b
 	}
 	if h.store, err = sqlite.Open(cfg.Store.SQLite, h.log.Named("store")); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -130,7 +156,8 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 			return nil, err
 		}
 		h.sups[n] = sup
-		h.log.Info("plugin started", "plugin", n, "version", p.Manifest().GetVersion(), "sha256", bins[n].SHA256[:12])
+		h.log.Info("plugin started", "plugin", n, "version", p.Manifest().GetVersion(), "sha256", bins[n].SHA256[:12],
+			"file", bins[n].File(), "locked", bins[n].Locked)
 	}
 	for _, st := range cfg.Streams {
 		s, err := h.buildStream(st, h.handles.Add(1))
@@ -160,11 +187,36 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	s := &streamRunner{cfg: st, handle: handle, h: h, log: h.log.Named("stream").With("stream", st.ID), lossless: !st.Realtime}
 	s.setHealth(model.HealthStarting, "")
 	var infos []segment.PluginInfo
+	byName := map[string]*consumer{}
+	nodes := make([]graph.Node, 0, len(st.Plugins))
 	for i, ref := range st.Plugins {
-		proc := h.sups[ref.Name].Current()
+		proc := h.supervisor(ref.Name).Current()
 		c := newConsumer(shm.ConsumerID(i+1), ref.Name, proc, s, ref.Window)
-		s.consumers = append(s.consumers, c)
+		if ref.EventBound > 0 {
+			c.msg.bound = ref.EventBound
+		}
+		byName[ref.Name] = c
 		infos = append(infos, segment.PluginInfo{Name: ref.Name, Version: proc.Manifest().GetVersion(), Audio: c.wantsAudio})
+		m := proc.Manifest()
+		nodes = append(nodes, graph.Node{Name: ref.Name, Inputs: m.GetInputs(), Outputs: m.GetOutputs()})
+	}
+	g, err := graph.Build(nodes)
+	if err != nil {
+		return nil, wiringError(st, err)
+	}
+	s.routes = map[string]map[string][]*consumer{}
+	for _, name := range g.Order {
+		c := byName[name]
+		c.subscribes = len(g.Subscriptions[name]) > 0
+		s.consumers = append(s.consumers, c)
+		for t, subs := range g.Consumers[name] {
+			if s.routes[name] == nil {
+				s.routes[name] = map[string][]*consumer{}
+			}
+			for _, sub := range subs {
+				s.routes[name][t] = append(s.routes[name][t], byName[sub])
+			}
+		}
 	}
 	live := st.Realtime
 	s.asm = segment.New(segment.Config{
@@ -178,6 +230,25 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	}
 	s.cap = c
 	return s, nil
+}
+
+// wiringError points each plugin-graph problem at its plugin block.
+func wiringError(st config.Stream, err error) error {
+	var probs graph.Problems
+	if !errors.As(err, &probs) {
+		return fmt.Errorf("stream %q: %w", st.ID, err)
+	}
+	var ds config.Diagnostics
+	for _, p := range probs {
+		d := config.Diagnostic{Pos: st.Pos, Field: fmt.Sprintf("stream %q: plugin %q", st.ID, p.Plugin), Message: p.Message}
+		for _, ref := range st.Plugins {
+			if ref.Name == p.Plugin {
+				d.Pos = ref.Pos
+			}
+		}
+		ds = append(ds, d)
+	}
+	return ds
 }
 
 // streamList is a snapshot of the running streams.
@@ -212,7 +283,7 @@ func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 	sctx, cancel := context.WithCancel(ctx)
 	s.ctx, s.cancel, s.done = sctx, cancel, make(chan struct{})
 	for i, c := range s.consumers {
-		if err := c.process().OpenStream(sctx, s.handle, s.cfg.ID, c.attrs(), c.onResult); err != nil {
+		if err := c.process().OpenStream(sctx, s.handle, s.cfg.ID, c.attrs(), c.onResult, c.onPublish); err != nil {
 			for _, opened := range s.consumers[:i] {
 				_ = opened.process().CloseStream(bg, s.handle)
 			}
@@ -222,6 +293,9 @@ func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 	}
 	for _, c := range s.consumers {
 		go c.sendAudio()
+		if c.subscribes {
+			go c.deliverLoop()
+		}
 	}
 	h.running.Add(1)
 	h.wg.Add(1)
@@ -461,6 +535,9 @@ func (h *Host) stopStarted() error {
 	}
 	for _, sup := range h.sups {
 		sup.Close()
+	}
+	if h.plugins != nil {
+		errs = append(errs, h.plugins.Close()) // the verified copies
 	}
 	if h.store != nil {
 		close(h.segs)

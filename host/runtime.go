@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/lsie-mlf/lsie/host/api"
 	"github.com/lsie-mlf/lsie/host/config"
@@ -27,8 +28,8 @@ func (h *Host) AddStream(ctx context.Context, st config.Stream) error {
 		return fmt.Errorf("stream %q: the host is not running", st.ID)
 	}
 	for _, ref := range st.Plugins {
-		if err := h.ensurePlugin(runCtx, ref.Name); err != nil {
-			return fmt.Errorf("stream %q: %w", st.ID, err)
+		if err := h.ensurePlugin(runCtx, st.ID, ref); err != nil {
+			return fmt.Errorf("stream %q: %w: %w", st.ID, api.ErrUnrunnable, err)
 		}
 	}
 	s, err := h.buildStream(st, h.handles.Add(1))
@@ -50,12 +51,48 @@ func (h *Host) AddStream(ctx context.Context, st config.Stream) error {
 	return nil
 }
 
-// ensurePlugin starts and supervises plugin name unless it runs already.
-func (h *Host) ensurePlugin(ctx context.Context, name string) error {
-	if h.supervisor(name) != nil {
-		return nil
+// ensurePlugin starts and supervises plugin ref.Name for stream streamID
+// unless it runs already. A running plugin serves the stream only if its
+// version is one the stream's constraint allows: one process serves every
+// stream of a plugin.
+func (h *Host) ensurePlugin(ctx context.Context, streamID string, ref config.PluginRef) error {
+	name := ref.Name
+	want, err := pluginWant(streamID, ref)
+	if err != nil {
+		return err
 	}
-	bin, err := plugin.Find(h.opts.PluginDir, name)
+	// allows tells whether the running plugin's version suits the stream.
+	allows := func(sup *plugin.Supervisor) error {
+		b := sup.Binary()
+		v := b.Version
+		if p := sup.Current(); v == "" && p != nil {
+			v = p.Manifest().GetVersion()
+		}
+		if want.Constraint.Allows(v) {
+			return nil
+		}
+		users := []string{}
+		for _, s := range h.streamList() {
+			for _, r := range s.cfg.Plugins {
+				if r.Name == name {
+					w, _ := pluginWant(s.cfg.ID, r)
+					users = append(users, w.String())
+				}
+			}
+		}
+		if len(users) == 0 {
+			users = append(users, "no stream now")
+		}
+		if v == "" {
+			v = "(unknown)"
+		}
+		return fmt.Errorf("plugin %q runs version %s (%s), for %s; it does not match %s, and one process serves every stream of a plugin: change the constraint, or restart the host to pick a version for all",
+			name, v, b.File(), strings.Join(users, " and "), want)
+	}
+	if sup := h.supervisor(name); sup != nil {
+		return allows(sup)
+	}
+	bin, err := h.plugins.Resolve(name, want)
 	if err != nil {
 		return err
 	}
@@ -65,15 +102,28 @@ func (h *Host) ensurePlugin(ctx context.Context, name string) error {
 		return err
 	}
 	h.mu.Lock()
-	if h.sups[name] != nil { // another caller won the race
+	if other := h.sups[name]; other != nil { // another caller won the race
 		h.mu.Unlock()
 		sup.Close()
-		return nil
+		return allows(other)
 	}
 	h.sups[name] = sup
 	h.mu.Unlock()
 	go sup.Run(ctx)
 	return nil
+}
+
+// pluginWant is stream streamID's constraint on the version of ref.
+func pluginWant(streamID string, ref config.PluginRef) (plugin.Want, error) {
+	c, err := plugin.ParseConstraint(ref.Version)
+	if err != nil {
+		return plugin.Want{}, fmt.Errorf("stream %q: plugin %q: %w", streamID, ref.Name, err)
+	}
+	by := fmt.Sprintf("stream %q", streamID)
+	if ref.Pos.File != "" {
+		by += fmt.Sprintf(" (%s)", ref.Pos)
+	}
+	return plugin.Want{Constraint: c, By: by}, nil
 }
 
 // RemoveStream stops a stream (api.StreamManager): its open segment closes

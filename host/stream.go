@@ -34,7 +34,10 @@ type streamRunner struct {
 	idScratch   []shm.ConsumerID
 	done        chan struct{} // closed when run has returned
 	removed     atomic.Bool
-	consumers   []*consumer
+	// consumers are in graph order: every producer before its consumers.
+	consumers []*consumer
+	// routes maps a producer's name and output topic to its consumers.
+	routes map[string]map[string][]*consumer
 
 	// Regions are created on the first frame, when the analysis size is
 	// known, and again if the size grows; old ones live until the stream ends.
@@ -221,7 +224,15 @@ func (s *streamRunner) run(ctx context.Context) {
 		}
 		c.drain(deadline)
 	}
+	for _, c := range s.consumers {
+		if c.subscribes {
+			c.dropMessages() // undelivered past the deadline: recorded, not silent
+		}
+	}
 	s.asm.Finish(time.Duration(s.progress.Load()), reason)
+	for _, c := range s.consumers {
+		c.stopMessages()
+	}
 	if reason == model.ReasonEndOfStream {
 		s.setHealth(model.HealthEnded, "end of stream")
 	} else if reason == model.ReasonShutdown {

@@ -1,9 +1,13 @@
 package sdk
 
-import "time"
+import (
+	"time"
+
+	"github.com/lsie-mlf/lsie/sdk/topic"
+)
 
 // TopicAudioPCM16k is the audio topic: S16LE mono at 16 kHz, lossless.
-const TopicAudioPCM16k = "audio.pcm16k"
+const TopicAudioPCM16k = topic.AudioPCM16k
 
 // CodeNoAudio is the error code a plugin that needs audio reports for a
 // stream without an audio track. The SDK sends it on the plugin's behalf.

@@ -10,19 +10,21 @@ package sdk
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/lsie-mlf/lsie/sdk/internal/server"
+	"github.com/lsie-mlf/lsie/sdk/topic"
 	"github.com/lsie-mlf/lsie/shm"
 )
 
 // ProtocolVersion is the plugin protocol this SDK speaks.
 const ProtocolVersion = 1
 
-// Topics a plugin may consume.
+// Topics a plugin may consume (see package topic for plugin topics).
 const (
-	TopicVideoRGB24 = "video.rgb24"
+	TopicVideoRGB24 = topic.VideoRGB24
 )
 
 // PixelFormat says how Pixels are laid out.
@@ -47,9 +49,13 @@ type Manifest struct {
 	Name        string
 	Version     string // semver
 	Description string
-	Inputs      []string // topics consumed, e.g. TopicVideoRGB24
-	Outputs     []string // topics produced, e.g. "visual.frame@1"
-	Fields      []Field
+	// Inputs are the topics consumed: host topics (TopicVideoRGB24,
+	// TopicAudioPCM16k) and other plugins' outputs ("transcript.final@1").
+	Inputs []string
+	// Outputs are the topics produced, "name@major": results as fields
+	// ("visual.frame@1") and messages published to other plugins.
+	Outputs []string
+	Fields  []Field
 }
 
 // StreamInfo describes a stream the host opens on the plugin.
@@ -57,6 +63,35 @@ type StreamInfo struct {
 	ID string
 	// Attributes are the plugin block's attributes from the host config.
 	Attributes map[string]string
+	// Publisher sends messages on the plugin's output topics for this
+	// stream; the host routes them to the stream's consuming plugins.
+	Publisher Publisher
+}
+
+// Message is one item on a topic between plugins.
+type Message struct {
+	Topic string
+	// Producer is the name of the plugin that published it (set by the host).
+	Producer string
+	StreamID string
+	// PTS is the media time the message is about; it places the message,
+	// and the consumer's result for it, in a segment.
+	PTS      time.Duration
+	Duration time.Duration
+	Text     string
+	Fields   Fields
+	// Payload is topic-defined JSON (e.g. the words of a transcript).
+	Payload []byte
+}
+
+// Publisher publishes messages on a plugin's output topics.
+//
+// Publish from inside ProcessFrame, ProcessAudio or ProcessMessage: the
+// host then has the message before the result that reports progress past
+// it, so it lands in its segment. Publish is safe from any goroutine; a
+// message published later than its segment's close is counted as late.
+type Publisher interface {
+	Publish(m Message) error
 }
 
 // Frame is one analysis frame.
@@ -81,11 +116,26 @@ type Plugin interface {
 	OpenStream(info StreamInfo) (Stream, error)
 }
 
-// Stream is a plugin's state for one stream. Its methods are called from one
-// goroutine at a time, in frame order; different streams run concurrently.
+// Stream is a plugin's state for one stream. What it consumes is said by
+// the interfaces it also implements, which must match the manifest's inputs:
+// VideoStream for TopicVideoRGB24, AudioStream for TopicAudioPCM16k,
+// MessageStream for plugin topics. Its methods are called from one goroutine
+// at a time, in arrival order; different streams run concurrently.
 type Stream interface {
-	ProcessFrame(f *Frame) (Fields, error)
 	Close() error
+}
+
+// VideoStream is implemented by a Stream that consumes video frames.
+type VideoStream interface {
+	ProcessFrame(f *Frame) (Fields, error)
+}
+
+// MessageStream is implemented by a Stream that consumes other plugins'
+// topics. Events arrive in order and, after a restart of this plugin, the
+// ones not yet answered arrive again; partial topics may skip superseded
+// messages. The returned fields are stored as this plugin's result at m.PTS.
+type MessageStream interface {
+	ProcessMessage(m *Message) (Fields, error)
 }
 
 // Error is a failure reported to the host as data (code + message).
@@ -122,12 +172,59 @@ func (a adapter) Manifest() server.Manifest {
 	return out
 }
 
-func (a adapter) OpenStream(id string, attrs map[string]string) (server.Processor, error) {
-	s, err := a.p.OpenStream(StreamInfo{ID: id, Attributes: attrs})
+func (a adapter) OpenStream(id string, attrs map[string]string, pub server.Publisher) (server.Processor, error) {
+	m := a.p.Manifest()
+	s, err := a.p.OpenStream(StreamInfo{ID: id, Attributes: attrs, Publisher: publisher{pub: pub, id: id, outputs: m.Outputs}})
 	if err != nil {
 		return nil, err
 	}
+	if err := checkImplements(s, m.Inputs); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return processor{id: id, s: s}, nil
+}
+
+// checkImplements refuses a Stream that lacks the method an input needs,
+// at open time rather than at the first frame.
+func checkImplements(s Stream, inputs []string) error {
+	for _, in := range inputs {
+		var ok bool
+		var need string
+		switch in {
+		case TopicVideoRGB24:
+			_, ok = s.(VideoStream)
+			need = "ProcessFrame (sdk.VideoStream)"
+		case TopicAudioPCM16k:
+			_, ok = s.(AudioStream)
+			need = "ProcessAudio (sdk.AudioStream)"
+		default:
+			_, ok = s.(MessageStream)
+			need = "ProcessMessage (sdk.MessageStream)"
+		}
+		if !ok {
+			return fmt.Errorf("manifest input %q needs the stream (%T) to implement %s", in, s, need)
+		}
+	}
+	return nil
+}
+
+// publisher checks topics against the manifest before anything leaves.
+type publisher struct {
+	pub     server.Publisher
+	id      string
+	outputs []string
+}
+
+func (p publisher) Publish(m Message) error {
+	t, err := topic.Parse(m.Topic)
+	if err != nil {
+		return err
+	}
+	if t.Host() || !slices.Contains(p.outputs, m.Topic) {
+		return fmt.Errorf("publish on %q: not one of the manifest's outputs %v", m.Topic, p.outputs)
+	}
+	return p.pub.Publish(server.MessageOut{Topic: m.Topic, PTS: m.PTS, Duration: m.Duration, Text: m.Text, Fields: m.Fields, Payload: m.Payload})
 }
 
 type processor struct {
@@ -136,10 +233,28 @@ type processor struct {
 }
 
 func (p processor) Process(f *server.Frame) (map[string]float64, string, error) {
-	fields, err := p.s.ProcessFrame(&Frame{
+	vs, ok := p.s.(VideoStream)
+	if !ok {
+		return nil, "bad_input", errors.New("this plugin does not consume video")
+	}
+	fields, err := vs.ProcessFrame(&Frame{
 		StreamID: p.id, Seq: f.Seq, PTS: f.PTS, Width: f.Width, Height: f.Height,
 		Stride: f.Stride, Format: f.Format, Pixels: f.Pixels,
 	})
+	return fieldsOrError(fields, err)
+}
+
+func (p processor) ProcessMessage(m *server.MessageIn) (map[string]float64, string, error) {
+	ms, ok := p.s.(MessageStream)
+	if !ok {
+		return nil, "bad_input", errors.New("this plugin does not consume topics")
+	}
+	fields, err := ms.ProcessMessage(&Message{Topic: m.Topic, Producer: m.Producer, StreamID: p.id, PTS: m.PTS,
+		Duration: m.Duration, Text: m.Text, Fields: m.Fields, Payload: m.Payload})
+	return fieldsOrError(fields, err)
+}
+
+func fieldsOrError(fields Fields, err error) (map[string]float64, string, error) {
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {

@@ -71,7 +71,7 @@ func run(n, nBytes int, pluginPath string) error {
 	}
 	defer proc.Close()
 	results := make(chan *pluginv1.Result, 1)
-	if err := proc.OpenStream(context.Background(), 1, "bench", nil, func(_ dataplane.Ack, r *pluginv1.Result) { results <- r }); err != nil {
+	if err := proc.OpenStream(context.Background(), 1, "bench", nil, func(_ dataplane.Ack, r *pluginv1.Result) { results <- r }, nil); err != nil {
 		return err
 	}
 	fmt.Printf("| path | frame | one-way p50 | one-way p99 | vs floor p50 |\n|---|---|---|---|---|\n")

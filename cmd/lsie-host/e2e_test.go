@@ -35,7 +35,10 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	code := func() int {
 		defer os.RemoveAll(dir)
-		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}, {"plugins/slowplugin", "./testdata/slowplugin"}, {"plugins/acoustic", "../../plugins/acoustic"}, {"plugins/faultplugin", "./testdata/faultplugin"}} {
+		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}, {"plugins/slowplugin", "./testdata/slowplugin"}, {"plugins/acoustic", "../../plugins/acoustic"}, {"plugins/faultplugin", "./testdata/faultplugin"},
+			// One binary, four plugins: graphplugin's role is its file name.
+			{"plugins/talker", "./testdata/graphplugin"}, {"plugins/listener", "./testdata/graphplugin"},
+			{"plugins/loopa", "./testdata/graphplugin"}, {"plugins/loopb", "./testdata/graphplugin"}} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b[0], err, out)
@@ -409,7 +412,7 @@ func TestPluginsLsSkipsNonPlugins(t *testing.T) {
 	if time.Since(start) > 20*time.Second {
 		t.Errorf("plugins ls took %v", time.Since(start))
 	}
-	for _, want := range []string{`visual\s+0\.1\.0\s+protocol 1`, `sleeper\s+skipped: not an lsie plugin`, `chatty\s+skipped: not an lsie plugin`} {
+	for _, want := range []string{`visual\s+0\.1\.0\s+1\s+video\.rgb24\s`, `sleeper\s.*\sfailed: not an lsie plugin`, `chatty\s.*\sfailed: not an lsie plugin`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

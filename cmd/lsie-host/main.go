@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,6 +21,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/urfave/cli/v2"
 )
 
@@ -39,6 +41,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: []string{"LSIE_LOG_FORMAT"}},
 	}
 	pluginsFlag := &cli.StringFlag{Name: "plugins", Value: "./plugins", Usage: "directory of plugin binaries", EnvVars: []string{"LSIE_PLUGINS"}}
+	lockFlag := &cli.StringFlag{Name: "lock", Usage: "plugins.lock file to verify plugin binaries against (default: DIR/plugins.lock when it exists)", EnvVars: []string{"LSIE_PLUGINS_LOCK"}}
 	return &cli.App{
 		Name:      "lsie-host",
 		Usage:     "live stream inference host: capture streams, run model plugins on shared-memory frames, store segments",
@@ -47,6 +50,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter: stderr,
 		Flags: append([]cli.Flag{
 			pluginsFlag,
+			lockFlag,
 			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "configs/demo.hcl", Usage: "HCL config file", EnvVars: []string{"LSIE_CONFIG"}},
 			&cli.BoolFlag{Name: "exit-when-done", Usage: "exit once every stream has ended (replays, tests)", EnvVars: []string{"LSIE_EXIT_WHEN_DONE"}},
 			&cli.BoolFlag{Name: "quiet", Usage: "do not print a line per closed segment", EnvVars: []string{"LSIE_QUIET"}},
@@ -69,15 +73,25 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Usage: "work with plugin binaries",
 				Subcommands: []*cli.Command{{
 					Name:   "ls",
-					Usage:  "list the plugins in a directory with their manifests",
-					Flags:  append([]cli.Flag{pluginsFlag}, logFlags...),
+					Usage:  "list every plugin file in a directory: name, version, protocol, topics, checksum, lock and status",
+					Flags:  append([]cli.Flag{pluginsFlag, lockFlag}, logFlags...),
 					Action: pluginsLs,
 				}, {
 					Name:      "inspect",
-					Usage:     "start one plugin and print its manifest, fields, checksum and health",
-					ArgsUsage: "NAME",
-					Flags:     append([]cli.Flag{pluginsFlag}, logFlags...),
-					Action:    pluginsInspect,
+					Usage:     "start the plugin the host would run for NAME (or the file NAME@VERSION) and print its manifest, fields, checksum, lock and health",
+					ArgsUsage: "NAME|NAME@VERSION",
+					Flags: append([]cli.Flag{pluginsFlag, lockFlag,
+						&cli.StringFlag{Name: "version", Usage: `version constraint, as in a plugin block (e.g. "~> 1.2")`},
+					}, logFlags...),
+					Action: pluginsInspect,
+				}, {
+					Name:  "lock",
+					Usage: "write a plugins.lock pinning the newest version of each plugin (or every version) with its sha256",
+					Flags: append([]cli.Flag{pluginsFlag,
+						&cli.StringFlag{Name: "lock", Usage: "file to write (default: DIR/plugins.lock)", EnvVars: []string{"LSIE_PLUGINS_LOCK"}},
+						&cli.BoolFlag{Name: "all", Usage: "lock every version in the directory, not only the newest of each plugin"},
+					}, logFlags...),
+					Action: pluginsLock,
 				}},
 			},
 			{
@@ -118,7 +132,7 @@ func run(c *cli.Context) error {
 	}
 	table := newSegmentTable(c.App.Writer, c.Bool("quiet"))
 	path := c.String("config")
-	h, err := host.New(cfg, host.Options{PluginDir: c.String("plugins"), Version: version, Logger: log,
+	h, err := host.New(cfg, host.Options{PluginDir: c.String("plugins"), PluginLock: c.String("lock"), Version: version, Logger: log,
 		OnSegment: table.print, ExitWhenDone: c.Bool("exit-when-done"), LeaseTimeout: c.Duration("lease-timeout"),
 		ConfigDir: filepath.Dir(path)})
 	if err != nil {
@@ -183,60 +197,285 @@ func pluginsLs(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	bins, err := plugin.Discover(c.String("plugins"))
+	dir := c.String("plugins")
+	bins, err := plugin.Discover(dir)
 	if err != nil {
 		return err
 	}
+	lock, err := plugin.OpenLock(dir, c.String("lock"))
+	if err != nil {
+		return err
+	}
+	opts := plugin.Options{StartTimeout: 2 * time.Second, Logger: log}
+	cat := plugin.NewCatalog(dir, lock, opts)
+	defer cat.Close()
 	w := c.App.Writer
 	if len(bins) == 0 {
-		fmt.Fprintf(w, "no executables in %s\n", c.String("plugins"))
+		fmt.Fprintf(w, "no executables in %s\n", dir)
 		return nil
 	}
-	for _, b := range bins {
-		m, err := plugin.Inspect(b, plugin.Options{StartTimeout: 2 * time.Second, Logger: log})
-		if err != nil {
-			fmt.Fprintf(w, "%-12s skipped: not an lsie plugin (%v)\n", b.Name, err)
-			continue
-		}
-		fmt.Fprintf(w, "%-12s %-8s protocol %d  sha256 %s  in [%s] out [%s]  %s\n", m.GetName(), m.GetVersion(),
-			m.GetProtocolVersion(), b.SHA256[:16], strings.Join(m.GetInputs(), ","), strings.Join(m.GetOutputs(), ","), m.GetDescription())
+	if lock != nil {
+		fmt.Fprintf(w, "lock: %s (%d entries)\n", lock.File, len(lock.Entries))
+	} else {
+		fmt.Fprintf(w, "lock: none (no %s)\n", filepath.Join(dir, plugin.LockFileName))
 	}
-	return nil
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOL\tINPUTS\tOUTPUTS\tSHA256\tLOCK\tFILE\tSTATUS")
+	for _, b := range bins {
+		r := inspectFile(cat, b, opts)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.Name, dash(r.version), dash(r.protocol),
+			dash(strings.Join(r.manifest.GetInputs(), ",")), dash(strings.Join(r.manifest.GetOutputs(), ",")),
+			b.SHA256[:12], r.lock, b.File(), r.status)
+	}
+	return tw.Flush()
+}
+
+// fileReport is what ls and inspect tell about one plugin file.
+type fileReport struct {
+	bin      plugin.Binary // as run: the verified copy under a lock
+	version  string
+	protocol string
+	lock     string // plugin.LockOK, LockMismatch, LockUnlocked, LockNone
+	entry    plugin.LockEntry
+	manifest interface {
+		GetInputs() []string
+		GetOutputs() []string
+	}
+	status string // "ok" or "failed: reason"
+	proc   *plugin.Process
+	err    error
+}
+
+// inspectFile checks b against the lock and starts it, unless its file
+// name or its bytes are refused first: a file whose bytes the lock does
+// not expect is never run. A locked file runs from its verified copy.
+// keep leaves the process running in the report (the caller closes it).
+func inspectFile(cat *plugin.Catalog, b plugin.Binary, opts plugin.Options, keep ...bool) (r fileReport) {
+	r.bin, r.version, r.manifest = b, b.Version, noManifest{}
+	r.lock, r.entry = cat.LockStatus(b)
+	fail := func(err error) fileReport {
+		r.err = err
+		r.status = "failed: " + strings.Join(strings.Fields(err.Error()), " ")
+		return r
+	}
+	if b.VersionFrom == "its file name" {
+		if err := plugin.CheckVersion(b.Version); err != nil {
+			return fail(fmt.Errorf("bad file name: %w", err))
+		}
+	} else if b.Version == "" && r.lock == plugin.LockOK {
+		r.bin.Version, r.bin.VersionFrom, r.version = r.entry.Version, "plugins.lock", r.entry.Version
+	}
+	switch r.lock {
+	case plugin.LockMismatch:
+		return fail(fmt.Errorf("not started: its sha256 %s is not the %s that %s:%d expects", b.SHA256, r.entry.SHA256, cat.Lock().File, r.entry.Line))
+	case plugin.LockOK:
+		prepared, err := cat.Prepare(r.bin)
+		if err != nil {
+			return fail(err)
+		}
+		r.bin = prepared
+	}
+	p, err := plugin.Start(r.bin, opts)
+	if err != nil {
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			inner = err
+		}
+		var pe *plugin.ProtocolError
+		var vm *plugin.VersionMismatchError
+		switch {
+		case errors.As(err, &pe):
+			r.protocol = fmt.Sprint(pe.Plugin)
+		case errors.As(err, &vm):
+			r.version = vm.Manifest
+		default:
+			inner = fmt.Errorf("not an lsie plugin (%w)", inner)
+		}
+		return fail(inner)
+	}
+	m := p.Manifest()
+	r.version, r.protocol, r.manifest, r.status = m.GetVersion(), fmt.Sprint(m.GetProtocolVersion()), m, "ok"
+	if len(keep) > 0 && keep[0] {
+		r.proc = p
+	} else {
+		p.Close()
+	}
+	return r
+}
+
+type noManifest struct{}
+
+func (noManifest) GetInputs() []string  { return nil }
+func (noManifest) GetOutputs() []string { return nil }
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func pluginsInspect(c *cli.Context) error {
 	if c.Args().Len() != 1 {
-		return errors.New("plugins inspect: want exactly one plugin NAME, after the flags: plugins inspect --plugins DIR NAME")
+		return errors.New("plugins inspect: want exactly one plugin NAME (or NAME@VERSION), after the flags: plugins inspect --plugins DIR NAME")
 	}
 	log, err := newLogger(c)
 	if err != nil {
 		return err
 	}
-	bin, err := plugin.Find(c.String("plugins"), c.Args().First())
+	dir, arg := c.String("plugins"), c.Args().First()
+	lock, err := plugin.OpenLock(dir, c.String("lock"))
 	if err != nil {
 		return err
 	}
-	p, err := plugin.Start(bin, plugin.Options{StartTimeout: 5 * time.Second, Logger: log})
+	opts := plugin.Options{StartTimeout: 5 * time.Second, Logger: log}
+	cat := plugin.NewCatalog(dir, lock, opts)
+	defer cat.Close()
+	var bin plugin.Binary
+	if strings.Contains(arg, "@") {
+		if c.String("version") != "" {
+			return errors.New("plugins inspect: give a version constraint or a NAME@VERSION file, not both")
+		}
+		bin, err = plugin.Find(dir, arg)
+	} else {
+		var cons plugin.Constraint
+		if cons, err = plugin.ParseConstraint(c.String("version")); err != nil {
+			return fmt.Errorf("--version: %w", err)
+		}
+		// What the host would run; with a lock, among the locked versions.
+		bin, err = cat.Pick(arg, plugin.Want{Constraint: cons})
+	}
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	health := "ok"
-	if err := p.Healthy(ctx); err != nil {
-		health = "unhealthy: " + err.Error()
-	}
-	m := p.Manifest()
+	r := inspectFile(cat, bin, opts, true)
 	w := c.App.Writer
-	fmt.Fprintf(w, "name:        %s\nversion:     %s\nprotocol:    %d\ndescription: %s\n", m.GetName(), m.GetVersion(), m.GetProtocolVersion(), m.GetDescription())
-	fmt.Fprintf(w, "path:        %s\nsha256:      %s\nhealth:      %s\n", bin.Path, bin.SHA256, health)
-	fmt.Fprintf(w, "inputs:      %s\noutputs:     %s\nfields:\n", strings.Join(m.GetInputs(), ", "), strings.Join(m.GetOutputs(), ", "))
-	for _, f := range m.GetFields() {
+	desc, protocol := "", dash(r.protocol)
+	health := "-"
+	var fields []*pluginv1.FieldSpec
+	if r.proc != nil {
+		defer r.proc.Close()
+		m := r.proc.Manifest()
+		desc, fields = m.GetDescription(), m.GetFields()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		health = "ok"
+		if err := r.proc.Healthy(ctx); err != nil {
+			health = "unhealthy: " + err.Error()
+		}
+	}
+	lockLine := r.lock
+	if r.lock == plugin.LockOK || r.lock == plugin.LockMismatch {
+		lockLine += fmt.Sprintf(" (%s:%d: %s %s %s)", lock.File, r.entry.Line, r.entry.Name, r.entry.Version, r.entry.SHA256)
+	}
+	fmt.Fprintf(w, "name:        %s\nversion:     %s\nprotocol:    %s\ndescription: %s\n", bin.Name, dash(r.version), protocol, desc)
+	fmt.Fprintf(w, "path:        %s\n", bin.Path)
+	if r.bin.ExecPath != "" {
+		fmt.Fprintf(w, "runs:        %s (verified private copy)\n", r.bin.ExecPath)
+	}
+	fmt.Fprintf(w, "sha256:      %s\nlock:        %s\nstatus:      %s\nhealth:      %s\n", bin.SHA256, lockLine, r.status, health)
+	fmt.Fprintf(w, "inputs:      %s\noutputs:     %s\nfields:\n", strings.Join(r.manifest.GetInputs(), ", "), strings.Join(r.manifest.GetOutputs(), ", "))
+	for _, f := range fields {
 		fmt.Fprintf(w, "  %-16s %-8s %-12s %s\n", f.GetName(), f.GetType(), f.GetUnit(), f.GetDescription())
+	}
+	if r.err != nil {
+		return fmt.Errorf("plugin %q (%s): %w", bin.Name, bin.Path, r.err)
 	}
 	return nil
 }
+
+// pluginsLock writes a lock file for the plugins directory: the newest
+// version of each plugin, or with --all every version, each started once
+// to check that it is a working plugin of the version it claims.
+func pluginsLock(c *cli.Context) error {
+	log, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	dir := c.String("plugins")
+	out := c.String("lock")
+	if out == "" {
+		out = filepath.Join(dir, plugin.LockFileName)
+	}
+	bins, err := plugin.Discover(dir)
+	if err != nil {
+		return err
+	}
+	opts := plugin.Options{StartTimeout: 5 * time.Second, Logger: log}
+	w := c.App.Writer
+	var chosen []plugin.Binary
+	seen := map[string]bool{}
+	for _, b := range bins {
+		if c.Bool("all") {
+			chosen = append(chosen, b)
+			continue
+		}
+		if seen[b.Name] {
+			continue
+		}
+		seen[b.Name] = true
+		nb, err := plugin.Resolve(dir, b.Name, "", opts)
+		if err != nil {
+			fmt.Fprintf(w, "skipped %s: %s\n", b.Name, oneLine(err))
+			continue
+		}
+		chosen = append(chosen, nb)
+	}
+	var entries []plugin.LockEntry
+	have := map[[2]string]string{}
+	for _, b := range chosen {
+		if b.Version != "" {
+			if err := plugin.CheckVersion(b.Version); err != nil {
+				fmt.Fprintf(w, "skipped %s: bad file name: %s\n", b.File(), oneLine(err))
+				continue
+			}
+		}
+		p, err := plugin.Start(b, opts)
+		if err != nil {
+			fmt.Fprintf(w, "skipped %s: %s\n", b.File(), oneLine(err))
+			continue
+		}
+		v := p.Manifest().GetVersion()
+		p.Close()
+		if err := plugin.CheckVersion(v); err != nil {
+			fmt.Fprintf(w, "skipped %s: its manifest's %s\n", b.File(), oneLine(err))
+			continue
+		}
+		key := [2]string{b.Name, v}
+		if other, dup := have[key]; dup {
+			fmt.Fprintf(w, "skipped %s: %s %s is locked from %s already\n", b.File(), b.Name, v, other)
+			continue
+		}
+		have[key] = b.File()
+		entries = append(entries, plugin.LockEntry{Name: b.Name, Version: v, SHA256: b.SHA256})
+		fmt.Fprintf(w, "locked %s %s sha256 %s (%s)\n", b.Name, v, b.SHA256[:12], b.File())
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("plugins lock: no plugin in %s to lock", dir)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), ".plugins.lock-*")
+	if err != nil {
+		return fmt.Errorf("plugins lock: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(plugin.FormatLock(entries)); err != nil {
+		tmp.Close()
+		return fmt.Errorf("plugins lock: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("plugins lock: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("plugins lock: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("plugins lock: %w", err)
+	}
+	fmt.Fprintf(w, "wrote %s: %d entries\n", out, len(entries))
+	return nil
+}
+
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // segmentTable prints one line per closed segment.
 type segmentTable struct {

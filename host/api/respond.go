@@ -13,6 +13,7 @@ const (
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeConflict         = "conflict"
+	codeUnprocessable    = "unprocessable"
 	codeTooLarge         = "payload_too_large"
 	codeMediaType        = "unsupported_media_type"
 	codeMisdirected      = "misdirected_request"

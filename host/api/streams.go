@@ -30,10 +30,12 @@ type StreamManager interface {
 }
 
 // Errors a StreamManager returns for conditions the API answers with a
-// status of their own: 409 and 404.
+// status of their own: 409, 404 and 422 (a well-formed stream the host
+// cannot run as asked: no such plugin, no version matching its constraint).
 var (
 	ErrStreamExists   = errors.New("stream already exists")
 	ErrStreamNotFound = errors.New("stream not found")
+	ErrUnrunnable     = errors.New("stream cannot run")
 )
 
 // streamsConfig is what SetStreams gave.
@@ -134,9 +136,17 @@ func (s *Server) postStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = sc.m.AddStream(r.Context(), st)
+	var ds config.Diagnostics
 	switch {
+	case errors.As(err, &ds):
+		// Checks that need the plugins (the plugin graph) fail like parsing.
+		s.refuseStream(w, r, err)
+		return
 	case errors.Is(err, ErrStreamExists):
 		writeError(w, http.StatusConflict, codeConflict, fmt.Sprintf("stream %q already exists", st.ID))
+		return
+	case errors.Is(err, ErrUnrunnable):
+		writeError(w, http.StatusUnprocessableEntity, codeUnprocessable, err.Error())
 		return
 	case errors.Is(err, source.ErrNotAllowed):
 		writeError(w, http.StatusForbidden, codeForbidden,

@@ -1,26 +1,21 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/source"
+	"github.com/lsie-mlf/lsie/internal/hlstest"
+	"github.com/lsie-mlf/lsie/internal/rtmptest"
 	"github.com/lsie-mlf/lsie/internal/rtsptest"
 )
 
 // Live sources against real servers on 127.0.0.1: RTSP (rtsptest, over
-// gst-rtsp-server), RTMP (nginx with its rtmp module) and HLS (hlssink2
-// served by net/http/httptest).
+// gst-rtsp-server), RTMP (rtmptest: nginx with its rtmp module) and HLS
+// (hlstest: hlssink2 served by net/http).
 
 // stateEvent is one SourceState callback and when it came.
 type stateEvent struct {
@@ -381,113 +376,10 @@ func TestRTSPStallVsBackpressure(t *testing.T) {
 	})
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startProcess starts a helper process (a server or a publisher) that the
-// test stops by its own pid; stop is idempotent and also runs at cleanup.
-func startProcess(t *testing.T, name string, args ...string) (stop func()) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			if t.Failed() {
-				t.Logf("%s output:\n%s", name, out.String())
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-// waitListening waits until something accepts TCP connections on addr.
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// gstPublisher returns gst-launch-1.0 arguments for a live 320x240 15 fps
-// H.264 video into videoPad and, unless audioPad is "", AAC audio into
-// audioPad, then the sink element and its arguments.
-func gstPublisher(videoPad, audioPad string, sink ...string) []string {
-	args := []string{"-q", "videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=15/1", "!",
-		"x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=15", "!", "h264parse", "!", videoPad}
-	if audioPad != "" {
-		args = append(args, "audiotestsrc", "is-live=true", "wave=sine", "freq=440", "!", "audioconvert", "!", "avenc_aac", "!", "aacparse", "!", audioPad)
-	}
-	return append(args, sink...)
-}
-
-const rtmpModule = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-
-// nginxRTMP runs a private nginx with the rtmp module on 127.0.0.1 (never
-// the system service): its config, pid and logs live in a temp dir.
-func nginxRTMP(t *testing.T) (port int) {
-	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		missing(t, "nginx not installed (scripts/setup.sh installs nginx-light and libnginx-mod-rtmp)")
-	}
-	if _, err := os.Stat(rtmpModule); err != nil {
-		missing(t, "nginx rtmp module not installed (%s; scripts/setup.sh installs libnginx-mod-rtmp)", rtmpModule)
-	}
-	dir := t.TempDir()
-	port = freePort(t)
-	conf := fmt.Sprintf(`load_module %s;
-daemon off;
-master_process off;
-worker_processes 1;
-pid %s/nginx.pid;
-error_log %s/error.log info;
-events { worker_connections 64; }
-rtmp { server { listen 127.0.0.1:%d; application live { live on; record off; } } }
-`, rtmpModule, dir, dir, port)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startProcess(t, bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", path)
-	waitListening(t, fmt.Sprintf("127.0.0.1:%d", port))
-	return port
-}
-
 func TestRTMP(t *testing.T) {
-	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
-		missing(t, "gst-launch-1.0 not installed")
-	}
-	port := nginxRTMP(t)
-	uri := fmt.Sprintf("rtmp://127.0.0.1:%d/live/test", port)
-	publish := func() func() {
-		return startProcess(t, "gst-launch-1.0", gstPublisher("mux.", "mux.", "flvmux", "name=mux", "streamable=true", "!", "rtmp2sink", "location="+uri)...)
-	}
-	stopPub := publish()
+	srv := rtmptest.Start(t)
+	uri := srv.URL("test")
+	pub := srv.Publish(t, "test")
 	r := newLiveRec()
 	c, stop := liveCapture(t, uri, r, shortReconnect)
 	start := time.Now()
@@ -497,13 +389,13 @@ func TestRTMP(t *testing.T) {
 	// The publisher goes away and comes back: the capture reconnects.
 	n, before := len(r.stateList()), r.frameCount()
 	down := time.Now()
-	stopPub()
+	pub.Stop()
 	r.waitFor(t, "degraded", 10*time.Second, func() bool {
 		_, d := hasState(r.since(n), SourceDegraded)
 		return d
 	})
 	up := time.Now()
-	publish()
+	pub.Restart()
 	okAt := r.waitFor(t, "ok again", 20*time.Second, func() bool {
 		_, ok := hasState(r.since(n), SourceOK)
 		return ok
@@ -532,28 +424,9 @@ func TestRTMP(t *testing.T) {
 }
 
 func TestHLS(t *testing.T) {
-	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
-		missing(t, "gst-launch-1.0 not installed")
-	}
-	dir := t.TempDir()
-	playlist := filepath.Join(dir, "playlist.m3u8")
-	startProcess(t, "gst-launch-1.0", gstPublisher("hls.video", "hls.audio", "hlssink2", "name=hls", "target-duration=1",
-		"max-files=20", "playlist-length=6", "location="+filepath.Join(dir, "seg%05d.ts"), "playlist-location="+playlist)...)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		b, _ := os.ReadFile(playlist)
-		if bytes.Count(b, []byte("#EXTINF")) >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hlssink2 wrote no playlist with 2 segments: %q", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir))) // 127.0.0.1
-	defer srv.Close()
+	srv := hlstest.Start(t)
 	r := newLiveRec()
-	c, stop := liveCapture(t, srv.URL+"/playlist.m3u8", r, Reconnect{StallTimeout: 3 * time.Second})
+	c, stop := liveCapture(t, srv.URL(), r, Reconnect{StallTimeout: 3 * time.Second})
 	start := time.Now()
 	r.waitFor(t, "15 frames", 20*time.Second, func() bool { return r.frameCount() >= 15 })
 	t.Logf("15 frames after %v", time.Since(start).Round(time.Millisecond))

@@ -134,6 +134,18 @@ type PluginRef struct {
 	// Window is the number of frames in flight for this (stream, plugin)
 	// (`window`): 1..64, default 2.
 	Window int
+	// EventBound is how many topic events (transcript.final@1, ...) may wait
+	// for this plugin, queued or in flight, before further ones are recorded
+	// as text_dropped (`event_bound`): 1..65536, default 256. Producers never
+	// wait for a consumer; this bounds the host's memory instead.
+	EventBound int
+	// Version constrains which of the plugin's versions in the plugins
+	// directory runs (`version`, a string in Terraform's constraint syntax
+	// such as "~> 1.2", ">= 1.0, < 2.0" or "= 1.2.3"; see
+	// plugin.ParseConstraint), validated by parsing it. Default "": the
+	// newest. The host picks the newest version that the constraints of
+	// every stream using the plugin allow: one process serves them all.
+	Version string
 	// Attributes are every other attribute of the block, passed to the plugin
 	// when the stream is opened. Values must be strings, numbers or bools and
 	// are rendered as strings: numbers in strconv's 'g' form with the shortest
@@ -155,6 +167,7 @@ const (
 	defaultFPS             = 5
 	defaultMaxWidth        = 640
 	defaultWindow          = 2
+	defaultEventBound      = 256
 )
 
 // Default returns the embedded defaults: every block at its default values
@@ -180,5 +193,5 @@ func defaultStream(id string, pos Pos) Stream {
 
 // defaultPlugin is a plugin block with nothing set but its name.
 func defaultPlugin(name string, pos Pos) PluginRef {
-	return PluginRef{Name: name, Window: defaultWindow, Attributes: map[string]string{}, Pos: pos}
+	return PluginRef{Name: name, Window: defaultWindow, EventBound: defaultEventBound, Attributes: map[string]string{}, Pos: pos}
 }

@@ -90,7 +90,7 @@ stream "cam_1-a" {
 					ID: "cam_1-a", Source: mustSpec(t, clipURI), Realtime: false, Loop: true,
 					Video: Video{FPS: 60, MaxWidth: 16},
 					Plugins: []PluginRef{{
-						Name: "visual", Window: 64, Attributes: map[string]string{},
+						Name: "visual", Window: 64, EventBound: 256, Attributes: map[string]string{},
 						Pos: Pos{File: "t.hcl", Line: 21, Column: 3},
 					}},
 					Pos: Pos{File: "t.hcl", Line: 13, Column: 1},
@@ -122,14 +122,14 @@ stream "cam_1-a" {
 					Video: Video{FPS: 5, MaxWidth: 640},
 					Plugins: []PluginRef{
 						{
-							Name: "visual", Window: 2,
+							Name: "visual", Window: 2, EventBound: 256,
 							Attributes: map[string]string{
 								"threshold": "0.5", "count": "12", "big": "1e+06", "neg": "-3",
 								"tiny": "1e-05", "on": "true", "off": "false", "label": "faces", "templ": "a-b",
 							},
 							Pos: Pos{File: "t.hcl", Line: 3, Column: 3},
 						},
-						{Name: "audio", Window: 2, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 14, Column: 3}},
+						{Name: "audio", Window: 2, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 14, Column: 3}},
 					},
 					Pos: Pos{File: "t.hcl", Line: 1, Column: 1},
 				}}
@@ -166,7 +166,7 @@ stream "lo" {
 				c.Streams = []Stream{{
 					ID: "lo", Source: mustSpec(t, "test://snow"), Realtime: true,
 					Video:   Video{FPS: 1, MaxWidth: 7680},
-					Plugins: []PluginRef{{Name: "p", Window: 1, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 11, Column: 3}}},
+					Plugins: []PluginRef{{Name: "p", Window: 1, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 11, Column: 3}}},
 					Pos:     Pos{File: "t.hcl", Line: 5, Column: 1},
 				}}
 				return c
@@ -187,12 +187,12 @@ stream "a" {
 				c.Streams = []Stream{
 					{
 						ID: "b", Source: mustSpec(t, "test://ball"), Realtime: true, Video: Video{FPS: 5, MaxWidth: 640},
-						Plugins: []PluginRef{{Name: "visual", Window: 2, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 3, Column: 3}}},
+						Plugins: []PluginRef{{Name: "visual", Window: 2, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 3, Column: 3}}},
 						Pos:     Pos{File: "t.hcl", Line: 1, Column: 1},
 					},
 					{
 						ID: "a", Source: mustSpec(t, "test://smpte"), Realtime: true, Video: Video{FPS: 5, MaxWidth: 640},
-						Plugins: []PluginRef{{Name: "visual", Window: 2, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 7, Column: 3}}},
+						Plugins: []PluginRef{{Name: "visual", Window: 2, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 7, Column: 3}}},
 						Pos:     Pos{File: "t.hcl", Line: 5, Column: 1},
 					},
 				}
@@ -313,6 +313,11 @@ func TestParseInvalid(t *testing.T) {
 			name: "window zero",
 			src:  stream(`  plugin "visual" { window = 0 }`),
 			want: `t.hcl:3:21: stream "cam1": plugin "visual": window: must be 1..64, got 0`,
+		},
+		{
+			name: "event bound zero",
+			src:  stream(`  plugin "visual" { event_bound = 0 }`),
+			want: `t.hcl:3:21: stream "cam1": plugin "visual": event_bound: must be 1..65536, got 0`,
 		},
 		{
 			name: "window too large",

@@ -78,7 +78,7 @@ func TestExampleDocumentsDefaults(t *testing.T) {
 	want := []string{
 		"segment.duration", "segment.max_close_delay", "store.sqlite", "api.listen", "api.token", "api.allowed_hosts",
 		"stream.realtime", "stream.loop", "stream.video.fps", "stream.video.max_width",
-		"stream.plugin.window",
+		"stream.plugin.window", "stream.plugin.event_bound",
 	}
 	var got []string
 	for k := range seen {

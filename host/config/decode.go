@@ -189,6 +189,8 @@ func (d *decoder) plugin(b *hclsyntax.Block, parent path, s *Stream) {
 	d.at[p.key+".name"] = d.pos(b.LabelRanges[0].Start)
 	d.attributes(b.Body, p, []field{
 		{"window", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &pr.Window) }},
+		{"event_bound", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &pr.EventBound) }},
+		{"version", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &pr.Version) }},
 	}, func(a *hclsyntax.Attribute, p path) {
 		if v, ok := d.scalar(a, p); ok {
 			pr.Attributes[a.Name] = v
@@ -238,7 +240,7 @@ var homeBlock = map[string]string{
 	"allow":  "sources",
 	"source": "stream", "realtime": "stream", "loop": "stream",
 	"fps": "video", "max_width": "video",
-	"window": "plugin",
+	"window": "plugin", "version": "plugin", "event_bound": "plugin",
 }
 
 // blocks reports every block in body as unknown: for blocks that hold only

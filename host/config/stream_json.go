@@ -19,7 +19,7 @@ import (
 //
 //	{"id": "cam2", "source": "test://ball", "realtime": true, "loop": false,
 //	 "video": {"fps": 5, "max_width": 640},
-//	 "plugins": [{"name": "visual", "window": 2, "attributes": {"threshold": "0.5"}}]}
+//	 "plugins": [{"name": "visual", "window": 2, "version": "~> 0.1", "attributes": {"threshold": "0.5"}}]}
 //
 // Only id and source (and a plugin's name) are required; the others default
 // as in HCL. Decoding is as strict as for HCL (an unknown or repeated field
@@ -341,6 +341,10 @@ func (r *jsonReader) plugin(i int, s *Stream) error {
 			return r.str(kp, &pr.Name)
 		case "window":
 			return r.integer(kp, &pr.Window)
+		case "event_bound":
+			return r.integer(kp, &pr.EventBound)
+		case "version":
+			return r.str(kp, &pr.Version)
 		case "attributes":
 			return r.attributes(kp, &pr)
 		}
@@ -371,8 +375,8 @@ func (r *jsonReader) attributes(p path, pr *PluginRef) error {
 		switch {
 		case !validName(key):
 			r.d.add(offsetPos(keyAt), kp.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
-		case key == "window":
-			r.d.add(offsetPos(keyAt), kp.show, "window is a field of the plugin, not an attribute")
+		case key == "window" || key == "version" || key == "event_bound":
+			r.d.add(offsetPos(keyAt), kp.show, key+" is a field of the plugin, not an attribute")
 		default:
 			if val, ok := r.d.scalarVal(v, offsetPos(at), kp); ok {
 				pr.Attributes[key] = val

@@ -37,7 +37,7 @@ func TestParseStreamValid(t *testing.T) {
 				return Stream{
 					ID: "cam2", Source: mustSpec(t, "test://ball"), Realtime: true, Loop: false,
 					Video: Video{FPS: 5, MaxWidth: 640},
-					Plugins: []PluginRef{{Name: "visual", Window: 2, Attributes: map[string]string{"threshold": "0.5"},
+					Plugins: []PluginRef{{Name: "visual", Window: 2, EventBound: 256, Attributes: map[string]string{"threshold": "0.5"},
 						Pos: Pos{Line: 1, Column: 111}}},
 					Pos: Pos{Line: 1, Column: 1},
 				}
@@ -60,10 +60,10 @@ func TestParseStreamValid(t *testing.T) {
 					ID: strings.Repeat("x", 64), Source: mustSpec(t, "test://ball"), Realtime: false, Loop: true,
 					Video: Video{FPS: 60, MaxWidth: 16},
 					Plugins: []PluginRef{
-						{Name: "a", Window: 64, Attributes: map[string]string{
+						{Name: "a", Window: 64, EventBound: 256, Attributes: map[string]string{
 							"n": "12", "f": "0.5", "big": "1e+06", "neg": "-3", "b": "true", "s": "x", "e": "1e-05"},
 							Pos: Pos{Line: 1, Column: strings.Index(boundsJSON, `{"name":"a"`) + 1}},
-						{Name: "b", Window: 1, Attributes: map[string]string{}, Pos: Pos{Line: 1, Column: strings.Index(boundsJSON, `{"window":1`) + 1}},
+						{Name: "b", Window: 1, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{Line: 1, Column: strings.Index(boundsJSON, `{"window":1`) + 1}},
 					},
 					Pos: Pos{Line: 1, Column: 1},
 				}

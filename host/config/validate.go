@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/host/source"
 )
 
@@ -23,6 +25,8 @@ const (
 	minWidth, maxWidth = 16, 7680
 	minWindow          = 1
 	maxWindow          = 64
+	minEventBound      = 1
+	maxEventBound      = 65536
 	maxNameLen         = 64
 )
 
@@ -148,6 +152,16 @@ func (d *decoder) validateStream(s *Stream, p path) {
 			}
 		}
 		d.intIn(pp.attr("window"), pr.Pos, pr.Window, minWindow, maxWindow)
+		d.intIn(pp.attr("event_bound"), pr.Pos, pr.EventBound, minEventBound, maxEventBound)
+		if _, err := plugin.ParseConstraint(pr.Version); err != nil {
+			vp := pp.attr("version")
+			msg := err.Error()
+			var ce *plugin.ConstraintError
+			if errors.As(err, &ce) {
+				msg = fmt.Sprintf("%s is not a version constraint: column %d: %s", quoteShort(pr.Version), ce.Column, ce.Msg)
+			}
+			d.add(d.where(vp, pr.Pos), vp.show, msg)
+		}
 	}
 }
 

@@ -2,7 +2,10 @@
 // (segment assembly, storage, API). It is a leaf: it imports nothing from host/.
 package model
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Health is the coarse state of a stream, plugin, store or the host.
 type Health string
@@ -36,6 +39,10 @@ const (
 	ReasonSourceError = "source_error"
 	ReasonAudioGap    = "audio_gap"
 	ReasonRemoved     = "stream_removed"
+	// ReasonTextDropped: a consumer's bound of undelivered topic events
+	// (transcript finals) overflowed, or it gave up; PluginSegment.TextDropped
+	// counts them.
+	ReasonTextDropped = "text_dropped"
 )
 
 // PluginNoAudio is a PluginSegment.Status: the plugin needs audio and the
@@ -73,6 +80,12 @@ type Item struct {
 	Fields   map[string]float64 `json:"fields"`
 	// Error is set when the plugin reported an error for this item (errors are data).
 	Error string `json:"error,omitempty"`
+	// Topic, Text and Payload are set on a message the plugin published to
+	// other plugins (transcript.final@1): its topic, text and topic-defined
+	// JSON payload.
+	Topic   string          `json:"topic,omitempty"`
+	Text    string          `json:"text,omitempty"`
+	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
 // Aggregate summarises one numeric field of one plugin over a segment.
@@ -98,10 +111,14 @@ type PluginSegment struct {
 	Errors         int    `json:"errors"`
 	// AudioSeconds is the audio the plugin analysed in the window;
 	// AudioDroppedSeconds what passed its bound and never reached it.
-	AudioSeconds        float64              `json:"audio_seconds"`
-	AudioDroppedSeconds float64              `json:"audio_dropped_seconds"`
-	Items               []Item               `json:"items,omitempty"`
-	Aggregates          map[string]Aggregate `json:"aggregates"`
+	AudioSeconds        float64 `json:"audio_seconds"`
+	AudioDroppedSeconds float64 `json:"audio_dropped_seconds"`
+	// Messages counts topic messages the plugin answered in the window;
+	// TextDropped the events that passed its bound and never reached it.
+	Messages    int                  `json:"messages"`
+	TextDropped int                  `json:"text_dropped"`
+	Items       []Item               `json:"items,omitempty"`
+	Aggregates  map[string]Aggregate `json:"aggregates"`
 }
 
 // Segment is one closed window of a stream's time line (Contract 4).

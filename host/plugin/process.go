@@ -32,6 +32,11 @@ type Options struct {
 // the process's reader goroutine and must not block for long.
 type ResultHandler func(ack dataplane.Ack, res *pluginv1.Result)
 
+// PublishHandler receives one message the plugin published on a stream. It
+// runs on the process's reader goroutine, before any result the plugin sent
+// after it, and must not block for long.
+type PublishHandler func(m *pluginv1.Message)
+
 // Process is one running plugin binary, shared by all streams that use it.
 type Process struct {
 	bin      Binary
@@ -47,6 +52,7 @@ type Process struct {
 	wmu      sync.Mutex // one packet at a time
 	mu       sync.RWMutex
 	handlers map[uint32]ResultHandler
+	publish  map[uint32]PublishHandler
 	exited   chan struct{}
 	exitErr  error
 	once     sync.Once
@@ -70,7 +76,7 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	tail := newTailWriter(20)
 	rawOut := newTailWriter(20)
 	rawOut.onLine = func(line string) { log.Info(line) }
-	cmd := pluginv1.Command(bin.Path, childEnd)
+	cmd := pluginv1.Command(bin.execPath(), childEnd)
 	cc := pluginv1.ClientConfig(cmd)
 	cc.StartTimeout, cc.Logger, cc.Stderr, cc.SyncStderr, cc.SyncStdout = opts.StartTimeout, log, tail, rawOut, rawOut
 	client := goplugin.NewClient(cc)
@@ -83,7 +89,7 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	}
 	proto, err := client.Client()
 	if err != nil {
-		return fail(err)
+		return fail(handshakeError(err))
 	}
 	childEnd.Close() // the child holds its own copy now
 	raw, err := proto.Dispense(pluginv1.PluginName)
@@ -97,11 +103,11 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	if err != nil {
 		return fail(fmt.Errorf("describe: %w", err))
 	}
-	if m.ProtocolVersion != pluginv1.ProtocolVersion {
-		return fail(fmt.Errorf("speaks protocol %d, host speaks %d", m.ProtocolVersion, pluginv1.ProtocolVersion))
+	if err := checkManifest(bin, m); err != nil {
+		return fail(err)
 	}
 	p := &Process{bin: bin, manifest: m, client: client, cmd: cmd, rpc: rpc, data: hostEnd, log: log, tail: tail, raw: rawOut,
-		handlers: map[uint32]ResultHandler{}, exited: make(chan struct{})}
+		handlers: map[uint32]ResultHandler{}, publish: map[uint32]PublishHandler{}, exited: make(chan struct{})}
 	go p.readLoop()
 	return p, nil
 }
@@ -145,10 +151,14 @@ func (p *Process) DropRegion(id uint32) error {
 	return p.write(b[:])
 }
 
-// OpenStream opens a stream on the plugin; results for handle go to h.
-func (p *Process) OpenStream(ctx context.Context, handle uint32, streamID string, attrs map[string]string, h ResultHandler) error {
+// OpenStream opens a stream on the plugin; results for handle go to h, and
+// messages it publishes on the stream to pub (nil: the host routes none).
+func (p *Process) OpenStream(ctx context.Context, handle uint32, streamID string, attrs map[string]string, h ResultHandler, pub PublishHandler) error {
 	p.mu.Lock()
 	p.handlers[handle] = h
+	if pub != nil {
+		p.publish[handle] = pub
+	}
 	p.mu.Unlock()
 	resp, err := p.rpc.OpenStream(ctx, &pluginv1.OpenStreamRequest{Handle: handle, StreamId: streamID, Attributes: attrs})
 	if err == nil && resp.GetError() != nil {
@@ -157,6 +167,7 @@ func (p *Process) OpenStream(ctx context.Context, handle uint32, streamID string
 	if err != nil {
 		p.mu.Lock()
 		delete(p.handlers, handle)
+		delete(p.publish, handle)
 		p.mu.Unlock()
 		return fmt.Errorf("plugin %q: open stream %q: %w", p.bin.Name, streamID, err)
 	}
@@ -168,6 +179,7 @@ func (p *Process) CloseStream(ctx context.Context, handle uint32) error {
 	_, err := p.rpc.CloseStream(ctx, &pluginv1.CloseStreamRequest{Handle: handle})
 	p.mu.Lock()
 	delete(p.handlers, handle)
+	delete(p.publish, handle)
 	p.mu.Unlock()
 	return err
 }
@@ -181,6 +193,21 @@ func (p *Process) SendFrame(d *shm.Descriptor) error {
 	}
 	dataplane.PutFrame(b[:], d)
 	return p.write(b[:])
+}
+
+// SendMessage delivers one topic message to a consumer of stream handle;
+// its result (Input MESSAGE) carries seq back as the ack.
+func (p *Process) SendMessage(handle uint32, seq uint64, m *pluginv1.Message) error {
+	buf := make([]byte, dataplane.DeliverHeaderSize, dataplane.DeliverHeaderSize+proto.Size(m))
+	dataplane.PutDeliverHeader(buf, dataplane.Deliver{Handle: handle, Seq: seq})
+	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
+	if err != nil {
+		return err
+	}
+	if len(buf) > dataplane.MaxMessage {
+		return fmt.Errorf("message on %q: %d bytes exceed the data plane's %d", m.GetTopic(), len(buf), dataplane.MaxMessage)
+	}
+	return p.write(buf)
 }
 
 // SendAudio writes one audio record packet (dataplane.PutAudio + PCM).
@@ -201,6 +228,10 @@ func (p *Process) readLoop() {
 			p.markExited(err)
 			return
 		}
+		if n > 0 && buf[0] == dataplane.MsgPublish {
+			p.onPublish(buf[:n])
+			continue
+		}
 		ack, body, err := dataplane.ParseResult(buf[:n])
 		if err != nil {
 			p.log.Error("bad data-plane message from plugin", "error", err)
@@ -220,6 +251,26 @@ func (p *Process) readLoop() {
 		}
 		h(ack, res)
 	}
+}
+
+func (p *Process) onPublish(b []byte) {
+	handle, body, err := dataplane.ParsePublish(b)
+	m := &pluginv1.Message{}
+	if err == nil {
+		err = proto.Unmarshal(body, m)
+	}
+	if err != nil {
+		p.log.Error("bad published message from plugin", "error", err)
+		return
+	}
+	p.mu.RLock()
+	h := p.publish[handle]
+	p.mu.RUnlock()
+	if h == nil {
+		p.log.Warn("message published on a stream that routes none", "handle", handle, "topic", m.GetTopic())
+		return
+	}
+	h(m)
 }
 
 func (p *Process) markExited(err error) {

@@ -184,6 +184,16 @@ func (a *Assembler) PluginRestarted(plugin string) {
 	}
 }
 
+// PluginRestartedAt marks the segment holding pts: plugin restarted while
+// it owed a result there (a topic event delivered again after a restart).
+func (a *Assembler) PluginRestartedAt(plugin string, pts time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(pts); s != nil && s.plugins[plugin] != nil {
+		s.addReason(ReasonPluginRestarted)
+	}
+}
+
 // ResetAudioProgress restarts plugin's progress at t after a restart: the
 // new process owes results from there on, not for what its predecessor lost.
 func (a *Assembler) ResetAudioProgress(plugin string, t time.Duration) {

@@ -238,6 +238,55 @@ func (a *Assembler) Result(plugin string, item model.Item) {
 	})
 }
 
+// MessageResult records a consumer's result for a topic message at
+// item.PTS. Events were Assigned and settle their lease; partials were not
+// (they may be coalesced away) and only add the item.
+func (a *Assembler) MessageResult(plugin string, item model.Item, event bool) {
+	count := func(p *pluginState) {
+		if item.Error != "" {
+			p.seg.Errors++
+		} else {
+			p.seg.Messages++
+		}
+		p.seg.Items = append(p.seg.Items, item)
+	}
+	if event {
+		a.settle(plugin, item.PTS, count)
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(item.PTS); s == nil {
+		a.counters.LateResults++
+	} else if p := s.plugins[plugin]; p != nil {
+		count(p)
+	}
+}
+
+// TextDropped settles an Assigned topic event that will never reach plugin
+// (its bound overflowed, or it gave up): counted, and the segment says so.
+func (a *Assembler) TextDropped(plugin string, pts time.Duration) {
+	a.mu.Lock()
+	if s := a.segFor(pts); s != nil {
+		s.addReason(model.ReasonTextDropped)
+	}
+	a.mu.Unlock()
+	a.settle(plugin, pts, func(p *pluginState) { p.seg.TextDropped++ })
+}
+
+// Published records a message plugin published, as an item of its own at
+// the message's media time. It holds nothing open: the producer's progress
+// (or its frame's result) already covers it.
+func (a *Assembler) Published(plugin string, item model.Item) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(item.PTS); s == nil {
+		a.counters.LateResults++
+	} else if p := s.plugins[plugin]; p != nil {
+		p.seg.Items = append(p.seg.Items, item)
+	}
+}
+
 func (a *Assembler) settle(plugin string, pts time.Duration, f func(*pluginState)) {
 	a.mu.Lock()
 	s := a.segFor(pts)

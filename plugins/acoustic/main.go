@@ -60,10 +60,6 @@ type stream struct {
 	items  []sdk.Item
 }
 
-func (s *stream) ProcessFrame(*sdk.Frame) (sdk.Fields, error) {
-	return nil, sdk.Errorf("bad_input", "acoustic consumes audio only")
-}
-
 func (s *stream) ProcessAudio(a *sdk.Audio) ([]sdk.Item, error) {
 	if a.SampleRate != 0 && a.SampleRate != sampleRate {
 		return nil, sdk.Errorf("bad_input", "audio at %d Hz; acoustic needs %d Hz", a.SampleRate, sampleRate)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"github.com/lsie-mlf/lsie/sdk"
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/shm"
@@ -44,13 +45,14 @@ type Harness struct {
 	manifest *pluginv1.Manifest
 	logs     *tail
 
-	wmu     sync.Mutex // one packet at a time
-	mu      sync.Mutex
-	results map[uint32]chan *pluginv1.Result
-	streams []*Stream
-	next    uint32 // last stream handle and region id handed out
-	dead    chan struct{}
-	readErr error
+	wmu      sync.Mutex // one packet at a time
+	mu       sync.Mutex
+	results  map[uint32]chan *pluginv1.Result
+	byHandle map[uint32]*Stream
+	streams  []*Stream
+	next     uint32 // last stream handle and region id handed out
+	dead     chan struct{}
+	readErr  error
 }
 
 // Start starts binary (it builds nothing) and reads its manifest; tb's
@@ -77,7 +79,7 @@ func startErr(tb testing.TB, binary string) (*Harness, error) {
 	cc.Logger = hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: logs, Level: hclog.Debug})
 	client := goplugin.NewClient(cc)
 	h := &Harness{tb: tb, binary: binary, client: client, cmd: cmd, data: hostEnd, logs: logs,
-		results: map[uint32]chan *pluginv1.Result{}, dead: make(chan struct{})}
+		results: map[uint32]chan *pluginv1.Result{}, byHandle: map[uint32]*Stream{}, dead: make(chan struct{})}
 	fail := func(err error) (*Harness, error) {
 		h.stop()
 		childEnd.Close()
@@ -134,6 +136,10 @@ func (h *Harness) readLoop() {
 			close(h.dead)
 			return
 		}
+		if n > 0 && buf[0] == dataplane.MsgPublish {
+			h.onPublish(buf[:n])
+			continue
+		}
 		ack, body, err := dataplane.ParseResult(buf[:n])
 		res := &pluginv1.Result{}
 		if err == nil {
@@ -149,6 +155,27 @@ func (h *Harness) readLoop() {
 			ch <- res
 		}
 	}
+}
+
+// onPublish keeps a published message for its stream's Published.
+func (h *Harness) onPublish(b []byte) {
+	handle, body, err := dataplane.ParsePublish(b)
+	m := &pluginv1.Message{}
+	if err == nil {
+		err = proto.Unmarshal(body, m)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.byHandle[handle]
+	if s == nil {
+		return
+	}
+	if err != nil {
+		s.publishErrs = append(s.publishErrs, err)
+		return
+	}
+	s.published = append(s.published, sdk.Message{Topic: m.GetTopic(), StreamID: s.id, PTS: time.Duration(m.GetPtsNs()),
+		Duration: time.Duration(m.GetDurationNs()), Text: m.GetText(), Fields: m.GetFields(), Payload: m.GetPayload()})
 }
 
 func (h *Harness) write(b []byte, fds ...int) {
@@ -169,6 +196,10 @@ type Stream struct {
 	region  *shm.Region
 	seq     uint64
 	nextPTS int64 // next audio sample on the stream's sample line
+	msgSeq  uint64
+	// published and publishErrs are guarded by h.mu.
+	published   []sdk.Message
+	publishErrs []error
 }
 
 // newStream registers a handle for results without opening it.
@@ -178,6 +209,7 @@ func (h *Harness) newStream(id string) *Stream {
 	h.next++
 	s := &Stream{h: h, id: id, handle: h.next, results: make(chan *pluginv1.Result, 16)}
 	h.results[s.handle] = s.results
+	h.byHandle[s.handle] = s
 	h.streams = append(h.streams, s)
 	return s
 }
@@ -289,6 +321,37 @@ func (s *Stream) EndAudio() Result {
 		PTS: samplePTS(s.nextPTS), Seq: s.seq, Rate: SampleRate, CapturedNanos: shm.MonotonicNanos()})
 	s.h.write(b[:])
 	return s.wait()
+}
+
+// Message delivers one topic message (as another plugin would publish it;
+// set Producer to name that plugin) and waits for the plugin's answer.
+func (s *Stream) Message(m sdk.Message) Result {
+	s.h.tb.Helper()
+	s.msgSeq++
+	b := make([]byte, dataplane.DeliverHeaderSize, 256+len(m.Text)+len(m.Payload))
+	dataplane.PutDeliverHeader(b, dataplane.Deliver{Handle: s.handle, Seq: s.msgSeq})
+	b, err := proto.MarshalOptions{}.MarshalAppend(b, &pluginv1.Message{Topic: m.Topic, Producer: m.Producer, PtsNs: int64(m.PTS),
+		DurationNs: int64(m.Duration), Text: m.Text, Fields: m.Fields, Payload: m.Payload})
+	if err != nil || len(b) > dataplane.MaxMessage {
+		s.h.tb.Fatalf("plugintest: message on %q does not fit one data-plane packet (%d bytes, %v)", m.Topic, len(b), err)
+	}
+	s.h.write(b)
+	return s.wait()
+}
+
+// Published returns the messages the plugin published on this stream since
+// the last call, in order. Messages come before the result of the call that
+// published them, so after Frame, Audio or Message returns they are here.
+func (s *Stream) Published() []sdk.Message {
+	s.h.tb.Helper()
+	s.h.mu.Lock()
+	defer s.h.mu.Unlock()
+	for _, err := range s.publishErrs {
+		s.h.tb.Errorf("plugintest: undecodable published message: %v", err)
+	}
+	out := s.published
+	s.published, s.publishErrs = nil, nil
+	return out
 }
 
 func samplePTS(sample int64) int64 { return sample * int64(time.Second) / SampleRate }

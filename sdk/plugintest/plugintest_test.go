@@ -4,8 +4,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestVisual(t *testing.T) {
@@ -93,5 +95,59 @@ func TestStartNotAPlugin(t *testing.T) {
 			t.Errorf("error %q does not say it is not a plugin", err)
 		}
 		t.Log(err)
+	}
+}
+
+// installAs builds the graph test plugin under a role's name (its role is
+// its file name).
+func installAs(t *testing.T, bin, role string) string {
+	t.Helper()
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), role)
+	if err := os.WriteFile(p, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPublishedAndDeliveredMessages(t *testing.T) {
+	bin := Build(t, "../../cmd/lsie-host/testdata/graphplugin")
+	talker := Start(t, installAs(t, bin, "talker")).Open("mic", map[string]string{"utter_ms": "100"})
+	res := talker.Audio(Tone(220, 0.35, 0.5), 0)
+	if res.ErrCode != "" || res.Progress != 300*time.Millisecond {
+		t.Fatalf("audio: %+v; want progress held at the open utterance (300ms)", res)
+	}
+	msgs := talker.Published()
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.Topic+" "+m.Text)
+	}
+	want := []string{"transcript.final@1 utt 0", "transcript.final@1 utt 1", "transcript.final@1 utt 2", "transcript.partial@1 utt 3 part 1"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("published %q, want %q", got, want)
+	}
+	if msgs[1].PTS != 100*time.Millisecond || msgs[1].Fields["utt"] != 1 || !strings.Contains(string(msgs[1].Payload), `"words"`) {
+		t.Errorf("final 1: %+v", msgs[1])
+	}
+	talker.EndAudio()
+	if end := talker.Published(); len(end) != 1 || end[0].Text != "utt 3" {
+		t.Errorf("end of audio published %+v, want the open utterance's final", end)
+	}
+
+	listener := Start(t, installAs(t, bin, "listener")).Open("mic", nil)
+	msgs[1].Producer = "talker"
+	if r := listener.Message(msgs[1]); r.ErrCode != "" || r.Fields["utt"] != 1 || r.Fields["words"] != 2 {
+		t.Errorf("listener on a final: %+v", r)
+	}
+	if r := listener.Message(msgs[3]); r.Fields["partial"] != 1 {
+		t.Errorf("listener on a partial: %+v", r)
+	}
+	bad := msgs[2]
+	bad.Producer, bad.Payload = "talker", []byte("{")
+	if r := listener.Message(bad); r.ErrCode != "bad_input" {
+		t.Errorf("listener on a bad payload: %+v, want bad_input", r)
 	}
 }

@@ -101,6 +101,13 @@ ALTER TABLE segment_plugins ADD COLUMN status TEXT NOT NULL DEFAULT '';
 ALTER TABLE segment_plugins ADD COLUMN audio_seconds REAL NOT NULL DEFAULT 0;
 ALTER TABLE segment_plugins ADD COLUMN audio_dropped_seconds REAL NOT NULL DEFAULT 0;
 `},
+	{version: 3, name: "plugin graph: topic messages and their delivery counts", sql: `
+ALTER TABLE segment_plugins ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE segment_plugins ADD COLUMN text_dropped INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE segment_items ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+ALTER TABLE segment_items ADD COLUMN text TEXT NOT NULL DEFAULT '';
+ALTER TABLE segment_items ADD COLUMN payload TEXT NOT NULL DEFAULT '';  -- JSON, or ''
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying

@@ -103,6 +103,9 @@ func encodePlugins(plugins map[string]model.PluginSegment) ([]encodedPlugin, err
 			if e.fields[i], err = jsonText(it.Fields); err != nil {
 				return nil, fmt.Errorf("plugin %q: item %d (pts %s): fields: %w", name, i, it.PTS, err)
 			}
+			if len(it.Payload) > 0 && !json.Valid(it.Payload) {
+				return nil, fmt.Errorf("plugin %q: item %d (pts %s): payload is not valid JSON", name, i, it.PTS)
+			}
 		}
 		out = append(out, e)
 	}
@@ -116,15 +119,15 @@ func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, plugins []encod
 	}
 	pst, err := tx.PrepareContext(ctx, `
 INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer pst.Close()
 	ist, err := tx.PrepareContext(ctx, `
-INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields, error)
-VALUES (?, ?, ?, ?, ?, ?, ?)`)
+INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields, error, topic, text, payload)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -132,11 +135,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	for _, e := range plugins {
 		p := e.p
 		if _, err := pst.ExecContext(ctx, segID, e.name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.aggregates,
-			p.Status, p.AudioSeconds, p.AudioDroppedSeconds); err != nil {
+			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped); err != nil {
 			return fmt.Errorf("plugin %q: %w", e.name, err)
 		}
 		for i, it := range p.Items {
-			if _, err := ist.ExecContext(ctx, segID, e.name, i, int64(it.PTS), int64(it.Duration), e.fields[i], it.Error); err != nil {
+			if _, err := ist.ExecContext(ctx, segID, e.name, i, int64(it.PTS), int64(it.Duration), e.fields[i], it.Error,
+				it.Topic, it.Text, string(it.Payload)); err != nil {
 				return fmt.Errorf("plugin %q: item %d: %w", e.name, i, err)
 			}
 		}
@@ -259,7 +263,7 @@ func readPlugins(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segmen
 
 func readItems(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segment) error {
 	rows, err := tx.QueryContext(ctx, `
-SELECT plugin, pts_ns, duration_ns, fields, error FROM segment_items
+SELECT plugin, pts_ns, duration_ns, fields, error, topic, text, payload FROM segment_items
 WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 	if err != nil {
 		return fmt.Errorf("items: %w", err)
@@ -267,14 +271,17 @@ WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 	defer rows.Close()
 	for rows.Next() {
 		var (
-			plugin, fields string
-			pts, dur       int64
-			it             model.Item
+			plugin, fields, payload string
+			pts, dur                int64
+			it                      model.Item
 		)
-		if err := rows.Scan(&plugin, &pts, &dur, &fields, &it.Error); err != nil {
+		if err := rows.Scan(&plugin, &pts, &dur, &fields, &it.Error, &it.Topic, &it.Text, &payload); err != nil {
 			return fmt.Errorf("items: %w", err)
 		}
 		it.PTS, it.Duration = time.Duration(pts), time.Duration(dur)
+		if payload != "" {
+			it.Payload = json.RawMessage(payload)
+		}
 		if err := json.Unmarshal([]byte(fields), &it.Fields); err != nil {
 			return fmt.Errorf("items of %q: decode fields: %w", plugin, err)
 		}
@@ -315,7 +322,7 @@ func scanSegment(sc scanner) (int64, model.Segment, error) {
 }
 
 const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds`
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped`
 
 func scanPlugin(sc scanner) (int64, model.PluginSegment, error) {
 	var (
@@ -324,7 +331,7 @@ func scanPlugin(sc scanner) (int64, model.PluginSegment, error) {
 		aggs  string
 	)
 	if err := sc.Scan(&segID, &p.Plugin, &p.Version, &p.FramesAnalysed, &p.FramesSkipped, &p.Errors, &aggs,
-		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds); err != nil {
+		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds, &p.Messages, &p.TextDropped); err != nil {
 		return 0, p, err
 	}
 	if err := json.Unmarshal([]byte(aggs), &p.Aggregates); err != nil {

@@ -56,6 +56,26 @@ type ItemOut struct {
 	Fields        map[string]float64
 }
 
+// MessageOut is a message a plugin publishes on one of its output topics.
+type MessageOut struct {
+	Topic         string
+	PTS, Duration time.Duration
+	Text          string
+	Fields        map[string]float64
+	Payload       []byte
+}
+
+// MessageIn is a topic message delivered to a consumer.
+type MessageIn struct {
+	MessageOut
+	Producer string
+}
+
+// Publisher sends a stream's messages to the host.
+type Publisher interface {
+	Publish(m MessageOut) error
+}
+
 // Processor is one stream's state in the plugin.
 type Processor interface {
 	// Process returns fields, or an error code and error.
@@ -65,13 +85,15 @@ type Processor interface {
 	// ProcessAudio also returns the plugin's progress: every item before it
 	// has been produced (negative: unknown, use the chunk's end).
 	ProcessAudio(a *AudioIn) ([]ItemOut, time.Duration, string, error)
+	// ProcessMessage returns fields for one delivered topic message.
+	ProcessMessage(m *MessageIn) (map[string]float64, string, error)
 	Close() error
 }
 
 // Impl is what the public sdk adapts a plugin into.
 type Impl interface {
 	Manifest() Manifest
-	OpenStream(id string, attrs map[string]string) (Processor, error)
+	OpenStream(id string, attrs map[string]string, pub Publisher) (Processor, error)
 }
 
 var (
@@ -135,11 +157,14 @@ func fileConn(f *os.File) (*net.UnixConn, error) {
 	return uc, nil
 }
 
-// job is one unit of a stream's in-order work: a frame or an audio record.
+// job is one unit of a stream's in-order work: a frame, an audio record or
+// a topic message.
 type job struct {
-	frame shm.Descriptor
-	audio *dataplane.Audio
-	pcm   []byte
+	frame   shm.Descriptor
+	audio   *dataplane.Audio
+	pcm     []byte
+	deliver *dataplane.Deliver
+	msg     *pluginv1.Message
 }
 
 // stream is one opened stream: its processor and its in-order work queue.
@@ -180,8 +205,10 @@ func (s *service) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv
 	return out, nil
 }
 
-// queueDepth bounds a stream's queue; the host's window (≤ 64) keeps it from filling.
-const queueDepth = 64
+// queueDepth bounds a stream's queue. The host keeps fewer than this in
+// flight per stream (video window ≤ 64, audio queue 50, message window 16),
+// so the socket reader never blocks on a full queue.
+const queueDepth = 256
 
 func (s *service) OpenStream(_ context.Context, req *pluginv1.OpenStreamRequest) (*pluginv1.OpenStreamResponse, error) {
 	s.mu.Lock()
@@ -190,7 +217,7 @@ func (s *service) OpenStream(_ context.Context, req *pluginv1.OpenStreamRequest)
 	if exists {
 		return &pluginv1.OpenStreamResponse{Error: &pluginv1.Error{Code: "already_open", Message: fmt.Sprintf("stream handle %d is already open", req.Handle)}}, nil
 	}
-	proc, err := s.impl.OpenStream(req.StreamId, req.Attributes)
+	proc, err := s.impl.OpenStream(req.StreamId, req.Attributes, streamPublisher{s: s, handle: req.Handle})
 	if err != nil {
 		return &pluginv1.OpenStreamResponse{Error: &pluginv1.Error{Code: "open_failed", Message: err.Error()}}, nil
 	}
@@ -291,6 +318,18 @@ func (s *service) readLoop() {
 			}
 			// The read buffer is reused: the job keeps its own copy (3.2 KB per 100 ms).
 			s.enqueueAudio(job{audio: &a, pcm: append([]byte(nil), pcm...)})
+		case dataplane.MsgDeliver:
+			closeFDs(fds)
+			d, body, err := dataplane.ParseDeliver(buf[:n])
+			m := &pluginv1.Message{}
+			if err == nil {
+				err = proto.Unmarshal(body, m)
+			}
+			if err != nil {
+				s.log.Error("bad message delivery from host", "error", err)
+				continue
+			}
+			s.enqueueJob(d.Handle, job{deliver: &d, msg: m})
 		case dataplane.MsgFrame:
 			closeFDs(fds)
 			var d shm.Descriptor
@@ -369,12 +408,28 @@ func (s *service) enqueueAudio(j job) {
 	st.queue <- j
 }
 
+func (s *service) enqueueJob(handle uint32, j job) {
+	s.mu.RLock()
+	st := s.streams[handle]
+	s.mu.RUnlock()
+	if st == nil {
+		s.send(dataplane.Ack{Handle: handle}, &pluginv1.Result{Handle: handle, Seq: j.deliver.Seq, Input: pluginv1.Input_INPUT_MESSAGE,
+			Error: &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", handle)}})
+		return
+	}
+	st.queue <- j
+}
+
 // work runs one stream's frames in order.
 func (s *service) work(handle uint32, st *stream) {
 	defer close(st.done)
 	for j := range st.queue {
 		if j.audio != nil {
 			s.workAudio(handle, st, j)
+			continue
+		}
+		if j.msg != nil {
+			s.workMessage(handle, st, j)
 			continue
 		}
 		d := j.frame
@@ -455,6 +510,48 @@ func (s *service) workAudio(handle uint32, st *stream, j job) {
 	}
 }
 
+// workMessage runs one delivered topic message and acks it with the
+// consumer's fields, which the host stores at the message's media time.
+func (s *service) workMessage(handle uint32, st *stream, j job) {
+	m := j.msg
+	res := &pluginv1.Result{Handle: handle, Seq: j.deliver.Seq, PtsNs: m.GetPtsNs(), DurationNs: m.GetDurationNs(),
+		Input: pluginv1.Input_INPUT_MESSAGE, ReceivedNanos: shm.MonotonicNanos()}
+	fields, code, err := st.proc.ProcessMessage(&MessageIn{Producer: m.GetProducer(), MessageOut: MessageOut{
+		Topic: m.GetTopic(), PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
+		Text: m.GetText(), Fields: m.GetFields(), Payload: m.GetPayload()}})
+	res.DoneNanos = shm.MonotonicNanos()
+	if err != nil {
+		if code == "" {
+			code = "plugin_error"
+		}
+		res.Error = &pluginv1.Error{Code: code, Message: err.Error()}
+	} else {
+		res.Fields = fields
+	}
+	s.send(dataplane.Ack{Handle: handle}, res)
+}
+
+// streamPublisher publishes on one stream's handle.
+type streamPublisher struct {
+	s      *service
+	handle uint32
+}
+
+func (p streamPublisher) Publish(m MessageOut) error {
+	buf := make([]byte, dataplane.PublishHeaderSize, 256+len(m.Text)+len(m.Payload))
+	dataplane.PutPublishHeader(buf, p.handle)
+	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, &pluginv1.Message{Topic: m.Topic, PtsNs: int64(m.PTS),
+		DurationNs: int64(m.Duration), Text: m.Text, Fields: m.Fields, Payload: m.Payload})
+	if err != nil {
+		return fmt.Errorf("publish on %q: %w", m.Topic, err)
+	}
+	if len(buf) > dataplane.MaxMessage {
+		return fmt.Errorf("publish on %q: message of %d bytes exceeds the data plane's %d", m.Topic, len(buf), dataplane.MaxMessage)
+	}
+	p.s.write(buf)
+	return nil
+}
+
 func (s *service) sendAudioResult(handle uint32, res *pluginv1.Result) {
 	s.send(dataplane.Ack{Handle: handle}, res)
 }
@@ -471,8 +568,12 @@ func (s *service) send(ack dataplane.Ack, res *pluginv1.Result) {
 		s.log.Error("result too large or not encodable", "error", err, "len", len(buf))
 		return
 	}
+	s.write(buf)
+}
+
+func (s *service) write(buf []byte) {
 	s.wmu.Lock()
-	_, err = s.conn.Write(buf)
+	_, err := s.conn.Write(buf)
 	s.wmu.Unlock()
 	if err != nil {
 		s.log.Info("data plane write failed; host gone, exiting", "error", err)

@@ -24,16 +24,20 @@ const (
 	MsgFrame      byte = 0x02 // one frame descriptor
 	MsgDropRegion byte = 0x03 // the plugin must unmap a region
 	MsgAudio      byte = 0x04 // an audio chunk, a gap, or "this stream has no audio"
+	MsgDeliver    byte = 0x05 // a topic message for a consumer (encoded pluginv1.Message)
 	MsgResult     byte = 0x81 // ack of a frame plus its encoded pluginv1.Result
+	MsgPublish    byte = 0x82 // a topic message a producer publishes (encoded pluginv1.Message)
 )
 
 // Sizes of the fixed messages.
 const (
-	RegionSize       = 16
-	FrameSize        = 8 + shm.DescriptorSize
-	DropRegionSize   = 8
-	ResultHeaderSize = 24
-	AudioHeaderSize  = 48
+	RegionSize        = 16
+	FrameSize         = 8 + shm.DescriptorSize
+	DropRegionSize    = 8
+	ResultHeaderSize  = 24
+	AudioHeaderSize   = 48
+	DeliverHeaderSize = 16
+	PublishHeaderSize = 8
 	// MaxMessage bounds one packet; results larger than this are an error.
 	MaxMessage = 64 << 10
 )
@@ -206,4 +210,45 @@ func ParseAudio(b []byte) (Audio, []byte, error) {
 		return Audio{}, nil, fmt.Errorf("audio message: first sample %d < 0", a.FirstSample)
 	}
 	return a, pcm, nil
+}
+
+// Deliver heads one topic message for stream Handle; Seq is the consumer's
+// delivery sequence, which its result (Input MESSAGE) carries back as ack.
+type Deliver struct {
+	Handle uint32
+	Seq    uint64
+}
+
+// PutDeliverHeader writes the header; the encoded pluginv1.Message follows.
+func PutDeliverHeader(b []byte, d Deliver) int {
+	b[0] = MsgDeliver
+	clear(b[1:4])
+	binary.LittleEndian.PutUint32(b[4:], d.Handle)
+	binary.LittleEndian.PutUint64(b[8:], d.Seq)
+	return DeliverHeaderSize
+}
+
+// ParseDeliver splits a MsgDeliver packet into its header and body.
+func ParseDeliver(b []byte) (Deliver, []byte, error) {
+	if len(b) < DeliverHeaderSize || b[0] != MsgDeliver {
+		return Deliver{}, nil, fmt.Errorf("deliver message: want at least %d bytes of type %#x, got %d bytes", DeliverHeaderSize, MsgDeliver, len(b))
+	}
+	return Deliver{Handle: binary.LittleEndian.Uint32(b[4:]), Seq: binary.LittleEndian.Uint64(b[8:])}, b[DeliverHeaderSize:], nil
+}
+
+// PutPublishHeader writes the header of a message a plugin publishes on
+// stream handle; the encoded pluginv1.Message follows.
+func PutPublishHeader(b []byte, handle uint32) int {
+	b[0] = MsgPublish
+	clear(b[1:4])
+	binary.LittleEndian.PutUint32(b[4:], handle)
+	return PublishHeaderSize
+}
+
+// ParsePublish splits a MsgPublish packet into its stream handle and body.
+func ParsePublish(b []byte) (uint32, []byte, error) {
+	if len(b) < PublishHeaderSize || b[0] != MsgPublish {
+		return 0, nil, fmt.Errorf("publish message: want at least %d bytes of type %#x, got %d bytes", PublishHeaderSize, MsgPublish, len(b))
+	}
+	return binary.LittleEndian.Uint32(b[4:]), b[PublishHeaderSize:], nil
 }

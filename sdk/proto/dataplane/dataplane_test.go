@@ -68,10 +68,22 @@ func FuzzParse(f *testing.F) {
 	f.Add(append([]byte(nil), b[:n+4]...))
 	f.Add(b[:PutDropRegion(b, 3)])
 	f.Add([]byte{MsgResult})
+	f.Add(append(b[:PutDeliverHeader(b, Deliver{Handle: 2, Seq: 9})], 0x0a, 0x01, 'x'))
+	f.Add(append(b[:PutPublishHeader(b, 2)], 0x0a, 0x01, 'x'))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		_, _ = ParseRegion(p)
 		_, _ = ParseDropRegion(p)
 		_, _, _ = ParseResult(p)
+		if d, body, err := ParseDeliver(p); err == nil {
+			out := make([]byte, DeliverHeaderSize)
+			PutDeliverHeader(out, d)
+			if len(body) != len(p)-DeliverHeaderSize || (d.Handle == 0 && d.Seq == 0 && p[4] != 0) {
+				t.Fatalf("deliver header does not round-trip")
+			}
+		}
+		if h, body, err := ParsePublish(p); err == nil && (len(body) != len(p)-PublishHeaderSize || (h == 0 && p[4] != 0)) {
+			t.Fatalf("publish header does not round-trip")
+		}
 		var d shm.Descriptor
 		_ = ParseFrame(p, &d)
 		a, pcm, err := ParseAudio(p)

@@ -44,7 +44,11 @@ func Command(path string, dataPlane *os.File) *exec.Cmd {
 	return cmd
 }
 
-// ClientConfig is the go-plugin client configuration for a Command.
+// ClientConfig is the go-plugin client configuration for a Command. The
+// gRPC connection uses go-plugin's AutoMTLS: the host makes a one-time
+// client certificate per start and passes it in PLUGIN_CLIENT_CERT; the
+// plugin answers with its own in the handshake, and each side accepts only
+// the other's, so no other local process can talk to the plugin's socket.
 func ClientConfig(cmd *exec.Cmd) *plugin.ClientConfig {
 	return &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
@@ -52,6 +56,7 @@ func ClientConfig(cmd *exec.Cmd) *plugin.ClientConfig {
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		SkipHostEnv:      true,
+		AutoMTLS:         true,
 	}
 }
 

@@ -33,8 +33,9 @@ const (
 type Input int32
 
 const (
-	Input_INPUT_VIDEO Input = 0
-	Input_INPUT_AUDIO Input = 1
+	Input_INPUT_VIDEO   Input = 0
+	Input_INPUT_AUDIO   Input = 1
+	Input_INPUT_MESSAGE Input = 2 // a topic message from another plugin (seq: delivery seq)
 )
 
 // Enum value maps for Input.
@@ -42,10 +43,12 @@ var (
 	Input_name = map[int32]string{
 		0: "INPUT_VIDEO",
 		1: "INPUT_AUDIO",
+		2: "INPUT_MESSAGE",
 	}
 	Input_value = map[string]int32{
-		"INPUT_VIDEO": 0,
-		"INPUT_AUDIO": 1,
+		"INPUT_VIDEO":   0,
+		"INPUT_AUDIO":   1,
+		"INPUT_MESSAGE": 2,
 	}
 )
 
@@ -994,6 +997,103 @@ func (x *HealthResponse) GetOpenStreams() uint32 {
 	return 0
 }
 
+// Message is one item on a typed topic between plugins (the plugin graph):
+// a producer publishes it, the host routes it to every plugin of the stream
+// that consumes the topic. Topics are "name@major" (transcript.final@1);
+// names ending in ".partial" coalesce (latest wins), all others are
+// delivered losslessly up to a bound.
+type Message struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Producer      string                 `protobuf:"bytes,2,opt,name=producer,proto3" json:"producer,omitempty"`         // set by the host on delivery
+	PtsNs         int64                  `protobuf:"varint,3,opt,name=pts_ns,json=ptsNs,proto3" json:"pts_ns,omitempty"` // media time the message is about (its segment)
+	DurationNs    int64                  `protobuf:"varint,4,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	Text          string                 `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	Fields        map[string]float64     `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Payload       []byte                 `protobuf:"bytes,7,opt,name=payload,proto3" json:"payload,omitempty"` // topic-defined JSON (e.g. words with times)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_plugin_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Message) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *Message) GetProducer() string {
+	if x != nil {
+		return x.Producer
+	}
+	return ""
+}
+
+func (x *Message) GetPtsNs() int64 {
+	if x != nil {
+		return x.PtsNs
+	}
+	return 0
+}
+
+func (x *Message) GetDurationNs() int64 {
+	if x != nil {
+		return x.DurationNs
+	}
+	return 0
+}
+
+func (x *Message) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Message) GetFields() map[string]float64 {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *Message) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
+}
+
 var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
@@ -1076,10 +1176,23 @@ const file_plugin_proto_rawDesc = "" +
 	"\x0eHealthResponse\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
-	"\fopen_streams\x18\x03 \x01(\rR\vopenStreams*)\n" +
+	"\fopen_streams\x18\x03 \x01(\rR\vopenStreams\"\x99\x02\n" +
+	"\aMessage\x12\x14\n" +
+	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x1a\n" +
+	"\bproducer\x18\x02 \x01(\tR\bproducer\x12\x15\n" +
+	"\x06pts_ns\x18\x03 \x01(\x03R\x05ptsNs\x12\x1f\n" +
+	"\vduration_ns\x18\x04 \x01(\x03R\n" +
+	"durationNs\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\x12;\n" +
+	"\x06fields\x18\x06 \x03(\v2#.lsie.plugin.v1.Message.FieldsEntryR\x06fields\x12\x18\n" +
+	"\apayload\x18\a \x01(\fR\apayload\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01*<\n" +
 	"\x05Input\x12\x0f\n" +
 	"\vINPUT_VIDEO\x10\x00\x12\x0f\n" +
-	"\vINPUT_AUDIO\x10\x012\x91\x03\n" +
+	"\vINPUT_AUDIO\x10\x01\x12\x11\n" +
+	"\rINPUT_MESSAGE\x10\x022\x91\x03\n" +
 	"\x06Plugin\x12E\n" +
 	"\bDescribe\x12\x1f.lsie.plugin.v1.DescribeRequest\x1a\x18.lsie.plugin.v1.Manifest\x12S\n" +
 	"\n" +
@@ -1101,7 +1214,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_plugin_proto_goTypes = []any{
 	(Input)(0),                  // 0: lsie.plugin.v1.Input
 	(*DescribeRequest)(nil),     // 1: lsie.plugin.v1.DescribeRequest
@@ -1119,36 +1232,39 @@ var file_plugin_proto_goTypes = []any{
 	(*Error)(nil),               // 13: lsie.plugin.v1.Error
 	(*HealthRequest)(nil),       // 14: lsie.plugin.v1.HealthRequest
 	(*HealthResponse)(nil),      // 15: lsie.plugin.v1.HealthResponse
-	nil,                         // 16: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	nil,                         // 17: lsie.plugin.v1.Item.FieldsEntry
-	nil,                         // 18: lsie.plugin.v1.Result.FieldsEntry
+	(*Message)(nil),             // 16: lsie.plugin.v1.Message
+	nil,                         // 17: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	nil,                         // 18: lsie.plugin.v1.Item.FieldsEntry
+	nil,                         // 19: lsie.plugin.v1.Result.FieldsEntry
+	nil,                         // 20: lsie.plugin.v1.Message.FieldsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	2,  // 0: lsie.plugin.v1.Manifest.fields:type_name -> lsie.plugin.v1.FieldSpec
-	16, // 1: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	17, // 1: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
 	13, // 2: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
 	8,  // 3: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
 	12, // 4: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
-	17, // 5: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
-	18, // 6: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
+	18, // 5: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
+	19, // 6: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
 	13, // 7: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
 	0,  // 8: lsie.plugin.v1.Result.input:type_name -> lsie.plugin.v1.Input
 	11, // 9: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
-	1,  // 10: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
-	4,  // 11: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
-	6,  // 12: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
-	9,  // 13: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
-	14, // 14: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
-	3,  // 15: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
-	5,  // 16: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
-	7,  // 17: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
-	10, // 18: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
-	15, // 19: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	20, // 10: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
+	1,  // 11: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
+	4,  // 12: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
+	6,  // 13: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
+	9,  // 14: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
+	14, // 15: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
+	3,  // 16: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
+	5,  // 17: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
+	7,  // 18: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
+	10, // 19: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
+	15, // 20: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
+	16, // [16:21] is the sub-list for method output_type
+	11, // [11:16] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1162,7 +1278,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,170 @@
+// Command graphplugin is a test plugin for the plugin graph. Its role is the
+// name it is installed under:
+//
+//   - talker consumes audio and publishes "utterances" of utter_ms (default
+//     500) of samples: transcript.partial@1 on every chunk, and
+//     transcript.final@1 at each utterance end (fields utt, words; payload
+//     {"words": [...]}), with progress held at the open utterance's start.
+//   - listener consumes transcript.final@1 and transcript.partial@1 and
+//     answers each final with its utt and word count. slow_ms=M sleeps per
+//     final; crash_at=N exits on the Nth final of a process's life when the
+//     file crash_marker does not exist yet (it creates it: one crash).
+//   - loopa and loopb consume each other's output (a cycle the host refuses).
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/lsie-mlf/lsie/sdk"
+)
+
+func main() { sdk.Serve(plugin{role: filepath.Base(os.Args[0])}) }
+
+type plugin struct{ role string }
+
+const (
+	partialTopic = "transcript.partial@1"
+	finalTopic   = "transcript.final@1"
+)
+
+func (p plugin) Manifest() sdk.Manifest {
+	m := sdk.Manifest{Name: p.role, Version: "0.0.1"}
+	switch p.role {
+	case "talker":
+		m.Inputs, m.Outputs = []string{sdk.TopicAudioPCM16k}, []string{partialTopic, finalTopic}
+	case "listener":
+		m.Inputs, m.Outputs = []string{finalTopic, partialTopic}, []string{"listener.utterance@1"}
+	case "loopa":
+		m.Inputs, m.Outputs = []string{"loop.b@1"}, []string{"loop.a@1"}
+	case "loopb":
+		m.Inputs, m.Outputs = []string{"loop.a@1"}, []string{"loop.b@1"}
+	}
+	return m
+}
+
+func (p plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
+	num := func(key string, def int64) (int64, error) {
+		v, ok := info.Attributes[key]
+		if !ok {
+			return def, nil
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, sdk.Errorf("bad_input", "%s: %v", key, err)
+		}
+		return n, nil
+	}
+	switch p.role {
+	case "talker":
+		ms, err := num("utter_ms", 500)
+		if err != nil {
+			return nil, err
+		}
+		return &talker{pub: info.Publisher, utter: ms * 16}, nil
+	case "listener":
+		slow, err := num("slow_ms", 0)
+		if err != nil {
+			return nil, err
+		}
+		crash, err := num("crash_at", 0)
+		if err != nil {
+			return nil, err
+		}
+		return &listener{slow: time.Duration(slow) * time.Millisecond, crashAt: crash, marker: info.Attributes["crash_marker"]}, nil
+	default:
+		return loop{}, nil
+	}
+}
+
+// talker cuts the sample line into utterances of utter samples at 16 kHz.
+type talker struct {
+	pub   sdk.Publisher
+	utter int64 // samples per utterance
+	pos   int64 // next sample on the line
+	parts int
+}
+
+func (t *talker) at(sample int64) time.Duration { return time.Duration(sample) * time.Second / 16000 }
+
+func (t *talker) ProcessAudio(a *sdk.Audio) ([]sdk.Item, error) {
+	end := a.FirstSample + int64(len(a.Samples)) + a.GapSamples
+	if a.End {
+		end = a.FirstSample
+	}
+	for (t.pos/t.utter+1)*t.utter <= end {
+		if err := t.final(t.pos / t.utter); err != nil {
+			return nil, err
+		}
+		t.pos = (t.pos/t.utter + 1) * t.utter
+	}
+	t.pos = max(t.pos, end)
+	if a.End && t.pos%t.utter != 0 {
+		return nil, t.final(t.pos / t.utter) // the open utterance ends with the stream
+	}
+	if !a.End && t.pos%t.utter != 0 {
+		t.parts++
+		n := t.pos / t.utter
+		return nil, t.pub.Publish(sdk.Message{Topic: partialTopic, PTS: t.at(n * t.utter), Duration: t.at(t.pos - n*t.utter),
+			Text: fmt.Sprintf("utt %d part %d", n, t.parts)})
+	}
+	return nil, nil
+}
+
+func (t *talker) final(n int64) error {
+	start := t.at(n * t.utter)
+	words := []map[string]any{{"w": "utt", "start": start.Seconds(), "conf": 0.9}, {"w": strconv.FormatInt(n, 10), "start": start.Seconds() + 0.1, "conf": 0.8}}
+	payload, _ := json.Marshal(map[string]any{"words": words})
+	return t.pub.Publish(sdk.Message{Topic: finalTopic, PTS: start, Duration: t.at(t.utter),
+		Text: fmt.Sprintf("utt %d", n), Fields: sdk.Fields{"utt": float64(n), "words": 2}, Payload: payload})
+}
+
+// AudioProgress holds segments until the open utterance is published.
+func (t *talker) AudioProgress() time.Duration { return t.at(t.pos / t.utter * t.utter) }
+
+func (t *talker) Close() error { return nil }
+
+var finals atomic.Int64
+
+type listener struct {
+	slow    time.Duration
+	crashAt int64
+	marker  string
+}
+
+func (l *listener) ProcessMessage(m *sdk.Message) (sdk.Fields, error) {
+	if m.Topic == partialTopic {
+		return sdk.Fields{"partial": 1}, nil
+	}
+	n := finals.Add(1)
+	if l.crashAt > 0 && n == l.crashAt && l.marker != "" {
+		if _, err := os.Stat(l.marker); os.IsNotExist(err) {
+			_ = os.WriteFile(l.marker, []byte("crashed\n"), 0o644)
+			sdk.Logger().Error("listener: crashing on purpose", "final", n, "text", m.Text)
+			os.Exit(3)
+		}
+	}
+	time.Sleep(l.slow)
+	var p struct {
+		Words []map[string]any `json:"words"`
+	}
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		return nil, sdk.Errorf("bad_input", "payload: %v", err)
+	}
+	if m.Producer == "" || m.Text != fmt.Sprintf("utt %d", int64(m.Fields["utt"])) {
+		return nil, sdk.Errorf("bad_input", "message from %q reads %q for utt %v", m.Producer, m.Text, m.Fields["utt"])
+	}
+	return sdk.Fields{"utt": m.Fields["utt"], "words": float64(len(p.Words))}, nil
+}
+
+func (l *listener) Close() error { return nil }
+
+type loop struct{}
+
+func (loop) ProcessMessage(*sdk.Message) (sdk.Fields, error) { return nil, nil }
+func (loop) Close() error                                    { return nil }

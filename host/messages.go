@@ -1,0 +1,251 @@
+package host
+
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/topic"
+)
+
+// Bounds of topic delivery per (stream, consumer). The window keeps the
+// plugin's per-stream queue from filling (the SDK's holds 256 jobs); the
+// event bound (config `event_bound`, this default) is how far a slow
+// consumer may fall behind before events are recorded as text_dropped
+// instead of held: consumers never block producers.
+const (
+	messageWindow     = 16
+	defaultEventBound = 256
+)
+
+// envelope is one message waiting for, or in flight to, a consumer.
+type envelope struct {
+	m *pluginv1.Message
+	// event: lossless and Assigned to its segment; otherwise a partial.
+	event bool
+	key   string // producer + topic, for coalescing partials
+	seq   uint64 // delivery seq while in flight
+}
+
+// messageState is a consumer's side of the plugin graph. It lives under the
+// consumer's mu.
+type messageState struct {
+	queue    []*envelope          // in publish order
+	partial  map[string]*envelope // the queued partial per key, replaced in place
+	inFlight map[uint64]*envelope
+	seq      uint64
+	stopped  bool
+	bound    int // events queued + in flight
+
+	delivered, textDropped, coalesced, redelivered, published, rejected int64
+}
+
+// onPublish runs on the producer's reader goroutine when it publishes on
+// this stream: the message is checked, recorded and routed to consumers.
+func (c *consumer) onPublish(m *pluginv1.Message) {
+	t, err := topic.Parse(m.GetTopic())
+	if err == nil && (t.Host() || !slices.Contains(c.process().Manifest().GetOutputs(), m.GetTopic())) {
+		err = errNotOutput
+	}
+	if err == nil && len(m.GetPayload()) > 0 && !json.Valid(m.GetPayload()) {
+		err = errPayload
+	}
+	if err == nil && checkFields(m.GetFields()) != "" {
+		err = errFields
+	}
+	if err != nil {
+		c.mu.Lock()
+		c.msg.rejected++
+		c.mu.Unlock()
+		c.s.log.Warn("plugin published a message the host refuses", "plugin", c.name, "topic", m.GetTopic(), "error", err)
+		return
+	}
+	m.Producer = c.name
+	c.mu.Lock()
+	c.msg.published++
+	c.mu.Unlock()
+	if !t.Coalesces() {
+		c.s.asm.Published(c.name, model.Item{PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
+			Fields: m.GetFields(), Topic: m.GetTopic(), Text: m.GetText(), Payload: m.GetPayload()})
+	}
+	for _, sub := range c.s.routes[c.name][m.GetTopic()] {
+		sub.deliver(m, !t.Coalesces())
+	}
+}
+
+type hostError string
+
+func (e hostError) Error() string { return string(e) }
+
+const (
+	errNotOutput = hostError("not one of the plugin's manifest outputs")
+	errPayload   = hostError("payload is not valid JSON")
+	errFields    = hostError("fields must be finite numbers")
+)
+
+// deliver queues m for this consumer without ever waiting: events up to
+// eventBound (then text_dropped), partials coalesced per producer and topic.
+func (c *consumer) deliver(m *pluginv1.Message, event bool) {
+	pts := time.Duration(m.GetPtsNs())
+	if event {
+		// Assigned first: the result may settle it as soon as it is queued.
+		c.s.asm.Assigned(c.name, pts)
+	}
+	e := &envelope{m: m, event: event, key: m.GetProducer() + "\x00" + m.GetTopic()}
+	c.mu.Lock()
+	switch {
+	case event && (c.gaveUp || c.msg.stopped || len(c.msg.queue)+len(c.msg.inFlight) >= c.msg.bound):
+		c.msg.textDropped++
+		c.mu.Unlock()
+		c.s.asm.TextDropped(c.name, pts)
+		return
+	case !event && (c.gaveUp || c.msg.stopped):
+		c.mu.Unlock()
+		return
+	case !event && c.msg.partial[e.key] != nil:
+		c.msg.partial[e.key].m = m // latest wins, in the superseded one's place
+		c.msg.coalesced++
+	default:
+		if !event {
+			c.msg.partial[e.key] = e
+		}
+		c.msg.queue = append(c.msg.queue, e)
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+// deliverLoop sends queued messages while the plugin is up and its window
+// has room; it ends when the stream stops delivering.
+func (c *consumer) deliverLoop() {
+	for {
+		c.mu.Lock()
+		for !c.msg.stopped && (c.down || c.dead || len(c.msg.queue) == 0 || len(c.msg.inFlight) >= messageWindow) {
+			c.cond.Wait()
+		}
+		if c.msg.stopped {
+			c.mu.Unlock()
+			return
+		}
+		e := c.msg.queue[0]
+		c.msg.queue = c.msg.queue[1:]
+		if !e.event && c.msg.partial[e.key] == e {
+			delete(c.msg.partial, e.key)
+		}
+		c.msg.seq++
+		e.seq = c.msg.seq
+		c.msg.inFlight[e.seq] = e
+		proc := c.proc
+		c.mu.Unlock()
+		if err := proc.SendMessage(c.s.handle, e.seq, e.m); err != nil {
+			// It stays in flight and goes again after the restart.
+			c.markDown()
+		}
+	}
+}
+
+// onMessageResult settles one delivered message.
+func (c *consumer) onMessageResult(res *pluginv1.Result) {
+	c.mu.Lock()
+	e, ok := c.msg.inFlight[res.GetSeq()]
+	delete(c.msg.inFlight, res.GetSeq())
+	if ok && res.GetError() == nil {
+		c.msg.delivered++
+	} else if ok {
+		c.errors++
+	}
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	if !ok {
+		c.s.log.Warn("result for a message not in flight", "plugin", c.name, "seq", res.GetSeq())
+		return
+	}
+	item := model.Item{PTS: time.Duration(e.m.GetPtsNs()), Duration: time.Duration(e.m.GetDurationNs()), Fields: res.GetFields()}
+	if err := res.GetError(); err != nil {
+		item.Error, item.Fields = err.GetCode()+": "+err.GetMessage(), nil
+	} else if msg := checkFields(item.Fields); msg != "" {
+		item.Error, item.Fields = msg, nil
+	}
+	c.s.asm.MessageResult(c.name, item, e.event)
+}
+
+// requeueInFlight puts the messages a dead process never answered back at
+// the head of the queue, in delivery order, for the restarted one. Partials
+// go only if nothing newer for their key is queued. Called with mu held; it
+// returns the media times of the events sent again.
+func (c *consumer) requeueInFlight() []time.Duration {
+	if len(c.msg.inFlight) == 0 {
+		return nil
+	}
+	again := make([]*envelope, 0, len(c.msg.inFlight))
+	for _, e := range c.msg.inFlight {
+		if !e.event {
+			if c.msg.partial[e.key] != nil {
+				continue
+			}
+			c.msg.partial[e.key] = e
+		}
+		again = append(again, e)
+	}
+	slices.SortFunc(again, func(a, b *envelope) int { return cmp.Compare(a.seq, b.seq) })
+	c.msg.redelivered += int64(len(again))
+	c.msg.queue = append(again, c.msg.queue...)
+	clear(c.msg.inFlight)
+	var pts []time.Duration
+	for _, e := range again {
+		if e.event {
+			pts = append(pts, time.Duration(e.m.GetPtsNs()))
+		}
+	}
+	return pts
+}
+
+// dropMessages settles every held event as text_dropped (the consumer gave
+// up, or the stream stopped with events still undelivered).
+func (c *consumer) dropMessages() {
+	c.mu.Lock()
+	var lost []time.Duration
+	for _, e := range append(c.msg.queue, mapValues(c.msg.inFlight)...) {
+		if e.event {
+			lost = append(lost, time.Duration(e.m.GetPtsNs()))
+		}
+	}
+	c.msg.queue, c.msg.partial = nil, map[string]*envelope{}
+	clear(c.msg.inFlight)
+	c.msg.textDropped += int64(len(lost))
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	for _, pts := range lost {
+		c.s.asm.TextDropped(c.name, pts)
+	}
+}
+
+// stopMessages ends the deliver loop.
+func (c *consumer) stopMessages() {
+	c.mu.Lock()
+	c.msg.stopped = true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// messageCounters adds the graph's counters (under mu) to out.
+func (c *consumer) messageCounters(out map[string]int64) {
+	if c.subscribes {
+		out["messages"], out["text_dropped"], out["partials_coalesced"], out["redelivered"], out["messages_queued"] =
+			c.msg.delivered, c.msg.textDropped, c.msg.coalesced, c.msg.redelivered, int64(len(c.msg.queue)+len(c.msg.inFlight))
+	}
+	if c.msg.published > 0 || c.msg.rejected > 0 {
+		out["published"], out["publish_rejected"] = c.msg.published, c.msg.rejected
+	}
+}
