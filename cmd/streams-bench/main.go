@@ -19,6 +19,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/source"
+	"github.com/lsie-mlf/lsie/internal/rtsptest"
 )
 
 func main() {
@@ -27,14 +28,15 @@ func main() {
 	dur := flag.Duration("duration", 30*time.Second, "measured run per stream count")
 	minN := flag.Int("min", 1, "smallest stream count to try")
 	maxN := flag.Int("max", 10, "largest stream count to try")
+	rtsp := flag.Bool("rtsp", false, "read every stream from one local RTSP server (libgstrtspserver, 720p30 H.264 + L16 audio, one shared encoder in this process) instead of the looped file")
 	flag.Parse()
-	if err := run(*clip, *plugins, *dur, *minN, *maxN); err != nil {
+	if err := run(*clip, *plugins, *dur, *minN, *maxN, *rtsp); err != nil {
 		fmt.Fprintln(os.Stderr, "streams-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(clip, plugins string, dur time.Duration, minN, maxN int) error {
+func run(clip, plugins string, dur time.Duration, minN, maxN int, rtsp bool) error {
 	if clip == "" {
 		dir, err := os.MkdirTemp("", "streams-bench-clip-")
 		if err != nil {
@@ -57,6 +59,19 @@ func run(clip, plugins string, dur time.Duration, minN, maxN int) error {
 	spec, err := source.Parse("file://" + abs)
 	if err != nil {
 		return err
+	}
+	if rtsp {
+		// One shared server: its encoder (x264 ultrafast, 720p30) runs in
+		// this process and takes CPU the streams cannot use.
+		srv := rtsptest.New(rtsptest.Options{Width: 1280, Height: 720, FPS: 30, Audio: true})
+		if err := srv.Start(); err != nil {
+			return fmt.Errorf("rtsp server: %w", err)
+		}
+		defer srv.Close()
+		if spec, err = source.Parse(srv.URL() + "?transport=tcp"); err != nil {
+			return err
+		}
+		fmt.Printf("source: %s (one shared 720p30 H.264 encoder in this process)\n", spec.Redacted())
 	}
 	decodeFPS, err := gstDecodeFPS(abs)
 	if err != nil {
@@ -130,7 +145,7 @@ func runN(spec source.Spec, plugins string, n int, dur time.Duration) (result, e
 	cfg.Store.SQLite = filepath.Join(dir, "bench.db")
 	cfg.Segment.Duration = 2 * time.Second
 	for i := range n {
-		cfg.Streams = append(cfg.Streams, config.Stream{ID: fmt.Sprintf("s%d", i), Source: spec, Realtime: true, Loop: true,
+		cfg.Streams = append(cfg.Streams, config.Stream{ID: fmt.Sprintf("s%d", i), Source: spec, Realtime: true, Loop: spec.Kind == "file",
 			Video:   config.Video{FPS: 5, MaxWidth: 640},
 			Plugins: []config.PluginRef{{Name: "visual", Window: 2}, {Name: "acoustic", Window: 2}}})
 	}

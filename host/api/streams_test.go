@@ -130,8 +130,8 @@ func TestPostStream(t *testing.T) {
 		ID: "cam2", Source: mustSpec(t, "test://ball"), Realtime: false, Loop: true,
 		Video: config.Video{FPS: 10, MaxWidth: 320},
 		Plugins: []config.PluginRef{
-			{Name: "visual", Window: 4, Attributes: map[string]string{"threshold": "0.5", "label": "faces", "on": "true"}, Pos: got.Plugins[0].Pos},
-			{Name: "acoustic", Window: 2, Attributes: map[string]string{}, Pos: got.Plugins[1].Pos},
+			{Name: "visual", Window: 4, EventBound: 256, Attributes: map[string]string{"threshold": "0.5", "label": "faces", "on": "true"}, Pos: got.Plugins[0].Pos},
+			{Name: "acoustic", Window: 2, EventBound: 256, Attributes: map[string]string{}, Pos: got.Plugins[1].Pos},
 		},
 		Pos: got.Pos,
 	}
@@ -199,6 +199,8 @@ func TestStreamErrors(t *testing.T) {
 		"taken":   fmt.Errorf("stream %q: %w", "taken", ErrStreamExists),
 		"boom":    fmt.Errorf("start capture: %w", errBoom),
 		"refused": fmt.Errorf("host policy: %w", source.ErrNotAllowed),
+		"nover":   fmt.Errorf("stream %q: %w: %w", "nover", ErrUnrunnable, errors.New(`no version of plugin "p" matches "~> 9"`)),
+		"unwired": config.Diagnostics{{Field: `stream "unwired": plugin "p"`, Message: `consumes "x.final@1" but no plugin of this stream produces it`}},
 	}}
 	logBuf := &syncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logBuf, Level: hclog.Info})
@@ -247,6 +249,10 @@ func TestStreamErrors(t *testing.T) {
 		{"policy refuses source", managed.Handler(), "POST", "/api/v1/streams", jsonHeaders, `{"id":"cam2","source":"file:///dev/null"}`, false, 403, ""},
 		{"id taken", managed.Handler(), "POST", "/api/v1/streams", jsonHeaders, `{"id":"taken","source":"test://ball"}`, false, 409,
 			`{"error":{"code":"conflict","message":"stream \"taken\" already exists"}}`},
+		{"no runnable plugin version", managed.Handler(), "POST", "/api/v1/streams", jsonHeaders, `{"id":"nover","source":"test://ball"}`, false, 422,
+			`{"error":{"code":"unprocessable","message":"stream \"nover\": stream cannot run: no version of plugin \"p\" matches \"~\u003e 9\""}}`},
+		{"plugin graph refused", managed.Handler(), "POST", "/api/v1/streams", jsonHeaders, `{"id":"unwired","source":"test://ball"}`, false, 400,
+			`{"error":{"code":"bad_request","message":"invalid stream: see diagnostics","diagnostics":[{"field":"stream \"unwired\": plugin \"p\"","message":"consumes \"x.final@1\" but no plugin of this stream produces it"}]}}`},
 		{"manager refuses source", managed.Handler(), "POST", "/api/v1/streams", jsonHeaders, `{"id":"refused","source":"test://ball"}`, false, 403,
 			`{"error":{"code":"forbidden","message":"stream \"refused\": source \"test://ball\" is not allowed by the sources policy"}}`},
 		{"manager fails to add", managed.Handler(), "POST", "/api/v1/streams", jsonHeaders, `{"id":"boom","source":"test://ball"}`, false, 500,
