@@ -3,6 +3,8 @@ package host
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -76,14 +78,10 @@ func (c *consumer) onPublish(m *pluginv1.Message) {
 	}
 }
 
-type hostError string
-
-func (e hostError) Error() string { return string(e) }
-
-const (
-	errNotOutput = hostError("not one of the plugin's manifest outputs")
-	errPayload   = hostError("payload is not valid JSON")
-	errFields    = hostError("fields must be finite numbers")
+var (
+	errNotOutput = errors.New("not one of the plugin's manifest outputs")
+	errPayload   = errors.New("payload is not valid JSON")
+	errFields    = errors.New("fields must be finite numbers")
 )
 
 // deliver queues m for this consumer without ever waiting: events up to
@@ -208,7 +206,7 @@ func (c *consumer) requeueInFlight() []time.Duration {
 func (c *consumer) dropMessages() {
 	c.mu.Lock()
 	var lost []time.Duration
-	for _, e := range append(c.msg.queue, mapValues(c.msg.inFlight)...) {
+	for _, e := range append(c.msg.queue, slices.Collect(maps.Values(c.msg.inFlight))...) {
 		if e.event {
 			lost = append(lost, time.Duration(e.m.GetPtsNs()))
 		}
@@ -229,14 +227,6 @@ func (c *consumer) stopMessages() {
 	c.msg.stopped = true
 	c.cond.Broadcast()
 	c.mu.Unlock()
-}
-
-func mapValues[K comparable, V any](m map[K]V) []V {
-	out := make([]V, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }
 
 // messageCounters adds the graph's counters (under mu) to out.

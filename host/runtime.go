@@ -12,6 +12,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
+	"github.com/lsie-mlf/lsie/host/semver"
 )
 
 // AddStream starts a stream while the host runs (api.StreamManager). Its
@@ -115,7 +116,7 @@ func (h *Host) ensurePlugin(ctx context.Context, streamID string, ref config.Plu
 
 // pluginWant is stream streamID's constraint on the version of ref.
 func pluginWant(streamID string, ref config.PluginRef) (plugin.Want, error) {
-	c, err := plugin.ParseConstraint(ref.Version)
+	c, err := semver.ParseConstraint(ref.Version)
 	if err != nil {
 		return plugin.Want{}, fmt.Errorf("stream %q: plugin %q: %w", streamID, ref.Name, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
+	"github.com/lsie-mlf/lsie/host/semver"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/urfave/cli/v2"
 )
@@ -259,7 +260,7 @@ func inspectFile(cat *plugin.Catalog, b plugin.Binary, opts plugin.Options, keep
 		return r
 	}
 	if b.VersionFrom == "its file name" {
-		if err := plugin.CheckVersion(b.Version); err != nil {
+		if err := semver.Check(b.Version); err != nil {
 			return fail(fmt.Errorf("bad file name: %w", err))
 		}
 	} else if b.Version == "" && r.lock == plugin.LockOK {
@@ -338,8 +339,8 @@ func pluginsInspect(c *cli.Context) error {
 		}
 		bin, err = plugin.Find(dir, arg)
 	} else {
-		var cons plugin.Constraint
-		if cons, err = plugin.ParseConstraint(c.String("version")); err != nil {
+		var cons semver.Constraint
+		if cons, err = semver.ParseConstraint(c.String("version")); err != nil {
 			return fmt.Errorf("--version: %w", err)
 		}
 		// What the host would run; with a lock, among the locked versions.
@@ -425,7 +426,7 @@ func pluginsLock(c *cli.Context) error {
 	have := map[[2]string]string{}
 	for _, b := range chosen {
 		if b.Version != "" {
-			if err := plugin.CheckVersion(b.Version); err != nil {
+			if err := semver.Check(b.Version); err != nil {
 				fmt.Fprintf(w, "skipped %s: bad file name: %s\n", b.File(), oneLine(err))
 				continue
 			}
@@ -437,7 +438,7 @@ func pluginsLock(c *cli.Context) error {
 		}
 		v := p.Manifest().GetVersion()
 		p.Close()
-		if err := plugin.CheckVersion(v); err != nil {
+		if err := semver.Check(v); err != nil {
 			fmt.Fprintf(w, "skipped %s: its manifest's %s\n", b.File(), oneLine(err))
 			continue
 		}

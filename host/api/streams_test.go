@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/source"
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 // fakeManager is a StreamManager that records its calls. Streams whose id
@@ -71,24 +71,6 @@ func (m *fakeManager) stream(id string) (config.Stream, bool) {
 	defer m.mu.Unlock()
 	s, ok := m.streams[id]
 	return s, ok
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func testPolicy(t *testing.T) *source.Policy {
@@ -202,7 +184,7 @@ func TestStreamErrors(t *testing.T) {
 		"nover":   fmt.Errorf("stream %q: %w: %w", "nover", ErrUnrunnable, errors.New(`no version of plugin "p" matches "~> 9"`)),
 		"unwired": config.Diagnostics{{Field: `stream "unwired": plugin "p"`, Message: `consumes "x.final@1" but no plugin of this stream produces it`}},
 	}}
-	logBuf := &syncBuffer{}
+	logBuf := &testenv.SyncBuffer{}
 	log := hclog.New(&hclog.LoggerOptions{Output: logBuf, Level: hclog.Info})
 	st := newTestStore(t)
 	managed := New(Config{}, st, liveHealth, log)
@@ -359,7 +341,7 @@ func TestConcurrentStreams(t *testing.T) {
 // the manager but neither the response nor the log.
 func TestPostStreamRedacts(t *testing.T) {
 	fm := &fakeManager{}
-	logBuf := &syncBuffer{}
+	logBuf := &testenv.SyncBuffer{}
 	s := New(Config{}, newTestStore(t), liveHealth, hclog.New(&hclog.LoggerOptions{Output: logBuf, Level: hclog.Debug}))
 	policy, err := source.ParsePolicy([]string{"rtsp://*.cams.example"})
 	if err != nil {

@@ -142,7 +142,7 @@ type PluginRef struct {
 	// Version constrains which of the plugin's versions in the plugins
 	// directory runs (`version`, a string in Terraform's constraint syntax
 	// such as "~> 1.2", ">= 1.0, < 2.0" or "= 1.2.3"; see
-	// plugin.ParseConstraint), validated by parsing it. Default "": the
+	// semver.ParseConstraint), validated by parsing it. Default "": the
 	// newest. The host picks the newest version that the constraints of
 	// every stream using the plugin allow: one process serves them all.
 	Version string

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lsie-mlf/lsie/host/plugin"
+	"github.com/lsie-mlf/lsie/host/semver"
 	"github.com/lsie-mlf/lsie/host/source"
 )
 
@@ -153,10 +153,10 @@ func (d *decoder) validateStream(s *Stream, p path) {
 		}
 		d.intIn(pp.attr("window"), pr.Pos, pr.Window, minWindow, maxWindow)
 		d.intIn(pp.attr("event_bound"), pr.Pos, pr.EventBound, minEventBound, maxEventBound)
-		if _, err := plugin.ParseConstraint(pr.Version); err != nil {
+		if _, err := semver.ParseConstraint(pr.Version); err != nil {
 			vp := pp.attr("version")
 			msg := err.Error()
-			var ce *plugin.ConstraintError
+			var ce *semver.ConstraintError
 			if errors.As(err, &ce) {
 				msg = fmt.Sprintf("%s is not a version constraint: column %d: %s", quoteShort(pr.Version), ce.Column, ce.Msg)
 			}

@@ -5,9 +5,9 @@
 // A plugins directory holds, for a plugin named NAME, files named NAME (its
 // version is what its manifest says) and NAME@VERSION (visual@1.3.0: the
 // version is in the name, and the manifest must agree). Resolve picks the
-// newest that a version Constraint allows; a Catalog does the same for a
-// host, against an optional plugins.lock (lock.go), running verified
-// private copies.
+// newest that a version constraint (semver.Constraint) allows; a Catalog
+// does the same for a host, against an optional plugins.lock (lock.go),
+// running verified private copies.
 package plugin
 
 import (
@@ -21,6 +21,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/lsie-mlf/lsie/host/semver"
 )
 
 // ErrNotFound is returned when a configured plugin has no binary.
@@ -104,7 +106,7 @@ func sortBinaries(bins []Binary) {
 		if bins[i].Name != bins[j].Name {
 			return bins[i].Name < bins[j].Name
 		}
-		if c := CompareVersions(bins[i].Version, bins[j].Version); c != 0 {
+		if c := semver.Compare(bins[i].Version, bins[j].Version); c != 0 {
 			return c > 0
 		}
 		return bins[i].File() < bins[j].File()
@@ -197,7 +199,7 @@ func candidates(dir, name string) ([]Binary, error) {
 
 // Want is one constraint on a plugin's version and who set it.
 type Want struct {
-	Constraint Constraint
+	Constraint semver.Constraint
 	// By names who wants it in messages, such as `stream "cam1"
 	// (lsie.hcl:7:3)`; may be empty.
 	By string
@@ -218,7 +220,7 @@ func (w Want) String() string {
 // picks (the newest version it allows; "" allows every version), hashed.
 // It does not consult plugins.lock: see Catalog.
 func Resolve(dir, name, constraint string, opts Options) (Binary, error) {
-	c, err := ParseConstraint(constraint)
+	c, err := semver.ParseConstraint(constraint)
 	if err != nil {
 		return Binary{}, fmt.Errorf("plugin %q: %w", name, err)
 	}
@@ -271,8 +273,8 @@ func pick(dir, name string, lock *Lock, opts Options, wants ...Want) (Binary, er
 			switch {
 			case b.Version == "":
 				plain = &files[i]
-			case CheckVersion(b.Version) != nil:
-				notes = append(notes, fmt.Sprintf("%s skipped: %v", b.File(), CheckVersion(b.Version)))
+			case semver.Check(b.Version) != nil:
+				notes = append(notes, fmt.Sprintf("%s skipped: %v", b.File(), semver.Check(b.Version)))
 			default:
 				cands = append(cands, b)
 			}

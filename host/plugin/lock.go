@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/lsie-mlf/lsie/host/semver"
 )
 
 // LockFileName is the lock file a plugins directory may hold.
@@ -66,8 +68,8 @@ func ParseLock(file string, data []byte) (*Lock, error) {
 		switch {
 		case !validName(e.Name):
 			bad("plugin name %q must be 1..64 characters of A-Z a-z 0-9 _ -", e.Name)
-		case CheckVersion(e.Version) != nil:
-			bad("%v", CheckVersion(e.Version))
+		case semver.Check(e.Version) != nil:
+			bad("%v", semver.Check(e.Version))
 		case !validSHA256(e.SHA256):
 			bad("sha256 %q must be 64 lowercase hex digits", e.SHA256)
 		default:
@@ -161,7 +163,7 @@ func FormatLock(entries []LockEntry) []byte {
 		if entries[i].Name != entries[j].Name {
 			return entries[i].Name < entries[j].Name
 		}
-		return CompareVersions(entries[i].Version, entries[j].Version) > 0
+		return semver.Compare(entries[i].Version, entries[j].Version) > 0
 	})
 	var b bytes.Buffer
 	b.WriteString("# plugins.lock: the plugin binaries this host may run; written by `lsie-host plugins lock`.\n")

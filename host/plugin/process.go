@@ -198,16 +198,11 @@ func (p *Process) SendFrame(d *shm.Descriptor) error {
 // SendMessage delivers one topic message to a consumer of stream handle;
 // its result (Input MESSAGE) carries seq back as the ack.
 func (p *Process) SendMessage(handle uint32, seq uint64, m *pluginv1.Message) error {
-	buf := make([]byte, dataplane.DeliverHeaderSize, dataplane.DeliverHeaderSize+proto.Size(m))
-	dataplane.PutDeliverHeader(buf, dataplane.Deliver{Handle: handle, Seq: seq})
-	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, m)
+	b, err := dataplane.EncodeDeliver(dataplane.Deliver{Handle: handle, Seq: seq}, m)
 	if err != nil {
 		return err
 	}
-	if len(buf) > dataplane.MaxMessage {
-		return fmt.Errorf("message on %q: %d bytes exceed the data plane's %d", m.GetTopic(), len(buf), dataplane.MaxMessage)
-	}
-	return p.write(buf)
+	return p.write(b)
 }
 
 // SendAudio writes one audio record packet (dataplane.PutAudio + PCM).
@@ -254,11 +249,7 @@ func (p *Process) readLoop() {
 }
 
 func (p *Process) onPublish(b []byte) {
-	handle, body, err := dataplane.ParsePublish(b)
-	m := &pluginv1.Message{}
-	if err == nil {
-		err = proto.Unmarshal(body, m)
-	}
+	handle, m, err := dataplane.DecodePublish(b)
 	if err != nil {
 		p.log.Error("bad published message from plugin", "error", err)
 		return

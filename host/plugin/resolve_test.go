@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lsie-mlf/lsie/host/semver"
 	"github.com/lsie-mlf/lsie/internal/proctest"
 )
 
@@ -141,9 +142,9 @@ func TestResolveNoMatchListsVersions(t *testing.T) {
 	}
 }
 
-func mustConstraint(t *testing.T, s string) Constraint {
+func mustConstraint(t *testing.T, s string) semver.Constraint {
 	t.Helper()
-	c, err := ParseConstraint(s)
+	c, err := semver.ParseConstraint(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 // Playlist is the playlist's file name, under the server's root.
@@ -51,30 +53,19 @@ type Server struct {
 func Start(tb testing.TB) *Server {
 	tb.Helper()
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
-		missing(tb, "gst-launch-1.0 not installed (scripts/setup.sh installs gstreamer1.0-tools)")
+		testenv.Missing(tb, "hlstest: gst-launch-1.0 not installed (scripts/setup.sh installs gstreamer1.0-tools)")
 	}
 	s := &Server{tb: tb, dir: tb.TempDir()}
 	playlist := filepath.Join(s.dir, Playlist)
-	cmd := exec.Command("gst-launch-1.0", "-q",
+	pkg, err := testenv.NewProcs(tb).Start("gst-launch-1.0", "-q",
 		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=15/1", "!",
 		"x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=15", "!", "h264parse", "!", "hls.video",
 		"audiotestsrc", "is-live=true", "wave=sine", "freq=440", "!", "audioconvert", "!", "avenc_aac", "!", "aacparse", "!", "hls.audio",
 		"hlssink2", "name=hls", "target-duration=1", "max-files=30", "playlist-length=6",
 		"location="+filepath.Join(s.dir, "seg%05d.ts"), "playlist-location="+playlist)
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		tb.Fatalf("hlstest: start packager: %v", err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill() // by its own pid
-		<-exited
-		if tb.Failed() {
-			tb.Logf("hlstest packager output:\n%s", out.String())
-		}
-	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		b, _ := os.ReadFile(playlist)
@@ -82,8 +73,8 @@ func Start(tb testing.TB) *Server {
 			break
 		}
 		select {
-		case <-exited:
-			tb.Fatalf("hlstest: packager exited before writing a playlist:\n%s", out.String())
+		case <-pkg.Done():
+			tb.Fatalf("hlstest: packager exited before writing a playlist:\n%s", pkg.Output())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -170,31 +161,4 @@ func (s *Server) serve(l net.Listener) {
 		}
 	}()
 	s.srv, s.done = srv, done
-}
-
-// missing skips tb on a developer's machine and fails it in CI.
-func missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	msg := "hlstest: " + fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		tb.Fatalf("%s — CI must run this test; scripts/setup.sh installs what it needs", msg)
-	}
-	tb.Skip(msg)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -15,7 +15,6 @@
 package rtmptest
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -24,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 // Module is where Debian's libnginx-mod-rtmp installs the RTMP module.
@@ -40,8 +41,8 @@ type Server struct {
 	conf string
 	port int
 	mu   sync.Mutex
-	cur  *proc // nil while stopped
-	log  *history
+	cur  *testenv.Proc // nil while stopped
+	log  *testenv.Procs
 }
 
 // Start runs nginx with the RTMP module on a free port of 127.0.0.1 and
@@ -50,12 +51,12 @@ func Start(tb testing.TB) *Server {
 	tb.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
-		missing(tb, "nginx not installed (scripts/setup.sh installs nginx-light and libnginx-mod-rtmp)")
+		testenv.Missing(tb, "rtmptest: nginx not installed (scripts/setup.sh installs nginx-light and libnginx-mod-rtmp)")
 	}
 	if _, err := os.Stat(Module); err != nil {
-		missing(tb, "nginx rtmp module not installed (%s; scripts/setup.sh installs libnginx-mod-rtmp)", Module)
+		testenv.Missing(tb, "rtmptest: nginx rtmp module not installed (%s; scripts/setup.sh installs libnginx-mod-rtmp)", Module)
 	}
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), port: freePort(tb), log: newHistory(tb)}
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), port: freePort(tb), log: testenv.NewProcs(tb)}
 	s.conf = filepath.Join(s.dir, "nginx.conf")
 	conf := fmt.Sprintf(`load_module %s;
 daemon off;
@@ -88,7 +89,7 @@ func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cur != nil {
-		s.cur.stop()
+		s.cur.Stop()
 		s.cur = nil
 	}
 }
@@ -106,18 +107,18 @@ func (s *Server) Restart() {
 	addr := fmt.Sprintf("127.0.0.1:%d", s.port)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		p, err := startProc(s.log, s.bin, "-p", s.dir, "-e", filepath.Join(s.dir, "error.log"), "-c", s.conf)
+		p, err := s.log.Start(s.bin, "-p", s.dir, "-e", filepath.Join(s.dir, "error.log"), "-c", s.conf)
 		if err != nil {
 			s.tb.Fatalf("rtmptest: start nginx: %v", err)
 		}
-		for !p.exited() && time.Now().Before(deadline) {
+		for !p.Exited() && time.Now().Before(deadline) {
 			if listening(addr) {
 				s.cur = p
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		p.stop()
+		p.Stop()
 		if time.Now().After(deadline) {
 			errLog, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
 			s.tb.Fatalf("rtmptest: nginx does not listen on %s after 10 s; error.log:\n%s", addr, errLog)
@@ -132,9 +133,9 @@ func (s *Server) Restart() {
 type Publisher struct {
 	tb   testing.TB
 	args []string
-	log  *history
+	log  *testenv.Procs
 	mu   sync.Mutex
-	cur  *proc
+	cur  *testenv.Proc
 }
 
 // Publish starts a publisher into stream on s. A publisher whose server
@@ -142,14 +143,14 @@ type Publisher struct {
 func (s *Server) Publish(tb testing.TB, stream string) *Publisher {
 	tb.Helper()
 	if _, err := exec.LookPath("gst-launch-1.0"); err != nil {
-		missing(tb, "gst-launch-1.0 not installed (scripts/setup.sh installs gstreamer1.0-tools)")
+		testenv.Missing(tb, "rtmptest: gst-launch-1.0 not installed (scripts/setup.sh installs gstreamer1.0-tools)")
 	}
 	args := []string{"-q",
 		"videotestsrc", "is-live=true", "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=15/1", "!",
 		"x264enc", "tune=zerolatency", "speed-preset=ultrafast", "key-int-max=15", "!", "h264parse", "!", "mux.",
 		"audiotestsrc", "is-live=true", "wave=sine", "freq=440", "!", "audioconvert", "!", "avenc_aac", "!", "aacparse", "!", "mux.",
 		"flvmux", "name=mux", "streamable=true", "!", "rtmp2sink", "location=" + s.URL(stream)}
-	p := &Publisher{tb: tb, args: args, log: newHistory(tb)}
+	p := &Publisher{tb: tb, args: args, log: testenv.NewProcs(tb)}
 	tb.Cleanup(p.Stop)
 	p.Restart()
 	return p
@@ -160,7 +161,7 @@ func (p *Publisher) Stop() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur != nil {
-		p.cur.stop()
+		p.cur.Stop()
 		p.cur = nil
 	}
 }
@@ -171,23 +172,13 @@ func (p *Publisher) Restart() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur != nil {
-		p.cur.stop()
+		p.cur.Stop()
 	}
-	cur, err := startProc(p.log, "gst-launch-1.0", p.args...)
+	cur, err := p.log.Start("gst-launch-1.0", p.args...)
 	if err != nil {
 		p.tb.Fatalf("rtmptest: start publisher: %v", err)
 	}
 	p.cur = cur
-}
-
-// missing skips tb on a developer's machine and fails it in CI.
-func missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	msg := "rtmptest: " + fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		tb.Fatalf("%s — CI must run this test; scripts/setup.sh installs what it needs", msg)
-	}
-	tb.Skip(msg)
 }
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
@@ -207,85 +198,4 @@ func listening(addr string) bool {
 		conn.Close()
 	}
 	return err == nil
-}
-
-// history keeps the output of every process one helper ran, and logs it at
-// cleanup if the test failed: a server's first run, stopped mid-test, may
-// hold the explanation.
-type history struct {
-	mu   sync.Mutex
-	runs []*proc
-}
-
-func newHistory(tb testing.TB) *history {
-	h := &history{}
-	tb.Cleanup(func() {
-		if !tb.Failed() {
-			return
-		}
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		for i, p := range h.runs {
-			tb.Logf("%s (run %d) output:\n%s", p.name, i+1, p.output())
-		}
-	})
-	return h
-}
-
-// proc is one helper process.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan struct{}
-	once sync.Once
-}
-
-func startProc(h *history, name string, args ...string) (*proc, error) {
-	p := &proc{name: name, cmd: exec.Command(name, args...), done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	if err := p.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	h.mu.Lock()
-	h.runs = append(h.runs, p)
-	h.mu.Unlock()
-	return p, nil
-}
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop kills the process (by its own pid) and waits for it; idempotent.
-func (p *proc) stop() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-}
-
-func (p *proc) output() string { return p.out.String() }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -159,11 +159,7 @@ func (h *Harness) readLoop() {
 
 // onPublish keeps a published message for its stream's Published.
 func (h *Harness) onPublish(b []byte) {
-	handle, body, err := dataplane.ParsePublish(b)
-	m := &pluginv1.Message{}
-	if err == nil {
-		err = proto.Unmarshal(body, m)
-	}
+	handle, m, err := dataplane.DecodePublish(b)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.byHandle[handle]
@@ -328,12 +324,10 @@ func (s *Stream) EndAudio() Result {
 func (s *Stream) Message(m sdk.Message) Result {
 	s.h.tb.Helper()
 	s.msgSeq++
-	b := make([]byte, dataplane.DeliverHeaderSize, 256+len(m.Text)+len(m.Payload))
-	dataplane.PutDeliverHeader(b, dataplane.Deliver{Handle: s.handle, Seq: s.msgSeq})
-	b, err := proto.MarshalOptions{}.MarshalAppend(b, &pluginv1.Message{Topic: m.Topic, Producer: m.Producer, PtsNs: int64(m.PTS),
-		DurationNs: int64(m.Duration), Text: m.Text, Fields: m.Fields, Payload: m.Payload})
-	if err != nil || len(b) > dataplane.MaxMessage {
-		s.h.tb.Fatalf("plugintest: message on %q does not fit one data-plane packet (%d bytes, %v)", m.Topic, len(b), err)
+	b, err := dataplane.EncodeDeliver(dataplane.Deliver{Handle: s.handle, Seq: s.msgSeq}, &pluginv1.Message{Topic: m.Topic,
+		Producer: m.Producer, PtsNs: int64(m.PTS), DurationNs: int64(m.Duration), Text: m.Text, Fields: m.Fields, Payload: m.Payload})
+	if err != nil {
+		s.h.tb.Fatalf("plugintest: %v", err)
 	}
 	s.h.write(b)
 	return s.wait()

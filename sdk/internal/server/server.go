@@ -320,11 +320,7 @@ func (s *service) readLoop() {
 			s.enqueueAudio(job{audio: &a, pcm: append([]byte(nil), pcm...)})
 		case dataplane.MsgDeliver:
 			closeFDs(fds)
-			d, body, err := dataplane.ParseDeliver(buf[:n])
-			m := &pluginv1.Message{}
-			if err == nil {
-				err = proto.Unmarshal(body, m)
-			}
+			d, m, err := dataplane.DecodeDeliver(buf[:n])
 			if err != nil {
 				s.log.Error("bad message delivery from host", "error", err)
 				continue
@@ -538,17 +534,12 @@ type streamPublisher struct {
 }
 
 func (p streamPublisher) Publish(m MessageOut) error {
-	buf := make([]byte, dataplane.PublishHeaderSize, 256+len(m.Text)+len(m.Payload))
-	dataplane.PutPublishHeader(buf, p.handle)
-	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, &pluginv1.Message{Topic: m.Topic, PtsNs: int64(m.PTS),
+	b, err := dataplane.EncodePublish(p.handle, &pluginv1.Message{Topic: m.Topic, PtsNs: int64(m.PTS),
 		DurationNs: int64(m.Duration), Text: m.Text, Fields: m.Fields, Payload: m.Payload})
 	if err != nil {
-		return fmt.Errorf("publish on %q: %w", m.Topic, err)
+		return err
 	}
-	if len(buf) > dataplane.MaxMessage {
-		return fmt.Errorf("publish on %q: message of %d bytes exceeds the data plane's %d", m.Topic, len(buf), dataplane.MaxMessage)
-	}
-	p.s.write(buf)
+	p.s.write(b)
 	return nil
 }
 

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/shm"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestRoundTrips(t *testing.T) {
@@ -97,4 +99,30 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("audio header does not round-trip")
 		}
 	})
+}
+
+func TestMessageRecordsRoundTrip(t *testing.T) {
+	m := &pluginv1.Message{Topic: "transcript.final@1", Producer: "talker", PtsNs: 5e8, Text: "ask not", Payload: []byte(`{"words":[]}`)}
+	b, err := EncodeDeliver(Deliver{Handle: 7, Seq: 42}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, got, err := DecodeDeliver(b)
+	if err != nil || d != (Deliver{Handle: 7, Seq: 42}) || !proto.Equal(got, m) {
+		t.Fatalf("deliver round trip: %+v %v %v", d, got, err)
+	}
+	b, err = EncodePublish(7, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, got, err := DecodePublish(b)
+	if err != nil || h != 7 || !proto.Equal(got, m) {
+		t.Fatalf("publish round trip: %d %v %v", h, got, err)
+	}
+	if _, err := EncodePublish(7, &pluginv1.Message{Topic: "big@1", Payload: make([]byte, MaxMessage)}); err == nil {
+		t.Error("a message larger than one packet was encoded")
+	}
+	if _, _, err := DecodePublish(append(b[:PublishHeaderSize:PublishHeaderSize], 0xff)); err == nil {
+		t.Error("a garbled body decoded")
+	}
 }
