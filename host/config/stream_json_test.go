@@ -148,8 +148,7 @@ func TestParseStreamInvalid(t *testing.T) {
 		{"attributes", `{"id":"x","source":"test://ball","plugins":[{"name":"p","attributes":{"a b":1,"window":2,"o":{},"n":null}}]}`,
 			`1:71: plugins[0].attributes["a b"]: name must be 1..64 characters of A-Z a-z 0-9 _ -` + "\n" +
 				`1:79: plugins[0].attributes.window: window is a field of the plugin, not an attribute` + "\n" +
-				`1:94: plugins[0].attributes.o: must be a string, number or bool, got object` + "\n" +
-				`1:101: plugins[0].attributes.n: must be a string, number or bool, got null`, false},
+				`1:101: plugins[0].attributes.n: must be a string, number, bool, list or object, got null`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // Attribute values are typed strictly: a number where a string is expected
@@ -75,7 +76,7 @@ func (d *decoder) duration(a *hclsyntax.Attribute, p path, dst *time.Duration) {
 }
 
 // scalar decodes a plugin-specific attribute: a string, number or bool,
-// rendered as a string.
+// rendered as a string; a list or object as its JSON text.
 func (d *decoder) scalar(a *hclsyntax.Attribute, p path) (string, bool) {
 	v, ok := d.value(a, p)
 	if !ok {
@@ -169,8 +170,15 @@ func (d *decoder) scalarVal(v cty.Value, at Pos, p path) (string, bool) {
 		return strconv.FormatFloat(f, 'g', -1, 64), true
 	case v.Type() == cty.Bool:
 		return strconv.FormatBool(v.True()), true
+	case v.Type().IsTupleType() || v.Type().IsListType() || v.Type().IsSetType() || v.Type().IsObjectType() || v.Type().IsMapType():
+		// Structured values (e.g. the semantic plugin's intents) reach the
+		// plugin as their JSON text; the plugin names its own field errors.
+		b, err := ctyjson.SimpleJSONValue{Value: v}.MarshalJSON()
+		if err == nil {
+			return string(b), true
+		}
 	}
-	d.add(at, p.show, "must be a string, number or bool, got "+d.describe(v))
+	d.add(at, p.show, "must be a string, number, bool, list or object, got "+d.describe(v))
 	return "", false
 }
 

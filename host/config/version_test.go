@@ -35,3 +35,31 @@ func TestPluginVersion(t *testing.T) {
 		t.Fatalf("%+v", v)
 	}
 }
+
+// Structured plugin attributes reach the plugin as JSON text, from HCL and
+// from the API's JSON alike.
+func TestPluginStructuredAttributes(t *testing.T) {
+	hermeticEnv(t)
+	c, err := Parse([]byte(`stream "a" {
+  source = "test://ball"
+  plugin "visual" {
+    intents = { greet = ["hello there", "hi"], thanks = ["thank you"] }
+    labels  = ["a", 2]
+  }
+}
+`), "t.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.Streams[0].Plugins[0].Attributes
+	if a["intents"] != `{"greet":["hello there","hi"],"thanks":["thank you"]}` || a["labels"] != `["a",2]` {
+		t.Fatalf("%q", a)
+	}
+	s, err := ParseStream([]byte(`{"id":"b","source":"test://ball","plugins":[{"name":"visual","attributes":{"o":{"k":[1]}}}]}`), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Plugins[0].Attributes["o"]; got != `{"k":[1]}` {
+		t.Fatalf("o = %q", got)
+	}
+}

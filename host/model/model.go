@@ -88,16 +88,27 @@ type Item struct {
 	Payload json.RawMessage `json:"payload,omitempty"`
 }
 
-// Aggregate summarises one numeric field of one plugin over a segment.
+// Aggregate summarises one numeric field of one plugin over a segment: the
+// eGeMAPS functionals (mean, coefficient of variation, percentiles 20/50/80,
+// rising/falling slopes) and a few more (docs/ARCHITECTURE.md, Contract 4).
 type Aggregate struct {
 	N    int     `json:"n"`
 	Mean float64 `json:"mean"`
 	Std  float64 `json:"std"`
-	Min  float64 `json:"min"`
-	Max  float64 `json:"max"`
-	P10  float64 `json:"p10"`
-	P50  float64 `json:"p50"`
-	P90  float64 `json:"p90"`
+	// CV is Std/|Mean|; absent when Mean is 0.
+	CV  *float64 `json:"cv,omitempty"`
+	Min float64  `json:"min"`
+	Max float64  `json:"max"`
+	P10 float64  `json:"p10"`
+	P20 float64  `json:"p20"`
+	P50 float64  `json:"p50"`
+	P80 float64  `json:"p80"`
+	P90 float64  `json:"p90"`
+	// RisingSlope and FallingSlope are the mean rates of change (units per
+	// second, both positive) of the field's rising and falling parts, over
+	// runs of consecutive items; absent when there are no such parts.
+	RisingSlope  *float64 `json:"rising_slope,omitempty"`
+	FallingSlope *float64 `json:"falling_slope,omitempty"`
 }
 
 // PluginSegment is everything one plugin contributed to one segment.

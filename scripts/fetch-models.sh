@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Fetches the model plugins' runtime and model files from pinned npm tarballs
+# into var/models/ (never committed; LSIE_PLUGIN_MODEL_DIR points plugins elsewhere):
+#
+#   onnxruntime/libonnxruntime.so.1   ONNX Runtime 1.24.1, linux x64, from
+#                                     onnxruntime-node (loaded by onnxruntime_go)
+#   silero/silero_vad_v5.onnx         Silero VAD v5 (@ricky0123/vad-web)
+#   vader/vader_lexicon.txt           VADER's sentiment lexicon (vader-sentiment)
+#   vader/vaderSentiment.bundle.js    the package's own implementation, run by
+#                                     node in the semantic plugin's reference test
+#
+# Models from Debian packages stay where apt put them (scripts/setup.sh
+# installs them): CMU Sphinx en-us in /usr/share/pocketsphinx/model/en-us,
+# WordNet 3.0 in /usr/share/wordnet.
+#
+# Every tarball and every file taken from it is sha256-checked (scripts/lib.sh).
+# Idempotent: with the outputs present and matching, npm is not called.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "fetch-models: $*" >&2; exit 1; }
+source scripts/lib.sh
+
+# --- pins --------------------------------------------------------------------
+# SPEC TARBALL_SHA256 then (PATH_IN_PACKAGE SHA256 DEST) triples.
+ORT=(onnxruntime-node@1.24.1 57181cf6e6e711b155c5b942d591fd63ded0b5de5c4922d51fd994e7f6ac2772
+  bin/napi-v6/linux/x64/libonnxruntime.so.1 53ef1ac028dd1b05554b8da28d9159eb3876f99868193d2aaa6e67f0243c23d4 onnxruntime/libonnxruntime.so.1)
+VAD=(@ricky0123/vad-web@0.0.31 d1a211cf1a2ed26297da52cc08de79e75d79838a274bfc6de546feb1f828c940
+  dist/silero_vad_v5.onnx 2623a2953f6ff3d2c1e61740c6cdb7168133479b267dfef114a4a3cc5bdd788f silero/silero_vad_v5.onnx)
+VADER=(vader-sentiment@1.1.3 de3c50aee6ffe2bc7929f50a69b0a3905d7b63f6fb103c2397517aff799851d2
+  vader_lexicon.txt ffb6117bfccf798a34e91d72f50604329946e6fd763668092618d5c5b340a298 vader/vader_lexicon.txt
+  build/vaderSentiment.bundle.js 2ba755fa019593321e40f831906fc3f3f835bdb762b063f7b2b92798ae1ad8f2 vader/vaderSentiment.bundle.js)
+# -----------------------------------------------------------------------------
+
+models=var/models
+
+# fetch SPEC TGZ_SHA256 [PATH SHA256 DEST]...: extracts the package only when
+# one of its files is missing or differs.
+fetch() {
+  local spec=$1 sum=$2 dir="" i
+  shift 2
+  local files=("$@")
+  for ((i = 0; i < ${#files[@]}; i += 3)); do
+    has "$models/${files[i+2]}" "${files[i+1]}" && continue
+    [[ -n $dir ]] || dir=$(extract "$spec" "$sum")
+    mkdir -p "$(dirname "$models/${files[i+2]}")"
+    copy "$dir/${files[i]}" "${files[i+1]}" "$models/${files[i+2]}"
+    echo "fetch-models: $models/${files[i+2]} (from $spec)"
+  done
+}
+
+fetch "${ORT[@]}"
+fetch "${VAD[@]}"
+fetch "${VADER[@]}"
