@@ -4,7 +4,9 @@ export PATH := $(PATH):/usr/local/go/bin:$(HOME)/go/bin
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
-PLUGINS := $(notdir $(wildcard plugins/*))
+# Model plugins find their files here (scripts/fetch-models.sh fills it).
+export LSIE_PLUGIN_MODEL_DIR ?= $(CURDIR)/var/models
+PLUGINS := $(filter-out internal,$(notdir $(wildcard plugins/*)))
 
 # Packages with concurrency run under the race detector; end-to-end ones
 # (real GStreamer pipelines and plugin processes) run without it, serially.
