@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/host/semver"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/transcript"
 	"github.com/urfave/cli/v2"
 )
 
@@ -495,8 +498,8 @@ func (t *segmentTable) print(s model.Segment) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.lines%20 == 0 {
-		fmt.Fprintf(t.w, "%-10s %10s  %-13s %6s %7s %7s %9s %7s %7s  %s\n",
-			"STREAM", "SEGMENT", "MEDIA", "FRAMES", "VOICED", "F0", "LOUDNESS", "BRIGHT", "MOTION", "STATUS")
+		fmt.Fprintf(t.w, "%-10s %10s  %-13s %6s %7s %7s %9s %7s %7s %6s %4s  %s\n",
+			"STREAM", "SEGMENT", "MEDIA", "FRAMES", "VOICED", "F0", "LOUDNESS", "BRIGHT", "MOTION", "SENT", "GATE", "STATUS")
 	}
 	t.lines++
 	status := string(s.Status)
@@ -512,13 +515,23 @@ func (t *segmentTable) print(s model.Segment) {
 	if noAudio {
 		voiced = "no audio"
 	}
-	fmt.Fprintf(t.w, "%-10s %10d  %-13s %6d %7s %7s %9s %7s %7s  %s\n", s.StreamID, s.Index,
+	fmt.Fprintf(t.w, "%-10s %10d  %-13s %6d %7s %7s %9s %7s %7s %6s %4s  %s\n", s.StreamID, s.Index,
 		fmt.Sprintf("%.1f–%.1fs", s.MediaStart.Seconds(), s.MediaEnd.Seconds()), frames, voiced,
 		metric(s, "f0_hz", func(a model.Aggregate) string { return fmt.Sprintf("%.0fHz", a.P50) }),
 		metric(s, "loudness_dbfs", func(a model.Aggregate) string { return fmt.Sprintf("%.1fdB", a.Mean) }),
 		metric(s, "brightness", func(a model.Aggregate) string { return fmt.Sprintf("%.1f", a.Mean) }),
 		metric(s, "motion", func(a model.Aggregate) string { return fmt.Sprintf("%.2f", a.Mean) }),
+		metric(s, "sentiment_compound", func(a model.Aggregate) string { return fmt.Sprintf("%+.2f", a.Mean) }),
+		metric(s, "semantic_gate", func(a model.Aggregate) string { return fmt.Sprintf("%.0f", a.Max) }),
 		status)
+	// Finals are stored as their producer's items; show what was said.
+	for _, name := range slices.Sorted(maps.Keys(s.Plugins)) {
+		for _, it := range s.Plugins[name].Items {
+			if it.Topic == transcript.TopicFinal && it.Text != "" {
+				fmt.Fprintf(t.w, "%-10s %10s  %.1fs  %q\n", "", "", it.PTS.Seconds(), it.Text)
+			}
+		}
+	}
 }
 
 // metric formats field's aggregate from whichever plugin produced it, or "–".
