@@ -161,11 +161,15 @@ func (c *consumer) onMessageResult(res *pluginv1.Result) {
 		c.s.log.Warn("result for a message not in flight", "plugin", c.name, "seq", res.GetSeq())
 		return
 	}
-	item := model.Item{PTS: time.Duration(e.m.GetPtsNs()), Duration: time.Duration(e.m.GetDurationNs()), Fields: res.GetFields()}
+	item := model.Item{PTS: time.Duration(e.m.GetPtsNs()), Duration: time.Duration(e.m.GetDurationNs()), Fields: res.GetFields(),
+		Text: res.GetText(), Payload: res.GetPayload()}
 	if err := res.GetError(); err != nil {
-		item.Error, item.Fields = err.GetCode()+": "+err.GetMessage(), nil
+		item.Error, item.Fields, item.Text, item.Payload = err.GetCode()+": "+err.GetMessage(), nil, "", nil
 	} else if msg := checkFields(item.Fields); msg != "" {
 		item.Error, item.Fields = msg, nil
+	} else if len(item.Payload) > 0 && !json.Valid(item.Payload) {
+		// The API serves payloads as JSON: a bad one is the plugin's error.
+		item.Error, item.Fields, item.Text, item.Payload = "bad_result: answer "+errPayload.Error(), nil, "", nil
 	}
 	c.s.asm.MessageResult(c.name, item, e.event)
 }

@@ -133,9 +133,18 @@ type VideoStream interface {
 // MessageStream is implemented by a Stream that consumes other plugins'
 // topics. Events arrive in order and, after a restart of this plugin, the
 // ones not yet answered arrive again; partial topics may skip superseded
-// messages. The returned fields are stored as this plugin's result at m.PTS.
+// messages. The answer is stored as this plugin's result at m.PTS.
 type MessageStream interface {
-	ProcessMessage(m *Message) (Fields, error)
+	ProcessMessage(m *Message) (Answer, error)
+}
+
+// Answer is a MessageStream's result for one message: numeric fields (which
+// segments aggregate) and, optionally, text and a JSON payload (e.g. the
+// intent an utterance matched and why).
+type Answer struct {
+	Fields  Fields
+	Text    string
+	Payload []byte
 }
 
 // Error is a failure reported to the host as data (code + message).
@@ -244,14 +253,18 @@ func (p processor) Process(f *server.Frame) (map[string]float64, string, error) 
 	return fieldsOrError(fields, err)
 }
 
-func (p processor) ProcessMessage(m *server.MessageIn) (map[string]float64, string, error) {
+func (p processor) ProcessMessage(m *server.MessageIn) (server.AnswerOut, string, error) {
 	ms, ok := p.s.(MessageStream)
 	if !ok {
-		return nil, "bad_input", errors.New("this plugin does not consume topics")
+		return server.AnswerOut{}, "bad_input", errors.New("this plugin does not consume topics")
 	}
-	fields, err := ms.ProcessMessage(&Message{Topic: m.Topic, Producer: m.Producer, StreamID: p.id, PTS: m.PTS,
+	a, err := ms.ProcessMessage(&Message{Topic: m.Topic, Producer: m.Producer, StreamID: p.id, PTS: m.PTS,
 		Duration: m.Duration, Text: m.Text, Fields: m.Fields, Payload: m.Payload})
-	return fieldsOrError(fields, err)
+	fields, code, err := fieldsOrError(a.Fields, err)
+	if err != nil {
+		return server.AnswerOut{}, code, err
+	}
+	return server.AnswerOut{Fields: fields, Text: a.Text, Payload: a.Payload}, "", nil
 }
 
 func fieldsOrError(fields Fields, err error) (map[string]float64, string, error) {

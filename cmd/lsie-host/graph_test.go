@@ -82,6 +82,10 @@ func collectGraph(t *testing.T, h *runningHost, wantSegs int) graphRun {
 			if it.Fields["words"] != 2 {
 				t.Errorf("talk/%d: listener saw %v words", i, it.Fields["words"])
 			}
+			// The answer's text and payload are stored with its fields.
+			if it.Text != fmt.Sprintf("heard utt %d", int(it.Fields["utt"])) || string(it.Payload) != `{"words":2}` {
+				t.Errorf("talk/%d: listener answer text %q payload %s", i, it.Text, it.Payload)
+			}
 			ans = append(ans, int(it.Fields["utt"]))
 		}
 		if got := seg.Plugins["listener"].Messages; got < len(ans) {

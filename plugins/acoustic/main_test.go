@@ -110,3 +110,151 @@ func BenchmarkPerAudioSecond(b *testing.B) {
 		b.Fatalf("%d hops in %d audio seconds", hops, b.N)
 	}
 }
+
+func TestManifestDocumentsEveryField(t *testing.T) {
+	m := plugin{}.Manifest()
+	if m.Version != "0.2.0" {
+		t.Errorf("version %s", m.Version)
+	}
+	doc := map[string]bool{}
+	for _, f := range m.Fields {
+		if doc[f.Name] || f.Unit == "" || f.Description == "" {
+			t.Errorf("field %+v: duplicate or undocumented", f)
+		}
+		doc[f.Name] = true
+	}
+	// Speech (a vowel), noise after silence, a tone: between them every
+	// field appears at least once, and none that the manifest lacks.
+	pcm := append(make([]int16, 8000), noisePCM(16000, 0.1, 1)...)
+	pcm = append(pcm, tonePCM(16000, 220, 0.5)...)
+	seen := map[string]bool{}
+	for _, it := range run(t, pcm) {
+		for k, v := range it.Fields {
+			if !doc[k] {
+				t.Errorf("field %q not in the manifest", k)
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Errorf("field %q = %v", k, v)
+			}
+			seen[k] = true
+		}
+	}
+	for name := range doc {
+		if !seen[name] {
+			t.Errorf("field %q never produced", name)
+		}
+	}
+}
+
+func tonePCM(n int, f, amp float64) []int16 {
+	return tone(0, n, f, amp).Samples
+}
+
+// noisePCM is white noise, uniform in ±amp of full scale.
+func noisePCM(n int, amp float64, seed uint64) []int16 {
+	r := seed*2654435761 + 1
+	out := make([]int16, n)
+	for i := range out {
+		r ^= r << 13
+		r ^= r >> 7
+		r ^= r << 17
+		out[i] = int16(amp * 32767 * (float64(r%20001)/10000 - 1))
+	}
+	return out
+}
+
+// speechOnly are the fields that must be absent on non-speech hops.
+var speechOnly = []string{"f0_hz", "f0_semitones", "jitter_local", "shimmer_local_db", "hnr_db", "f1_hz", "f1_bw_hz",
+	"f2_hz", "f3_hz", "alpha_ratio_v_db", "alpha_ratio_uv_db", "hammarberg_v_db", "hammarberg_uv_db",
+	"slope_0_500_v", "slope_0_500_uv", "slope_500_1500_v", "slope_500_1500_uv", "mfcc1", "mfcc4", "mfcc1_v"}
+
+// TestGating checks the speech/voicing gate: silence has no speech-only
+// field, noise louder than the floor it followed is unvoiced speech with
+// only "_uv" variants, a tone is voiced speech with only "_v" variants.
+func TestGating(t *testing.T) {
+	pcm := append(make([]int16, 16000), noisePCM(16000, 0.1, 2)...)
+	pcm = append(pcm, tonePCM(16000, 220, 0.5)...)
+	items := run(t, pcm)
+	if len(items) != 300 {
+		t.Fatalf("%d hops for 3 s", len(items))
+	}
+	has := func(it sdk.Item, k string) bool { _, ok := it.Fields[k]; return ok }
+	for i, it := range items[:95] {
+		if it.Fields["speech"] != 0 || it.Fields["voiced"] != 0 {
+			t.Fatalf("silence hop %d: %v", i, it.Fields)
+		}
+		for _, k := range speechOnly {
+			if has(it, k) {
+				t.Fatalf("silence hop %d has %s", i, k)
+			}
+		}
+	}
+	for i, it := range items[105:195] {
+		if it.Fields["speech"] != 1 || it.Fields["voiced"] != 0 || !has(it, "alpha_ratio_uv_db") || !has(it, "mfcc1") ||
+			has(it, "alpha_ratio_v_db") || has(it, "mfcc1_v") || has(it, "f0_hz") || has(it, "hnr_db") {
+			t.Fatalf("noise hop %d: %v", i+105, it.Fields)
+		}
+		if a := it.Fields["alpha_ratio_uv_db"]; a > -3 {
+			t.Fatalf("white noise alpha ratio %.1f dB: 1-5 kHz is 4.2x as wide as 50-1000 Hz (-6.2 dB expected), want < -3", a)
+		}
+	}
+	for i, it := range items[205:295] {
+		if it.Fields["speech"] != 1 || it.Fields["voiced"] != 1 || !has(it, "alpha_ratio_v_db") || !has(it, "mfcc1_v") ||
+			has(it, "alpha_ratio_uv_db") || !has(it, "hnr_db") {
+			t.Fatalf("tone hop %d: %v", i+205, it.Fields)
+		}
+		// 220 Hz is exactly three octaves above 27.5 Hz.
+		if st := it.Fields["f0_semitones"]; math.Abs(st-36) > 0.1 {
+			t.Fatalf("tone hop %d: %.3f semitones, want 36", i+205, st)
+		}
+		if h := it.Fields["hnr_db"]; h < 30 {
+			t.Fatalf("tone hop %d: HNR %.1f dB for a pure tone", i+205, h)
+		}
+	}
+}
+
+// TestBadInput: empty chunks, clipped audio and an end without audio give
+// defined output and no error.
+func TestBadInput(t *testing.T) {
+	st := openStream(t)
+	for _, a := range []*sdk.Audio{
+		{SampleRate: sampleRate},
+		{SampleRate: sampleRate, Samples: []int16{}},
+		{SampleRate: 0, Samples: nil, FirstSample: 0},
+	} {
+		items, err := st.ProcessAudio(a)
+		if err != nil || len(items) != 0 {
+			t.Fatalf("empty chunk: %v items, err %v", len(items), err)
+		}
+	}
+	if items, err := openStream(t).ProcessAudio(&sdk.Audio{End: true}); err != nil || len(items) != 0 {
+		t.Fatalf("end without audio: %v, %v", items, err)
+	}
+	// A 150 Hz sine at 4x full scale, clipped: a square-ish wave.
+	clip := make([]int16, 16000)
+	for i := range clip {
+		v := 4 * 32767 * math.Sin(2*math.Pi*150*float64(i)/sampleRate)
+		clip[i] = int16(math.Max(-32768, math.Min(32767, v)))
+	}
+	items := run(t, clip)
+	if len(items) != 100 {
+		t.Fatalf("%d hops", len(items))
+	}
+	voiced := 0
+	for _, it := range items {
+		for k, v := range it.Fields {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("clipped: %s = %v", k, v)
+			}
+		}
+		if it.Fields["voiced"] == 1 {
+			voiced++
+			if f := it.Fields["f0_hz"]; math.Abs(f-150) > 1.5 {
+				t.Fatalf("clipped: F0 %.2f", f)
+			}
+		}
+	}
+	if voiced < 90 {
+		t.Errorf("clipped 150 Hz: %d of 100 hops voiced", voiced)
+	}
+}

@@ -21,9 +21,12 @@ type Frame struct {
 
 // Result is what the plugin answered for one frame or audio record.
 type Result struct {
-	Fields  map[string]float64 // a frame's fields
-	Items   []Item             // an audio record's items
-	ErrCode string             // "" unless the plugin (or its SDK) reported an error
+	Fields map[string]float64 // a frame's or message's fields
+	Items  []Item             // an audio record's items
+	// Text and Payload of a message's answer.
+	Text    string
+	Payload []byte
+	ErrCode string // "" unless the plugin (or its SDK) reported an error
 	ErrMsg  string
 	// Progress (audio): every item before this media time has been produced;
 	// math.MaxInt64 after EndAudio.

@@ -381,7 +381,7 @@ func (s *Stream) Close() {
 }
 
 func convert(r *pluginv1.Result) Result {
-	out := Result{Fields: r.GetFields(), Progress: time.Duration(r.GetProgressNs())}
+	out := Result{Fields: r.GetFields(), Text: r.GetText(), Payload: r.GetPayload(), Progress: time.Duration(r.GetProgressNs())}
 	if e := r.GetError(); e != nil {
 		out.ErrCode, out.ErrMsg = e.GetCode(), e.GetMessage()
 	}

@@ -139,7 +139,7 @@ func TestPublishedAndDeliveredMessages(t *testing.T) {
 
 	listener := Start(t, installAs(t, bin, "listener")).Open("mic", nil)
 	msgs[1].Producer = "talker"
-	if r := listener.Message(msgs[1]); r.ErrCode != "" || r.Fields["utt"] != 1 || r.Fields["words"] != 2 {
+	if r := listener.Message(msgs[1]); r.ErrCode != "" || r.Fields["utt"] != 1 || r.Fields["words"] != 2 || r.Text != "heard utt 1" || string(r.Payload) != `{"words":2}` {
 		t.Errorf("listener on a final: %+v", r)
 	}
 	if r := listener.Message(msgs[3]); r.Fields["partial"] != 1 {

@@ -1,10 +1,15 @@
-// Package dsp computes frame-level speech features (level, zero-crossing
-// rate, spectral centroid and YIN pitch) for the acoustic plugin.
+// Package dsp computes frame-level speech features for the acoustic plugin:
+// level, zero-crossing rate, spectral centroid, YIN pitch, the eGeMAPS-like
+// spectral descriptors (spectral.go), LPC formants (formant.go), and the
+// period measures jitter, shimmer and HNR (voice.go, harmonicity.go), which
+// also come in whole-signal forms (report.go) that follow Praat's
+// definitions for checking against it.
 //
 // Audio is mono float32 in [-1, 1]. The plugin calls these functions once per
 // 10 ms hop on an analysis window centred on the hop; framing is the caller's
-// job. Everything here is allocation-free in steady state so that it can run
-// on the hot path of a live stream.
+// job. The per-hop analysers keep their buffers so that they allocate nothing
+// in steady state on a live stream's hot path; pulse placement (Pulses,
+// WindowVoice) returns a fresh slice per call.
 package dsp
 
 import "math"

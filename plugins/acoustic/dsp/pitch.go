@@ -9,6 +9,14 @@ type PitchConfig struct {
 	MaxF0      float64 // highest reportable F0 in Hz; sets the shortest lag searched
 	Threshold  float64 // CMNDF absolute threshold: dips above it are not periodic enough
 	MinRMSdBFS float64 // energy gate: quieter windows are unvoiced without analysis
+	// ContinueThreshold replaces Threshold for a window that follows a
+	// voiced one (EstimateNear): voicing starts on clear periodicity and
+	// holds through weaker, e.g. jittery or breathy, stretches. 0: Threshold.
+	ContinueThreshold float64
+	// JumpCost is added to a dip's CMNDF per octave it lies from the
+	// previous F0 (EstimateNear), so a voiced stretch does not jump an
+	// octave on a slightly deeper dip at a multiple of its period.
+	JumpCost float64
 }
 
 // DefaultPitchConfig returns settings for 16 kHz speech: 75-600 Hz covers
@@ -20,8 +28,11 @@ func DefaultPitchConfig() PitchConfig {
 		SampleRate: 16000,
 		MinF0:      75,
 		MaxF0:      600,
-		Threshold:  0.15,
+		Threshold:  0.35,
 		MinRMSdBFS: -50,
+
+		ContinueThreshold: 0.55,
+		JumpCost:          0.15,
 	}
 }
 
@@ -68,6 +79,12 @@ func NewPitchTracker(cfg PitchConfig) *PitchTracker {
 	if !(cfg.Threshold > 0) {
 		cfg.Threshold = def.Threshold
 	}
+	if !(cfg.ContinueThreshold > 0) {
+		cfg.ContinueThreshold = cfg.Threshold
+	}
+	if !(cfg.JumpCost >= 0) {
+		cfg.JumpCost = 0
+	}
 	if math.IsNaN(cfg.MinRMSdBFS) {
 		cfg.MinRMSdBFS = def.MinRMSdBFS
 	}
@@ -97,7 +114,13 @@ func (p *PitchTracker) WindowSamples() int { return len(p.buf) }
 // Estimate returns the pitch of x, which should hold WindowSamples samples
 // centred on the hop. Longer inputs are cut to their centred part; shorter
 // ones cannot hold the longest period and are reported unvoiced.
-func (p *PitchTracker) Estimate(x []float32) Pitch {
+func (p *PitchTracker) Estimate(x []float32) Pitch { return p.EstimateNear(x, 0) }
+
+// EstimateNear is Estimate for a window that follows one with pitch prevF0
+// (Hz; 0 when that one was unvoiced): it applies ContinueThreshold and
+// prefers dips near the previous period (see JumpCost). A live stream
+// passes its last hop's F0, which makes the voicing decision hysteretic.
+func (p *PitchTracker) EstimateNear(x []float32, prevF0 float64) Pitch {
 	n := len(p.buf)
 	if len(x) < n {
 		return Pitch{}
@@ -113,7 +136,13 @@ func (p *PitchTracker) Estimate(x []float32) Pitch {
 	}
 	p.difference()
 	p.normalise()
-	tau, ok := p.pickLag()
+	var tau int
+	var ok bool
+	if prevF0 > 0 && !math.IsInf(prevF0, 0) {
+		tau, ok = p.pickNear(float64(p.cfg.SampleRate) / prevF0)
+	} else {
+		tau, ok = p.pickLag()
+	}
 	if !ok {
 		return Pitch{}
 	}
@@ -214,6 +243,32 @@ func (p *PitchTracker) pickLag() (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// pickNear chooses, among the in-range local minima of the CMNDF below
+// ContinueThreshold, the one whose depth plus JumpCost per octave away from
+// prevLag is least. Range edges and multiples of a shorter period are
+// refused as in pickLag.
+func (p *PitchTracker) pickNear(prevLag float64) (int, bool) {
+	c := p.cmndf
+	th := p.cfg.ContinueThreshold
+	best, bestScore := 0, math.Inf(1)
+	for tau := p.minLag; tau <= p.maxLag; tau++ {
+		if !(c[tau] < th && c[tau] <= c[tau-1] && c[tau] <= c[tau+1]) {
+			continue
+		}
+		score := c[tau] + p.cfg.JumpCost*math.Abs(math.Log2(float64(tau)/prevLag))
+		if score < bestScore {
+			best, bestScore = tau, score
+		}
+	}
+	if best == 0 || (best == p.minLag && c[best-1] < c[best]) || (best == p.maxLag && c[best+1] < c[best]) {
+		return 0, false
+	}
+	if p.shorterPeriod(best) {
+		return 0, false
+	}
+	return best, true
 }
 
 // shorterPeriod reports whether a lag below minLag that divides tau (within

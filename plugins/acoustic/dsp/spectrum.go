@@ -13,6 +13,7 @@ type Spectrum struct {
 	re, im []float64 // FFT work buffers
 	win    []float64 // Hann window for winLen samples (capacity n)
 	winLen int
+	pow    []float64 // power spectrum from Power, reused
 }
 
 // NewSpectrum returns FFT state for windows of up to n samples (n < 1 is

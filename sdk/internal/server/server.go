@@ -71,6 +71,13 @@ type MessageIn struct {
 	Producer string
 }
 
+// AnswerOut is a consumer's answer to one message.
+type AnswerOut struct {
+	Fields  map[string]float64
+	Text    string
+	Payload []byte
+}
+
 // Publisher sends a stream's messages to the host.
 type Publisher interface {
 	Publish(m MessageOut) error
@@ -85,8 +92,8 @@ type Processor interface {
 	// ProcessAudio also returns the plugin's progress: every item before it
 	// has been produced (negative: unknown, use the chunk's end).
 	ProcessAudio(a *AudioIn) ([]ItemOut, time.Duration, string, error)
-	// ProcessMessage returns fields for one delivered topic message.
-	ProcessMessage(m *MessageIn) (map[string]float64, string, error)
+	// ProcessMessage answers one delivered topic message.
+	ProcessMessage(m *MessageIn) (AnswerOut, string, error)
 	Close() error
 }
 
@@ -512,7 +519,7 @@ func (s *service) workMessage(handle uint32, st *stream, j job) {
 	m := j.msg
 	res := &pluginv1.Result{Handle: handle, Seq: j.deliver.Seq, PtsNs: m.GetPtsNs(), DurationNs: m.GetDurationNs(),
 		Input: pluginv1.Input_INPUT_MESSAGE, ReceivedNanos: shm.MonotonicNanos()}
-	fields, code, err := st.proc.ProcessMessage(&MessageIn{Producer: m.GetProducer(), MessageOut: MessageOut{
+	answer, code, err := st.proc.ProcessMessage(&MessageIn{Producer: m.GetProducer(), MessageOut: MessageOut{
 		Topic: m.GetTopic(), PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
 		Text: m.GetText(), Fields: m.GetFields(), Payload: m.GetPayload()}})
 	res.DoneNanos = shm.MonotonicNanos()
@@ -522,7 +529,7 @@ func (s *service) workMessage(handle uint32, st *stream, j job) {
 		}
 		res.Error = &pluginv1.Error{Code: code, Message: err.Error()}
 	} else {
-		res.Fields = fields
+		res.Fields, res.Text, res.Payload = answer.Fields, answer.Text, answer.Payload
 	}
 	s.send(dataplane.Ack{Handle: handle}, res)
 }

@@ -736,7 +736,10 @@ type Result struct {
 	Items         []*Item                `protobuf:"bytes,10,rep,name=items,proto3" json:"items,omitempty"`
 	// progress_ns: the plugin has produced every item that starts before this
 	// media time (audio); segments wait for it (Contract 4).
-	ProgressNs    int64 `protobuf:"varint,11,opt,name=progress_ns,json=progressNs,proto3" json:"progress_ns,omitempty"`
+	ProgressNs int64 `protobuf:"varint,11,opt,name=progress_ns,json=progressNs,proto3" json:"progress_ns,omitempty"`
+	// text and payload (JSON) of a message's answer: e.g. the matched intent.
+	Text          string `protobuf:"bytes,12,opt,name=text,proto3" json:"text,omitempty"`
+	Payload       []byte `protobuf:"bytes,13,opt,name=payload,proto3" json:"payload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -846,6 +849,20 @@ func (x *Result) GetProgressNs() int64 {
 		return x.ProgressNs
 	}
 	return 0
+}
+
+func (x *Result) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Result) GetPayload() []byte {
+	if x != nil {
+		return x.Payload
+	}
+	return nil
 }
 
 // Error is a failure the host records, not a string to parse.
@@ -1149,7 +1166,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06fields\x18\x03 \x03(\v2 .lsie.plugin.v1.Item.FieldsEntryR\x06fields\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xce\x03\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xfc\x03\n" +
 	"\x06Result\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\rR\x06handle\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
@@ -1165,7 +1182,9 @@ const file_plugin_proto_rawDesc = "" +
 	"\x05items\x18\n" +
 	" \x03(\v2\x14.lsie.plugin.v1.ItemR\x05items\x12\x1f\n" +
 	"\vprogress_ns\x18\v \x01(\x03R\n" +
-	"progressNs\x1a9\n" +
+	"progressNs\x12\x12\n" +
+	"\x04text\x18\f \x01(\tR\x04text\x12\x18\n" +
+	"\apayload\x18\r \x01(\fR\apayload\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"5\n" +

@@ -137,9 +137,9 @@ type listener struct {
 	marker  string
 }
 
-func (l *listener) ProcessMessage(m *sdk.Message) (sdk.Fields, error) {
+func (l *listener) ProcessMessage(m *sdk.Message) (sdk.Answer, error) {
 	if m.Topic == partialTopic {
-		return sdk.Fields{"partial": 1}, nil
+		return sdk.Answer{Fields: sdk.Fields{"partial": 1}}, nil
 	}
 	n := finals.Add(1)
 	if l.crashAt > 0 && n == l.crashAt && l.marker != "" {
@@ -154,17 +154,19 @@ func (l *listener) ProcessMessage(m *sdk.Message) (sdk.Fields, error) {
 		Words []map[string]any `json:"words"`
 	}
 	if err := json.Unmarshal(m.Payload, &p); err != nil {
-		return nil, sdk.Errorf("bad_input", "payload: %v", err)
+		return sdk.Answer{}, sdk.Errorf("bad_input", "payload: %v", err)
 	}
 	if m.Producer == "" || m.Text != fmt.Sprintf("utt %d", int64(m.Fields["utt"])) {
-		return nil, sdk.Errorf("bad_input", "message from %q reads %q for utt %v", m.Producer, m.Text, m.Fields["utt"])
+		return sdk.Answer{}, sdk.Errorf("bad_input", "message from %q reads %q for utt %v", m.Producer, m.Text, m.Fields["utt"])
 	}
-	return sdk.Fields{"utt": m.Fields["utt"], "words": float64(len(p.Words))}, nil
+	// The answer's text and payload are stored with its fields.
+	return sdk.Answer{Fields: sdk.Fields{"utt": m.Fields["utt"], "words": float64(len(p.Words))},
+		Text: "heard " + m.Text, Payload: []byte(fmt.Sprintf(`{"words":%d}`, len(p.Words)))}, nil
 }
 
 func (l *listener) Close() error { return nil }
 
 type loop struct{}
 
-func (loop) ProcessMessage(*sdk.Message) (sdk.Fields, error) { return nil, nil }
+func (loop) ProcessMessage(*sdk.Message) (sdk.Answer, error) { return sdk.Answer{}, nil }
 func (loop) Close() error                                    { return nil }
