@@ -4,8 +4,10 @@
 #    H.264/AAC MP4 by scripts/demo-media.sh (which `make demo` runs), looped
 #    and paced like a camera.
 #  - "tone": a test pattern with a 440 Hz tone.
-# Both go to the visual and acoustic plugins; 2 s segments so results show
-# up quickly. Every field is documented in example.hcl.
+# Both go to the visual and acoustic plugins; the speech stream also to
+# transcription (Silero VAD + PocketSphinx) and semantic (VADER sentiment and
+# an intent gate over the transcripts). 2 s segments so results show up
+# quickly. Every field is documented in example.hcl.
 
 segment {
   duration = "2s"
@@ -22,6 +24,16 @@ stream "speech" {
   }
   plugin "visual" {}
   plugin "acoustic" {}
+  plugin "transcription" {}
+  plugin "semantic" {
+    # Target intents as exemplar phrases; semantic_gate is 1 when an
+    # utterance scores gate_threshold or more against one of them.
+    intents = {
+      civic  = ["ask what you can do for your country"]
+      thanks = ["thank you for the donation", "thanks everyone"]
+    }
+    gate_threshold = 0.5
+  }
 }
 
 stream "tone" {

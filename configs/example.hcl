@@ -136,7 +136,10 @@ stream "ball" {
     # version = "~> 0.1"
 
     # Any other attribute is plugin-specific and passed to the plugin as a
-    # string: a string, number (rendered like 0.5, 12, 1e+06) or bool.
+    # string: a string, number (rendered like 0.5, 12, 1e+06) or bool; a
+    # list or object as its JSON text (e.g. the semantic plugin's intents).
+    # The model plugins read model_dir (default $LSIE_PLUGIN_MODEL_DIR, else
+    # var/models) and, for ONNX models, execution_provider = "cpu" | "cuda".
     threshold = 0.5
   }
 }

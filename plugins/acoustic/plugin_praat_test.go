@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/lsie-mlf/lsie/internal/testenv"
+	"github.com/lsie-mlf/lsie/internal/wav"
 	"github.com/lsie-mlf/lsie/plugins/acoustic/internal/praattest"
-	"github.com/lsie-mlf/lsie/plugins/internal/wav"
 	"github.com/lsie-mlf/lsie/sdk"
 )
 

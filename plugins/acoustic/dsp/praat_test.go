@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/lsie-mlf/lsie/internal/testenv"
+	"github.com/lsie-mlf/lsie/internal/wav"
 	"github.com/lsie-mlf/lsie/plugins/acoustic/internal/praattest"
-	"github.com/lsie-mlf/lsie/plugins/internal/wav"
 )
 
 func writeWAV(t *testing.T, name string, x []float32) string {

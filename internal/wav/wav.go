@@ -87,7 +87,11 @@ func ReadFile(path string) (Sound, error) {
 	if err != nil {
 		return Sound{}, err
 	}
-	return Parse(b)
+	s, err := Parse(b)
+	if err != nil {
+		return Sound{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
 }
 
 // Write encodes s as 16-bit mono PCM, rounding and clipping to full scale.
@@ -132,4 +136,27 @@ func WriteFile(path string, s Sound) error {
 		return err
 	}
 	return f.Close()
+}
+
+// PCM16 returns s's samples as 16-bit integers: exactly the file's samples,
+// since Parse divides them by 32768, which float32 represents exactly.
+func (s Sound) PCM16() []int16 {
+	out := make([]int16, len(s.Samples))
+	for i, v := range s.Samples {
+		out[i] = int16(math.Max(-32768, math.Min(32767, math.Round(float64(v)*32768))))
+	}
+	return out
+}
+
+// ReadMono16k reads a 16 kHz WAV file's first channel as 16-bit samples,
+// the host's audio format; another rate is an error naming it.
+func ReadMono16k(path string) ([]int16, error) {
+	s, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if s.Rate != 16000 {
+		return nil, fmt.Errorf("%s: %d Hz, want 16000", path, s.Rate)
+	}
+	return s.PCM16(), nil
 }

@@ -3,6 +3,8 @@ package wav
 import (
 	"bytes"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -73,4 +75,31 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// PCM16 gives back exactly the samples written.
+func TestPCM16Exact(t *testing.T) {
+	want := []int16{0, 1, -1, 32767, -32768, 12345, -2}
+	s := Sound{Rate: 16000, Samples: make([]float32, len(want))}
+	for i, v := range want {
+		s.Samples[i] = float32(v) / 32768
+	}
+	path := t.TempDir() + "/x.wav"
+	if err := WriteFile(path, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadMono16k(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	s.Rate = 8000
+	if err := WriteFile(path, s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadMono16k(path); err == nil || !strings.Contains(err.Error(), "8000 Hz") {
+		t.Fatalf("8 kHz file: %v", err)
+	}
 }
