@@ -51,6 +51,9 @@ bench: build
 	$(GO) run ./cmd/capture-bench
 	$(GO) run ./cmd/streams-bench
 	$(GO) test -run XXX -bench . -count 3 ./plugins/acoustic/ ./plugins/acoustic/dsp/
+	$(GO) test -run XXX -bench . ./plugins/semantic/... ./plugins/transcription/whisper/ ./plugins/internal/vad/
+	bash scripts/asr-testset.sh
+	$(GO) run ./cmd/asr-bench -realtime
 	$(GO) test -run XXX -bench PluginRecovery -benchtime 1x ./cmd/lsie-host/
 
 proto:

@@ -485,3 +485,36 @@ func TestBadAttributes(t *testing.T) {
 		}
 	}
 }
+
+// The whisper engine through the plugin: absent weights are an error at
+// open naming the file; a tiny generated model (whisper's own test model,
+// whose decoder ignores the audio and walks a fixed token chain) decodes
+// every utterance the VAD cuts from jfk.wav into that chain's text, with
+// word times inside the utterance.
+func TestWhisperEngineThroughPlugin(t *testing.T) {
+	attrs := requireModels(t)
+	h := start(t)
+	missing := map[string]string{"model_dir": attrs["model_dir"], "engine": "whisper", "whisper_dir": t.TempDir()}
+	if _, err := h.TryOpen("w0", missing); err == nil || !strings.Contains(err.Error(), "encoder_model.onnx") {
+		t.Fatalf("whisper without weights: %v, want an error naming encoder_model.onnx", err)
+	}
+
+	const python = "/usr/bin/python3" // Debian's, with numpy and onnx
+	if err := exec.Command(python, "-c", "import numpy, onnx").Run(); err != nil {
+		testenv.Missing(t, "%s with numpy and onnx (python3-numpy, python3-onnx): %v", python, err)
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command(python, "whisper/testdata/tiny_whisper.py", dir).CombinedOutput(); err != nil {
+		t.Fatalf("tiny_whisper.py: %v\n%s", err, out)
+	}
+	s := h.Open("w1", map[string]string{"model_dir": attrs["model_dir"], "engine": "whisper", "whisper_dir": dir, "whisper_threads": "1"})
+	finals, _ := check(t, feed(t, s, readJFK(t), 0, true))
+	if len(finals) != 4 { // the VAD's four phrases (TestJFKStreaming)
+		t.Errorf("%d finals, want 4", len(finals))
+	}
+	for _, f := range finals {
+		if f.p.Text != "And so, my fellow Americans café" || f.p.Engine != "whisper" || len(f.p.Words) != 6 {
+			t.Errorf("utterance %d: %q by %q, %d words", f.p.Utterance, f.p.Text, f.p.Engine, len(f.p.Words))
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package whisper
 
 import (
-	"encoding/binary"
 	"math"
 	"os"
 	"os/exec"
@@ -75,37 +74,4 @@ func chirp(n int, f0, f1, amp float64) []int16 {
 		s[i] = int16(amp * 32767 * math.Sin(2*math.Pi*(f0*t+(f1-f0)*t*t/(2*dur))))
 	}
 	return s
-}
-
-// readWAV reads a 16-bit PCM WAV file's samples (first channel).
-func readWAV(tb testing.TB, path string) []int16 {
-	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if len(b) < 12 || string(b[:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
-		tb.Fatalf("%s: not a WAV file", path)
-	}
-	channels := 1
-	for p := 12; p+8 <= len(b); {
-		id, size := string(b[p:p+4]), int(binary.LittleEndian.Uint32(b[p+4:]))
-		body := b[p+8 : min(p+8+size, len(b))]
-		switch id {
-		case "fmt ":
-			if binary.LittleEndian.Uint16(body[0:]) != 1 || binary.LittleEndian.Uint16(body[14:]) != 16 || binary.LittleEndian.Uint32(body[4:]) != sampleRate {
-				tb.Fatalf("%s: want 16 kHz 16-bit PCM", path)
-			}
-			channels = int(binary.LittleEndian.Uint16(body[2:]))
-		case "data":
-			s := make([]int16, len(body)/2/channels)
-			for i := range s {
-				s[i] = int16(binary.LittleEndian.Uint16(body[2*i*channels:]))
-			}
-			return s
-		}
-		p += 8 + size + size%2
-	}
-	tb.Fatalf("%s: no data chunk", path)
-	return nil
 }
