@@ -117,32 +117,6 @@ func TestSegmentMeasuresAgreeWithPraatJFK(t *testing.T) {
 	checkAgreement(t, "jfk", x, praattest.Run(t, jfkPath))
 }
 
-// VoicedAgreement compares a 10 ms track (frame k centred at sample
-// 160k+80) with Praat's pitch frames: the fraction of Praat frames on which
-// the voicing decisions agree, and the fraction of Praat's voiced frames
-// that the track also calls voiced.
-func voicedAgreement(voiced func(k int) (bool, bool), frames []praattest.Frame) (agree, recall float64) {
-	n, same, pv, both := 0, 0, 0, 0
-	for _, f := range frames {
-		k := int(math.Round((f.T*sr - 80.5) / 160))
-		v, ok := voiced(k)
-		if !ok {
-			continue
-		}
-		n++
-		if v == (f.F0 > 0) {
-			same++
-		}
-		if f.F0 > 0 {
-			pv++
-			if v {
-				both++
-			}
-		}
-	}
-	return float64(same) / float64(max(n, 1)), float64(both) / float64(max(pv, 1))
-}
-
 // TestVoicedFramesAgreeWithPraatJFK: the plugin's voicing decision (the
 // tracker with hysteresis, as TrackPitch runs it) against Praat's pitch
 // track (To Pitch, 75–600 Hz) frame by frame.
@@ -150,7 +124,7 @@ func TestVoicedFramesAgreeWithPraatJFK(t *testing.T) {
 	x := readJFK(t)
 	pr := praattest.Run(t, jfkPath)
 	tr := TrackPitch(x, sr, NewPitchTracker(DefaultPitchConfig()))
-	agree, recall := voicedAgreement(func(k int) (bool, bool) {
+	agree, recall, _ := praattest.VoicedAgreement(func(k int) (bool, bool) {
 		if k < 0 || k >= len(tr.F0) {
 			return false, false
 		}

@@ -272,24 +272,15 @@ func (w *WordNet) Known(lemma string) bool {
 func (w *WordNet) Synonyms(lemma string, senses int) ([]string, error) {
 	lemma = normalize(lemma)
 	var out []string
-	for p := Noun; p < numPOS; p++ {
-		offs := w.index[p][lemma]
-		if senses > 0 && len(offs) > senses {
-			offs = offs[:senses]
-		}
-		for _, off := range offs {
-			words, err := w.synsetWords(p, off)
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range words {
-				if s != lemma && !contains(out, s) {
-					out = append(out, s)
-				}
+	err := w.eachSense(lemma, senses, func(s synsetLine) error {
+		for _, word := range s.words {
+			if word != lemma && !contains(out, word) {
+				out = append(out, word)
 			}
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // Derived returns the words WordNet links to lemma as derivationally
@@ -298,6 +289,29 @@ func (w *WordNet) Synonyms(lemma string, senses int) ([]string, error) {
 func (w *WordNet) Derived(lemma string, senses int) ([]string, error) {
 	lemma = normalize(lemma)
 	var out []string
+	err := w.eachSense(lemma, senses, func(s synsetLine) error {
+		for _, ptr := range s.ptrs {
+			if ptr.symbol != "+" || ptr.source < 1 || ptr.source > len(s.words) || s.words[ptr.source-1] != lemma {
+				continue
+			}
+			t, err := w.synset(ptr.pos, ptr.offset)
+			if err != nil {
+				return err
+			}
+			if ptr.target >= 1 && ptr.target <= len(t.words) {
+				if d := t.words[ptr.target-1]; d != lemma && !contains(out, d) {
+					out = append(out, d)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// eachSense calls fn with each synset of lemma (normalised), at most senses
+// per part of speech in frequency order (0: all).
+func (w *WordNet) eachSense(lemma string, senses int, fn func(synsetLine) error) error {
 	for p := Noun; p < numPOS; p++ {
 		offs := w.index[p][lemma]
 		if senses > 0 && len(offs) > senses {
@@ -306,25 +320,14 @@ func (w *WordNet) Derived(lemma string, senses int) ([]string, error) {
 		for _, off := range offs {
 			s, err := w.synset(p, off)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			for _, ptr := range s.ptrs {
-				if ptr.symbol != "+" || ptr.source < 1 || ptr.source > len(s.words) || s.words[ptr.source-1] != lemma {
-					continue
-				}
-				t, err := w.synset(ptr.pos, ptr.offset)
-				if err != nil {
-					return nil, err
-				}
-				if ptr.target >= 1 && ptr.target <= len(t.words) {
-					if d := t.words[ptr.target-1]; d != lemma && !contains(out, d) {
-						out = append(out, d)
-					}
-				}
+			if err := fn(s); err != nil {
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // synsetLine is the part of a data file line the package uses.
@@ -343,12 +346,6 @@ type pointer struct {
 }
 
 var posLetter = map[string]POS{"n": Noun, "v": Verb, "a": Adj, "s": Adj, "r": Adv}
-
-// synsetWords reads the words of the synset at off in data.POS.
-func (w *WordNet) synsetWords(p POS, off int64) ([]string, error) {
-	s, err := w.synset(p, off)
-	return s.words, err
-}
 
 // synset reads the synset at off in data.POS:
 // "offset lex_filenum ss_type w_cnt word lex_id [word lex_id...] p_cnt

@@ -6,6 +6,7 @@ package praattest
 import (
 	"bufio"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,3 +142,33 @@ func Parse(s string) (Report, error) {
 	}
 	return r, nil
 }
+
+// VoicedAgreement compares a 10 ms track at 16 kHz (frame k centred at
+// sample 160k+80; voiced(k) reports the decision and whether frame k
+// exists) with Praat's pitch frames: the fraction of Praat frames on which
+// the voicing decisions agree, the fraction of Praat's voiced frames the
+// track also calls voiced, and how many frames were compared.
+func VoicedAgreement(voiced func(k int) (v, ok bool), frames []Frame) (agree, recall float64, n int) {
+	same, pv, both := 0, 0, 0
+	for _, f := range frames {
+		v, ok := voiced(HopIndex(f.T))
+		if !ok {
+			continue
+		}
+		n++
+		if v == (f.F0 > 0) {
+			same++
+		}
+		if f.F0 > 0 {
+			pv++
+			if v {
+				both++
+			}
+		}
+	}
+	return float64(same) / float64(max(n, 1)), float64(both) / float64(max(pv, 1)), n
+}
+
+// HopIndex is the 10 ms hop (at 16 kHz, centred at sample 160k+80) nearest
+// to Praat's frame time t.
+func HopIndex(t float64) int { return int(math.Round((t*16000 - 80.5) / 160)) }
