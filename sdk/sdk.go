@@ -35,6 +35,7 @@ const (
 	FormatRGB24 = shm.FormatRGB24
 	FormatGray8 = shm.FormatGray8
 	FormatRGBA  = shm.FormatRGBA
+	FormatNV12  = shm.FormatNV12 // luma plane, then interleaved U, V at half resolution
 )
 
 // Field documents one output value.

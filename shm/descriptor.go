@@ -40,6 +40,10 @@ const (
 	FormatRGB24 PixelFormat = 1 // packed R, G, B bytes
 	FormatGray8 PixelFormat = 2 // one luma byte
 	FormatRGBA  PixelFormat = 3 // packed R, G, B, A bytes
+	// FormatNV12 is what decoders produce: a luma plane of Height rows,
+	// then one plane of interleaved U, V bytes at half resolution in both
+	// directions ((Height+1)/2 rows), both Stride bytes per row.
+	FormatNV12 PixelFormat = 4
 )
 
 // String returns the format's name as used in topic names (video.rgb24).
@@ -51,21 +55,33 @@ func (f PixelFormat) String() string {
 		return "gray8"
 	case FormatRGBA:
 		return "rgba"
+	case FormatNV12:
+		return "nv12"
 	}
 	return "PixelFormat(" + strconv.Itoa(int(f)) + ")"
 }
 
-// BytesPerPixel returns the size of one pixel, or 0 for an unknown format.
+// BytesPerPixel returns the size of one pixel of the first plane (luma for
+// NV12), or 0 for an unknown format.
 func (f PixelFormat) BytesPerPixel() int {
 	switch f {
 	case FormatRGB24:
 		return 3
-	case FormatGray8:
+	case FormatGray8, FormatNV12:
 		return 1
 	case FormatRGBA:
 		return 4
 	}
 	return 0
+}
+
+// Rows returns how many Stride-byte rows a frame of height h occupies: h,
+// plus the chroma plane's (h+1)/2 for NV12.
+func (f PixelFormat) Rows(h int) int {
+	if f == FormatNV12 {
+		return h + (h+1)/2
+	}
+	return h
 }
 
 // DescriptorSize is the encoded size of a Descriptor.
@@ -191,15 +207,19 @@ func (d *Descriptor) validate() error {
 	if d.Generation&1 != 0 {
 		return fmt.Errorf("%w: odd generation %d", ErrDescriptor, d.Generation)
 	}
-	if size := uint64(d.Stride) * uint64(d.Height); size > MaxFrameBytes {
-		return fmt.Errorf("%w: frame size stride %d * height %d = %d exceeds %d", ErrDescriptor, d.Stride, d.Height, size, MaxFrameBytes)
+	if size := d.frameSize(); size > MaxFrameBytes {
+		return fmt.Errorf("%w: frame size stride %d * rows %d = %d exceeds %d", ErrDescriptor, d.Stride, d.Format.Rows(int(d.Height)), size, MaxFrameBytes)
 	}
 	return nil
 }
 
-// FrameBytes returns the frame's size in memory, Stride*Height.
-func (d *Descriptor) FrameBytes() int {
-	return int(uint64(d.Stride) * uint64(d.Height))
+// FrameBytes returns the frame's size in memory, Stride times its rows.
+func (d *Descriptor) FrameBytes() int { return int(d.frameSize()) }
+
+// frameSize is FrameBytes without the int conversion, for checks on
+// descriptors not yet validated (no product of 32-bit operands wraps).
+func (d *Descriptor) frameSize() uint64 {
+	return uint64(d.Stride) * uint64(d.Format.Rows(int(d.Height)))
 }
 
 // MonotonicNanos returns CLOCK_MONOTONIC in nanoseconds; unlike time.Now's

@@ -109,8 +109,8 @@ func TestDescriptorParseErrors(t *testing.T) {
 			want: "shm: bad descriptor: device 1 with host memory"},
 		{name: "format zero", edit: func(d *Descriptor) { d.Format = 0 },
 			want: "shm: bad descriptor: unknown format 0"},
-		{name: "format unknown", edit: func(d *Descriptor) { d.Format = 4 },
-			want: "shm: bad descriptor: unknown format 4"},
+		{name: "format unknown", edit: func(d *Descriptor) { d.Format = 99 },
+			want: "shm: bad descriptor: unknown format 99"},
 		{name: "zero width", edit: func(d *Descriptor) { d.Width = 0 },
 			want: "shm: bad descriptor: width is 0"},
 		{name: "zero height", edit: func(d *Descriptor) { d.Height = 0 },
@@ -124,10 +124,10 @@ func TestDescriptorParseErrors(t *testing.T) {
 			want: "shm: bad descriptor: odd generation 43"},
 		{name: "size overflow", edit: func(d *Descriptor) {
 			d.Format, d.Width, d.Height, d.Stride = FormatGray8, 1, ^uint32(0), ^uint32(0)
-		}, want: "shm: bad descriptor: frame size stride 4294967295 * height 4294967295 = 18446744065119617025 exceeds 1073741824"},
+		}, want: "shm: bad descriptor: frame size stride 4294967295 * rows 4294967295 = 18446744065119617025 exceeds 1073741824"},
 		{name: "size just over max", edit: func(d *Descriptor) {
 			d.Format, d.Width, d.Height, d.Stride = FormatGray8, 1, 1<<20, 1<<10+1
-		}, want: "shm: bad descriptor: frame size stride 1025 * height 1048576 = 1074790400 exceeds 1073741824"},
+		}, want: "shm: bad descriptor: frame size stride 1025 * rows 1048576 = 1074790400 exceeds 1073741824"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -232,4 +232,32 @@ func FuzzDescriptorParse(f *testing.F) {
 			t.Fatalf("Put(Parse(b)) = %x, want %x", out, b)
 		}
 	})
+}
+
+// NV12 frames are the luma plane plus a half-height chroma plane, both at
+// the descriptor's stride.
+func TestNV12Geometry(t *testing.T) {
+	for _, tc := range []struct{ w, h, stride, bytes int }{
+		{640, 360, 640, 640 * 540},
+		{3, 3, 4, 4 * 5}, // odd sizes round the chroma plane up
+		{1, 1, 1, 2},
+	} {
+		d := Descriptor{Memory: MemoryHost, Format: FormatNV12, Width: uint32(tc.w), Height: uint32(tc.h), Stride: uint32(tc.stride)}
+		var b [DescriptorSize]byte
+		d.Put(b[:])
+		var got Descriptor
+		if err := got.Parse(b[:]); err != nil {
+			t.Fatalf("%dx%d: %v", tc.w, tc.h, err)
+		}
+		if got.FrameBytes() != tc.bytes || got.Format.String() != "nv12" {
+			t.Errorf("%dx%d stride %d: %d bytes (%s), want %d", tc.w, tc.h, tc.stride, got.FrameBytes(), got.Format, tc.bytes)
+		}
+	}
+	d := Descriptor{Memory: MemoryHost, Format: FormatNV12, Width: 8, Height: 2, Stride: 7}
+	var b [DescriptorSize]byte
+	d.Put(b[:])
+	var bad Descriptor
+	if err := bad.Parse(b[:]); err == nil {
+		t.Fatal("NV12 stride below the width accepted")
+	}
 }

@@ -65,8 +65,8 @@ func (m *Mapping) slot(d *Descriptor) (int, error) {
 		return 0, fmt.Errorf("%w: slot %d, region has %d", ErrGeometry, d.Slot, m.spec.Slots)
 	case d.Memory != MemoryHost:
 		return 0, fmt.Errorf("%w: memory %s, region is host memory", ErrGeometry, d.Memory)
-	case uint64(d.Stride)*uint64(d.Height) > uint64(m.spec.FrameBytes):
-		return 0, fmt.Errorf("%w: frame %d*%d bytes exceeds slot size %d", ErrGeometry, d.Stride, d.Height, m.spec.FrameBytes)
+	case d.frameSize() > uint64(m.spec.FrameBytes):
+		return 0, fmt.Errorf("%w: frame %d*%d bytes exceeds slot size %d", ErrGeometry, d.Stride, d.Format.Rows(int(d.Height)), m.spec.FrameBytes)
 	}
 	return int(d.Slot) * m.spec.slotStride(), nil
 }

@@ -6,17 +6,23 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/lsie-mlf/lsie/sdk"
 )
 
 // SampleRate is the audio rate plugins receive (topic audio.pcm16k).
 const SampleRate = 16000
 
-// Frame is one RGB24 frame to send: Pixels has 3*Width bytes per row and
-// no padding.
+// Frame is one frame to send, RGB24 unless Format says otherwise: Pixels
+// has Width times the format's bytes per pixel per row and no padding (NV12:
+// the luma rows, then (Height+1)/2 rows of interleaved U, V).
 type Frame struct {
 	Width, Height int
-	Pixels        []byte
-	PTS           time.Duration
+	// Format is the pixels' layout; 0 means sdk.FormatRGB24. Rows are
+	// packed: the stride is Width times the format's bytes per pixel.
+	Format sdk.PixelFormat
+	Pixels []byte
+	PTS    time.Duration
 }
 
 // Result is what the plugin answered for one frame or audio record.

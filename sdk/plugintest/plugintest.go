@@ -241,10 +241,14 @@ func (h *Harness) Open(streamID string, attrs map[string]string) *Stream {
 // waits for the result.
 func (s *Stream) Frame(f Frame) Result {
 	s.h.tb.Helper()
-	stride := 3 * f.Width
-	size := stride * f.Height
-	if f.Width <= 0 || f.Height <= 0 || len(f.Pixels) != size {
-		s.h.tb.Fatalf("plugintest: frame %dx%d needs %d RGB24 bytes, has %d", f.Width, f.Height, size, len(f.Pixels))
+	format := f.Format
+	if format == 0 {
+		format = shm.FormatRGB24
+	}
+	stride := format.BytesPerPixel() * f.Width
+	size := stride * format.Rows(f.Height)
+	if f.Width <= 0 || f.Height <= 0 || stride == 0 || len(f.Pixels) != size {
+		s.h.tb.Fatalf("plugintest: frame %dx%d needs %d %s bytes, has %d", f.Width, f.Height, size, format, len(f.Pixels))
 	}
 	if s.region == nil || s.region.Spec().FrameBytes < size {
 		s.newRegion(size)
@@ -252,7 +256,7 @@ func (s *Stream) Frame(f Frame) Result {
 	s.seq++
 	copy(s.region.BeginWrite(0), f.Pixels)
 	gen := s.region.EndWrite(0, s.handle, s.seq, int64(f.PTS), size)
-	d := shm.Descriptor{Stream: s.handle, Region: s.region.ID(), Slot: 0, Memory: shm.MemoryHost, Format: shm.FormatRGB24,
+	d := shm.Descriptor{Stream: s.handle, Region: s.region.ID(), Slot: 0, Memory: shm.MemoryHost, Format: format,
 		Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(stride), Generation: gen,
 		Seq: s.seq, PTS: int64(f.PTS), SentNanos: shm.MonotonicNanos()}
 	var b [dataplane.FrameSize]byte
