@@ -46,6 +46,7 @@ type Harness struct {
 	logs     *tail
 
 	wmu      sync.Mutex // one packet at a time
+	sent     int64      // data-plane bytes written, under wmu
 	mu       sync.Mutex
 	results  map[uint32]chan *pluginv1.Result
 	byHandle map[uint32]*Stream
@@ -181,6 +182,17 @@ func (h *Harness) write(b []byte, fds ...int) {
 	if err := shm.SendFDs(h.data, b, fds...); err != nil {
 		h.tb.Fatalf("plugintest: writing to %s: %v%s", h.binary, err, h.logs.String())
 	}
+	h.sent += int64(len(b))
+}
+
+// DataPlaneBytes is how many bytes the harness has written on the data
+// plane so far: records and descriptors, never frame pixels (those go
+// through shared memory), so a benchmark can show what a frame costs on
+// the wire.
+func (h *Harness) DataPlaneBytes() int64 {
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	return h.sent
 }
 
 // Stream is one stream opened on the plugin.

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/internal/testenv"
+)
+
+// The au plugin through the host on the demo clip (a slideshow of the six
+// face photos): frames from shared memory, one face.frame@1 record per
+// analysed frame, per-face fields aggregated per segment.
+func TestFacesThroughHost(t *testing.T) {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := filepath.Join(repo, "var/media/demo.mp4")
+	modelDir := filepath.Join(repo, "var/models")
+	for _, f := range []string{demo, filepath.Join(modelDir, "blazeface/face_detection_front_128x128.onnx"), filepath.Join(modelDir, "emotion/emotion.onnx")} {
+		if _, err := os.Stat(f); err != nil {
+			testenv.Missing(t, "%s (scripts/setup.sh)", f)
+		}
+	}
+	t.Setenv("LSIE_PLUGIN_MODEL_DIR", modelDir)
+	dir := t.TempDir()
+	h := startHost(t, writeConfig(t, dir, fmt.Sprintf(`segment {
+  duration = "2s"
+  max_close_delay = "30s"
+}
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "faces" {
+  source   = "file:%s"
+  realtime = false
+  video {
+    fps       = 2
+    max_width = 640
+  }
+  plugin "au" { baseline_seconds = 1 }
+}
+`, filepath.Join(dir, "lsie.db"), demo)))
+	h.waitStreams(t)
+
+	var sl segmentList
+	h.get(t, "/api/v1/streams/faces/segments", &sl)
+	if len(sl.Segments) != 6 {
+		t.Fatalf("%d segments, want 6", len(sl.Segments))
+	}
+	var frames, withFaces int
+	ids := map[string]bool{}
+	for i := range sl.Segments {
+		var seg model.Segment
+		h.get(t, fmt.Sprintf("/api/v1/segments/faces/%d", i), &seg)
+		p := seg.Plugins["au"]
+		var records int
+		for _, it := range p.Items {
+			if it.Topic == "face.frame@1" {
+				records++
+				var fp struct {
+					Faces []struct {
+						ID        int          `json:"id"`
+						Landmarks [][2]float32 `json:"landmarks"`
+					} `json:"faces"`
+				}
+				if err := json.Unmarshal(it.Payload, &fp); err != nil || fp.Faces == nil {
+					t.Fatalf("faces/%d: payload %s (%v)", i, it.Payload, err)
+				}
+				if len(fp.Faces) > 0 {
+					withFaces++
+				}
+			}
+		}
+		// One record per analysed frame, in the frame's segment.
+		if records != p.FramesAnalysed || p.Errors != 0 {
+			t.Errorf("faces/%d: %d face.frame records for %d frames, %d errors", i, records, p.FramesAnalysed, p.Errors)
+		}
+		frames += p.FramesAnalysed
+		for k, a := range p.Aggregates {
+			if strings.HasSuffix(k, ".present") {
+				ids[strings.TrimSuffix(k, ".present")] = true
+				if a.N < 1 || a.N > p.FramesAnalysed {
+					t.Errorf("faces/%d: %s in %d of %d frames", i, k, a.N, p.FramesAnalysed)
+				}
+				if au, ok := p.Aggregates[strings.TrimSuffix(k, ".present")+".au12"]; !ok || au.P90 < 0 || au.P90 > 5 {
+					t.Errorf("faces/%d: %s au12 aggregate %+v", i, k, au)
+				}
+			}
+		}
+	}
+	// 11 s at 2 fps; every photo holds faces.
+	if frames != 22 || withFaces < 20 || len(ids) < 6 {
+		t.Errorf("%d frames, %d with faces, %d face ids", frames, withFaces, len(ids))
+	}
+}

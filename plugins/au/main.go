@@ -1,0 +1,357 @@
+// Command au is an lsie plugin that reads video frames from the host's
+// shared memory and reports, per analysed frame and per face, facial
+// action unit intensities (0–5), head pose and expression probabilities.
+//
+// Per frame: BlazeFace finds the faces (package blazeface), dlib's
+// 68-point cascade places the landmarks (package landmarks, in Go), the
+// AU formulas and head pose read the landmarks (package aus), the 7-class
+// expression CNN reads the face crop (package expression), and IoU
+// tracking gives each face a stable id in the stream (package track).
+//
+// Output. The frame's fields carry the face count and, for each tracked
+// face N, fields named "faceN.<name>" — so the host's segment aggregates
+// are per face id: faceN.present's count is the face's frames in the
+// window (n_frames_in_window), faceN.au12's p90 its AU12 p90 intensity.
+// AU fields: faceN.auX (0–5, against a generic neutral face),
+// faceN.auX_c (0–5, against this face's own neutral baseline, once it is
+// complete), faceN.auX_g (the raw geometric measure, inter-ocular units),
+// faceN.auX_b (the baseline's measure: baseline_b_neutral). Expression:
+// faceN.<label> probabilities. Pose: faceN.yaw/pitch/roll in degrees.
+// Each frame also publishes face.frame@1 with a JSON payload of the boxes,
+// landmarks and flags ({"faces": []} when there are none), which the host
+// stores with the segment.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lsie-mlf/lsie/plugins/au/aus"
+	"github.com/lsie-mlf/lsie/plugins/au/blazeface"
+	"github.com/lsie-mlf/lsie/plugins/au/expression"
+	"github.com/lsie-mlf/lsie/plugins/au/internal/img"
+	"github.com/lsie-mlf/lsie/plugins/au/landmarks"
+	"github.com/lsie-mlf/lsie/plugins/au/track"
+	"github.com/lsie-mlf/lsie/sdk"
+)
+
+const version = "0.1.0"
+
+// TopicFrame carries each analysed frame's faces as JSON.
+const TopicFrame = "face.frame@1"
+
+// defaultMaxFaces bounds the faces analysed per frame (largest first): the
+// host takes at most 1024 fields per result, ~50 per face.
+const defaultMaxFaces = 8
+
+func main() { sdk.Serve(&plugin{}) }
+
+// plugin holds what streams share: the landmark model is 64 MiB and read
+// only, so one copy serves every stream.
+type plugin struct {
+	once  sync.Once
+	pred  *landmarks.Predictor
+	lmErr error
+}
+
+func (p *plugin) Manifest() sdk.Manifest {
+	fields := []sdk.Field{
+		{Name: "faces", Unit: "count", Description: "faces analysed in the frame"},
+		{Name: "faces_too_small", Unit: "count", Description: "faces found but smaller than detect_min_face_px: counted, not analysed"},
+		{Name: "detect_ms", Unit: "ms", Description: "face detection time for the frame"},
+		{Name: "landmarks_ms", Unit: "ms", Description: "landmark time for the frame's faces"},
+		{Name: "expression_ms", Unit: "ms", Description: "expression time for the frame's faces"},
+		{Name: "total_ms", Unit: "ms", Description: "whole frame time in the plugin"},
+		{Name: "faceN.present", Unit: "1", Description: "1 on each frame face N (a track id) is analysed; its segment count is n_frames_in_window"},
+		{Name: "faceN.score", Unit: "0..1", Description: "detection score"},
+		{Name: "faceN.yaw", Unit: "deg", Description: "head yaw from the 68 points (positive: subject turns to their left)"},
+		{Name: "faceN.pitch", Unit: "deg", Description: "head pitch"},
+		{Name: "faceN.roll", Unit: "deg", Description: "head roll (eye line)"},
+		{Name: "faceN.baseline_frames", Unit: "count", Description: "frames the face's neutral baseline was taken from (once complete)"},
+	}
+	for _, s := range aus.Specs() {
+		n := auField(s.Name)
+		fields = append(fields,
+			sdk.Field{Name: "faceN." + n, Unit: "0..5", Description: s.Label + ": " + s.Measure + " (generic neutral)"},
+			sdk.Field{Name: "faceN." + n + "_c", Unit: "0..5", Description: s.Label + " against the face's own neutral baseline (absent until it is complete)"},
+			sdk.Field{Name: "faceN." + n + "_g", Unit: "IOD", Description: "raw measure in inter-ocular units"},
+			sdk.Field{Name: "faceN." + n + "_b", Unit: "IOD", Description: "the neutral baseline's measure (baseline_b_neutral)"},
+		)
+	}
+	for _, l := range expression.Labels {
+		fields = append(fields, sdk.Field{Name: "faceN." + l, Unit: "0..1", Description: "expression probability (7-class CNN)"})
+	}
+	return sdk.Manifest{
+		Name:        "au",
+		Version:     version,
+		Description: "facial action units (0–5), head pose and expression per face: BlazeFace, dlib 68-point landmarks, 7-class expression CNN",
+		Inputs:      []string{sdk.TopicVideoRGB24},
+		Outputs:     []string{TopicFrame},
+		Fields:      fields,
+	}
+}
+
+// auField is an AU's field name: "AU12" → "au12".
+func auField(name string) string { return "au" + name[2:] }
+
+func (p *plugin) predictor(attrs map[string]string) (*landmarks.Predictor, error) {
+	p.once.Do(func() {
+		path := attrs["landmarks_model"]
+		if path == "" {
+			path = landmarks.DefaultPath
+		}
+		p.pred, p.lmErr = landmarks.Load(path)
+	})
+	return p.pred, p.lmErr
+}
+
+func (p *plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
+	cfg, err := parseConfig(info.Attributes)
+	if err != nil {
+		return nil, sdk.Errorf("bad_input", "%v", err)
+	}
+	pred, err := p.predictor(info.Attributes)
+	if err != nil {
+		return nil, sdk.Errorf("model_error", "landmarks: %v", err)
+	}
+	det, err := blazeface.Open(info.Attributes)
+	if err != nil {
+		return nil, sdk.Errorf("model_error", "face detector: %v", err)
+	}
+	expr, err := expression.Open(info.Attributes)
+	if err != nil {
+		det.Close()
+		return nil, sdk.Errorf("model_error", "expression: %v", err)
+	}
+	return &stream{cfg: cfg, pub: info.Publisher, det: det, pred: pred, expr: expr,
+		tracks: track.New(track.Config{}), est: aus.New(aus.Config{BaselineWindow: cfg.baselineWindow, BaselineMinFrames: cfg.baselineMinFrames})}, nil
+}
+
+// config is a stream's parsed attributes (the models read their own).
+type config struct {
+	maxFaces          int
+	baselineWindow    time.Duration
+	baselineMinFrames int
+}
+
+func parseConfig(attrs map[string]string) (config, error) {
+	c := config{maxFaces: defaultMaxFaces, baselineWindow: aus.DefaultBaselineWindow, baselineMinFrames: aus.DefaultBaselineMinFrames}
+	if v, ok := attrs["max_faces"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 16 {
+			return c, fmt.Errorf("max_faces = %q: want a whole number 1..16", v)
+		}
+		c.maxFaces = n
+	}
+	if v, ok := attrs["baseline_seconds"]; ok {
+		s, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(s > 0) || s > 3600 {
+			return c, fmt.Errorf("baseline_seconds = %q: want seconds in (0, 3600]", v)
+		}
+		c.baselineWindow = time.Duration(s * float64(time.Second))
+	}
+	if v, ok := attrs["baseline_min_frames"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 4096 {
+			return c, fmt.Errorf("baseline_min_frames = %q: want a whole number 1..4096", v)
+		}
+		c.baselineMinFrames = n
+	}
+	return c, nil
+}
+
+// stream is one stream's models and state; frames arrive one at a time.
+type stream struct {
+	cfg    config
+	pub    sdk.Publisher
+	det    *blazeface.Detector
+	pred   *landmarks.Predictor
+	expr   *expression.Model
+	tracks *track.Tracker
+	est    *aus.Estimator
+	// rgb and gray are conversion buffers reused across frames.
+	rgb, gray []byte
+}
+
+// faceOut is one face in the face.frame@1 payload.
+type faceOut struct {
+	ID        int                `json:"id"`
+	Box       [4]float32         `json:"box"` // x0, y0, x1, y1 in frame pixels
+	Score     float32            `json:"score"`
+	TooSmall  bool               `json:"too_small,omitempty"`
+	Landmarks [][2]float32       `json:"landmarks,omitempty"`
+	Pose      *aus.Pose          `json:"pose,omitempty"`
+	Flags     []string           `json:"flags,omitempty"`
+	Expr      map[string]float32 `json:"expression,omitempty"`
+}
+
+type frameOut struct {
+	Width  int       `json:"width"`
+	Height int       `json:"height"`
+	Faces  []faceOut `json:"faces"`
+	Flags  []string  `json:"flags,omitempty"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
+	start := time.Now()
+	rgb, gray, err := s.views(f)
+	if err != nil {
+		return nil, sdk.Errorf("bad_input", "%v", err)
+	}
+	out := frameOut{Width: f.Width, Height: f.Height, Faces: []faceOut{}}
+	fields := sdk.Fields{"faces": 0, "faces_too_small": 0}
+	faces, err := s.det.Detect(rgb)
+	if err != nil {
+		// A frame the detector cannot read (1 px wide, ...) has no faces.
+		out.Flags = append(out.Flags, "undetectable")
+		faces = nil
+	}
+	tDetect := time.Since(start)
+
+	// Analyse the largest faces; count the rest.
+	var boxes []img.Rect
+	var analysed []blazeface.Face
+	for _, fc := range faces {
+		if fc.TooSmall {
+			fields["faces_too_small"]++
+			out.Faces = append(out.Faces, faceOut{ID: -1, Box: box4(fc.Box), Score: fc.Score, TooSmall: true})
+			continue
+		}
+		if len(analysed) < s.cfg.maxFaces {
+			analysed = append(analysed, fc)
+			boxes = append(boxes, fc.Box)
+		}
+	}
+	ids, ended := s.tracks.Update(boxes)
+	for _, gone := range ended {
+		s.est.Forget(gone)
+	}
+	var tLand, tExpr time.Duration
+	for i, fc := range analysed {
+		id := ids[i]
+		p := "face" + strconv.Itoa(id) + "."
+		fo := faceOut{ID: id, Box: box4(fc.Box), Score: fc.Score}
+		t0 := time.Now()
+		pts := s.pred.Predict(gray, landmarkBox(fc.Box))
+		tLand += time.Since(t0)
+		fo.Landmarks = make([][2]float32, len(pts))
+		for k, pt := range pts {
+			fo.Landmarks[k] = [2]float32{pt.X, pt.Y}
+		}
+		fields[p+"present"] = 1
+		fields[p+"score"] = float64(fc.Score)
+		r := s.est.Estimate(id, f.PTS, &pts)
+		if r.OK() {
+			for a := aus.AU(0); a < aus.NumAU; a++ {
+				n := p + auField(a.String())
+				fields[n] = r.Intensity[a]
+				fields[n+"_g"] = r.G[a]
+				if c, ok := r.CorrectedIntensity(a); ok {
+					fields[n+"_c"] = c
+				}
+			}
+			if nb, ok := s.est.Neutral(id); ok {
+				fields[p+"baseline_frames"] = float64(nb.Frames)
+				for a := aus.AU(0); a < aus.NumAU; a++ {
+					fields[p+auField(a.String())+"_b"] = nb.G[a]
+				}
+			}
+			if r.Flags&aus.FlagNoPose == 0 {
+				fields[p+"yaw"], fields[p+"pitch"], fields[p+"roll"] = r.Pose.Yaw, r.Pose.Pitch, r.Pose.Roll
+				pose := r.Pose
+				fo.Pose = &pose
+			} else {
+				fo.Flags = append(fo.Flags, "no_pose")
+			}
+		} else {
+			fo.Flags = append(fo.Flags, "degenerate_landmarks")
+		}
+		t1 := time.Now()
+		probs, err := s.expr.Classify(gray, expression.FaceBox(fc.Box))
+		tExpr += time.Since(t1)
+		if err == nil {
+			fo.Expr = make(map[string]float32, len(probs))
+			for k, l := range expression.Labels {
+				fields[p+l] = float64(probs[k])
+				fo.Expr[l] = probs[k]
+			}
+		} else {
+			fo.Flags = append(fo.Flags, "no_expression")
+		}
+		out.Faces = append(out.Faces, fo)
+	}
+	fields["faces"] = float64(len(analysed))
+	fields["detect_ms"], fields["landmarks_ms"], fields["expression_ms"] = ms(tDetect), ms(tLand), ms(tExpr)
+	fields["total_ms"] = ms(time.Since(start))
+	payload, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.pub.Publish(sdk.Message{Topic: TopicFrame, PTS: f.PTS, Payload: payload}); err != nil {
+		return nil, err
+	}
+	for k, v := range fields {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(fields, k) // never a non-finite result: the host would refuse the frame
+		}
+	}
+	return fields, nil
+}
+
+// landmarkBox is the box dlib's predictor expects for a BlazeFace box:
+// dlib's cascade is trained on its own detector's square boxes, which on
+// the demo photos are ~1.2× BlazeFace's width about the same centre.
+func landmarkBox(b img.Rect) img.Rect {
+	c := b.Center()
+	half := 0.6 * max(b.W(), b.H())
+	return img.Rect{X0: c.X - half, Y0: c.Y - half, X1: c.X + half, Y1: c.Y + half}
+}
+
+func box4(r img.Rect) [4]float32 { return [4]float32{r.X0, r.Y0, r.X1, r.Y1} }
+
+// views returns the frame as the RGB view the detector reads and the gray
+// view the landmarks and expression read: RGB24 frames are read in place
+// (the host's shared memory), NV12's luma is the gray view as is.
+func (s *stream) views(f *sdk.Frame) (img.RGB, img.Gray, error) {
+	if f.Width <= 0 || f.Height <= 0 {
+		return img.RGB{}, img.Gray{}, fmt.Errorf("frame %dx%d", f.Width, f.Height)
+	}
+	need := f.Stride * f.Format.Rows(f.Height)
+	if f.Stride < f.Width*f.Format.BytesPerPixel() || len(f.Pixels) < need || f.Format.BytesPerPixel() == 0 {
+		return img.RGB{}, img.Gray{}, fmt.Errorf("frame %dx%d %s: stride %d, %d bytes", f.Width, f.Height, f.Format, f.Stride, len(f.Pixels))
+	}
+	var rgb img.RGB
+	var gray img.Gray
+	switch f.Format {
+	case sdk.FormatRGB24:
+		rgb = img.RGB{W: f.Width, H: f.Height, Stride: f.Stride, Pix: f.Pixels}
+		gray, s.gray = img.GrayFromRGB(rgb, s.gray)
+	case sdk.FormatRGBA:
+		rgb, s.rgb = img.RGBFromRGBA(f.Width, f.Height, f.Stride, f.Pixels, s.rgb)
+		gray, s.gray = img.GrayFromRGB(rgb, s.gray)
+	case sdk.FormatGray8:
+		gray = img.Gray{W: f.Width, H: f.Height, Stride: f.Stride, Pix: f.Pixels}
+		rgb, s.rgb = img.RGBFromGray(gray, s.rgb)
+	case sdk.FormatNV12:
+		nv := img.NV12{W: f.Width, H: f.Height, Stride: f.Stride, Pix: f.Pixels}
+		gray = nv.Luma()
+		rgb, s.rgb = nv.RGB(s.rgb)
+	default:
+		return img.RGB{}, img.Gray{}, fmt.Errorf("frame format %s is not handled", f.Format)
+	}
+	return rgb, gray, nil
+}
+
+func (s *stream) Close() error {
+	err := s.det.Close()
+	if e := s.expr.Close(); err == nil {
+		err = e
+	}
+	return err
+}

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"image/jpeg"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lsie-mlf/lsie/internal/testenv"
+	"github.com/lsie-mlf/lsie/plugins/au/landmarks"
+	"github.com/lsie-mlf/lsie/sdk"
+	"github.com/lsie-mlf/lsie/sdk/plugintest"
+)
+
+// modelAttrs skips (locally) or fails (CI) without the models.
+func modelAttrs(tb testing.TB) map[string]string {
+	tb.Helper()
+	dir, err := filepath.Abs("../../var/models")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(dir, "blazeface/face_detection_front_128x128.onnx"), filepath.Join(dir, "emotion/emotion.onnx"), landmarks.DefaultPath} {
+		if _, err := os.Stat(f); err != nil {
+			testenv.Missing(tb, "%s (scripts/setup.sh)", f)
+		}
+	}
+	return map[string]string{"model_dir": dir}
+}
+
+// photo loads a demo photo scaled to width w by area averaging, as packed RGB.
+func photo(tb testing.TB, name string, w int) plugintest.Frame {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("../../var/media/faces", name))
+	if err != nil {
+		testenv.Missing(tb, "var/media/faces/%s (scripts/fetch-media.sh)", name)
+	}
+	defer f.Close()
+	m, err := jpeg.Decode(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := m.Bounds()
+	h := b.Dy() * w / b.Dx()
+	px := make([]byte, 3*w*h)
+	sx, sy := float64(b.Dx())/float64(w), float64(b.Dy())/float64(h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var r, g, bl, n float64
+			for yy := int(float64(y) * sy); yy < int(float64(y+1)*sy); yy++ {
+				for xx := int(float64(x) * sx); xx < int(float64(x+1)*sx); xx++ {
+					cr, cg, cb, _ := m.At(b.Min.X+xx, b.Min.Y+yy).RGBA()
+					r, g, bl, n = r+float64(cr>>8), g+float64(cg>>8), bl+float64(cb>>8), n+1
+				}
+			}
+			i := 3 * (y*w + x)
+			px[i], px[i+1], px[i+2] = byte(r/n+0.5), byte(g/n+0.5), byte(bl/n+0.5)
+		}
+	}
+	return plugintest.Frame{Width: w, Height: h, Pixels: px}
+}
+
+// toNV12 converts packed RGB to NV12 (BT.601 limited range), even sizes.
+func toNV12(f plugintest.Frame) plugintest.Frame {
+	w, h := f.Width&^1, f.Height&^1
+	out := make([]byte, w*h*3/2)
+	at := func(x, y int) (float64, float64, float64) {
+		i := 3 * (y*f.Width + x)
+		return float64(f.Pixels[i]), float64(f.Pixels[i+1]), float64(f.Pixels[i+2])
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			r, g, b := at(x, y)
+			out[y*w+x] = byte(16 + 0.257*r + 0.504*g + 0.098*b + 0.5)
+		}
+	}
+	for y := 0; y < h; y += 2 {
+		for x := 0; x < w; x += 2 {
+			r, g, b := at(x, y)
+			out[w*h+(y/2)*w+x] = byte(128 - 0.148*r - 0.291*g + 0.439*b + 0.5)
+			out[w*h+(y/2)*w+x+1] = byte(128 + 0.439*r - 0.368*g - 0.071*b + 0.5)
+		}
+	}
+	return plugintest.Frame{Width: w, Height: h, Format: sdk.FormatNV12, Pixels: out}
+}
+
+type framePayload struct {
+	Width, Height int
+	Faces         []struct {
+		ID        int          `json:"id"`
+		Box       [4]float32   `json:"box"`
+		TooSmall  bool         `json:"too_small"`
+		Landmarks [][2]float32 `json:"landmarks"`
+		Flags     []string     `json:"flags"`
+	} `json:"faces"`
+	Flags []string `json:"flags"`
+}
+
+func lastFrame(t *testing.T, s *plugintest.Stream) framePayload {
+	t.Helper()
+	msgs := s.Published()
+	if len(msgs) != 1 || msgs[0].Topic != TopicFrame {
+		t.Fatalf("published %d messages, want one %s", len(msgs), TopicFrame)
+	}
+	var p framePayload
+	if err := json.Unmarshal(msgs[0].Payload, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPluginOnPhotos(t *testing.T) {
+	attrs := modelAttrs(t)
+	attrs["baseline_seconds"] = "0.4"
+	attrs["baseline_min_frames"] = "3"
+	h := plugintest.Start(t, plugintest.Build(t, "."))
+	s := h.Open("cam", attrs)
+
+	// Three faces in sample3 at the default analysis width; the same frame
+	// five times at 5 fps: stable ids, and the baseline completes.
+	fr := photo(t, "sample3.jpg", 640)
+	var first plugintest.Result
+	for i := 0; i < 5; i++ {
+		fr.PTS = time.Duration(i) * 200 * time.Millisecond
+		r := s.Frame(fr)
+		if r.ErrCode != "" {
+			t.Fatalf("frame %d: %s %s", i, r.ErrCode, r.ErrMsg)
+		}
+		p := lastFrame(t, s)
+		if r.Fields["faces"] != 3 || len(p.Faces) != 3 {
+			t.Fatalf("frame %d: %v faces, payload %d", i, r.Fields["faces"], len(p.Faces))
+		}
+		for _, fc := range p.Faces {
+			if fc.ID < 1 || fc.ID > 3 {
+				t.Errorf("frame %d: face id %d, want the first three ids kept", i, fc.ID)
+			}
+			// Landmarks sit in the detector's box: eye corners and mouth.
+			for _, k := range []int{36, 45, 48, 54, 30} {
+				x, y := fc.Landmarks[k][0], fc.Landmarks[k][1]
+				if x < fc.Box[0] || x > fc.Box[2] || y < fc.Box[1] || y > fc.Box[3] {
+					t.Errorf("face %d: landmark %d (%.0f,%.0f) outside box %v", fc.ID, k, x, y, fc.Box)
+				}
+			}
+		}
+		if i == 0 {
+			first = r
+		}
+	}
+	last := s.Frame(fr)
+	lastFrame(t, s)
+	for id := 1; id <= 3; id++ {
+		p := fmt.Sprintf("face%d.", id)
+		var sum float64
+		for _, l := range []string{"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"} {
+			sum += last.Fields[p+l]
+		}
+		if math.Abs(sum-1) > 1e-3 {
+			t.Errorf("face %d: expression probabilities sum to %v", id, sum)
+		}
+		for _, au := range []string{"au1", "au2", "au4", "au5", "au6", "au9", "au12", "au15", "au17", "au20", "au25", "au26", "au45"} {
+			v, ok := last.Fields[p+au]
+			if !ok || v < 0 || v > 5 {
+				t.Errorf("face %d: %s = %v (present %v)", id, au, v, ok)
+			}
+			if _, ok := first.Fields[p+au+"_c"]; ok {
+				t.Errorf("face %d: corrected %s before the baseline completed", id, au)
+			}
+			// The same frame as the baseline: corrected intensity 0.
+			if c, ok := last.Fields[p+au+"_c"]; !ok || c > 1e-9 {
+				t.Errorf("face %d: corrected %s = %v (present %v), want 0 against its own baseline", id, au, c, ok)
+			}
+		}
+		if last.Fields[p+"baseline_frames"] < 2 || last.Fields[p+"present"] != 1 {
+			t.Errorf("face %d: baseline frames %v present %v", id, last.Fields[p+"baseline_frames"], last.Fields[p+"present"])
+		}
+	}
+	for _, k := range []string{"detect_ms", "landmarks_ms", "expression_ms", "total_ms"} {
+		if last.Fields[k] <= 0 {
+			t.Errorf("%s = %v", k, last.Fields[k])
+		}
+	}
+
+	// NV12 of the same photo: the same faces, the same smile within noise.
+	nv := toNV12(fr)
+	nv.PTS = 2 * time.Second
+	r := s.Frame(nv)
+	lastFrame(t, s)
+	if r.ErrCode != "" || r.Fields["faces"] != 3 {
+		t.Fatalf("NV12: %v faces (%s %s)", r.Fields["faces"], r.ErrCode, r.ErrMsg)
+	}
+	for id := 1; id <= 3; id++ {
+		p := fmt.Sprintf("face%d.", id)
+		if d := math.Abs(r.Fields[p+"au12"] - last.Fields[p+"au12"]); d > 0.5 {
+			t.Errorf("face %d: AU12 %v from NV12 vs %v from RGB", id, r.Fields[p+"au12"], last.Fields[p+"au12"])
+		}
+	}
+}
+
+// Frames without a face, or too small to hold one, give defined output.
+func TestPluginBadFrames(t *testing.T) {
+	attrs := modelAttrs(t)
+	h := plugintest.Start(t, plugintest.Build(t, "."))
+	s := h.Open("cam", attrs)
+	for _, tc := range []struct {
+		name string
+		f    plugintest.Frame
+	}{
+		{"black", plugintest.SolidFrame(640, 360, 0, 0, 0)},
+		{"one pixel wide", plugintest.SolidFrame(1, 360, 128, 128, 128)},
+		{"one pixel", plugintest.SolidFrame(1, 1, 255, 255, 255)},
+		{"gray8", plugintest.Frame{Width: 64, Height: 48, Format: sdk.FormatGray8, Pixels: make([]byte, 64*48)}},
+		{"rgba", plugintest.Frame{Width: 64, Height: 48, Format: sdk.FormatRGBA, Pixels: make([]byte, 4*64*48)}},
+	} {
+		r := s.Frame(tc.f)
+		p := lastFrame(t, s)
+		if r.ErrCode != "" || r.Fields["faces"] != 0 || p.Faces == nil || len(p.Faces) != 0 {
+			t.Errorf("%s: %+v, payload faces %v", tc.name, r, p.Faces)
+		}
+	}
+	// A face at the frame's border: cut through by the edge, no crash,
+	// every landmark finite.
+	fr := photo(t, "sample2.jpg", 640)
+	crop := plugintest.Frame{Width: 200, Height: fr.Height}
+	for y := 0; y < fr.Height; y++ { // the right-most 200 columns: a face cut by the left edge
+		crop.Pixels = append(crop.Pixels, fr.Pixels[3*(y*fr.Width+fr.Width-200):3*(y*fr.Width+fr.Width)]...)
+	}
+	r := s.Frame(crop)
+	p := lastFrame(t, s)
+	if r.ErrCode != "" {
+		t.Fatalf("border face: %s %s", r.ErrCode, r.ErrMsg)
+	}
+	for _, fc := range p.Faces {
+		for _, pt := range fc.Landmarks {
+			if math.IsNaN(float64(pt[0])) || math.IsNaN(float64(pt[1])) {
+				t.Fatalf("border face: NaN landmark")
+			}
+		}
+	}
+	t.Logf("border crop: %v faces", r.Fields["faces"])
+}
+
+func TestBadAttributes(t *testing.T) {
+	attrs := modelAttrs(t)
+	h := plugintest.Start(t, plugintest.Build(t, "."))
+	for k, v := range map[string]string{"max_faces": "0", "baseline_seconds": "-1", "baseline_min_frames": "x"} {
+		a := map[string]string{"model_dir": attrs["model_dir"], k: v}
+		if _, err := h.TryOpen("x", a); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s = %q: %v", k, v, err)
+		}
+	}
+	if _, err := h.TryOpen("y", map[string]string{"model_dir": t.TempDir()}); err == nil || !strings.Contains(err.Error(), "face_detection_front_128x128.onnx") {
+		t.Errorf("missing model: %v", err)
+	}
+}
+
+// BenchmarkPluginFrame640 measures the whole plugin per frame through the
+// real protocol at 640 px with one and three faces, reporting the stages
+// the plugin times itself and the data-plane bytes per frame (a descriptor:
+// the pixels stay in shared memory).
+func BenchmarkPluginFrame640(b *testing.B) {
+	attrs := modelAttrs(b)
+	h := plugintest.Start(b, plugintest.Build(b, "."))
+	three := photo(b, "sample3.jpg", 640)
+	// One face: sample3's left face pasted into a black 640×480 frame.
+	one := plugintest.SolidFrame(640, 480, 0, 0, 0)
+	for y := 80; y < 250; y++ {
+		copy(one.Pixels[3*(y*640+150):3*(y*640+320)], three.Pixels[3*(y*640+150):3*(y*640+320)])
+	}
+	for _, tc := range []struct {
+		name  string
+		frame plugintest.Frame
+		faces float64
+	}{{"1face", one, 1}, {"3faces", three, 3}} {
+		b.Run(tc.name, func(b *testing.B) {
+			fr := tc.frame
+			s := h.Open("bench-"+tc.name, attrs)
+			var det, land, expr, total float64
+			before := h.DataPlaneBytes()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r := s.Frame(fr)
+				s.Published()
+				det += r.Fields["detect_ms"]
+				land += r.Fields["landmarks_ms"]
+				expr += r.Fields["expression_ms"]
+				total += r.Fields["total_ms"]
+				if r.Fields["faces"] != tc.faces {
+					b.Fatalf("%s: %v faces, want %v", tc.name, r.Fields["faces"], tc.faces)
+				}
+			}
+			n := float64(b.N)
+			b.ReportMetric(det/n, "detect-ms")
+			b.ReportMetric(land/n, "landmarks-ms")
+			b.ReportMetric(expr/n, "expression-ms")
+			b.ReportMetric(total/n, "plugin-ms")
+			b.ReportMetric(float64(h.DataPlaneBytes()-before)/n, "wire-B/frame")
+			b.ReportMetric(float64(len(fr.Pixels)), "frame-B")
+		})
+	}
+}
