@@ -127,6 +127,36 @@ func pluginWant(streamID string, ref config.PluginRef) (plugin.Want, error) {
 	return plugin.Want{Constraint: c, By: by}, nil
 }
 
+// PluginCommand runs an operator command on one plugin of a stream
+// (api.StreamManager), e.g. the au plugin's "baseline".
+func (h *Host) PluginCommand(ctx context.Context, streamID, name, command string, args []byte) ([]byte, error) {
+	h.mu.Lock()
+	i := slices.IndexFunc(h.streams, func(s *streamRunner) bool { return s.cfg.ID == streamID })
+	var s *streamRunner
+	if i >= 0 {
+		s = h.streams[i]
+	}
+	h.mu.Unlock()
+	if s == nil {
+		return nil, fmt.Errorf("stream %q: %w", streamID, api.ErrStreamNotFound)
+	}
+	j := slices.IndexFunc(s.consumers, func(c *consumer) bool { return c.name == name })
+	if j < 0 {
+		return nil, fmt.Errorf("stream %q plugin %q: %w", streamID, name, api.ErrPluginNotFound)
+	}
+	c := s.consumers[j]
+	p := c.process()
+	if p == nil || c.isDead() {
+		return nil, fmt.Errorf("stream %q plugin %q: %w", streamID, name, api.ErrPluginDown)
+	}
+	res, err := p.Command(ctx, s.handle, command, args)
+	var ce *plugin.CommandError
+	if errors.As(err, &ce) {
+		return nil, &api.CommandError{Code: ce.Code, Message: ce.Message}
+	}
+	return res, err
+}
+
 // RemoveStream stops a stream (api.StreamManager): its open segment closes
 // as partial with reason stream_removed; stored segments stay.
 func (h *Host) RemoveStream(ctx context.Context, id string) error {

@@ -148,6 +148,15 @@ type Answer struct {
 	Payload []byte
 }
 
+// Commander is implemented by a Stream that takes operator commands
+// (POST /api/v1/streams/{id}/plugins/{name}/commands), such as the au
+// plugin's "baseline". A command runs between two of the stream's frames,
+// audio chunks or messages, never during one; args and the result are
+// JSON. Return an *Error with code "bad_input" for bad arguments.
+type Commander interface {
+	Command(name string, args []byte) ([]byte, error)
+}
+
 // Error is a failure reported to the host as data (code + message).
 type Error struct {
 	Code    string
@@ -277,6 +286,19 @@ func fieldsOrError(fields Fields, err error) (map[string]float64, string, error)
 		return nil, "plugin_error", err
 	}
 	return fields, "", nil
+}
+
+func (p processor) Command(name string, args []byte) ([]byte, string, error) {
+	c, ok := p.s.(Commander)
+	if !ok {
+		return nil, "unsupported", errors.New("this plugin takes no commands")
+	}
+	res, err := c.Command(name, args)
+	if err != nil {
+		_, code, err := fieldsOrError(nil, err)
+		return nil, code, err
+	}
+	return res, "", nil
 }
 
 func (p processor) Close() error { return p.s.Close() }

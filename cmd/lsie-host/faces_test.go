@@ -98,3 +98,53 @@ stream "faces" {
 		t.Errorf("%d frames, %d with faces, %d face ids", frames, withFaces, len(ids))
 	}
 }
+
+// An operator command through the host's API reaches the plugin on a live
+// stream: the au plugin's "baseline" answers with the faces it set; a
+// plugin without commands is 501, an unknown one 404.
+func TestPluginCommandThroughHost(t *testing.T) {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := filepath.Join(repo, "var/media/demo.mp4")
+	if _, err := os.Stat(demo); err != nil {
+		testenv.Missing(t, "%s (scripts/setup.sh)", demo)
+	}
+	t.Setenv("LSIE_PLUGIN_MODEL_DIR", filepath.Join(repo, "var/models"))
+	dir := t.TempDir()
+	h := startHost(t, writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "live" {
+  source   = "file:%s"
+  realtime = true
+  loop     = true
+  video { fps = 5 }
+  plugin "au" {}
+  plugin "acoustic" {}
+}
+`, filepath.Join(dir, "lsie.db"), demo)))
+	h.waitSegments(t, "live", 2) // frames with faces have been analysed
+	path := "/api/v1/streams/live/plugins/%s/commands"
+	code, body := h.doBody(t, "POST", fmt.Sprintf(path, "au"), "", []byte(`{"command":"baseline","args":{"mode":"now"}}`))
+	var out struct {
+		Result struct {
+			Mode  string
+			Faces []struct{ ID, Frames int }
+		}
+	}
+	if err := json.Unmarshal(body, &out); code != 200 || err != nil || out.Result.Mode != "now" || len(out.Result.Faces) == 0 || out.Result.Faces[0].Frames == 0 {
+		t.Fatalf("baseline now: %d %s (%v)", code, body, err)
+	}
+	if code, body := h.doBody(t, "POST", fmt.Sprintf(path, "acoustic"), "", []byte(`{"command":"baseline"}`)); code != 501 {
+		t.Errorf("acoustic: %d %s, want 501", code, body)
+	}
+	if code, body := h.doBody(t, "POST", fmt.Sprintf(path, "visual"), "", []byte(`{"command":"baseline"}`)); code != 404 {
+		t.Errorf("plugin not in the stream: %d %s, want 404", code, body)
+	}
+	if code, body := h.doBody(t, "POST", fmt.Sprintf(path, "au"), "", []byte(`{"command":"baseline","args":{"mode":"soon"}}`)); code != 400 || !strings.Contains(string(body), "mode") {
+		t.Errorf("bad args: %d %s, want 400 naming mode", code, body)
+	}
+	h.stop(t)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,13 @@ import (
 )
 
 func (h *runningHost) do(t *testing.T, method, path, token string, body []byte) int {
+	t.Helper()
+	code, _ := h.doBody(t, method, path, token, body)
+	return code
+}
+
+// doBody is do returning the response body too.
+func (h *runningHost) doBody(t *testing.T, method, path, token string, body []byte) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, h.base+path, bytes.NewReader(body))
 	if err != nil {
@@ -31,8 +39,12 @@ func (h *runningHost) do(t *testing.T, method, path, token string, body []byte) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
 }
 
 // waitSegments polls until stream id has at least n segments.

@@ -19,6 +19,7 @@ const (
 	codeMisdirected      = "misdirected_request"
 	codeInternal         = "internal"
 	codeNotImplemented   = "not_implemented"
+	codeUnavailable      = "unavailable"
 )
 
 // errorBody is the JSON body of every error response:

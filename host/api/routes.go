@@ -26,6 +26,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("/api/v1/health", methods{http.MethodGet: s.getHealth})
 	mux.Handle("/api/v1/streams", methods{http.MethodGet: s.getStreams, http.MethodPost: s.postStream})
 	mux.Handle("/api/v1/streams/{id}", methods{http.MethodDelete: s.deleteStream})
+	mux.Handle("/api/v1/streams/{id}/plugins/{plugin}/commands", methods{http.MethodPost: s.postCommand})
 	mux.Handle("/api/v1/streams/{id}/segments", methods{http.MethodGet: s.getSegments})
 	mux.Handle("/api/v1/segments/{stream}/{index}", methods{http.MethodGet: s.getSegment})
 	mux.HandleFunc("/", s.notFound)

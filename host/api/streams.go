@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +29,18 @@ type StreamManager interface {
 	// RemoveStream stops and removes the stream with this id. The error
 	// wraps ErrStreamNotFound when there is none.
 	RemoveStream(ctx context.Context, id string) error
+	// PluginCommand runs an operator command on one plugin of a stream and
+	// returns its JSON result. The error wraps ErrStreamNotFound or
+	// ErrPluginNotFound, or is a *CommandError from the plugin.
+	PluginCommand(ctx context.Context, stream, plugin, command string, args []byte) ([]byte, error)
 }
+
+// CommandError is a plugin's refusal of a command: Code "unsupported" (it
+// takes no commands), "bad_input" (unknown command or bad arguments), or
+// another plugin error code.
+type CommandError struct{ Code, Message string }
+
+func (e *CommandError) Error() string { return e.Code + ": " + e.Message }
 
 // Errors a StreamManager returns for conditions the API answers with a
 // status of their own: 409, 404 and 422 (a well-formed stream the host
@@ -36,6 +49,10 @@ var (
 	ErrStreamExists   = errors.New("stream already exists")
 	ErrStreamNotFound = errors.New("stream not found")
 	ErrUnrunnable     = errors.New("stream cannot run")
+	ErrPluginNotFound = errors.New("plugin not found")
+	// ErrPluginDown: the plugin's process is not running (restarting, or
+	// in error) and cannot take a command now.
+	ErrPluginDown = errors.New("plugin is not running")
 )
 
 // streamsConfig is what SetStreams gave.
@@ -103,33 +120,43 @@ func (s *Server) streamManager(w http.ResponseWriter, r *http.Request) *streamsC
 	return sc
 }
 
+// readJSONBody reads a JSON request body of at most limit bytes; on a
+// wrong media type, an oversize or unreadable body it answers the request
+// itself and returns false.
+func (s *Server) readJSONBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	if msg := checkJSONContent(r.Header.Get("Content-Type")); msg != "" {
+		writeError(w, http.StatusUnsupportedMediaType, codeMediaType, msg)
+		return nil, false
+	}
+	tooLarge := fmt.Sprintf("request body is larger than %d bytes", limit)
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge)
+		return nil, false
+	}
+	if err != nil {
+		s.log.Debug("read request body", "path", r.URL.Path, "error", err)
+		writeError(w, http.StatusBadRequest, codeBadRequest, "could not read the request body")
+		return nil, false
+	}
+	return body, true
+}
+
 // postStream adds a stream from its JSON description (config.ParseStream).
 func (s *Server) postStream(w http.ResponseWriter, r *http.Request) {
 	sc := s.streamManager(w, r)
 	if sc == nil {
 		return
 	}
-	if msg := checkJSONContent(r.Header.Get("Content-Type")); msg != "" {
-		writeError(w, http.StatusUnsupportedMediaType, codeMediaType, msg)
+	body, ok := s.readJSONBody(w, r, maxStreamBody)
+	if !ok {
 		return
 	}
-	tooLarge := fmt.Sprintf("request body is larger than %d bytes", maxStreamBody)
-	if r.ContentLength > maxStreamBody {
-		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxStreamBody))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		writeError(w, http.StatusRequestEntityTooLarge, codeTooLarge, tooLarge)
-		return
-	}
-	if err != nil {
-		s.log.Debug("read request body", "path", r.URL.Path, "error", err)
-		writeError(w, http.StatusBadRequest, codeBadRequest, "could not read the request body")
-		return
-	}
-
 	st, err := config.ParseStream(body, sc.baseDir, sc.policy)
 	if err != nil {
 		s.refuseStream(w, r, err)
@@ -223,4 +250,60 @@ func (s *Server) deleteStream(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("stream removed", "stream", id, "remote", r.RemoteAddr)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxCommandBody bounds the body of POST .../commands.
+const maxCommandBody = 16 << 10
+
+// commandRequest is the body of POST /api/v1/streams/{id}/plugins/{plugin}/commands.
+type commandRequest struct {
+	Command string          `json:"command"`
+	Args    json.RawMessage `json:"args,omitempty"`
+}
+
+// postCommand runs an operator command on one plugin of a stream, e.g. the
+// au plugin's {"command": "baseline"}; 200 with {"result": ...}.
+func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
+	sc := s.streamManager(w, r)
+	if sc == nil {
+		return
+	}
+	body, ok := s.readJSONBody(w, r, maxCommandBody)
+	if !ok {
+		return
+	}
+	var req commandRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, "command body: "+err.Error())
+		return
+	}
+	if req.Command == "" {
+		writeError(w, http.StatusBadRequest, codeBadRequest, `command body: missing field "command"`)
+		return
+	}
+	id, name := r.PathValue("id"), r.PathValue("plugin")
+	res, err := sc.m.PluginCommand(r.Context(), id, name, req.Command, req.Args)
+	var ce *CommandError
+	switch {
+	case errors.Is(err, ErrStreamNotFound):
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("stream %q not found", id))
+	case errors.Is(err, ErrPluginNotFound):
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("stream %q has no plugin %q", id, name))
+	case errors.Is(err, ErrPluginDown):
+		writeError(w, http.StatusServiceUnavailable, codeUnavailable, err.Error())
+	case errors.As(err, &ce) && ce.Code == "unsupported":
+		writeError(w, http.StatusNotImplemented, codeNotImplemented, fmt.Sprintf("plugin %q takes no commands", name))
+	case errors.As(err, &ce) && ce.Code == "bad_input":
+		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("plugin %q: %s", name, ce.Message))
+	case err != nil:
+		s.internalError(w, r, fmt.Errorf("command %q on %s/%s: %w", req.Command, id, name, err))
+	default:
+		if len(res) == 0 || !json.Valid(res) {
+			res = []byte("null")
+		}
+		s.log.Info("plugin command", "stream", id, "plugin", name, "command", req.Command, "remote", r.RemoteAddr)
+		s.writeJSON(w, http.StatusOK, map[string]json.RawMessage{"result": res})
+	}
 }

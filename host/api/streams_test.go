@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,6 +59,28 @@ func (m *fakeManager) RemoveStream(_ context.Context, id string) error {
 	}
 	delete(m.streams, id)
 	return nil
+}
+
+// PluginCommand knows stream "cam" with plugins "au" (answers "baseline"
+// with its args, refuses anything else as bad input), "visual" (takes no
+// commands) and "down" (not running).
+func (m *fakeManager) PluginCommand(_ context.Context, stream, plugin, command string, args []byte) ([]byte, error) {
+	m.mu.Lock()
+	m.log = append(m.log, "command "+stream+"/"+plugin+" "+command+" "+string(args))
+	m.mu.Unlock()
+	switch {
+	case stream != "cam":
+		return nil, fmt.Errorf("stream %q: %w", stream, ErrStreamNotFound)
+	case plugin == "visual":
+		return nil, &CommandError{Code: "unsupported", Message: "this plugin takes no commands"}
+	case plugin == "down":
+		return nil, fmt.Errorf("stream %q plugin %q: %w", stream, plugin, ErrPluginDown)
+	case plugin != "au":
+		return nil, fmt.Errorf("stream %q plugin %q: %w", stream, plugin, ErrPluginNotFound)
+	case command != "baseline":
+		return nil, &CommandError{Code: "bad_input", Message: fmt.Sprintf("unknown command %q", command)}
+	}
+	return []byte(`{"faces":2,"args":` + cmp.Or(string(args), "null") + `}`), nil
 }
 
 func (m *fakeManager) calls() []string {
@@ -366,5 +389,42 @@ func TestPostStreamRedacts(t *testing.T) {
 	}
 	if strings.Contains(logBuf.String(), "hunter2") {
 		t.Errorf("log holds the password:\n%s", logBuf)
+	}
+}
+
+func TestPluginCommand(t *testing.T) {
+	fm := &fakeManager{}
+	s := New(Config{}, newTestStore(t), liveHealth, nil)
+	s.SetStreams(fm, t.TempDir(), testPolicy(t))
+	cmd := func(path, body string) *httptest.ResponseRecorder {
+		return request(s.Handler(), http.MethodPost, path, "localhost", jsonHeaders, body)
+	}
+	rec := cmd("/api/v1/streams/cam/plugins/au/commands", `{"command":"baseline","args":{"mode":"now"}}`)
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"result":{"faces":2,"args":{"mode":"now"}}}` {
+		t.Fatalf("command: %d %s", rec.Code, rec.Body)
+	}
+	checkHeaders(t, rec)
+	for _, tc := range []struct {
+		path, body string
+		status     int
+		want       string
+	}{
+		{"/api/v1/streams/nope/plugins/au/commands", `{"command":"baseline"}`, 404, `stream \"nope\" not found`},
+		{"/api/v1/streams/cam/plugins/nope/commands", `{"command":"baseline"}`, 404, `stream \"cam\" has no plugin \"nope\"`},
+		{"/api/v1/streams/cam/plugins/visual/commands", `{"command":"baseline"}`, 501, `plugin \"visual\" takes no commands`},
+		{"/api/v1/streams/cam/plugins/down/commands", `{"command":"baseline"}`, 503, `not running`},
+		{"/api/v1/streams/cam/plugins/au/commands", `{"command":"dance"}`, 400, `unknown command \"dance\"`},
+		{"/api/v1/streams/cam/plugins/au/commands", `{"args":{}}`, 400, `missing field \"command\"`},
+		{"/api/v1/streams/cam/plugins/au/commands", `{"command":"baseline","extra":1}`, 400, `unknown field \"extra\"`},
+		{"/api/v1/streams/cam/plugins/au/commands", `{"command":`, 400, `command body`},
+	} {
+		rec := cmd(tc.path, tc.body)
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.want) {
+			t.Errorf("%s %s: %d %s, want %d with %s", tc.path, tc.body, rec.Code, rec.Body, tc.status, tc.want)
+		}
+	}
+	rec = request(s.Handler(), http.MethodGet, "/api/v1/streams/cam/plugins/au/commands", "localhost", nil, "")
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET commands: %d", rec.Code)
 	}
 }

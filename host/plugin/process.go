@@ -174,6 +174,25 @@ func (p *Process) OpenStream(ctx context.Context, handle uint32, streamID string
 	return nil
 }
 
+// CommandError is the plugin's refusal of a command (its error code and
+// message).
+type CommandError struct{ Code, Message string }
+
+func (e *CommandError) Error() string { return e.Code + ": " + e.Message }
+
+// Command runs an operator command on stream handle; the plugin runs it in
+// order with the stream's work and answers with JSON.
+func (p *Process) Command(ctx context.Context, handle uint32, name string, args []byte) ([]byte, error) {
+	resp, err := p.rpc.Command(ctx, &pluginv1.CommandRequest{Handle: handle, Name: name, Args: args})
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q: command %q: %w", p.bin.Name, name, err)
+	}
+	if e := resp.GetError(); e != nil {
+		return nil, &CommandError{Code: e.GetCode(), Message: e.GetMessage()}
+	}
+	return resp.GetResult(), nil
+}
+
 // CloseStream closes a stream on the plugin.
 func (p *Process) CloseStream(ctx context.Context, handle uint32) error {
 	_, err := p.rpc.CloseStream(ctx, &pluginv1.CloseStreamRequest{Handle: handle})

@@ -17,15 +17,21 @@
 // complete), faceN.auX_g (the raw geometric measure, inter-ocular units),
 // faceN.auX_b (the baseline's measure: baseline_b_neutral). Expression:
 // faceN.<label> probabilities. Pose: faceN.yaw/pitch/roll in degrees.
+// The baseline is each face's first baseline_seconds (default 10 s), or
+// what the "baseline" command sets (sdk.Commander; the host's
+// POST /api/v1/streams/{id}/plugins/au/commands).
 // Each frame also publishes face.frame@1 with a JSON payload of the boxes,
 // landmarks and flags ({"faces": []} when there are none), which the host
 // stores with the segment.
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -175,6 +181,80 @@ type stream struct {
 	est    *aus.Estimator
 	// rgb and gray are conversion buffers reused across frames.
 	rgb, gray []byte
+	// recent holds each live face's last landmark sets, for the
+	// "baseline" command's mode "now".
+	recent map[int][][68]img.Point
+}
+
+// recentFrames is how many of a face's latest frames "baseline now" uses.
+const recentFrames = 16
+
+// remember keeps pts as face id's latest landmarks.
+func (s *stream) remember(id int, pts *[68]img.Point) {
+	if s.recent == nil {
+		s.recent = map[int][][68]img.Point{}
+	}
+	r := s.recent[id]
+	if len(r) == recentFrames {
+		r = append(r[:0], r[1:]...)
+	}
+	s.recent[id] = append(r, *pts)
+}
+
+// baselineArgs are the "baseline" command's arguments.
+type baselineArgs struct {
+	// Mode "now" makes each face's neutral baseline from its latest frames
+	// (up to 16) at once; "restart" (the default) starts a new
+	// baseline_seconds window from the next frame.
+	Mode string `json:"mode"`
+	// Face limits the command to one face id; 0 means every live face.
+	Face int `json:"face"`
+}
+
+// Command implements sdk.Commander: "baseline" sets or restarts the
+// per-face neutral baselines (baseline_b_neutral).
+func (s *stream) Command(name string, args []byte) ([]byte, error) {
+	if name != "baseline" {
+		return nil, sdk.Errorf("bad_input", "unknown command %q (au takes \"baseline\")", name)
+	}
+	a := baselineArgs{Mode: "restart"}
+	if len(args) > 0 && string(args) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(args))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&a); err != nil {
+			return nil, sdk.Errorf("bad_input", "baseline args: %v", err)
+		}
+	}
+	if a.Mode != "now" && a.Mode != "restart" {
+		return nil, sdk.Errorf("bad_input", "baseline args: mode = %q: want \"now\" or \"restart\"", a.Mode)
+	}
+	type faceResult struct {
+		ID     int `json:"id"`
+		Frames int `json:"frames,omitempty"`
+	}
+	out := struct {
+		Mode  string       `json:"mode"`
+		Faces []faceResult `json:"faces"`
+	}{Mode: a.Mode, Faces: []faceResult{}}
+	for _, id := range slices.Sorted(maps.Keys(s.recent)) {
+		if a.Face != 0 && id != a.Face {
+			continue
+		}
+		if a.Mode == "restart" {
+			s.est.Forget(id)
+			out.Faces = append(out.Faces, faceResult{ID: id})
+			continue
+		}
+		if err := s.est.SetBaseline(id, s.recent[id]); err != nil {
+			continue // no usable frame of this face: left as it was
+		}
+		n, _ := s.est.Neutral(id)
+		out.Faces = append(out.Faces, faceResult{ID: id, Frames: n.Frames})
+	}
+	if a.Face != 0 && len(out.Faces) == 0 {
+		return nil, sdk.Errorf("bad_input", "baseline args: face %d is not in view", a.Face)
+	}
+	return json.Marshal(out)
 }
 
 // faceOut is one face in the face.frame@1 payload.
@@ -231,6 +311,7 @@ func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
 	ids, ended := s.tracks.Update(boxes)
 	for _, gone := range ended {
 		s.est.Forget(gone)
+		delete(s.recent, gone)
 	}
 	var tLand, tExpr time.Duration
 	for i, fc := range analysed {
@@ -240,6 +321,7 @@ func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
 		t0 := time.Now()
 		pts := s.pred.Predict(gray, landmarkBox(fc.Box))
 		tLand += time.Since(t0)
+		s.remember(id, &pts)
 		fo.Landmarks = make([][2]float32, len(pts))
 		for k, pt := range pts {
 			fo.Landmarks[k] = [2]float32{pt.X, pt.Y}

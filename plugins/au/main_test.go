@@ -302,3 +302,60 @@ func BenchmarkPluginFrame640(b *testing.B) {
 		})
 	}
 }
+
+// The "baseline" command: "now" makes the baseline from the latest frames
+// at once (corrected values appear on the next frame, before the window
+// would have completed); "restart" drops it; bad arguments are refused by
+// name.
+func TestBaselineCommand(t *testing.T) {
+	attrs := modelAttrs(t)
+	attrs["baseline_seconds"] = "60" // the window alone would not complete
+	h := plugintest.Start(t, plugintest.Build(t, "."))
+	s := h.Open("cam", attrs)
+	fr := photo(t, "sample3.jpg", 640)
+	for i := 0; i < 3; i++ {
+		fr.PTS = time.Duration(i) * 200 * time.Millisecond
+		if r := s.Frame(fr); r.Fields["faces"] != 3 {
+			t.Fatalf("frame %d: %v faces", i, r.Fields["faces"])
+		}
+		s.Published()
+	}
+	if _, ok := s.Frame(fr).Fields["face1.au12_c"]; ok {
+		t.Fatal("corrected AU12 before any baseline")
+	}
+	s.Published()
+	res, err := s.Command("baseline", []byte(`{"mode":"now"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Mode  string
+		Faces []struct{ ID, Frames int }
+	}
+	if err := json.Unmarshal(res, &out); err != nil || out.Mode != "now" || len(out.Faces) != 3 || out.Faces[0].Frames != 4 {
+		t.Fatalf("baseline now: %s (%v)", res, err)
+	}
+	r := s.Frame(fr)
+	s.Published()
+	if c, ok := r.Fields["face1.au12_c"]; !ok || c > 1e-9 || r.Fields["face1.baseline_frames"] != 4 {
+		t.Fatalf("after baseline now: au12_c %v (%v), frames %v", c, ok, r.Fields["face1.baseline_frames"])
+	}
+	if res, err = s.Command("baseline", []byte(`{"mode":"restart","face":2}`)); err != nil || !strings.Contains(string(res), `"faces":[{"id":2}]`) {
+		t.Fatalf("restart face 2: %s %v", res, err)
+	}
+	r = s.Frame(fr)
+	s.Published()
+	if _, ok := r.Fields["face2.au12_c"]; ok || r.Fields["face1.baseline_frames"] != 4 {
+		t.Fatalf("after restart of face 2: %v", r.Fields)
+	}
+	for _, tc := range []struct{ name, args, want string }{
+		{"dance", ``, `unknown command "dance"`},
+		{"baseline", `{"mode":"later"}`, `mode = "later"`},
+		{"baseline", `{"face":99}`, `face 99 is not in view`},
+		{"baseline", `{"bogus":1}`, `unknown field "bogus"`},
+	} {
+		if _, err := s.Command(tc.name, []byte(tc.args)); err == nil || !strings.Contains(err.Error(), "bad_input") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: %v, want bad_input with %q", tc.name, tc.args, err, tc.want)
+		}
+	}
+}

@@ -349,6 +349,23 @@ func (s *Stream) Message(m sdk.Message) Result {
 	return s.wait()
 }
 
+// Command runs an operator command on the stream, as
+// POST /api/v1/streams/{id}/plugins/{name}/commands does, and returns the
+// plugin's JSON result or its refusal ("unsupported: ...", "bad_input: ...").
+func (s *Stream) Command(name string, args []byte) ([]byte, error) {
+	s.h.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	resp, err := s.h.rpc.Command(ctx, &pluginv1.CommandRequest{Handle: s.handle, Name: name, Args: args})
+	if err != nil {
+		return nil, err
+	}
+	if e := resp.GetError(); e != nil {
+		return nil, fmt.Errorf("%s: %s", e.GetCode(), e.GetMessage())
+	}
+	return resp.GetResult(), nil
+}
+
 // Published returns the messages the plugin published on this stream since
 // the last call, in order. Messages come before the result of the call that
 // published them, so after Frame, Audio or Message returns they are here.

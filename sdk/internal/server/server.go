@@ -94,6 +94,9 @@ type Processor interface {
 	ProcessAudio(a *AudioIn) ([]ItemOut, time.Duration, string, error)
 	// ProcessMessage answers one delivered topic message.
 	ProcessMessage(m *MessageIn) (AnswerOut, string, error)
+	// Command runs an operator command; it returns a JSON result or an
+	// error code and error.
+	Command(name string, args []byte) ([]byte, string, error)
 	Close() error
 }
 
@@ -172,6 +175,13 @@ type job struct {
 	pcm     []byte
 	deliver *dataplane.Deliver
 	msg     *pluginv1.Message
+	cmd     *commandJob
+}
+
+// commandJob is an operator command waiting its turn in a stream's queue.
+type commandJob struct {
+	req   *pluginv1.CommandRequest
+	reply chan *pluginv1.CommandResponse
 }
 
 // stream is one opened stream: its processor and its in-order work queue.
@@ -273,6 +283,35 @@ func (s *service) Process(_ context.Context, req *pluginv1.ProcessRequest) (*plu
 		Stride: int(fr.GetStride()), Format: shm.PixelFormat(fr.GetFormat()), Pixels: fr.GetPixels()}
 	fillResult(res, st.proc, f)
 	return &pluginv1.ProcessResponse{Result: res}, nil
+}
+
+// Command queues the command behind the stream's work, so the plugin sees
+// it between two frames, never during one, and waits for its answer.
+func (s *service) Command(ctx context.Context, req *pluginv1.CommandRequest) (*pluginv1.CommandResponse, error) {
+	reply := make(chan *pluginv1.CommandResponse, 1)
+	// Queued under the read lock: CloseStream removes the stream under the
+	// write lock before it closes the queue, so the send never meets a
+	// closed channel.
+	s.mu.RLock()
+	st := s.streams[req.GetHandle()]
+	if st != nil {
+		select {
+		case st.queue <- job{cmd: &commandJob{req: req, reply: reply}}:
+		case <-ctx.Done():
+			s.mu.RUnlock()
+			return nil, ctx.Err()
+		}
+	}
+	s.mu.RUnlock()
+	if st == nil {
+		return &pluginv1.CommandResponse{Error: &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", req.GetHandle())}}, nil
+	}
+	select {
+	case r := <-reply:
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (s *service) Health(context.Context, *pluginv1.HealthRequest) (*pluginv1.HealthResponse, error) {
@@ -427,6 +466,15 @@ func (s *service) enqueueJob(handle uint32, j job) {
 func (s *service) work(handle uint32, st *stream) {
 	defer close(st.done)
 	for j := range st.queue {
+		if j.cmd != nil {
+			res, code, err := st.proc.Command(j.cmd.req.GetName(), j.cmd.req.GetArgs())
+			out := &pluginv1.CommandResponse{Result: res}
+			if err != nil {
+				out = &pluginv1.CommandResponse{Error: &pluginv1.Error{Code: code, Message: err.Error()}}
+			}
+			j.cmd.reply <- out
+			continue
+		}
 		if j.audio != nil {
 			s.workAudio(handle, st, j)
 			continue

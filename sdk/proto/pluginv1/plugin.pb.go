@@ -1111,6 +1111,118 @@ func (x *Message) GetPayload() []byte {
 	return nil
 }
 
+type CommandRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Handle        uint32                 `protobuf:"varint,1,opt,name=handle,proto3" json:"handle,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Args          []byte                 `protobuf:"bytes,3,opt,name=args,proto3" json:"args,omitempty"` // JSON, may be empty
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandRequest) Reset() {
+	*x = CommandRequest{}
+	mi := &file_plugin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandRequest) ProtoMessage() {}
+
+func (x *CommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandRequest.ProtoReflect.Descriptor instead.
+func (*CommandRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CommandRequest) GetHandle() uint32 {
+	if x != nil {
+		return x.Handle
+	}
+	return 0
+}
+
+func (x *CommandRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CommandRequest) GetArgs() []byte {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+type CommandResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        []byte                 `protobuf:"bytes,1,opt,name=result,proto3" json:"result,omitempty"` // JSON, may be empty
+	Error         *Error                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`   // "unsupported" when the plugin has no commands
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandResponse) Reset() {
+	*x = CommandResponse{}
+	mi := &file_plugin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandResponse) ProtoMessage() {}
+
+func (x *CommandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandResponse.ProtoReflect.Descriptor instead.
+func (*CommandResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CommandResponse) GetResult() []byte {
+	if x != nil {
+		return x.Result
+	}
+	return nil
+}
+
+func (x *CommandResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
@@ -1207,18 +1319,26 @@ const file_plugin_proto_rawDesc = "" +
 	"\apayload\x18\a \x01(\fR\apayload\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01*<\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"P\n" +
+	"\x0eCommandRequest\x12\x16\n" +
+	"\x06handle\x18\x01 \x01(\rR\x06handle\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04args\x18\x03 \x01(\fR\x04args\"V\n" +
+	"\x0fCommandResponse\x12\x16\n" +
+	"\x06result\x18\x01 \x01(\fR\x06result\x12+\n" +
+	"\x05error\x18\x02 \x01(\v2\x15.lsie.plugin.v1.ErrorR\x05error*<\n" +
 	"\x05Input\x12\x0f\n" +
 	"\vINPUT_VIDEO\x10\x00\x12\x0f\n" +
 	"\vINPUT_AUDIO\x10\x01\x12\x11\n" +
-	"\rINPUT_MESSAGE\x10\x022\x91\x03\n" +
+	"\rINPUT_MESSAGE\x10\x022\xdd\x03\n" +
 	"\x06Plugin\x12E\n" +
 	"\bDescribe\x12\x1f.lsie.plugin.v1.DescribeRequest\x1a\x18.lsie.plugin.v1.Manifest\x12S\n" +
 	"\n" +
 	"OpenStream\x12!.lsie.plugin.v1.OpenStreamRequest\x1a\".lsie.plugin.v1.OpenStreamResponse\x12V\n" +
 	"\vCloseStream\x12\".lsie.plugin.v1.CloseStreamRequest\x1a#.lsie.plugin.v1.CloseStreamResponse\x12J\n" +
 	"\aProcess\x12\x1e.lsie.plugin.v1.ProcessRequest\x1a\x1f.lsie.plugin.v1.ProcessResponse\x12G\n" +
-	"\x06Health\x12\x1d.lsie.plugin.v1.HealthRequest\x1a\x1e.lsie.plugin.v1.HealthResponseB6Z4github.com/lsie-mlf/lsie/sdk/proto/pluginv1;pluginv1b\x06proto3"
+	"\x06Health\x12\x1d.lsie.plugin.v1.HealthRequest\x1a\x1e.lsie.plugin.v1.HealthResponse\x12J\n" +
+	"\aCommand\x12\x1e.lsie.plugin.v1.CommandRequest\x1a\x1f.lsie.plugin.v1.CommandResponseB6Z4github.com/lsie-mlf/lsie/sdk/proto/pluginv1;pluginv1b\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -1233,7 +1353,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_plugin_proto_goTypes = []any{
 	(Input)(0),                  // 0: lsie.plugin.v1.Input
 	(*DescribeRequest)(nil),     // 1: lsie.plugin.v1.DescribeRequest
@@ -1252,38 +1372,43 @@ var file_plugin_proto_goTypes = []any{
 	(*HealthRequest)(nil),       // 14: lsie.plugin.v1.HealthRequest
 	(*HealthResponse)(nil),      // 15: lsie.plugin.v1.HealthResponse
 	(*Message)(nil),             // 16: lsie.plugin.v1.Message
-	nil,                         // 17: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	nil,                         // 18: lsie.plugin.v1.Item.FieldsEntry
-	nil,                         // 19: lsie.plugin.v1.Result.FieldsEntry
-	nil,                         // 20: lsie.plugin.v1.Message.FieldsEntry
+	(*CommandRequest)(nil),      // 17: lsie.plugin.v1.CommandRequest
+	(*CommandResponse)(nil),     // 18: lsie.plugin.v1.CommandResponse
+	nil,                         // 19: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	nil,                         // 20: lsie.plugin.v1.Item.FieldsEntry
+	nil,                         // 21: lsie.plugin.v1.Result.FieldsEntry
+	nil,                         // 22: lsie.plugin.v1.Message.FieldsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	2,  // 0: lsie.plugin.v1.Manifest.fields:type_name -> lsie.plugin.v1.FieldSpec
-	17, // 1: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	19, // 1: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
 	13, // 2: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
 	8,  // 3: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
 	12, // 4: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
-	18, // 5: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
-	19, // 6: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
+	20, // 5: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
+	21, // 6: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
 	13, // 7: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
 	0,  // 8: lsie.plugin.v1.Result.input:type_name -> lsie.plugin.v1.Input
 	11, // 9: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
-	20, // 10: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
-	1,  // 11: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
-	4,  // 12: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
-	6,  // 13: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
-	9,  // 14: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
-	14, // 15: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
-	3,  // 16: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
-	5,  // 17: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
-	7,  // 18: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
-	10, // 19: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
-	15, // 20: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
-	16, // [16:21] is the sub-list for method output_type
-	11, // [11:16] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	22, // 10: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
+	13, // 11: lsie.plugin.v1.CommandResponse.error:type_name -> lsie.plugin.v1.Error
+	1,  // 12: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
+	4,  // 13: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
+	6,  // 14: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
+	9,  // 15: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
+	14, // 16: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
+	17, // 17: lsie.plugin.v1.Plugin.Command:input_type -> lsie.plugin.v1.CommandRequest
+	3,  // 18: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
+	5,  // 19: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
+	7,  // 20: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
+	10, // 21: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
+	15, // 22: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
+	18, // 23: lsie.plugin.v1.Plugin.Command:output_type -> lsie.plugin.v1.CommandResponse
+	18, // [18:24] is the sub-list for method output_type
+	12, // [12:18] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1297,7 +1422,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

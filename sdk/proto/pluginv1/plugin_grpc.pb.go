@@ -32,6 +32,7 @@ const (
 	Plugin_CloseStream_FullMethodName = "/lsie.plugin.v1.Plugin/CloseStream"
 	Plugin_Process_FullMethodName     = "/lsie.plugin.v1.Plugin/Process"
 	Plugin_Health_FullMethodName      = "/lsie.plugin.v1.Plugin/Health"
+	Plugin_Command_FullMethodName     = "/lsie.plugin.v1.Plugin/Command"
 )
 
 // PluginClient is the client API for Plugin service.
@@ -49,6 +50,9 @@ type PluginClient interface {
 	Process(ctx context.Context, in *ProcessRequest, opts ...grpc.CallOption) (*ProcessResponse, error)
 	// Health reports whether the plugin can take work.
 	Health(ctx context.Context, in *HealthRequest, opts ...grpc.CallOption) (*HealthResponse, error)
+	// Command runs an operator command on one stream (e.g. "baseline"), in
+	// order with that stream's frames, audio and messages.
+	Command(ctx context.Context, in *CommandRequest, opts ...grpc.CallOption) (*CommandResponse, error)
 }
 
 type pluginClient struct {
@@ -109,6 +113,16 @@ func (c *pluginClient) Health(ctx context.Context, in *HealthRequest, opts ...gr
 	return out, nil
 }
 
+func (c *pluginClient) Command(ctx context.Context, in *CommandRequest, opts ...grpc.CallOption) (*CommandResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CommandResponse)
+	err := c.cc.Invoke(ctx, Plugin_Command_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PluginServer is the server API for Plugin service.
 // All implementations must embed UnimplementedPluginServer
 // for forward compatibility.
@@ -124,6 +138,9 @@ type PluginServer interface {
 	Process(context.Context, *ProcessRequest) (*ProcessResponse, error)
 	// Health reports whether the plugin can take work.
 	Health(context.Context, *HealthRequest) (*HealthResponse, error)
+	// Command runs an operator command on one stream (e.g. "baseline"), in
+	// order with that stream's frames, audio and messages.
+	Command(context.Context, *CommandRequest) (*CommandResponse, error)
 	mustEmbedUnimplementedPluginServer()
 }
 
@@ -148,6 +165,9 @@ func (UnimplementedPluginServer) Process(context.Context, *ProcessRequest) (*Pro
 }
 func (UnimplementedPluginServer) Health(context.Context, *HealthRequest) (*HealthResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Health not implemented")
+}
+func (UnimplementedPluginServer) Command(context.Context, *CommandRequest) (*CommandResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Command not implemented")
 }
 func (UnimplementedPluginServer) mustEmbedUnimplementedPluginServer() {}
 func (UnimplementedPluginServer) testEmbeddedByValue()                {}
@@ -260,6 +280,24 @@ func _Plugin_Health_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Plugin_Command_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PluginServer).Command(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Plugin_Command_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PluginServer).Command(ctx, req.(*CommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Plugin_ServiceDesc is the grpc.ServiceDesc for Plugin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -286,6 +324,10 @@ var Plugin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Health",
 			Handler:    _Plugin_Health_Handler,
+		},
+		{
+			MethodName: "Command",
+			Handler:    _Plugin_Command_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
