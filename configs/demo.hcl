@@ -5,8 +5,9 @@
 #    and paced like a camera.
 #  - "tone": a test pattern with a 440 Hz tone.
 # Both go to the visual and acoustic plugins; the speech stream also to
-# transcription (Silero VAD + PocketSphinx) and semantic (VADER sentiment and
-# an intent gate over the transcripts). 2 s segments so results show up
+# au (faces: action units, head pose, expression), transcription (Silero VAD
+# + PocketSphinx) and semantic (VADER sentiment and an intent gate over the
+# transcripts). 2 s segments so results show up
 # quickly. Every field is documented in example.hcl.
 
 segment {
@@ -24,6 +25,7 @@ stream "speech" {
   }
   plugin "visual" {}
   plugin "acoustic" {}
+  plugin "au" {}
   plugin "transcription" {}
   plugin "semantic" {
     # Target intents as exemplar phrases; semantic_gate is 1 when an

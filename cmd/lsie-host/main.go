@@ -498,8 +498,8 @@ func (t *segmentTable) print(s model.Segment) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.lines%20 == 0 {
-		fmt.Fprintf(t.w, "%-10s %10s  %-13s %6s %7s %7s %9s %7s %7s %6s %4s  %s\n",
-			"STREAM", "SEGMENT", "MEDIA", "FRAMES", "VOICED", "F0", "LOUDNESS", "BRIGHT", "MOTION", "SENT", "GATE", "STATUS")
+		fmt.Fprintf(t.w, "%-10s %10s  %-13s %6s %7s %7s %9s %7s %7s %5s %6s %4s  %s\n",
+			"STREAM", "SEGMENT", "MEDIA", "FRAMES", "VOICED", "F0", "LOUDNESS", "BRIGHT", "MOTION", "FACES", "SENT", "GATE", "STATUS")
 	}
 	t.lines++
 	status := string(s.Status)
@@ -515,12 +515,13 @@ func (t *segmentTable) print(s model.Segment) {
 	if noAudio {
 		voiced = "no audio"
 	}
-	fmt.Fprintf(t.w, "%-10s %10d  %-13s %6d %7s %7s %9s %7s %7s %6s %4s  %s\n", s.StreamID, s.Index,
+	fmt.Fprintf(t.w, "%-10s %10d  %-13s %6d %7s %7s %9s %7s %7s %5s %6s %4s  %s\n", s.StreamID, s.Index,
 		fmt.Sprintf("%.1f–%.1fs", s.MediaStart.Seconds(), s.MediaEnd.Seconds()), frames, voiced,
 		metric(s, "f0_hz", func(a model.Aggregate) string { return fmt.Sprintf("%.0fHz", a.P50) }),
 		metric(s, "loudness_dbfs", func(a model.Aggregate) string { return fmt.Sprintf("%.1fdB", a.Mean) }),
 		metric(s, "brightness", func(a model.Aggregate) string { return fmt.Sprintf("%.1f", a.Mean) }),
 		metric(s, "motion", func(a model.Aggregate) string { return fmt.Sprintf("%.2f", a.Mean) }),
+		metric(s, "faces", func(a model.Aggregate) string { return fmt.Sprintf("%.0f", a.Max) }),
 		metric(s, "sentiment_compound", func(a model.Aggregate) string { return fmt.Sprintf("%+.2f", a.Mean) }),
 		metric(s, "semantic_gate", func(a model.Aggregate) string { return fmt.Sprintf("%.0f", a.Max) }),
 		status)
