@@ -127,16 +127,20 @@ func pluginWant(streamID string, ref config.PluginRef) (plugin.Want, error) {
 	return plugin.Want{Constraint: c, By: by}, nil
 }
 
+// stream is the running stream with this id, or nil.
+func (h *Host) stream(id string) *streamRunner {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if i := slices.IndexFunc(h.streams, func(s *streamRunner) bool { return s.cfg.ID == id }); i >= 0 {
+		return h.streams[i]
+	}
+	return nil
+}
+
 // PluginCommand runs an operator command on one plugin of a stream
 // (api.StreamManager), e.g. the au plugin's "baseline".
 func (h *Host) PluginCommand(ctx context.Context, streamID, name, command string, args []byte) ([]byte, error) {
-	h.mu.Lock()
-	i := slices.IndexFunc(h.streams, func(s *streamRunner) bool { return s.cfg.ID == streamID })
-	var s *streamRunner
-	if i >= 0 {
-		s = h.streams[i]
-	}
-	h.mu.Unlock()
+	s := h.stream(streamID)
 	if s == nil {
 		return nil, fmt.Errorf("stream %q: %w", streamID, api.ErrStreamNotFound)
 	}
@@ -160,13 +164,7 @@ func (h *Host) PluginCommand(ctx context.Context, streamID, name, command string
 // RemoveStream stops a stream (api.StreamManager): its open segment closes
 // as partial with reason stream_removed; stored segments stay.
 func (h *Host) RemoveStream(ctx context.Context, id string) error {
-	h.mu.Lock()
-	i := slices.IndexFunc(h.streams, func(s *streamRunner) bool { return s.cfg.ID == id })
-	var s *streamRunner
-	if i >= 0 {
-		s = h.streams[i]
-	}
-	h.mu.Unlock()
+	s := h.stream(id)
 	if s == nil {
 		return fmt.Errorf("stream %q: %w", id, api.ErrStreamNotFound)
 	}

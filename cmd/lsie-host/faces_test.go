@@ -3,31 +3,18 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lsie-mlf/lsie/host/model"
-	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 // The au plugin through the host on the demo clip (a slideshow of the six
 // face photos): frames from shared memory, one face.frame@1 record per
 // analysed frame, per-face fields aggregated per segment.
 func TestFacesThroughHost(t *testing.T) {
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo := filepath.Join(repo, "var/media/demo.mp4")
-	modelDir := filepath.Join(repo, "var/models")
-	for _, f := range []string{demo, filepath.Join(modelDir, "blazeface/face_detection_front_128x128.onnx"), filepath.Join(modelDir, "emotion/emotion.onnx")} {
-		if _, err := os.Stat(f); err != nil {
-			testenv.Missing(t, "%s (scripts/setup.sh)", f)
-		}
-	}
-	t.Setenv("LSIE_PLUGIN_MODEL_DIR", modelDir)
+	demo := demoWithModels(t, "blazeface/face_detection_front_128x128.onnx", "emotion/emotion.onnx")
 	dir := t.TempDir()
 	h := startHost(t, writeConfig(t, dir, fmt.Sprintf(`segment {
   duration = "2s"
@@ -103,15 +90,7 @@ stream "faces" {
 // stream: the au plugin's "baseline" answers with the faces it set; a
 // plugin without commands is 501, an unknown one 404.
 func TestPluginCommandThroughHost(t *testing.T) {
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo := filepath.Join(repo, "var/media/demo.mp4")
-	if _, err := os.Stat(demo); err != nil {
-		testenv.Missing(t, "%s (scripts/setup.sh)", demo)
-	}
-	t.Setenv("LSIE_PLUGIN_MODEL_DIR", filepath.Join(repo, "var/models"))
+	demo := demoWithModels(t, "blazeface/face_detection_front_128x128.onnx", "emotion/emotion.onnx")
 	dir := t.TempDir()
 	h := startHost(t, writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
 store { sqlite = %q }

@@ -19,18 +19,7 @@ import (
 // audio. Invariants, not timings: every final answered once in its segment,
 // the words are the clip's, the intent that quotes it passes the gate.
 func TestSpeechModelsThroughHost(t *testing.T) {
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo := filepath.Join(repo, "var/media/demo.mp4")
-	modelDir := filepath.Join(repo, "var/models")
-	for _, f := range []string{demo, filepath.Join(modelDir, "silero/silero_vad_v5.onnx"), "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin"} {
-		if _, err := os.Stat(f); err != nil {
-			testenv.Missing(t, "%s (scripts/setup.sh)", f)
-		}
-	}
-	t.Setenv("LSIE_PLUGIN_MODEL_DIR", modelDir)
+	demo := demoWithModels(t, "silero/silero_vad_v5.onnx", "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin")
 	dir := t.TempDir()
 	h := startHost(t, writeConfig(t, dir, fmt.Sprintf(`segment {
   duration = "2s"
@@ -135,4 +124,31 @@ stream "mute" {
 			t.Errorf("mute/%d: transcription status %q with %d items, want no_audio and none", i, p.Status, len(p.Items))
 		}
 	}
+}
+
+// demoWithModels returns the demo clip's path after checking that it and
+// the model files (relative to var/models, or absolute) are there, and
+// points the host's plugins at var/models.
+func demoWithModels(t *testing.T, files ...string) string {
+	t.Helper()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := filepath.Join(repo, "var/media/demo.mp4")
+	modelDir := filepath.Join(repo, "var/models")
+	need := []string{demo}
+	for _, f := range files {
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(modelDir, f)
+		}
+		need = append(need, f)
+	}
+	for _, f := range need {
+		if _, err := os.Stat(f); err != nil {
+			testenv.Missing(t, "%s (scripts/setup.sh)", f)
+		}
+	}
+	t.Setenv("LSIE_PLUGIN_MODEL_DIR", modelDir)
+	return demo
 }

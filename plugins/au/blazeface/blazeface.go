@@ -137,19 +137,11 @@ func Open(attrs map[string]string) (*Detector, error) {
 	if err != nil {
 		return nil, err
 	}
-	var path string
-	if p := attrs["face_model"]; p != "" {
-		path, err = models.Require("BlazeFace model", p, "set face_model to face_detection_front_128x128.onnx")
-	} else {
-		path, err = models.File(attrs, "BlazeFace model", ModelFile)
-	}
+	path, err := models.Resolve(attrs, "face_model", "BlazeFace model", ModelFile)
 	if err != nil {
 		return nil, err
 	}
-	if err := onnx.Init(attrs); err != nil {
-		return nil, err
-	}
-	so, err := onnx.SessionOptions(attrs, opts.Threads)
+	so, err := onnx.Prepare(attrs, opts.Threads)
 	if err != nil {
 		return nil, err
 	}

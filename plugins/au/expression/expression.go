@@ -82,10 +82,7 @@ func Open(attrs map[string]string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := onnx.Init(attrs); err != nil {
-		return nil, err
-	}
-	opts, err := onnx.SessionOptions(attrs, 1)
+	opts, err := onnx.Prepare(attrs, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -68,3 +68,13 @@ func Require(what, path, hint string) (string, error) {
 func File(attrs map[string]string, what, name string) (string, error) {
 	return Require(what, filepath.Join(Dir(attrs), name), FetchHint)
 }
+
+// Resolve finds a model file that attribute attr may name explicitly
+// (relative to the working directory), else name inside the model folder;
+// either way a missing file is a *MissingError naming it.
+func Resolve(attrs map[string]string, attr, what, name string) (string, error) {
+	if p := attrs[attr]; p != "" {
+		return Require(what, p, "set "+attr+" to "+filepath.Base(name))
+	}
+	return File(attrs, what, name)
+}

@@ -96,3 +96,13 @@ func SessionOptions(attrs map[string]string, threads int) (*ort.SessionOptions, 
 	}
 	return o, nil
 }
+
+// Prepare loads the runtime (Init) and returns session options with
+// SessionOptions' settings: the steps every model of the plugins takes
+// before it opens a session. The caller destroys the options.
+func Prepare(attrs map[string]string, threads int) (*ort.SessionOptions, error) {
+	if err := Init(attrs); err != nil {
+		return nil, err
+	}
+	return SessionOptions(attrs, threads)
+}

@@ -47,20 +47,11 @@ type Model struct {
 // ModelFile (see models.Dir), on one CPU thread: a 32 ms window costs well
 // under a millisecond, so more threads would only contend with the host.
 func Open(attrs map[string]string) (*Model, error) {
-	var path string
-	var err error
-	if p := attrs["vad_model"]; p != "" {
-		path, err = models.Require("Silero VAD model", p, "set vad_model to silero_vad_v5.onnx")
-	} else {
-		path, err = models.File(attrs, "Silero VAD model", ModelFile)
-	}
+	path, err := models.Resolve(attrs, "vad_model", "Silero VAD model", ModelFile)
 	if err != nil {
 		return nil, err
 	}
-	if err := onnx.Init(attrs); err != nil {
-		return nil, err
-	}
-	opts, err := onnx.SessionOptions(attrs, 1)
+	opts, err := onnx.Prepare(attrs, 1)
 	if err != nil {
 		return nil, err
 	}
