@@ -18,17 +18,35 @@ const (
 	maxSegmentLimit     = 1000
 )
 
+// route is one path of the API and the methods it answers. routeTable is
+// the one list of them: routes registers it and the OpenAPI test walks it,
+// so the document cannot miss a route.
+type route struct {
+	pattern string
+	methods methods
+}
+
+// routeTable lists every API path with its handlers.
+func (s *Server) routeTable() []route {
+	return []route{
+		{"/api/v1/health", methods{http.MethodGet: s.getHealth}},
+		{"/api/v1/openapi.json", methods{http.MethodGet: s.getOpenAPI}},
+		{"/api/v1/streams", methods{http.MethodGet: s.getStreams, http.MethodPost: s.postStream}},
+		{"/api/v1/streams/{id}", methods{http.MethodDelete: s.deleteStream}},
+		{"/api/v1/streams/{id}/plugins/{plugin}/commands", methods{http.MethodPost: s.postCommand}},
+		{"/api/v1/streams/{id}/segments", methods{http.MethodGet: s.getSegments}},
+		{"/api/v1/segments/{stream}/{index}", methods{http.MethodGet: s.getSegment}},
+	}
+}
+
 // routes builds the router. Paths are registered without a method and
 // dispatched by methods, so a wrong method gets the JSON 405 (with Allow)
 // rather than ServeMux's plain-text one; every other path gets a JSON 404.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/api/v1/health", methods{http.MethodGet: s.getHealth})
-	mux.Handle("/api/v1/streams", methods{http.MethodGet: s.getStreams, http.MethodPost: s.postStream})
-	mux.Handle("/api/v1/streams/{id}", methods{http.MethodDelete: s.deleteStream})
-	mux.Handle("/api/v1/streams/{id}/plugins/{plugin}/commands", methods{http.MethodPost: s.postCommand})
-	mux.Handle("/api/v1/streams/{id}/segments", methods{http.MethodGet: s.getSegments})
-	mux.Handle("/api/v1/segments/{stream}/{index}", methods{http.MethodGet: s.getSegment})
+	for _, rt := range s.routeTable() {
+		mux.Handle(rt.pattern, rt.methods)
+	}
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }
