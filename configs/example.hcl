@@ -32,6 +32,10 @@ segment {
 store {
   # SQLite database file. A relative path is resolved by the host, not here.
   sqlite = "var/lsie.db" # (default: "var/lsie.db")
+
+  # PostgreSQL instead of SQLite (set one of the two): a postgres:// URL;
+  # logs and `config check` show it with the password masked.
+  # postgres = "postgres://lsie:secret@db.example:5432/lsie?sslmode=require"
 }
 
 # The REST/WebSocket API and console.

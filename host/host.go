@@ -23,6 +23,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/host/segment"
 	"github.com/lsie-mlf/lsie/host/store"
+	"github.com/lsie-mlf/lsie/host/store/postgres"
 	"github.com/lsie-mlf/lsie/host/store/sqlite"
 	"github.com/lsie-mlf/lsie/shm"
 )
@@ -140,7 +141,15 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 		}
 		bins[n] = b
 	}
-	if h.store, err = sqlite.Open(cfg.Store.SQLite, h.log.Named("store")); err != nil {
+	if cfg.Store.Postgres != "" {
+		// Bounded: an unreachable server must fail the start, not hang it.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		h.store, err = postgres.Open(ctx, cfg.Store.Postgres, h.log.Named("store"))
+		cancel()
+	} else {
+		h.store, err = sqlite.Open(cfg.Store.SQLite, h.log.Named("store"))
+	}
+	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	names := make([]string, 0, len(bins))
@@ -514,7 +523,11 @@ func (h *Host) Health() model.HostHealth {
 		}
 		out.Components = append(out.Components, ch)
 	}
-	out.Components = append(out.Components, model.ComponentHealth{Name: "sqlite", Kind: "store", Health: model.HealthOK})
+	storeName := "sqlite"
+	if h.cfg.Store.Postgres != "" {
+		storeName = "postgres"
+	}
+	out.Components = append(out.Components, model.ComponentHealth{Name: storeName, Kind: "store", Health: model.HealthOK})
 	return out
 }
 

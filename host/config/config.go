@@ -22,6 +22,7 @@
 package config
 
 import (
+	"net/url"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/source"
@@ -66,6 +67,29 @@ type Store struct {
 	// "var/lsie.db". A relative path stays relative here; the caller resolves
 	// it (against the working directory or the config file's directory).
 	SQLite string
+	// Postgres is a PostgreSQL connection URL (`postgres`,
+	// "postgres://user:password@host:port/db?sslmode=..."). Setting it
+	// selects PostgreSQL instead of SQLite: SQLite is then "", and setting
+	// both in the file is an error. It may hold a password: show it only
+	// through RedactedPostgres.
+	Postgres string
+}
+
+// RedactedPostgres is Postgres with any password masked, for logs.
+func (s Store) RedactedPostgres() string {
+	if s.Postgres == "" {
+		return ""
+	}
+	u, err := url.Parse(s.Postgres)
+	if err != nil {
+		return "(postgres URL)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
 // API configures the HTTP API server.

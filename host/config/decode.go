@@ -112,6 +112,7 @@ func (d *decoder) root(body *hclsyntax.Body, c *Config) {
 			case "store":
 				d.attributes(b.Body, p, []field{
 					{"sqlite", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.Store.SQLite) }},
+					{"postgres", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.Store.Postgres) }},
 				}, nil)
 			case "api":
 				d.attributes(b.Body, p, []field{
@@ -236,7 +237,7 @@ next:
 // user who put one at the wrong level to the right place.
 var homeBlock = map[string]string{
 	"duration": "segment", "max_close_delay": "segment",
-	"sqlite": "store", "listen": "api", "token": "api", "allowed_hosts": "api",
+	"sqlite": "store", "postgres": "store", "listen": "api", "token": "api", "allowed_hosts": "api",
 	"allow":  "sources",
 	"source": "stream", "realtime": "stream", "loop": "stream",
 	"fps": "video", "max_width": "video",

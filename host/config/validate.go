@@ -38,9 +38,7 @@ func (d *decoder) validate(c *Config) {
 		minSegmentDuration, maxSegmentDuration, "1s..300s")
 	d.durationIn(top.attr("segment").attr("max_close_delay"), c.Segment.MaxCloseDelay,
 		minMaxCloseDelay, maxMaxCloseDelay, "100ms..10m")
-	if c.Store.SQLite == "" {
-		d.add(d.where(top.attr("store").attr("sqlite"), d.fileStart()), "store.sqlite", "must not be empty")
-	}
+	d.validateStore(&c.Store)
 	d.validateAPI(&c.API)
 	d.validateSources(c)
 	firstStream := map[string]Pos{}
@@ -306,6 +304,46 @@ func checkAllowedHost(h string) string {
 	}
 	if host == "" || (strings.Contains(host, ":") && net.ParseIP(host) == nil) {
 		return bad
+	}
+	return ""
+}
+
+// validateStore checks the store block: SQLite (the default) or PostgreSQL,
+// never both, since a host writes to exactly one store.
+func (d *decoder) validateStore(st *Store) {
+	p := path{}.attr("store")
+	sqlite, pg := p.attr("sqlite"), p.attr("postgres")
+	pgPos, pgSet := d.at[pg.key]
+	if !pgSet {
+		if st.SQLite == "" {
+			d.add(d.where(sqlite, d.fileStart()), sqlite.show, "must not be empty")
+		}
+		return
+	}
+	if sqlitePos, both := d.at[sqlite.key]; both {
+		d.add(pgPos, pg.show, fmt.Sprintf("cannot be set together with store.sqlite (set at %s): choose one store", sqlitePos))
+	}
+	st.SQLite = "" // the default no longer applies
+	if msg := checkPostgres(st.Postgres); msg != "" {
+		d.add(pgPos, pg.show, msg)
+	}
+}
+
+// checkPostgres returns what is wrong with a PostgreSQL URL, or "". The
+// message never quotes the URL: it may hold a password.
+func checkPostgres(s string) string {
+	if s == "" {
+		return "must not be empty"
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "must be a URL like postgres://user@host:5432/db (it does not parse)"
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return "must be a URL like postgres://user@host:5432/db (scheme postgres or postgresql)"
+	}
+	if u.Opaque != "" {
+		return "must be a URL like postgres://user@host:5432/db (missing //)"
 	}
 	return ""
 }

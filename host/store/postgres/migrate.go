@@ -1,0 +1,177 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrSchemaNewer is returned by Open when the database was migrated by a
+// newer build than this one: its schema may hold data this code would
+// misread or lose, so it is not touched.
+var ErrSchemaNewer = errors.New("database schema is newer than this build supports")
+
+// migrateLock is the key of the transaction-scoped advisory lock taken while
+// migrating, so that two hosts opening one database at once migrate one
+// after the other instead of racing on CREATE TABLE.
+const migrateLock = 0x6c736965 // "lsie"
+
+// migration is one step of the schema. Versions start at 1 and increase by
+// one; a released migration is never edited, only followed by a new one.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations is the schema's history, oldest first. Version 1 is the
+// SQLite schema at its version 3: PostgreSQL support started there.
+//
+// Times are unix nanoseconds in UTC (NULL for the zero time), durations are
+// nanoseconds: timestamptz keeps only microseconds, and times must
+// round-trip exactly. Small structured values (reasons, plugin lists, item
+// fields, aggregates) are jsonb: always read whole with their row. An item's
+// payload is json, not jsonb, so it comes back byte for byte as the plugin
+// wrote it (NULL when there is none). Raw media is never stored.
+var migrations = []migration{
+	{version: 1, name: "initial schema", sql: `
+CREATE TABLE streams (
+	id         TEXT PRIMARY KEY,
+	source     TEXT NOT NULL,
+	health     TEXT NOT NULL,
+	hint       TEXT NOT NULL DEFAULT '',
+	plugins    JSONB NOT NULL,
+	started_at BIGINT
+);
+
+CREATE TABLE plugin_runs (
+	run_id    TEXT NOT NULL,
+	stream_id TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	plugin    TEXT NOT NULL,
+	version   TEXT NOT NULL,
+	sha256    TEXT NOT NULL,
+	path      TEXT NOT NULL,
+	started   BIGINT,
+	PRIMARY KEY (run_id, stream_id, plugin, sha256)
+);
+CREATE INDEX plugin_runs_by_stream ON plugin_runs (stream_id, started);
+
+CREATE TABLE segments (
+	id                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	stream_id         TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	idx               BIGINT NOT NULL,
+	run_id            TEXT NOT NULL,
+	media_start_ns    BIGINT NOT NULL,
+	media_end_ns      BIGINT NOT NULL,
+	wall_start        BIGINT,
+	wall_end          BIGINT,
+	status            TEXT NOT NULL,
+	reasons           JSONB NOT NULL,
+	frames_seen       BIGINT NOT NULL,
+	frames_dropped    BIGINT NOT NULL,
+	closed_at         BIGINT,
+	close_latency_ns  BIGINT NOT NULL,
+	audio_seconds     DOUBLE PRECISION NOT NULL DEFAULT 0,
+	audio_gap_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+	UNIQUE (stream_id, idx)
+);
+CREATE INDEX segments_by_run ON segments (run_id);
+
+CREATE TABLE segment_plugins (
+	segment_id            BIGINT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+	plugin                TEXT NOT NULL,
+	version               TEXT NOT NULL,
+	frames_analysed       BIGINT NOT NULL,
+	frames_skipped        BIGINT NOT NULL,
+	errors                BIGINT NOT NULL,
+	aggregates            JSONB NOT NULL,
+	status                TEXT NOT NULL DEFAULT '',
+	audio_seconds         DOUBLE PRECISION NOT NULL DEFAULT 0,
+	audio_dropped_seconds DOUBLE PRECISION NOT NULL DEFAULT 0,
+	messages              BIGINT NOT NULL DEFAULT 0,
+	text_dropped          BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (segment_id, plugin)
+);
+
+CREATE TABLE segment_items (
+	segment_id  BIGINT NOT NULL,
+	plugin      TEXT NOT NULL,
+	seq         BIGINT NOT NULL,
+	pts_ns      BIGINT NOT NULL,
+	duration_ns BIGINT NOT NULL,
+	fields      JSONB NOT NULL,
+	error       TEXT NOT NULL DEFAULT '',
+	topic       TEXT NOT NULL DEFAULT '',
+	text        TEXT NOT NULL DEFAULT '',
+	payload     JSON,
+	PRIMARY KEY (segment_id, plugin, seq),
+	FOREIGN KEY (segment_id, plugin) REFERENCES segment_plugins(segment_id, plugin) ON DELETE CASCADE
+);
+`},
+}
+
+// migrate brings the schema up to the last version in list, applying every
+// pending step in one transaction: either all apply or none (PostgreSQL's
+// DDL is transactional). A database already at that version is left
+// untouched; one past it fails with ErrSchemaNewer.
+func migrate(ctx context.Context, pool *pgxpool.Pool, list []migration, log hclog.Logger) (err error) {
+	for i, m := range list {
+		if m.version != i+1 {
+			return fmt.Errorf("migration %d (%q) out of order: want version %d", m.version, m.name, i+1)
+		}
+	}
+	latest := len(list)
+
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if _, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrateLock)); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	if _, err = tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL,
+	applied_at BIGINT NOT NULL -- unix ns
+)`); err != nil {
+		return fmt.Errorf("migrate: create schema_migrations: %w", err)
+	}
+	var current int
+	if err = tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: read version: %w", err)
+	}
+	if current > latest {
+		return fmt.Errorf("schema version %d, this build knows up to %d: %w (use a newer lsie, or another database)",
+			current, latest, ErrSchemaNewer)
+	}
+	if current == latest {
+		return tx.Rollback(ctx)
+	}
+	for _, m := range list[current:] {
+		// Simple protocol: a step is several statements, which the
+		// extended protocol refuses. Steps are constants, never input.
+		if _, err = tx.Exec(ctx, m.sql, pgx.QueryExecModeSimpleProtocol); err != nil {
+			return fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err = tx.Exec(ctx,
+			`INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+			m.version, m.name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	if err = tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	log.Info("postgres schema migrated", "from", current, "to", latest)
+	return nil
+}
