@@ -3,14 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
-	"time"
 
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/store"
+	"github.com/lsie-mlf/lsie/host/store/internal/rowcodec"
 )
 
 // SaveSegment stores seg and its plugin results in one transaction,
@@ -22,19 +20,11 @@ import (
 // Item fields and aggregates must be finite numbers: JSON has no NaN or
 // infinity, and such a value fails the save with an error naming it.
 func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (err error) {
-	where := fmt.Sprintf("save segment %s/%d", seg.StreamID, seg.Index)
-	if seg.StreamID == "" || runID == "" {
-		return fmt.Errorf("%s: stream id %q and run id %q must be set", where, seg.StreamID, runID)
-	}
-	// Encode everything before taking the write lock.
-	reasons, err := jsonText(seg.Reasons)
+	e, err := rowcodec.EncodeSegment(runID, seg) // before taking any lock
 	if err != nil {
-		return fmt.Errorf("%s: reasons: %w", where, err)
+		return err
 	}
-	plugins, err := encodePlugins(seg.Plugins)
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
-	}
+	where, reasons, plugins := e.Where, e.Reasons, e.Plugins
 
 	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -58,8 +48,8 @@ INSERT INTO segments (stream_id, idx, run_id, media_start_ns, media_end_ns, wall
 	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		seg.StreamID, seg.Index, runID, int64(seg.MediaStart), int64(seg.MediaEnd),
-		unixNS(seg.WallStart), unixNS(seg.WallEnd), string(seg.Status), reasons,
-		seg.FramesSeen, seg.FramesDropped, unixNS(seg.ClosedAt), int64(seg.CloseLatency), seg.AudioSeconds, seg.AudioGapSeconds)
+		rowcodec.UnixNS(seg.WallStart), rowcodec.UnixNS(seg.WallEnd), string(seg.Status), reasons,
+		seg.FramesSeen, seg.FramesDropped, rowcodec.UnixNS(seg.ClosedAt), int64(seg.CloseLatency), seg.AudioSeconds, seg.AudioGapSeconds)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -76,44 +66,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	return nil
 }
 
-// encodedPlugin is a PluginSegment with its JSON columns encoded.
-type encodedPlugin struct {
-	name       string
-	p          model.PluginSegment
-	aggregates string
-	fields     []string // per item
-}
-
-// encodePlugins encodes the JSON columns of every plugin, ordered by name.
-func encodePlugins(plugins map[string]model.PluginSegment) ([]encodedPlugin, error) {
-	out := make([]encodedPlugin, 0, len(plugins))
-	for name, p := range plugins {
-		if name == "" {
-			return nil, errors.New("plugin with an empty name")
-		}
-		if p.Plugin != "" && p.Plugin != name {
-			return nil, fmt.Errorf("plugin %q stored under key %q", p.Plugin, name)
-		}
-		e := encodedPlugin{name: name, p: p, fields: make([]string, len(p.Items))}
-		var err error
-		if e.aggregates, err = jsonText(p.Aggregates); err != nil {
-			return nil, fmt.Errorf("plugin %q: aggregates: %w", name, err)
-		}
-		for i, it := range p.Items {
-			if e.fields[i], err = jsonText(it.Fields); err != nil {
-				return nil, fmt.Errorf("plugin %q: item %d (pts %s): fields: %w", name, i, it.PTS, err)
-			}
-			if len(it.Payload) > 0 && !json.Valid(it.Payload) {
-				return nil, fmt.Errorf("plugin %q: item %d (pts %s): payload is not valid JSON", name, i, it.PTS)
-			}
-		}
-		out = append(out, e)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out, nil
-}
-
-func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, plugins []encodedPlugin) error {
+func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, plugins []rowcodec.Plugin) error {
 	if len(plugins) == 0 {
 		return nil
 	}
@@ -133,15 +86,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	}
 	defer ist.Close()
 	for _, e := range plugins {
-		p := e.p
-		if _, err := pst.ExecContext(ctx, segID, e.name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.aggregates,
+		p := e.P
+		if _, err := pst.ExecContext(ctx, segID, e.Name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.Aggregates,
 			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped); err != nil {
-			return fmt.Errorf("plugin %q: %w", e.name, err)
+			return fmt.Errorf("plugin %q: %w", e.Name, err)
 		}
 		for i, it := range p.Items {
-			if _, err := ist.ExecContext(ctx, segID, e.name, i, int64(it.PTS), int64(it.Duration), e.fields[i], it.Error,
+			if _, err := ist.ExecContext(ctx, segID, e.Name, i, int64(it.PTS), int64(it.Duration), e.Fields[i], it.Error,
 				it.Topic, it.Text, string(it.Payload)); err != nil {
-				return fmt.Errorf("plugin %q: item %d: %w", e.name, i, err)
+				return fmt.Errorf("plugin %q: item %d: %w", e.Name, i, err)
 			}
 		}
 	}
@@ -177,7 +130,7 @@ WHERE stream_id = ? AND idx >= ? ORDER BY idx LIMIT ?`, streamID, since, limit)
 	out := []model.Segment{}
 	byID := map[int64]int{} // segment row id -> position in out
 	for rows.Next() {
-		id, seg, err := scanSegment(rows)
+		id, seg, err := rowcodec.ScanSegment(rows)
 		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("%s: %w", where, err)
@@ -202,7 +155,7 @@ WHERE segment_id IN (SELECT id FROM segments WHERE stream_id = ? AND idx >= ? OR
 	}
 	defer rows.Close()
 	for rows.Next() {
-		segID, p, err := scanPlugin(rows)
+		segID, p, err := rowcodec.ScanPlugin(rows)
 		if err != nil {
 			return nil, fmt.Errorf("%s: plugins: %w", where, err)
 		}
@@ -225,7 +178,7 @@ func (d *DB) Segment(ctx context.Context, streamID string, index int64) (*model.
 	}
 	defer func() { _ = tx.Rollback() }()
 
-	id, seg, err := scanSegment(tx.QueryRowContext(ctx, `SELECT `+segmentColumns+` FROM segments
+	id, seg, err := rowcodec.ScanSegment(tx.QueryRowContext(ctx, `SELECT `+segmentColumns+` FROM segments
 WHERE stream_id = ? AND idx = ?`, streamID, index))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", where, store.ErrNotFound)
@@ -249,7 +202,7 @@ func readPlugins(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segmen
 	}
 	defer rows.Close()
 	for rows.Next() {
-		_, p, err := scanPlugin(rows)
+		_, p, err := rowcodec.ScanPlugin(rows)
 		if err != nil {
 			return fmt.Errorf("plugins: %w", err)
 		}
@@ -270,24 +223,9 @@ WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var (
-			plugin, fields, payload string
-			pts, dur                int64
-			it                      model.Item
-		)
-		if err := rows.Scan(&plugin, &pts, &dur, &fields, &it.Error, &it.Topic, &it.Text, &payload); err != nil {
+		if err := rowcodec.ScanItem(rows, seg); err != nil {
 			return fmt.Errorf("items: %w", err)
 		}
-		it.PTS, it.Duration = time.Duration(pts), time.Duration(dur)
-		if payload != "" {
-			it.Payload = json.RawMessage(payload)
-		}
-		if err := json.Unmarshal([]byte(fields), &it.Fields); err != nil {
-			return fmt.Errorf("items of %q: decode fields: %w", plugin, err)
-		}
-		p := seg.Plugins[plugin]
-		p.Items = append(p.Items, it)
-		seg.Plugins[plugin] = p
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("items: %w", err)
@@ -295,47 +233,5 @@ WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 	return nil
 }
 
-// scanSegment reads one row of segmentColumns; Plugins is an empty map.
-func scanSegment(sc scanner) (int64, model.Segment, error) {
-	var (
-		id                         int64
-		seg                        model.Segment
-		mediaStart, mediaEnd, lat  int64
-		wallStart, wallEnd, closed sql.NullInt64
-		status, reasons            string
-	)
-	err := sc.Scan(&id, &seg.StreamID, &seg.Index, &mediaStart, &mediaEnd, &wallStart, &wallEnd,
-		&status, &reasons, &seg.FramesSeen, &seg.FramesDropped, &closed, &lat, &seg.AudioSeconds, &seg.AudioGapSeconds)
-	if err != nil {
-		return 0, seg, err
-	}
-	seg.MediaStart, seg.MediaEnd = time.Duration(mediaStart), time.Duration(mediaEnd)
-	seg.WallStart, seg.WallEnd = fromUnixNS(wallStart), fromUnixNS(wallEnd)
-	seg.Status = model.SegmentStatus(status)
-	seg.ClosedAt = fromUnixNS(closed)
-	seg.CloseLatency = time.Duration(lat)
-	seg.Plugins = map[string]model.PluginSegment{}
-	if err := json.Unmarshal([]byte(reasons), &seg.Reasons); err != nil {
-		return 0, seg, fmt.Errorf("segment %s/%d: decode reasons: %w", seg.StreamID, seg.Index, err)
-	}
-	return id, seg, nil
-}
-
 const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
 	status, audio_seconds, audio_dropped_seconds, messages, text_dropped`
-
-func scanPlugin(sc scanner) (int64, model.PluginSegment, error) {
-	var (
-		segID int64
-		p     model.PluginSegment
-		aggs  string
-	)
-	if err := sc.Scan(&segID, &p.Plugin, &p.Version, &p.FramesAnalysed, &p.FramesSkipped, &p.Errors, &aggs,
-		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds, &p.Messages, &p.TextDropped); err != nil {
-		return 0, p, err
-	}
-	if err := json.Unmarshal([]byte(aggs), &p.Aggregates); err != nil {
-		return 0, p, fmt.Errorf("plugin %q: decode aggregates: %w", p.Plugin, err)
-	}
-	return segID, p, nil
-}

@@ -3,11 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store/internal/rowcodec"
 )
 
 // UpsertStream creates the stream or replaces all fields of the stored one.
@@ -15,7 +15,7 @@ func (d *DB) UpsertStream(ctx context.Context, s model.Stream) error {
 	if s.ID == "" {
 		return errors.New("upsert stream: empty id")
 	}
-	plugins, err := jsonText(s.Plugins)
+	plugins, err := rowcodec.JSONText(s.Plugins)
 	if err != nil {
 		return fmt.Errorf("upsert stream %q: %w", s.ID, err)
 	}
@@ -24,7 +24,7 @@ INSERT INTO streams (id, source, health, hint, plugins, started_at) VALUES (?, ?
 ON CONFLICT (id) DO UPDATE SET
 	source = excluded.source, health = excluded.health, hint = excluded.hint,
 	plugins = excluded.plugins, started_at = excluded.started_at`,
-		s.ID, s.Source, string(s.Health), s.Hint, plugins, unixNS(s.StartedAt))
+		s.ID, s.Source, string(s.Health), s.Hint, plugins, rowcodec.UnixNS(s.StartedAt))
 	if err != nil {
 		return fmt.Errorf("upsert stream %q: %w", s.ID, err)
 	}
@@ -58,7 +58,7 @@ func (d *DB) Streams(ctx context.Context) ([]model.Stream, error) {
 	defer rows.Close()
 	out := []model.Stream{}
 	for rows.Next() {
-		s, err := scanStream(rows)
+		s, err := rowcodec.ScanStream(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list streams: %w", err)
 		}
@@ -72,7 +72,7 @@ func (d *DB) Streams(ctx context.Context) ([]model.Stream, error) {
 
 // Stream returns one stream or an error wrapping store.ErrNotFound.
 func (d *DB) Stream(ctx context.Context, id string) (*model.Stream, error) {
-	s, err := scanStream(d.r.QueryRowContext(ctx, `SELECT `+streamColumns+` FROM streams WHERE id = ?`, id))
+	s, err := rowcodec.ScanStream(d.r.QueryRowContext(ctx, `SELECT `+streamColumns+` FROM streams WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errStream(id)
 	}
@@ -80,27 +80,6 @@ func (d *DB) Stream(ctx context.Context, id string) (*model.Stream, error) {
 		return nil, fmt.Errorf("stream %q: %w", id, err)
 	}
 	return &s, nil
-}
-
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
-
-func scanStream(sc scanner) (model.Stream, error) {
-	var (
-		s       model.Stream
-		health  string
-		plugins string
-		started sql.NullInt64
-	)
-	if err := sc.Scan(&s.ID, &s.Source, &health, &s.Hint, &plugins, &started); err != nil {
-		return s, err
-	}
-	s.Health = model.Health(health)
-	s.StartedAt = fromUnixNS(started)
-	if err := json.Unmarshal([]byte(plugins), &s.Plugins); err != nil {
-		return s, fmt.Errorf("stream %q: decode plugins: %w", s.ID, err)
-	}
-	return s, nil
 }
 
 // RecordPluginRun stores which plugin binary served a stream in a run.
@@ -115,7 +94,7 @@ func (d *DB) RecordPluginRun(ctx context.Context, r model.PluginRun) error {
 INSERT INTO plugin_runs (run_id, stream_id, plugin, version, sha256, path, started)
 SELECT ?, id, ?, ?, ?, ?, ? FROM streams WHERE id = ?
 ON CONFLICT DO NOTHING`,
-		r.RunID, r.Plugin, r.Version, r.SHA256, r.Path, unixNS(r.Started), r.StreamID)
+		r.RunID, r.Plugin, r.Version, r.SHA256, r.Path, rowcodec.UnixNS(r.Started), r.StreamID)
 	if err != nil {
 		return fmt.Errorf("record plugin run %s/%s: %w", r.StreamID, r.Plugin, err)
 	}
@@ -155,14 +134,10 @@ WHERE stream_id = ? ORDER BY started, run_id, plugin, sha256`, streamID)
 	defer rows.Close()
 	out := []model.PluginRun{}
 	for rows.Next() {
-		var (
-			r       model.PluginRun
-			started sql.NullInt64
-		)
-		if err := rows.Scan(&r.RunID, &r.StreamID, &r.Plugin, &r.Version, &r.SHA256, &r.Path, &started); err != nil {
+		r, err := rowcodec.ScanPluginRun(rows)
+		if err != nil {
 			return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
 		}
-		r.Started = fromUnixNS(started)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
