@@ -22,10 +22,10 @@
 package config
 
 import (
-	"net/url"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/source"
+	"github.com/lsie-mlf/lsie/host/store"
 )
 
 // Config is the whole host configuration.
@@ -80,16 +80,7 @@ func (s Store) RedactedPostgres() string {
 	if s.Postgres == "" {
 		return ""
 	}
-	u, err := url.Parse(s.Postgres)
-	if err != nil {
-		return "(postgres URL)"
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
+	return store.RedactDSN(s.Postgres)
 }
 
 // API configures the HTTP API server.

@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"errors"
+	"net/url"
 
 	"github.com/lsie-mlf/lsie/host/model"
 )
@@ -56,4 +57,20 @@ type Store interface {
 	PluginRuns(ctx context.Context, streamID string) ([]model.PluginRun, error)
 	// Close releases the store. Calling it again is a no-op.
 	Close() error
+}
+
+// RedactDSN returns a database URL with the password of a URL replaced by "xxxxx", for
+// logs and errors. A string that is not a URL is reduced to "(connection
+// string)": a key=value form may hold password=... anywhere.
+func RedactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "(connection string)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }

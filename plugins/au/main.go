@@ -42,6 +42,7 @@ import (
 	"github.com/lsie-mlf/lsie/plugins/au/internal/img"
 	"github.com/lsie-mlf/lsie/plugins/au/landmarks"
 	"github.com/lsie-mlf/lsie/plugins/au/track"
+	"github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/sdk"
 )
 
@@ -144,29 +145,19 @@ type config struct {
 	baselineMinFrames int
 }
 
-func parseConfig(attrs map[string]string) (config, error) {
-	c := config{maxFaces: defaultMaxFaces, baselineWindow: aus.DefaultBaselineWindow, baselineMinFrames: aus.DefaultBaselineMinFrames}
-	if v, ok := attrs["max_faces"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 16 {
-			return c, fmt.Errorf("max_faces = %q: want a whole number 1..16", v)
+func parseConfig(a map[string]string) (config, error) {
+	c := config{maxFaces: defaultMaxFaces, baselineMinFrames: aus.DefaultBaselineMinFrames}
+	seconds := aus.DefaultBaselineWindow.Seconds()
+	for _, err := range []error{
+		attrs.Int(a, "max_faces", 1, 16, &c.maxFaces),
+		attrs.Float(a, "baseline_seconds", 0.01, 3600, &seconds),
+		attrs.Int(a, "baseline_min_frames", 1, 4096, &c.baselineMinFrames),
+	} {
+		if err != nil {
+			return c, err
 		}
-		c.maxFaces = n
 	}
-	if v, ok := attrs["baseline_seconds"]; ok {
-		s, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(s > 0) || s > 3600 {
-			return c, fmt.Errorf("baseline_seconds = %q: want seconds in (0, 3600]", v)
-		}
-		c.baselineWindow = time.Duration(s * float64(time.Second))
-	}
-	if v, ok := attrs["baseline_min_frames"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 4096 {
-			return c, fmt.Errorf("baseline_min_frames = %q: want a whole number 1..4096", v)
-		}
-		c.baselineMinFrames = n
-	}
+	c.baselineWindow = time.Duration(seconds * float64(time.Second))
 	return c, nil
 }
 

@@ -43,12 +43,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
 
+	plugattrs "github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
 	"github.com/lsie-mlf/lsie/plugins/semantic/encoder"
 	"github.com/lsie-mlf/lsie/plugins/semantic/gate"
@@ -117,24 +117,13 @@ func parseConfig(attrs map[string]string) (config, error) {
 	default:
 		return c, fmt.Errorf("engine %q: want \"lexical\" or \"encoder\"", e)
 	}
-	if v, ok := attrs["gate_threshold"]; ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(f >= 0 && f <= 1) {
-			return c, fmt.Errorf("gate_threshold %q: want a number in 0..1", v)
-		}
-		c.threshold = f
-	}
-	for _, n := range []struct {
-		key    string
-		dst    *int
-		lo, hi int
-	}{{"max_words", &c.maxWords, 1, 100000}, {"encoder_max_tokens", &c.maxTokens, 3, 4096}} {
-		if v, ok := attrs[n.key]; ok {
-			i, err := strconv.Atoi(v)
-			if err != nil || i < n.lo || i > n.hi {
-				return c, fmt.Errorf("%s %q: want a whole number in %d..%d", n.key, v, n.lo, n.hi)
-			}
-			*n.dst = i
+	for _, err := range []error{
+		plugattrs.Float(attrs, "gate_threshold", 0, 1, &c.threshold),
+		plugattrs.Int(attrs, "max_words", 1, 100000, &c.maxWords),
+		plugattrs.Int(attrs, "encoder_max_tokens", 3, 4096, &c.maxTokens),
+	} {
+		if err != nil {
+			return c, err
 		}
 	}
 	return c, nil

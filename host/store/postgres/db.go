@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
@@ -47,7 +46,7 @@ func Open(ctx context.Context, dsn string, log hclog.Logger) (*DB, error) {
 	if dsn == "" {
 		return nil, errors.New("open postgres store: empty connection string")
 	}
-	name := Redact(dsn)
+	name := store.RedactDSN(dsn)
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse errors may quote the string, password included.
@@ -70,22 +69,6 @@ func Open(ctx context.Context, dsn string, log hclog.Logger) (*DB, error) {
 	}
 	log.Debug("postgres store open", "db", name)
 	return &DB{name: name, log: log, pool: pool}, nil
-}
-
-// Redact returns dsn with the password of a URL replaced by "xxxxx", for
-// logs and errors. A string that is not a URL is reduced to "(connection
-// string)": a key=value form may hold password=... anywhere.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "(connection string)"
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.Redacted()
 }
 
 // Close closes the pool. Calling it again is a no-op.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/lsie-mlf/lsie/host/store"
 	"github.com/lsie-mlf/lsie/host/store/storetest"
 	"github.com/lsie-mlf/lsie/internal/pgtest"
 )
@@ -141,8 +142,8 @@ func TestRedact(t *testing.T) {
 		"host=db password=s3cret":                          "(connection string)",
 		"postgres://lsie@/lsie?host=%2Ftmp%2Fpg&port=5432": "postgres://lsie@/lsie?host=%2Ftmp%2Fpg&port=5432",
 	} {
-		if got := Redact(in); got != want {
-			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		if got := store.RedactDSN(in); got != want {
+			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/lsie-mlf/lsie/plugins/au/internal/img"
+	plugattrs "github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
 	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
 )
@@ -104,12 +105,8 @@ func ParseOptions(attrs map[string]string) (Options, error) {
 			o.TileZooms = append(o.TileZooms, float32(f))
 		}
 	}
-	if v := attrs["detect_threads"]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 64 {
-			return o, fmt.Errorf("detect_threads = %q: want 1 to 64", v)
-		}
-		o.Threads = n
+	if err := plugattrs.Int(attrs, "detect_threads", 1, 64, &o.Threads); err != nil {
+		return o, err
 	}
 	return o, nil
 }
