@@ -129,6 +129,7 @@ type stream struct {
 	hnr     *dsp.Harmonicity
 	formant *dsp.FormantTracker
 	mel     *dsp.MelBank
+	voicer  dsp.Voicer // per-hop jitter and shimmer, buffers kept
 	hopper  *sdk.Hopper
 	items   []sdk.Item
 	prevF0  float64 // last hop's F0, 0 if unvoiced: pitch hysteresis
@@ -226,7 +227,7 @@ func (s *stream) speechSpectrum(f sdk.Fields, pow, bands []float64, voiced bool)
 
 // voice adds the voiced-only descriptors.
 func (s *stream) voice(f sdk.Fields, w, lw []float32, f0 float64) {
-	if j, sh, okJ, okS := dsp.WindowVoice(centred(w, voiceWindow), sampleRate, f0); okJ || okS {
+	if j, sh, okJ, okS := s.voicer.Measure(centred(w, voiceWindow), sampleRate, f0); okJ || okS {
 		if okJ {
 			f["jitter_local"] = j
 		}

@@ -8,8 +8,8 @@
 // Audio is mono float32 in [-1, 1]. The plugin calls these functions once per
 // 10 ms hop on an analysis window centred on the hop; framing is the caller's
 // job. The per-hop analysers keep their buffers so that they allocate nothing
-// in steady state on a live stream's hot path; pulse placement (Pulses,
-// WindowVoice) returns a fresh slice per call.
+// in steady state on a live stream's hot path (Voicer for the per-hop pulse
+// measures; the whole-signal Pulses and WindowVoice allocate per call).
 package dsp
 
 import "math"

@@ -238,15 +238,21 @@ const (
 // "Sound & Pitch: To PointProcess (cc)", so jitter and shimmer computed on
 // these pulses are comparable with Praat's.
 func Pulses(x []float32, sampleRate int, track PitchTrack) []float64 {
+	return AppendPulses(nil, x, sampleRate, track)
+}
+
+// AppendPulses is Pulses appending to dst, so a per-hop caller reuses one
+// buffer.
+func AppendPulses(dst []float64, x []float32, sampleRate int, track PitchTrack) []float64 {
 	sr := float64(sampleRate)
 	if sr <= 0 || len(x) == 0 {
-		return nil
+		return dst
 	}
 	gp := absPeak(x)
 	if !(gp > 0) || math.IsInf(gp, 0) {
-		return nil
+		return dst
 	}
-	var out []float64
+	out := dst
 	addedRight := math.Inf(-1)
 	for t := 0.0; ; {
 		left, right, ok := track.voicedIntervalAfter(t)
@@ -459,6 +465,19 @@ func hannRMS(x []float32, sr, tmid, wl, wr float64) float64 {
 // windows it sees 5 to 15 periods, so single values are noisy; their mean
 // over a segment approximates the segment's JitterLocal and ShimmerLocalDB.
 func WindowVoice(x []float32, sampleRate int, f0 float64) (jitter, shimmerDB float64, okJ, okS bool) {
+	var v Voicer
+	return v.Measure(x, sampleRate, f0)
+}
+
+// Voicer is WindowVoice with its buffers kept across hops: a stream's
+// voiced hops then allocate nothing for their pulses.
+type Voicer struct {
+	pulses []float64
+	f0     [1]float64
+}
+
+// Measure is WindowVoice.
+func (v *Voicer) Measure(x []float32, sampleRate int, f0 float64) (jitter, shimmerDB float64, okJ, okS bool) {
 	if !(f0 > 0) || math.IsInf(f0, 0) || sampleRate <= 0 || len(x) == 0 {
 		return 0, 0, false, false
 	}
@@ -472,8 +491,10 @@ func WindowVoice(x []float32, sampleRate int, f0 float64) (jitter, shimmerDB flo
 	if end-2*margin < 1/f0 {
 		return 0, 0, false, false
 	}
-	track := PitchTrack{T0: end / 2, Step: end - 2*margin, F0: []float64{f0}, End: end}
-	pulses := Pulses(x, sampleRate, track)
+	v.f0[0] = f0
+	track := PitchTrack{T0: end / 2, Step: end - 2*margin, F0: v.f0[:], End: end}
+	v.pulses = AppendPulses(v.pulses[:0], x, sampleRate, track)
+	pulses := v.pulses
 	lim := DefaultPeriodLimits()
 	jitter, okJ = JitterLocal(pulses, lim)
 	shimmerDB, okS = ShimmerLocalDB(x, sampleRate, pulses, lim)
