@@ -157,6 +157,15 @@ type Segment struct {
 	// CloseLatency is the wall time from the window's end being reached by
 	// capture to the segment closing (time spent waiting for plugins).
 	CloseLatency time.Duration `json:"close_latency_ns"`
+	// Analytics is what the host derived when the segment closed (rewards,
+	// physiology, co-modulation); nil when analytics are off.
+	Analytics *SegmentAnalytics `json:"analytics,omitempty"`
+	// Telemetry lists the external events placed in the segment, late ones
+	// included, ordered by time. Only Store.Segment fills it.
+	Telemetry []TelemetryEvent `json:"telemetry,omitempty"`
+	// Enrichment holds the results of the asynchronous jobs run on the
+	// closed segment, by kind. Only Store.Segment fills it.
+	Enrichment []Enrichment `json:"enrichment,omitempty"`
 }
 
 // ComponentHealth is the live state of one stream, plugin or store.
