@@ -161,3 +161,92 @@ stream "bars" {
     window = 4
   }
 }
+
+# The signed webhook external systems post telemetry to: POST
+# /api/v1/telemetry with X-LSIE-Source, X-LSIE-Timestamp (unix seconds) and
+# X-LSIE-Signature = "sha256=" + hex HMAC-SHA256(secret, timestamp + "." +
+# body). Events: physiology (heart rate, RR intervals), stimulus markers
+# (experiment arm shown) and stream events (chat, donation, scene change).
+telemetry {
+  # How far X-LSIE-Timestamp may be from the host's clock: 1s..1h. Within
+  # it a signature is accepted once (replays are refused).
+  tolerance = "5m" # (default: "5m")
+
+  # Largest request body in bytes (1024..67108864) and most events per
+  # request (1..100000).
+  max_body   = 1048576 # (default: 1048576)
+  max_events = 1000    # (default: 1000)
+
+  # Events' free-form payloads are raw user data: the purge job removes them
+  # after payload_retention (1m..87600h), running every purge_interval
+  # (1s..24h). The events themselves stay.
+  payload_retention = "720h" # (default: "720h")
+  purge_interval    = "1h"   # (default: "1h")
+
+  # One block per sender. secret: the HMAC key, at least 16 characters;
+  # LSIE_TELEMETRY_SECRET_POLAR (the name upper-cased, - as _) overrides it
+  # and keeps it out of this file. clock_offset (-1h..1h, default "0s") is
+  # added to the sender's event times to put them on the host's clock.
+  # stream: the stream of events that name none (default: none).
+  source "polar" {
+    secret       = "change-me-to-a-long-random-secret"
+    clock_offset = "-250ms"
+    stream       = "ball"
+  }
+}
+
+# What the host derives from closed segments and telemetry; the formulas
+# are in docs/ANALYTICS.md.
+analytics {
+  # The action unit whose intensity drives the reward (au01..au45) and the
+  # plugins whose fields the reward reads.
+  au              = "au12"     # (default: "au12")
+  au_plugin       = "au"       # (default: "au")
+  semantic_plugin = "semantic" # (default: "semantic")
+  # Fewest frames a face needs in a segment for a reward: 1..10000.
+  min_frames = 3 # (default: 3)
+
+  physiology {
+    # RMSSD window (10s..10m); a subject is stale when its newest event is
+    # older than stale_after (1s..10m), absent past absent_after (1s..1h,
+    # more than stale_after); fewer than min_intervals usable RR intervals
+    # (3..1000) in the window is no-rmssd.
+    window        = "60s" # (default: "60s")
+    stale_after   = "10s" # (default: "10s")
+    absent_after  = "60s" # (default: "60s")
+    min_intervals = 10    # (default: 10)
+    # The subjects summarised (default: every subject seen).
+    # subjects = ["streamer"]
+  }
+
+  # Correlates two series per segment over a trailing window (10s..1h):
+  # "physio:SUBJECT" (heart rate) or "au:faceN.auXX". Fewer than
+  # min_samples (3..100000) paired 1 s bins gives null with a reason.
+  comodulation {
+    a           = "physio:streamer"
+    b           = "au:face1.au12"
+    window      = "120s" # (default: "120s")
+    min_samples = 10     # (default: 10)
+  }
+}
+
+# An experiment: stimulus markers (telemetry kind "stimulus") say which arm
+# was shown when; the reward of the segment a marker falls in is that arm's
+# outcome. assignment: "thompson" (Thompson sampling over gated_reward) or
+# "schedule" (cycles through schedule, default the arms in order). Every
+# arm starts from a Beta(prior_alpha, prior_beta) prior (integers 1..1000).
+experiment "greeting" {
+  arms        = ["warm", "neutral", "playful"]
+  assignment  = "thompson" # (default: "thompson")
+  prior_alpha = 1          # (default: 1)
+  prior_beta  = 1          # (default: 1)
+}
+
+# Asynchronous jobs on closed segments (keywords, language, statistics):
+# a failing job is tried up to attempts times (1..20), waiting backoff
+# (10ms..1m, doubling, at most 30s) between tries, by workers (1..16).
+enrichment {
+  attempts = 4       # (default: 4)
+  backoff  = "500ms" # (default: "500ms")
+  workers  = 1       # (default: 1)
+}

@@ -18,9 +18,9 @@ import (
 //  2. Origin, when present, must name an accepted host, else 403: a browser
 //     sends it on cross-site requests, so a page elsewhere cannot drive the
 //     API (CSRF). Clients that send no Origin (curl, Go) pass.
-//  3. With a token configured, every method other than GET, HEAD and
-//     OPTIONS needs `Authorization: Bearer TOKEN`, else 401 with
-//     WWW-Authenticate: Bearer.
+//
+// The token is checked per route after it (requireToken): most routes need
+// it, a few authenticate otherwise (see authMode).
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hosts := s.hosts.Load()
@@ -39,7 +39,16 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				strings.Join(origins, ", ")))
 			return
 		}
-		if s.cfg.Token != "" && !safeMethod(r.Method) {
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requireToken refuses a request without the configured bearer token, when
+// one is configured, with 401 and WWW-Authenticate: Bearer. Reads need it
+// too: segments, transcripts and telemetry are personal data.
+func (s *Server) requireToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Token != "" {
 			if msg := s.checkToken(r); msg != "" {
 				s.log.Warn("refused request without a valid token", "method", r.Method, "path", r.URL.Path,
 					"remote", r.RemoteAddr)
@@ -50,11 +59,6 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// safeMethod reports whether method only reads; the others need the token.
-func safeMethod(method string) bool {
-	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }
 
 // checkToken returns why the request's bearer token is not the configured

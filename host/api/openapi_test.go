@@ -183,9 +183,11 @@ func TestOpenAPIRoutes(t *testing.T) {
 	table := s.routeTable()
 	paths := obj(doc, "paths")
 	served := map[string]methods{}
+	auth := map[string]authMode{}
 	mux := s.routes()
 	for _, rt := range table {
 		served[rt.pattern] = rt.methods
+		auth[rt.pattern] = rt.auth
 		// routes must register exactly the table: a request for the
 		// pattern (wildcards filled) lands on it.
 		target := rt.pattern
@@ -222,15 +224,24 @@ func TestOpenAPIRoutes(t *testing.T) {
 				t.Errorf("%s is documented but not served", where)
 			}
 			checkPathParams(t, doc, where, path, item.(map[string]any), op)
-			// The guard wants the token on every unsafe method.
+			// A token route documents bearerAuth and its 401; an HMAC
+			// route its own scheme and 401; the others no security.
+			sec := fmt.Sprint(op["security"])
 			_, hasSec := op["security"]
-			secured := strings.Contains(fmt.Sprint(op["security"]), "bearerAuth")
 			_, has401 := obj(op, "responses")["401"]
-			if unsafe := !safeMethod(strings.ToUpper(method)); unsafe != secured || unsafe != has401 {
-				t.Errorf("%s: security %v and 401 documented %v; the guard requires a token: %v",
-					where, op["security"], has401, unsafe)
-			} else if !unsafe && hasSec {
-				t.Errorf("%s: a safe method should not list security", where)
+			switch auth[path] {
+			case authToken:
+				if !strings.Contains(sec, "bearerAuth") || !has401 {
+					t.Errorf("%s: needs the token: document security bearerAuth and 401 (have %v, 401 %v)", where, sec, has401)
+				}
+			case authHMAC:
+				if !strings.Contains(sec, "webhookSignature") || !has401 {
+					t.Errorf("%s: signed by HMAC: document security webhookSignature and 401 (have %v, 401 %v)", where, sec, has401)
+				}
+			default:
+				if hasSec {
+					t.Errorf("%s: takes no token; it should not list security", where)
+				}
 			}
 			// The guard answers these on every route.
 			for _, code := range []string{"403", "421"} {
@@ -292,6 +303,15 @@ type exchange struct {
 	status  int
 }
 
+// extraExchanges add the exchanges of routes kept in their own files, each
+// from an init function in that file's test; they get the token of the
+// servers they build. extraUnreachable adds documented responses that only
+// a fault the fakes cannot make gives ("METHOD /path CODE").
+var (
+	extraExchanges   []func(t *testing.T, token string) []exchange
+	extraUnreachable []string
+)
+
 // TestOpenAPIResponses sends requests that reach every documented status
 // of every route and validates each response body against the schema the
 // document gives for that route, method and status; request bodies that
@@ -323,7 +343,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"health error", down, "GET", "/api/v1/health", nil, "", 503},
 		{"health no source", noHealth, "GET", "/api/v1/health", nil, "", 503},
 		{"openapi", full, "GET", "/api/v1/openapi.json", nil, "", 200},
-		{"streams", full, "GET", "/api/v1/streams", nil, "", 200},
+		{"streams", full, "GET", "/api/v1/streams", auth, "", 200},
 		{"streams no health", noHealth, "GET", "/api/v1/streams", nil, "", 200},
 		{"streams broken", broken, "GET", "/api/v1/streams", nil, "", 500},
 		{"add stream", full, "POST", "/api/v1/streams", auth, `{"id":"cam3","source":"test://ball","realtime":false,"loop":true,
@@ -358,18 +378,24 @@ func TestOpenAPIResponses(t *testing.T) {
 		{"command unmanaged", unmanaged, "POST", cmdPath, jsonHeaders, `{"command":"baseline"}`, 501},
 		{"command host fails", failing, "POST", cmdPath, jsonHeaders, `{"command":"baseline"}`, 500},
 		{"command plugin down", full, "POST", "/api/v1/streams/cam/plugins/down/commands", auth, `{"command":"baseline"}`, 503},
-		{"segments", full, "GET", "/api/v1/streams/cam1/segments", nil, "", 200},
-		{"segments page", full, "GET", "/api/v1/streams/cam1/segments?since=1&limit=1", nil, "", 200},
-		{"segments past end", full, "GET", "/api/v1/streams/cam1/segments?since=7&limit=1000", nil, "", 200},
-		{"segments none", full, "GET", "/api/v1/streams/cam2/segments", nil, "", 200},
-		{"segments bad limit", full, "GET", "/api/v1/streams/cam1/segments?limit=1001", nil, "", 400},
-		{"segments unknown stream", full, "GET", "/api/v1/streams/nope/segments", nil, "", 404},
+		{"segments", full, "GET", "/api/v1/streams/cam1/segments", auth, "", 200},
+		{"segments page", full, "GET", "/api/v1/streams/cam1/segments?since=1&limit=1", auth, "", 200},
+		{"segments past end", full, "GET", "/api/v1/streams/cam1/segments?since=7&limit=1000", auth, "", 200},
+		{"segments none", full, "GET", "/api/v1/streams/cam2/segments", auth, "", 200},
+		{"segments bad limit", full, "GET", "/api/v1/streams/cam1/segments?limit=1001", auth, "", 400},
+		{"segments unknown stream", full, "GET", "/api/v1/streams/nope/segments", auth, "", 404},
+		{"segments no token", full, "GET", "/api/v1/streams/cam1/segments", nil, "", 401},
+		{"segment no token", full, "GET", "/api/v1/segments/cam1/0", nil, "", 401},
+		{"streams no token", full, "GET", "/api/v1/streams", nil, "", 401},
 		{"segments broken", broken, "GET", "/api/v1/streams/cam1/segments", nil, "", 500},
-		{"segment", full, "GET", "/api/v1/segments/cam1/2", nil, "", 200},
-		{"segment first", full, "GET", "/api/v1/segments/cam1/0", nil, "", 200},
-		{"segment bad index", full, "GET", "/api/v1/segments/cam1/x", nil, "", 400},
-		{"segment unknown", full, "GET", "/api/v1/segments/cam1/9", nil, "", 404},
+		{"segment", full, "GET", "/api/v1/segments/cam1/2", auth, "", 200},
+		{"segment first", full, "GET", "/api/v1/segments/cam1/0", auth, "", 200},
+		{"segment bad index", full, "GET", "/api/v1/segments/cam1/x", auth, "", 400},
+		{"segment unknown", full, "GET", "/api/v1/segments/cam1/9", auth, "", 404},
 		{"segment broken", broken, "GET", "/api/v1/segments/cam1/0", nil, "", 500},
+	}
+	for _, more := range extraExchanges {
+		ex = append(ex, more(t, token)...)
 	}
 	// The guard's refusals, on every route and method.
 	for _, rt := range full.routeTable() {
@@ -429,6 +455,9 @@ func TestOpenAPIResponses(t *testing.T) {
 	unreachable := map[string]bool{
 		"GET /api/v1/health 500":       true, // only a handler panic
 		"GET /api/v1/openapi.json 500": true, // only a handler panic
+	}
+	for _, k := range extraUnreachable {
+		unreachable[k] = true
 	}
 	for path, item := range obj(doc, "paths") {
 		for _, method := range operations {
@@ -685,10 +714,14 @@ func TestOpenAPIValidator(t *testing.T) {
 // type the handlers encode: the same JSON names, and required exactly where
 // the field has no omitempty. It catches a field the fixtures never fill
 // (cv, payload, ...) and a documented field no type writes.
+// extraSchemaTypes maps schemas of routes kept in their own files to the Go
+// types they describe, each added by an init function in that file's test.
+var extraSchemaTypes = map[string]reflect.Type{}
+
 func TestOpenAPISchemasMatchTypes(t *testing.T) {
 	doc := loadOpenAPI(t)
 	schemas := obj(obj(doc, "components"), "schemas")
-	for name, typ := range map[string]reflect.Type{
+	types := map[string]reflect.Type{
 		"Error":           reflect.TypeFor[errorBody](),
 		"ErrorDetail":     reflect.TypeFor[errorDetail](),
 		"Diagnostic":      reflect.TypeFor[diagnostic](),
@@ -704,7 +737,11 @@ func TestOpenAPISchemasMatchTypes(t *testing.T) {
 		"PluginSegment":   reflect.TypeFor[model.PluginSegment](),
 		"Item":            reflect.TypeFor[model.Item](),
 		"Aggregate":       reflect.TypeFor[model.Aggregate](),
-	} {
+	}
+	for name, typ := range extraSchemaTypes {
+		types[name] = typ
+	}
+	for name, typ := range types {
 		s := obj(schemas, name)
 		if s == nil {
 			t.Errorf("schema %s missing", name)

@@ -18,26 +18,54 @@ const (
 	maxSegmentLimit     = 1000
 )
 
-// route is one path of the API and the methods it answers. routeTable is
-// the one list of them: routes registers it and the OpenAPI test walks it,
-// so the document cannot miss a route.
+// route is one path of the API, the methods it answers and how its
+// callers authenticate. routeTable is the one list of them: routes registers
+// it and the OpenAPI test walks it, so the document cannot miss a route.
 type route struct {
 	pattern string
 	methods methods
+	auth    authMode
 }
 
-// routeTable lists every API path with its handlers.
+// authMode is how a route's callers prove who they are.
+type authMode int
+
+const (
+	// authToken: with a token configured, every request needs it as
+	// `Authorization: Bearer TOKEN` (401 otherwise).
+	authToken authMode = iota
+	// authPublic: no credentials; health and the API description, which
+	// reveal nothing a probe or a client discovering the API should not see.
+	authPublic
+	// authHMAC: webhooks sign their body with a per-source secret instead.
+	authHMAC
+	// authFirstMessage: the WebSocket authenticates with its first message,
+	// so no token ever sits in a URL, where logs keep it.
+	authFirstMessage
+)
+
+// routeTable lists every API path with its handlers. Concerns with their
+// own file add their routes through extraRoutes.
 func (s *Server) routeTable() []route {
-	return []route{
-		{"/api/v1/health", methods{http.MethodGet: s.getHealth}},
-		{"/api/v1/openapi.json", methods{http.MethodGet: s.getOpenAPI}},
-		{"/api/v1/streams", methods{http.MethodGet: s.getStreams, http.MethodPost: s.postStream}},
-		{"/api/v1/streams/{id}", methods{http.MethodDelete: s.deleteStream}},
-		{"/api/v1/streams/{id}/plugins/{plugin}/commands", methods{http.MethodPost: s.postCommand}},
-		{"/api/v1/streams/{id}/segments", methods{http.MethodGet: s.getSegments}},
-		{"/api/v1/segments/{stream}/{index}", methods{http.MethodGet: s.getSegment}},
+	table := []route{
+		{"/api/v1/health", methods{http.MethodGet: s.getHealth}, authPublic},
+		{"/api/v1/openapi.json", methods{http.MethodGet: s.getOpenAPI}, authPublic},
+		{"/api/v1/streams", methods{http.MethodGet: s.getStreams, http.MethodPost: s.postStream}, authToken},
+		{"/api/v1/streams/{id}", methods{http.MethodDelete: s.deleteStream}, authToken},
+		{"/api/v1/streams/{id}/plugins/{plugin}/commands", methods{http.MethodPost: s.postCommand}, authToken},
+		{"/api/v1/streams/{id}/segments", methods{http.MethodGet: s.getSegments}, authToken},
+		{"/api/v1/segments/{stream}/{index}", methods{http.MethodGet: s.getSegment}, authToken},
 	}
+	for _, more := range extraRoutes {
+		table = append(table, more(s)...)
+	}
+	return table
 }
+
+// extraRoutes are the route lists of concerns kept in their own files
+// (telemetry, experiments, operator pages, live updates), each added by an
+// init function there.
+var extraRoutes []func(*Server) []route
 
 // routes builds the router. Paths are registered without a method and
 // dispatched by methods, so a wrong method gets the JSON 405 (with Allow)
@@ -45,7 +73,11 @@ func (s *Server) routeTable() []route {
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range s.routeTable() {
-		mux.Handle(rt.pattern, rt.methods)
+		var h http.Handler = rt.methods
+		if rt.auth == authToken {
+			h = s.requireToken(h)
+		}
+		mux.Handle(rt.pattern, h)
 	}
 	mux.HandleFunc("/", s.notFound)
 	return mux

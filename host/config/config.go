@@ -44,6 +44,17 @@ type Config struct {
 	Sources *source.Policy
 	// Streams are the configured inputs (blocks `stream "ID"`), in file order.
 	Streams []Stream
+	// Telemetry configures the signed webhook (block `telemetry`).
+	Telemetry Telemetry
+	// Analytics configures rewards, physiology and co-modulation (block
+	// `analytics`).
+	Analytics Analytics
+	// Experiments are the configured experiments (blocks
+	// `experiment "NAME"`), in file order.
+	Experiments []Experiment
+	// Enrichment configures the jobs run on closed segments (block
+	// `enrichment`).
+	Enrichment Enrichment
 
 	// file is the name the configuration was parsed from, for diagnostics
 	// that point at the file as a whole.
@@ -90,8 +101,11 @@ type API struct {
 	// LSIE_API_LISTEN overrides it (in Load). A host other than a loopback
 	// address (localhost, 127.0.0.0/8, ::1) needs a Token.
 	Listen string
-	// Token is the bearer token that mutating requests (POST, PUT, PATCH,
-	// DELETE) must carry as `Authorization: Bearer TOKEN` (`token`):
+	// Token is the bearer token API requests must carry as
+	// `Authorization: Bearer TOKEN` (`token`) — all but health, the OpenAPI
+	// document, /metrics, the console's static files, the telemetry webhook
+	// (signed with HMAC instead) and the WebSocket (token in its first
+	// message):
 	// printable ASCII without spaces; default "", no token, which is only
 	// allowed on a loopback Listen. LSIE_API_TOKEN overrides it (in Load),
 	// which keeps the secret out of the file.
@@ -192,6 +206,10 @@ func Default() *Config {
 		Segment: Segment{Duration: defaultSegmentDuration, MaxCloseDelay: defaultMaxCloseDelay},
 		Store:   Store{SQLite: defaultSQLite},
 		API:     API{Listen: defaultListen},
+
+		Telemetry:  defaultTelemetry(),
+		Analytics:  defaultAnalytics(),
+		Enrichment: defaultEnrichment(),
 	}
 }
 

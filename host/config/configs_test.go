@@ -79,6 +79,13 @@ func TestExampleDocumentsDefaults(t *testing.T) {
 		"segment.duration", "segment.max_close_delay", "store.sqlite", "api.listen", "api.token", "api.allowed_hosts",
 		"stream.realtime", "stream.loop", "stream.video.fps", "stream.video.max_width",
 		"stream.plugin.window", "stream.plugin.event_bound",
+		"telemetry.tolerance", "telemetry.max_body", "telemetry.max_events", "telemetry.payload_retention",
+		"telemetry.purge_interval", "analytics.au", "analytics.au_plugin", "analytics.semantic_plugin",
+		"analytics.min_frames", "analytics.physiology.window", "analytics.physiology.stale_after",
+		"analytics.physiology.absent_after", "analytics.physiology.min_intervals",
+		"analytics.comodulation.window", "analytics.comodulation.min_samples",
+		"experiment.assignment", "experiment.prior_alpha", "experiment.prior_beta",
+		"enrichment.attempts", "enrichment.backoff", "enrichment.workers",
 	}
 	var got []string
 	for k := range seen {

@@ -129,10 +129,26 @@ func (d *decoder) root(body *hclsyntax.Body, c *Config) {
 				}, nil)
 			}
 			d.blocks(b.Body, p)
+		case "telemetry", "analytics", "enrichment":
+			if !d.once(b, top, seen) || !d.noLabels(b, top) {
+				continue
+			}
+			p := top.attr(b.Type)
+			switch b.Type {
+			case "telemetry":
+				d.telemetry(b, p, c)
+			case "analytics":
+				d.analytics(b, p, c)
+			case "enrichment":
+				d.enrichment(b, p, c)
+			}
 		case "stream":
 			d.stream(b, top, c)
+		case "experiment":
+			d.experiment(b, top, c)
 		default:
-			d.unknownBlock(b, top, "segment", "store", "api", "sources", "stream")
+			d.unknownBlock(b, top, "segment", "store", "api", "sources", "stream",
+				"telemetry", "analytics", "experiment", "enrichment")
 		}
 	}
 }
@@ -242,6 +258,15 @@ var homeBlock = map[string]string{
 	"source": "stream", "realtime": "stream", "loop": "stream",
 	"fps": "video", "max_width": "video",
 	"window": "plugin", "version": "plugin", "event_bound": "plugin",
+	"tolerance": "telemetry", "max_body": "telemetry", "max_events": "telemetry",
+	"payload_retention": "telemetry", "purge_interval": "telemetry",
+	"secret": "source", "clock_offset": "source",
+	"au": "analytics", "au_plugin": "analytics", "semantic_plugin": "analytics", "min_frames": "analytics",
+	"stale_after": "physiology", "absent_after": "physiology", "min_intervals": "physiology", "subjects": "physiology",
+	"min_samples": "comodulation",
+	"arms": "experiment", "assignment": "experiment", "schedule": "experiment",
+	"prior_alpha": "experiment", "prior_beta": "experiment",
+	"attempts": "enrichment", "backoff": "enrichment", "workers": "enrichment",
 }
 
 // blocks reports every block in body as unknown: for blocks that hold only

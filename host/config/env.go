@@ -12,6 +12,7 @@ type envVar struct {
 var envVars = []envVar{
 	{"LSIE_API_TOKEN", "api.token", func(c *Config) *string { return &c.API.Token }},
 	{"LSIE_API_LISTEN", "api.listen", func(c *Config) *string { return &c.API.Listen }},
+	{"LSIE_STORE_POSTGRES", "store.postgres", func(c *Config) *string { return &c.Store.Postgres }},
 }
 
 // environment overlays the environment on the decoded file. A value set
@@ -25,5 +26,19 @@ func (d *decoder) environment(c *Config, lookup func(string) (string, bool)) {
 		}
 		*v.dst(c) = val
 		d.at[v.key] = Pos{File: "env " + v.name}
+		if v.name == "LSIE_STORE_POSTGRES" {
+			// The environment picks the store: a file's sqlite gives way
+			// rather than conflicting.
+			delete(d.at, "store.sqlite")
+		}
+	}
+	// Telemetry secrets, one variable per source, keep them out of files.
+	for i := range c.Telemetry.Sources {
+		s := &c.Telemetry.Sources[i]
+		name := SecretEnv(s.Name)
+		if val, ok := lookup(name); ok && val != "" {
+			s.Secret = val
+			d.at[path{}.attr("telemetry").block("source", s.Name, i).attr("secret").key] = Pos{File: "env " + name}
+		}
 	}
 }

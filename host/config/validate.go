@@ -52,6 +52,7 @@ func (d *decoder) validate(c *Config) {
 		}
 		d.validateStream(s, p)
 	}
+	d.validateAnalytics(c)
 }
 
 // validateAPI checks the api block. An API reachable from other machines
