@@ -113,6 +113,53 @@ CREATE TABLE segment_items (
 	FOREIGN KEY (segment_id, plugin) REFERENCES segment_plugins(segment_id, plugin) ON DELETE CASCADE
 );
 `},
+	// SQLite's version 4. Payloads and enrichment results are json, kept
+	// byte for byte as received; the analytics and RR lists are jsonb.
+	{version: 2, name: "telemetry, segment analytics and enrichment", sql: `
+ALTER TABLE segments ADD COLUMN analytics JSONB NOT NULL DEFAULT 'null';
+ALTER TABLE segments ADD COLUMN reward DOUBLE PRECISION;  -- analytics.reward, joined on by experiments
+-- Placement looks up the segment whose window holds an event's time.
+CREATE INDEX segments_by_wall ON segments (stream_id, wall_start);
+
+-- Events stay attached by (stream_id, segment index), not by segment row:
+-- a segment replaced by a later run keeps the events of its window.
+CREATE TABLE telemetry (
+	source         TEXT NOT NULL,
+	id             TEXT NOT NULL,
+	kind           TEXT NOT NULL,
+	stream_id      TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	time           BIGINT,
+	source_time    BIGINT,
+	received_at    BIGINT,
+	subject        TEXT NOT NULL DEFAULT '',
+	hr_bpm         DOUBLE PRECISION,
+	rr_ms          JSONB NOT NULL DEFAULT 'null',
+	experiment     TEXT NOT NULL DEFAULT '',
+	arm            TEXT NOT NULL DEFAULT '',
+	type           TEXT NOT NULL DEFAULT '',
+	payload        JSON,  -- NULL when none or purged
+	payload_purged BOOLEAN NOT NULL DEFAULT FALSE,
+	segment        BIGINT,  -- segment index; NULL while unplaced
+	late           BOOLEAN NOT NULL DEFAULT FALSE,
+	PRIMARY KEY (source, id)
+);
+CREATE INDEX telemetry_by_time ON telemetry (stream_id, time);
+CREATE INDEX telemetry_by_segment ON telemetry (stream_id, segment);
+CREATE INDEX telemetry_by_experiment ON telemetry (kind, experiment);
+CREATE INDEX telemetry_by_received ON telemetry (received_at);
+
+-- Results belong to one stored segment row: replacing it drops them.
+CREATE TABLE segment_enrichment (
+	segment_id  BIGINT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+	kind        TEXT NOT NULL,
+	status      TEXT NOT NULL,
+	result      JSON,  -- NULL when none
+	error       TEXT NOT NULL DEFAULT '',
+	attempts    BIGINT NOT NULL,
+	finished_at BIGINT,
+	PRIMARY KEY (segment_id, kind)
+);
+`},
 }
 
 // migrate brings the schema up to the last version in list, applying every

@@ -16,7 +16,9 @@ import (
 // replacing a segment already stored at the same (stream, index): file
 // sources restart their time line at 0 on every host run, so the newest
 // run's segment k is the one that describes that window now. The earlier
-// row's plugin results and items go with it (ON DELETE CASCADE).
+// row's plugin results, items and enrichment go with it (ON DELETE
+// CASCADE); its telemetry stays, attached by index. In the same transaction
+// the stream's unplaced events in [WallStart, WallEnd) are attached to it.
 //
 // Item fields and aggregates must be finite numbers: JSON has no NaN or
 // infinity, and such a value fails the save with an error naming it.
@@ -36,6 +38,13 @@ func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
+	// The stream's advisory lock, also taken by InsertTelemetry, keeps an
+	// event from being stored unplaced while this save, unseen by it,
+	// commits the segment that holds it (READ COMMITTED). Taken first:
+	// InsertTelemetry takes it before anything else too.
+	if err = lockStreams(ctx, tx, []string{seg.StreamID}); err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
 	// Locking the stream's row serialises saves of one stream: two saves of
 	// the same new index would otherwise both find nothing to replace and
 	// the second would fail on UNIQUE (stream_id, idx). NO KEY UPDATE still
@@ -54,18 +63,27 @@ func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (
 	var id int64
 	err = tx.QueryRow(ctx, `
 INSERT INTO segments (stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
-	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
+	analytics, reward)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 RETURNING id`,
 		seg.StreamID, seg.Index, runID, int64(seg.MediaStart), int64(seg.MediaEnd),
 		rowcodec.UnixNS(seg.WallStart), rowcodec.UnixNS(seg.WallEnd), string(seg.Status), reasons,
 		seg.FramesSeen, seg.FramesDropped, rowcodec.UnixNS(seg.ClosedAt), int64(seg.CloseLatency), seg.AudioSeconds, seg.AudioGapSeconds,
+		e.Analytics, e.Reward,
 	).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	if err = insertPlugins(ctx, tx, id, plugins); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
+	}
+	// A NULL bound (zero wall time) matches nothing.
+	if _, err = tx.Exec(ctx, `
+UPDATE telemetry SET segment = $1, late = FALSE
+WHERE stream_id = $2 AND segment IS NULL AND time >= $3 AND time < $4`,
+		seg.Index, seg.StreamID, rowcodec.UnixNS(seg.WallStart), rowcodec.UnixNS(seg.WallEnd)); err != nil {
+		return fmt.Errorf("%s: place telemetry: %w", where, err)
 	}
 	if err = tx.Commit(ctx); err != nil {
 		return fmt.Errorf("%s: commit: %w", where, err)
@@ -116,7 +134,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 }
 
 const segmentColumns = `id, stream_id, idx, media_start_ns, media_end_ns, wall_start, wall_end,
-	status, reasons::text, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds`
+	status, reasons::text, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
+	analytics::text`
 
 // Segments lists a stream's segments from index since, ascending, without
 // items.
@@ -186,7 +205,8 @@ WHERE stream_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`, streamID, since, lim)
 	return out, nil
 }
 
-// Segment returns one segment with every plugin's items.
+// Segment returns one segment with every plugin's items, its telemetry and
+// its enrichment.
 func (d *DB) Segment(ctx context.Context, streamID string, index int64) (*model.Segment, error) {
 	where := fmt.Sprintf("segment %s/%d", streamID, index)
 	tx, err := d.readTx(ctx)
@@ -207,6 +227,12 @@ WHERE stream_id = $1 AND idx = $2`, streamID, index))
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if err := readItems(ctx, tx, id, &seg); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if seg.Telemetry, err = segmentTelemetry(ctx, tx, streamID, index); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if seg.Enrichment, err = readEnrichment(ctx, tx, id); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return &seg, nil

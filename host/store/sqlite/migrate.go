@@ -108,6 +108,51 @@ ALTER TABLE segment_items ADD COLUMN topic TEXT NOT NULL DEFAULT '';
 ALTER TABLE segment_items ADD COLUMN text TEXT NOT NULL DEFAULT '';
 ALTER TABLE segment_items ADD COLUMN payload TEXT NOT NULL DEFAULT '';  -- JSON, or ''
 `},
+	{version: 4, name: "telemetry, segment analytics and enrichment", sql: `
+ALTER TABLE segments ADD COLUMN analytics TEXT NOT NULL DEFAULT 'null';  -- JSON SegmentAnalytics, or null
+ALTER TABLE segments ADD COLUMN reward REAL;  -- analytics.reward, joined on by experiments
+-- Placement looks up the segment whose window holds an event's time.
+CREATE INDEX segments_by_wall ON segments (stream_id, wall_start);
+
+-- Events stay attached by (stream_id, segment index), not by segment row:
+-- a segment replaced by a later run keeps the events of its window.
+CREATE TABLE telemetry (
+	source         TEXT NOT NULL,
+	id             TEXT NOT NULL,
+	kind           TEXT NOT NULL,
+	stream_id      TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	time           INTEGER,              -- unix ns, host clock
+	source_time    INTEGER,              -- unix ns
+	received_at    INTEGER,              -- unix ns
+	subject        TEXT NOT NULL DEFAULT '',
+	hr_bpm         REAL,
+	rr_ms          TEXT NOT NULL DEFAULT 'null',  -- JSON array, or null
+	experiment     TEXT NOT NULL DEFAULT '',
+	arm            TEXT NOT NULL DEFAULT '',
+	type           TEXT NOT NULL DEFAULT '',
+	payload        TEXT,                 -- JSON as received; NULL when none or purged
+	payload_purged INTEGER NOT NULL DEFAULT 0,
+	segment        INTEGER,              -- segment index; NULL while unplaced
+	late           INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (source, id)
+);
+CREATE INDEX telemetry_by_time ON telemetry (stream_id, time);
+CREATE INDEX telemetry_by_segment ON telemetry (stream_id, segment);
+CREATE INDEX telemetry_by_experiment ON telemetry (kind, experiment);
+CREATE INDEX telemetry_by_received ON telemetry (received_at);
+
+-- Results belong to one stored segment row: replacing it drops them.
+CREATE TABLE segment_enrichment (
+	segment_id  INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+	kind        TEXT NOT NULL,
+	status      TEXT NOT NULL,
+	result      TEXT,                    -- JSON as the job wrote it; NULL when none
+	error       TEXT NOT NULL DEFAULT '',
+	attempts    INTEGER NOT NULL,
+	finished_at INTEGER,                 -- unix ns
+	PRIMARY KEY (segment_id, kind)
+) WITHOUT ROWID;
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying

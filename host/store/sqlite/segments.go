@@ -15,7 +15,9 @@ import (
 // replacing a segment already stored at the same (stream, index): file
 // sources restart their time line at 0 on every host run, so the newest
 // run's segment k is the one that describes that window now. The earlier
-// row's plugin results and items go with it (ON DELETE CASCADE).
+// row's plugin results, items and enrichment go with it (ON DELETE
+// CASCADE); its telemetry stays, attached by index. In the same transaction
+// the stream's unplaced events in [WallStart, WallEnd) are attached to it.
 //
 // Item fields and aggregates must be finite numbers: JSON has no NaN or
 // infinity, and such a value fails the save with an error naming it.
@@ -25,6 +27,9 @@ func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (
 		return err
 	}
 	where, reasons, plugins := e.Where, e.Reasons, e.Plugins
+	// The write pool's single connection serialises this with
+	// InsertTelemetry: an event is either seen here unplaced or finds this
+	// segment stored.
 
 	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -45,11 +50,13 @@ func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (
 	}
 	res, err := tx.ExecContext(ctx, `
 INSERT INTO segments (stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
-	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
+	analytics, reward)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		seg.StreamID, seg.Index, runID, int64(seg.MediaStart), int64(seg.MediaEnd),
 		rowcodec.UnixNS(seg.WallStart), rowcodec.UnixNS(seg.WallEnd), string(seg.Status), reasons,
-		seg.FramesSeen, seg.FramesDropped, rowcodec.UnixNS(seg.ClosedAt), int64(seg.CloseLatency), seg.AudioSeconds, seg.AudioGapSeconds)
+		seg.FramesSeen, seg.FramesDropped, rowcodec.UnixNS(seg.ClosedAt), int64(seg.CloseLatency), seg.AudioSeconds, seg.AudioGapSeconds,
+		e.Analytics, e.Reward)
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
@@ -59,6 +66,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	}
 	if err = insertPlugins(ctx, tx, id, plugins); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
+	}
+	// A NULL bound (zero wall time) matches nothing.
+	if _, err = tx.ExecContext(ctx, `
+UPDATE telemetry SET segment = ?, late = 0
+WHERE stream_id = ? AND segment IS NULL AND time >= ? AND time < ?`,
+		seg.Index, seg.StreamID, rowcodec.UnixNS(seg.WallStart), rowcodec.UnixNS(seg.WallEnd)); err != nil {
+		return fmt.Errorf("%s: place telemetry: %w", where, err)
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", where, err)
@@ -102,7 +116,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 }
 
 const segmentColumns = `id, stream_id, idx, media_start_ns, media_end_ns, wall_start, wall_end,
-	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds`
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
+	analytics`
 
 // Segments lists a stream's segments from index since, ascending, without
 // items.
@@ -169,7 +184,8 @@ WHERE segment_id IN (SELECT id FROM segments WHERE stream_id = ? AND idx >= ? OR
 	return out, nil
 }
 
-// Segment returns one segment with every plugin's items.
+// Segment returns one segment with every plugin's items, its telemetry and
+// its enrichment.
 func (d *DB) Segment(ctx context.Context, streamID string, index int64) (*model.Segment, error) {
 	where := fmt.Sprintf("segment %s/%d", streamID, index)
 	tx, err := d.readTx(ctx)
@@ -190,6 +206,12 @@ WHERE stream_id = ? AND idx = ?`, streamID, index))
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if err := readItems(ctx, tx, id, &seg); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if seg.Telemetry, err = segmentTelemetry(ctx, tx, streamID, index); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if seg.Enrichment, err = readEnrichment(ctx, tx, id); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return &seg, nil

@@ -59,6 +59,17 @@ func Run(t *testing.T, be Backend) {
 		{"SaveSegmentCanceled", testSaveSegmentCanceled},
 		{"HostileText", testHostileText},
 		{"ConcurrentSaveAndRead", testConcurrentSaveAndRead},
+		{"TelemetryPlacement", testTelemetryPlacement},
+		{"TelemetryDuplicates", testTelemetryDuplicates},
+		{"TelemetryInvalid", testTelemetryInvalid},
+		{"TelemetryQuery", testTelemetryQuery},
+		{"TelemetryPurge", testTelemetryPurge},
+		{"ArmOutcomes", testArmOutcomes},
+		{"Sessions", testSessions},
+		{"AnalyticsRoundTrip", testAnalyticsRoundTrip},
+		{"Enrichment", testEnrichment},
+		{"TelemetryHostileText", testTelemetryHostileText},
+		{"ConcurrentTelemetryPlacement", testConcurrentTelemetryPlacement},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, be) })
 	}
@@ -245,6 +256,16 @@ func testNotFound(t *testing.T, be Backend) {
 		{"Segments", func() error { _, err := d.Segments(ctx, "nope", 0, 10); return err }, `segments: stream "nope": not found`},
 		{"Segment unknown stream", func() error { _, err := d.Segment(ctx, "nope", 0); return err }, `segment nope/0: not found`},
 		{"Segment unknown index", func() error { _, err := d.Segment(ctx, "cam1", 1); return err }, `segment cam1/1: not found`},
+		{"InsertTelemetry", func() error {
+			_, err := d.InsertTelemetry(ctx, []model.TelemetryEvent{Event("nope", "hr", "1", 0)})
+			return err
+		}, `insert telemetry: stream "nope": not found`},
+		{"SaveEnrichment unknown stream", func() error {
+			return d.SaveEnrichment(ctx, "nope", 0, model.Enrichment{Kind: "stats", Status: "ok"})
+		}, `save enrichment nope/0 "stats": segment nope/0: not found`},
+		{"SaveEnrichment unknown index", func() error {
+			return d.SaveEnrichment(ctx, "cam1", 1, model.Enrichment{Kind: "stats", Status: "ok"})
+		}, `save enrichment cam1/1 "stats": segment cam1/1: not found`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()

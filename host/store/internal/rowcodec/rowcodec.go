@@ -2,7 +2,8 @@
 // model values become column values and back, with the same checks and
 // messages, so the one contract suite (storetest) holds for both. The SQL
 // text stays with each store; only the column order, which each store's
-// queries keep, is shared.
+// queries keep, is shared, and the WHERE clause of a telemetry query, which
+// differs between the dialects only in its placeholders.
 package rowcodec
 
 import (
@@ -63,6 +64,10 @@ type Segment struct {
 	Where   string // "save segment STREAM/INDEX"
 	Reasons string
 	Plugins []Plugin // by name
+	// Analytics is seg.Analytics as JSON ("null" when nil); Reward copies
+	// its Reward into a column of its own, which ArmOutcomes joins on.
+	Analytics string
+	Reward    *float64
 }
 
 // EncodeSegment checks seg and encodes its JSON columns, before a store
@@ -78,6 +83,12 @@ func EncodeSegment(runID string, seg model.Segment) (Segment, error) {
 	}
 	if e.Plugins, err = encodePlugins(seg.Plugins); err != nil {
 		return e, fmt.Errorf("%s: %w", e.Where, err)
+	}
+	if e.Analytics, err = JSONText(seg.Analytics); err != nil {
+		return e, fmt.Errorf("%s: analytics: %w", e.Where, err)
+	}
+	if seg.Analytics != nil {
+		e.Reward = seg.Analytics.Reward
 	}
 	return e, nil
 }
@@ -147,17 +158,18 @@ func ScanPluginRun(sc Scanner) (model.PluginRun, error) {
 // ScanSegment reads id, stream_id, idx, media_start_ns, media_end_ns,
 // wall_start, wall_end, status, reasons (JSON text), frames_seen,
 // frames_dropped, closed_at, close_latency_ns, audio_seconds,
-// audio_gap_seconds; Plugins is an empty map.
+// audio_gap_seconds, analytics (JSON text); Plugins is an empty map.
 func ScanSegment(sc Scanner) (int64, model.Segment, error) {
 	var (
 		id                         int64
 		seg                        model.Segment
 		mediaStart, mediaEnd, lat  int64
 		wallStart, wallEnd, closed *int64
-		status, reasons            string
+		status, reasons, analytics string
 	)
 	err := sc.Scan(&id, &seg.StreamID, &seg.Index, &mediaStart, &mediaEnd, &wallStart, &wallEnd,
-		&status, &reasons, &seg.FramesSeen, &seg.FramesDropped, &closed, &lat, &seg.AudioSeconds, &seg.AudioGapSeconds)
+		&status, &reasons, &seg.FramesSeen, &seg.FramesDropped, &closed, &lat, &seg.AudioSeconds, &seg.AudioGapSeconds,
+		&analytics)
 	if err != nil {
 		return 0, seg, err
 	}
@@ -169,6 +181,9 @@ func ScanSegment(sc Scanner) (int64, model.Segment, error) {
 	seg.Plugins = map[string]model.PluginSegment{}
 	if err := json.Unmarshal([]byte(reasons), &seg.Reasons); err != nil {
 		return 0, seg, fmt.Errorf("segment %s/%d: decode reasons: %w", seg.StreamID, seg.Index, err)
+	}
+	if err := json.Unmarshal([]byte(analytics), &seg.Analytics); err != nil {
+		return 0, seg, fmt.Errorf("segment %s/%d: decode analytics: %w", seg.StreamID, seg.Index, err)
 	}
 	return id, seg, nil
 }

@@ -1,0 +1,63 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store"
+	"github.com/lsie-mlf/lsie/host/store/internal/rowcodec"
+)
+
+// SaveEnrichment stores or replaces one job's result on a stored segment.
+// It is keyed by the segment's row, so a later SaveSegment of the same
+// index drops it.
+func (d *DB) SaveEnrichment(ctx context.Context, streamID string, index int64, e model.Enrichment) error {
+	enc, err := rowcodec.EncodeEnrichment(streamID, index, e)
+	if err != nil {
+		return err
+	}
+	// WHERE on the SELECT is also what lets SQLite parse the upsert.
+	res, err := d.w.ExecContext(ctx, `
+INSERT INTO segment_enrichment (segment_id, kind, status, result, error, attempts, finished_at)
+SELECT id, ?, ?, ?, ?, ?, ? FROM segments WHERE stream_id = ? AND idx = ?
+ON CONFLICT (segment_id, kind) DO UPDATE SET
+	status = excluded.status, result = excluded.result, error = excluded.error,
+	attempts = excluded.attempts, finished_at = excluded.finished_at`,
+		e.Kind, e.Status, enc.Result, e.Error, e.Attempts, enc.At, streamID, index)
+	if err != nil {
+		return fmt.Errorf("%s: %w", enc.Where, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", enc.Where, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: segment %s/%d: %w", enc.Where, streamID, index, store.ErrNotFound)
+	}
+	return nil
+}
+
+// readEnrichment lists a segment row's results by kind; nil when none.
+func readEnrichment(ctx context.Context, tx *sql.Tx, segID int64) ([]model.Enrichment, error) {
+	rows, err := tx.QueryContext(ctx, `
+SELECT kind, status, result, error, attempts, finished_at FROM segment_enrichment
+WHERE segment_id = ? ORDER BY kind`, segID)
+	if err != nil {
+		return nil, fmt.Errorf("enrichment: %w", err)
+	}
+	defer rows.Close()
+	var out []model.Enrichment
+	for rows.Next() {
+		e, err := rowcodec.ScanEnrichment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("enrichment: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("enrichment: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,34 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store/internal/rowcodec"
+)
+
+// Sessions groups the stored segments by (stream, run), newest first.
+func (d *DB) Sessions(ctx context.Context, streamID string) ([]model.Session, error) {
+	rows, err := d.r.QueryContext(ctx, `
+SELECT run_id, stream_id, count(*), min(idx), max(idx), min(wall_start), max(wall_end)
+FROM segments WHERE ? = '' OR stream_id = ?
+GROUP BY stream_id, run_id
+ORDER BY min(wall_start) DESC, stream_id, run_id`, streamID, streamID)
+	if err != nil {
+		return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
+	}
+	defer rows.Close()
+	out := []model.Session{}
+	for rows.Next() {
+		s, err := rowcodec.ScanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
+	}
+	return out, nil
+}
