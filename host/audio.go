@@ -187,6 +187,9 @@ func (c *consumer) onAudioResult(res *pluginv1.Result) {
 		c.audioLatency.add(res.GetReceivedNanos() - hdr.CapturedNanos)
 	}
 	c.s.asm.AudioResult(c.name, hdr.FirstSample, int64(hdr.Samples), int(hdr.Rate), items, errMsg, time.Duration(res.GetProgressNs()))
+	for _, it := range items {
+		c.s.observe(c.name, it)
+	}
 }
 
 // endAudio tells each audio plugin the stream's audio is over, so it emits

@@ -265,6 +265,8 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 		}
 		c.mu.Unlock()
 		c.s.asm.Result(c.name, item)
+		c.s.observe(c.name, item)
+		c.s.h.obs.metrics.SlotToResult(c.s.cfg.ID, c.name, time.Duration(shm.MonotonicNanos()-f.desc.SentNanos))
 	}
 	if next != nil {
 		c.send(*next)

@@ -77,6 +77,13 @@ type Host struct {
 	regionID atomic.Uint32
 	apiAddr  string
 
+	obs observers
+	// storeFails counts consecutive failed segment saves; storeErr is the
+	// last failure's message.
+	storeFails atomic.Int64
+	storeErr   atomic.Value            // string
+	healthLast map[string]model.Health // owned by Run's loop
+
 	closeOnce    sync.Once
 	storeDone    chan struct{}
 	storeRunning bool
@@ -152,6 +159,7 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	h.buildObservers()
 	names := make([]string, 0, len(bins))
 	for n := range bins {
 		names = append(names, n)
@@ -176,8 +184,7 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 		h.streams = append(h.streams, s)
 	}
 	if cfg.API.Listen != "" {
-		h.api = api.New(api.Config{Listen: cfg.API.Listen, Token: cfg.API.Token, AllowedHosts: cfg.API.AllowedHosts},
-			h.store, h, h.log.Named("api"))
+		h.api = api.New(h.apiConfig(), h.store, h, h.log.Named("api"))
 		h.api.SetStreams(h, opts.ConfigDir, cfg.Sources)
 	}
 	return h, nil
@@ -333,11 +340,19 @@ func (h *Host) emit(seg model.Segment) {
 func (h *Host) storeLoop() {
 	defer close(h.storeDone)
 	for seg := range h.segs {
+		start := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := h.store.SaveSegment(ctx, h.runID, seg); err != nil {
-			h.log.Error("saving segment", "stream", seg.StreamID, "index", seg.Index, "error", err)
+		if err := h.obs.insight.Analyze(ctx, &seg); err != nil {
+			h.log.Warn("segment analytics incomplete", "stream", seg.StreamID, "index", seg.Index, "error", err)
 		}
+		err := h.store.SaveSegment(ctx, h.runID, seg)
 		cancel()
+		h.storeOutcome(err)
+		if err != nil {
+			h.log.Error("saving segment", "stream", seg.StreamID, "index", seg.Index, "error", err)
+			continue
+		}
+		h.closed(seg, time.Since(start))
 	}
 }
 
@@ -362,6 +377,11 @@ func (h *Host) Run(ctx context.Context) error {
 	for _, sup := range h.sups {
 		go sup.Run(runCtx)
 	}
+	h.obs.enrich.Start(runCtx)
+	if len(h.cfg.Telemetry.Sources) > 0 {
+		go h.purgeLoop(runCtx, h.cfg.Telemetry)
+	}
+	h.healthLast = map[string]model.Health{}
 	if h.api != nil {
 		addr, err := h.api.Start()
 		if err != nil {
@@ -389,6 +409,7 @@ func (h *Host) Run(ctx context.Context) error {
 			}
 		case <-tick.C:
 			h.tick()
+			h.healthWatch(h.healthLast)
 		}
 	}
 }
@@ -423,6 +444,12 @@ func (h *Host) tick() {
 	now := time.Now()
 	for _, s := range h.streamList() {
 		s.asm.Tick()
+		for _, c := range s.consumers {
+			c.mu.Lock()
+			depth := len(c.inFlight) + len(c.audioQ) + len(c.audioInFlight)
+			c.mu.Unlock()
+			h.obs.metrics.QueueDepth(s.cfg.ID, c.name, depth)
+		}
 		s.mu.Lock()
 		pools := append([]*shm.Pool(nil), s.pools...)
 		s.mu.Unlock()
@@ -444,6 +471,7 @@ func (h *Host) pluginRestarted(p *plugin.Process, restart bool) {
 	if !restart || h.runCtx == nil {
 		return
 	}
+	h.obs.metrics.PluginRestarts(p.Binary().Name)
 	for _, s := range h.streamList() {
 		for _, c := range s.consumers {
 			if c.name != p.Binary().Name {
@@ -527,7 +555,7 @@ func (h *Host) Health() model.HostHealth {
 	if h.cfg.Store.Postgres != "" {
 		storeName = "postgres"
 	}
-	out.Components = append(out.Components, model.ComponentHealth{Name: storeName, Kind: "store", Health: model.HealthOK})
+	out.Components = append(out.Components, h.storeHealth(storeName))
 	return out
 }
 
@@ -546,6 +574,9 @@ func (h *Host) stopStarted() error {
 	if h.api != nil {
 		errs = append(errs, h.api.Close())
 	}
+	if h.obs.bus != nil {
+		h.obs.bus.Close() // ends WebSocket subscriptions
+	}
 	for _, sup := range h.sups {
 		sup.Close()
 	}
@@ -556,6 +587,9 @@ func (h *Host) stopStarted() error {
 		close(h.segs)
 		if h.storeRunning {
 			<-h.storeDone // every closed segment is on disk before we exit
+		}
+		if h.obs.enrich != nil {
+			errs = append(errs, h.obs.enrich.Close()) // before the store it writes to
 		}
 		for _, s := range h.streamList() {
 			h.persistHealth(s)

@@ -73,6 +73,9 @@ func (c *consumer) onPublish(m *pluginv1.Message) {
 		c.s.asm.Published(c.name, model.Item{PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
 			Fields: m.GetFields(), Topic: m.GetTopic(), Text: m.GetText(), Payload: m.GetPayload()})
 	}
+	// Partials too: the live transcript shows them as they come.
+	c.s.observe(c.name, model.Item{PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
+		Topic: m.GetTopic(), Text: m.GetText()})
 	for _, sub := range c.s.routes[c.name][m.GetTopic()] {
 		sub.deliver(m, !t.Coalesces())
 	}
@@ -172,6 +175,7 @@ func (c *consumer) onMessageResult(res *pluginv1.Result) {
 		item.Error, item.Fields, item.Text, item.Payload = "bad_result: answer "+errPayload.Error(), nil, "", nil
 	}
 	c.s.asm.MessageResult(c.name, item, e.event)
+	c.s.observe(c.name, item)
 }
 
 // requeueInFlight puts the messages a dead process never answered back at

@@ -188,6 +188,8 @@ func (h *Host) RemoveStream(ctx context.Context, id string) error {
 // dropStream releases a stream's plugins and regions and forgets it.
 func (h *Host) dropStream(s *streamRunner) {
 	s.close()
+	h.obs.metrics.Forget(s.cfg.ID)
+	h.obs.live.Forget(s.cfg.ID)
 	h.mu.Lock()
 	h.streams = slices.DeleteFunc(h.streams, func(o *streamRunner) bool { return o == s })
 	h.mu.Unlock()

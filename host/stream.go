@@ -120,6 +120,7 @@ func (s *streamRunner) ensureRegion(size int) (*shm.Region, *shm.Pool, error) {
 
 // Frame is capture's callback: one copy into a slot, then descriptors out.
 func (s *streamRunner) Frame(f *capture.Frame) {
+	arrived := time.Now()
 	s.markStarted()
 	pts := f.PTS
 	size := f.Stride * f.Height
@@ -168,7 +169,11 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 		live = append(live, c)
 		ids = append(ids, c.id)
 	}
-	pool.Publish(slot, gen, ids, time.Now().Add(s.h.opts.LeaseTimeout))
+	now := time.Now()
+	pool.Publish(slot, gen, ids, now.Add(s.h.opts.LeaseTimeout))
+	// capture→slot: from the frame leaving the pipeline to its descriptor
+	// being publishable (slot wait, copy, seal).
+	s.h.obs.metrics.CaptureToSlot(s.cfg.ID, now.Sub(arrived))
 	ref := frameRef{pool: pool, desc: shm.Descriptor{
 		Stream: s.handle, Region: region.ID(), Slot: uint32(slot), Memory: shm.MemoryHost,
 		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),

@@ -77,6 +77,8 @@ type runningHost struct {
 	stdout *bytes.Buffer
 	stderr *syncBuffer
 	base   string
+	// token, when set, is sent with every get.
+	token string
 }
 
 type syncBuffer struct {
@@ -141,7 +143,14 @@ func drain(c chan string) string {
 
 func (h *runningHost) get(t testing.TB, path string, v any) int {
 	t.Helper()
-	resp, err := http.Get(h.base + path)
+	req, err := http.NewRequest(http.MethodGet, h.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

@@ -89,6 +89,7 @@ func TestStreamsAddedAndRemovedAtRunTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := startHost(t, cfgPath)
+	h.token = "s3cret"
 	body, _ := json.Marshal(map[string]any{"id": "b", "source": "test://snow?width=320&height=240&fps=30",
 		"plugins": []map[string]any{{"name": "visual"}}})
 	if code := h.do(t, "POST", "/api/v1/streams", "", body); code != http.StatusUnauthorized {

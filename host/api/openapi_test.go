@@ -545,6 +545,17 @@ func validateJSON(doc, schema map[string]any, data []byte) error {
 // without additionalProperties allows no properties it does not list: a
 // field the handlers write but the document lacks is an error.
 func validate(doc, schema map[string]any, v any, at string) error {
+	if v == nil && schema["nullable"] == true {
+		return nil
+	}
+	if all, ok := schema["allOf"].([]any); ok {
+		for _, a := range all {
+			if err := validate(doc, a.(map[string]any), v, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if ref, ok := schema["$ref"].(string); ok {
 		s, err := resolvePointer(doc, ref)
 		if err != nil {

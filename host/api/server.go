@@ -21,8 +21,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/lsie-mlf/lsie/host/events"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/store"
+	"github.com/lsie-mlf/lsie/host/telemetry"
 )
 
 // DefaultListen is the address used when Config.Listen is empty: loopback
@@ -53,6 +55,17 @@ type Config struct {
 	// matches without a port or with the bound port, "host:port" exactly,
 	// case-insensitively.
 	AllowedHosts []string
+	// Telemetry configures the telemetry webhook; nil answers 503 there.
+	Telemetry *TelemetryConfig
+	// Insights serves the operator pages and experiments; nil answers 503
+	// there.
+	Insights Insights
+	// Events is the bus GET /api/v1/ws streams live events from; nil
+	// answers that route 503.
+	Events *events.Bus
+	// Metrics serves GET /metrics (Prometheus text); nil answers 503. A
+	// *metrics.Metrics there also gets the WebSocket client counts.
+	Metrics http.Handler
 }
 
 // Server is the HTTP API over a Store and the host's live health.
@@ -68,6 +81,8 @@ type Server struct {
 	hosts atomic.Pointer[hostSet]
 	// tokenHash is sha256 of Config.Token, compared in constant time.
 	tokenHash [32]byte
+	// telemetry is the webhook built from Config.Telemetry; nil without.
+	telemetry *telemetryState
 	// streams is set by SetStreams; nil until then.
 	streams atomic.Pointer[streamsConfig]
 
@@ -86,6 +101,9 @@ func New(cfg Config, st store.Store, hs HealthSource, log hclog.Logger) *Server 
 		log = hclog.NewNullLogger()
 	}
 	s := &Server{cfg: cfg, st: st, hs: hs, log: log, tokenHash: sha256.Sum256([]byte(cfg.Token))}
+	if cfg.Telemetry != nil {
+		s.telemetry = &telemetryState{cfg: *cfg.Telemetry, verifier: telemetry.NewVerifier(cfg.Telemetry.Config, time.Now)}
+	}
 	s.hosts.Store(newHostSet(s.listen(), "", cfg.AllowedHosts))
 	s.handler = s.recoverPanics(s.logRequests(s.guard(s.routes())))
 	return s

@@ -264,7 +264,7 @@ var homeBlock = map[string]string{
 	"au": "analytics", "au_plugin": "analytics", "semantic_plugin": "analytics", "min_frames": "analytics",
 	"stale_after": "physiology", "absent_after": "physiology", "min_intervals": "physiology", "subjects": "physiology",
 	"min_samples": "comodulation",
-	"arms": "experiment", "assignment": "experiment", "schedule": "experiment",
+	"arms":        "experiment", "assignment": "experiment", "schedule": "experiment",
 	"prior_alpha": "experiment", "prior_beta": "experiment",
 	"attempts": "enrichment", "backoff": "enrichment", "workers": "enrichment",
 }
