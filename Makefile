@@ -10,7 +10,8 @@ PLUGINS := $(filter-out internal,$(notdir $(wildcard plugins/*)))
 
 # Packages with concurrency run under the race detector; end-to-end ones
 # (real GStreamer pipelines and plugin processes) run without it, serially.
-RACE_PKGS := ./shm/... ./sdk/... ./host/segment/... ./host/store/... ./host/api/... ./host/config/... ./host/source/... ./host/model/... ./host/plugin/...
+# Every host package but capture (GStreamer pipelines) runs under -race.
+RACE_PKGS := ./shm/... ./sdk/... $(filter-out %/host/capture %/host/capture/internal/rtsptest,$(shell $(GO) list ./host/...))
 E2E_PKGS := ./host/capture/... ./internal/... ./plugins/... ./cmd/...
 
 .PHONY: all setup build demo test lint unit e2e bench proto clean

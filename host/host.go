@@ -388,7 +388,7 @@ func (h *Host) Run(ctx context.Context) error {
 			return fmt.Errorf("api: listen on %s: %w", h.cfg.API.Listen, err)
 		}
 		h.apiAddr = addr
-		h.log.Info("API listening", "addr", "http://"+addr+"/api/v1/health")
+		h.log.Info("API listening", "addr", "http://"+addr+"/api/v1/health", "console", "http://"+addr+"/")
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()

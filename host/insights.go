@@ -7,6 +7,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/api"
 	"github.com/lsie-mlf/lsie/host/config"
+	"github.com/lsie-mlf/lsie/host/console"
 	"github.com/lsie-mlf/lsie/host/enrich"
 	"github.com/lsie-mlf/lsie/host/events"
 	"github.com/lsie-mlf/lsie/host/insight"
@@ -41,7 +42,7 @@ func (h *Host) buildObservers() {
 func (h *Host) apiConfig() api.Config {
 	cfg := h.cfg
 	ac := api.Config{Listen: cfg.API.Listen, Token: cfg.API.Token, AllowedHosts: cfg.API.AllowedHosts,
-		Insights: h.obs.insight, Events: h.obs.bus, Metrics: h.obs.metrics}
+		Insights: h.obs.insight, Events: h.obs.bus, Metrics: h.obs.metrics, Console: console.Handler()}
 	if len(cfg.Telemetry.Sources) > 0 {
 		tc := telemetry.Config{Tolerance: cfg.Telemetry.Tolerance, MaxEvents: cfg.Telemetry.MaxEvents,
 			MaxBody: int64(cfg.Telemetry.MaxBody)}

@@ -278,3 +278,31 @@ func TestNoTokenAllowsMutations(t *testing.T) {
 		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
 	}
 }
+
+// TestConsoleMounted: with a console, paths outside the API are its own
+// (no token needed for the static files), while unknown API paths keep the
+// JSON 404 and API routes keep their token.
+func TestConsoleMounted(t *testing.T) {
+	console := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<!doctype html>console " + r.URL.Path))
+	})
+	h := New(Config{Token: "tok", Console: console}, newTestStore(t), liveHealth, nil).Handler()
+	for _, tc := range []struct {
+		method, target string
+		status         int
+		contains       string
+	}{
+		{"GET", "/", 200, "console /"},
+		{"GET", "/js/main.js", 200, "console /js/main.js"},
+		{"HEAD", "/", 200, ""},
+		{"GET", "/api/v1/nothing", 404, `"not_found"`},
+		{"GET", "/api/v1/streams", 401, `"unauthorized"`},
+		{"POST", "/", 405, ""},
+	} {
+		rec := request(h, tc.method, tc.target, "localhost", nil, "")
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.contains) {
+			t.Errorf("%s %s: %d %s", tc.method, tc.target, rec.Code, rec.Body)
+		}
+	}
+}

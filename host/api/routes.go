@@ -79,7 +79,15 @@ func (s *Server) routes() *http.ServeMux {
 		}
 		mux.Handle(rt.pattern, h)
 	}
-	mux.HandleFunc("/", s.notFound)
+	if s.cfg.Console == nil {
+		mux.HandleFunc("/", s.notFound)
+		return mux
+	}
+	// Everything outside the API is the console's: its static files need
+	// no token (the page asks for one and keeps it in session storage); an
+	// unknown /api/ path still gets the JSON 404.
+	mux.HandleFunc("/api/", s.notFound)
+	mux.Handle("/", methods{http.MethodGet: s.cfg.Console.ServeHTTP})
 	return mux
 }
 

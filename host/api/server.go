@@ -60,6 +60,9 @@ type Config struct {
 	// Insights serves the operator pages and experiments; nil answers 503
 	// there.
 	Insights Insights
+	// Console, when set, serves the web console at every path outside
+	// /api/ and /metrics (GET and HEAD).
+	Console http.Handler
 	// Events is the bus GET /api/v1/ws streams live events from; nil
 	// answers that route 503.
 	Events *events.Bus
