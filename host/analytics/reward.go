@@ -13,7 +13,10 @@ import (
 const (
 	NullTooFewFrames = "too_few_frames"
 	NullNoSemantic   = "no_semantic"
-	NullNoIntensity  = "no_intensity"
+	// NullNoUtterance: the semantic plugin ran but judged no utterance in
+	// the segment (nobody spoke), so there is no gate to apply.
+	NullNoUtterance = "no_utterance"
+	NullNoIntensity = "no_intensity"
 )
 
 // Intensity sources of a FaceReward.
@@ -87,6 +90,9 @@ func Rewards(seg model.Segment, cfg RewardConfig) (faces []model.FaceReward, rew
 			fr.NullReason = NullTooFewFrames
 		case gate == nil:
 			fr.NullReason = NullNoSemantic
+			if _, ran := seg.Plugins[cfg.SemanticPlugin]; ran {
+				fr.NullReason = NullNoUtterance
+			}
 		case fr.P90Intensity == nil:
 			fr.NullReason = NullNoIntensity
 		default:

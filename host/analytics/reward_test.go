@@ -85,13 +85,16 @@ func TestRewardsGenericIntensityAndGateZero(t *testing.T) {
 
 func TestRewardsNoSemantic(t *testing.T) {
 	au := map[string]model.Aggregate{"face0.present": agg(5, 1, 1, 1), "face0.au12": agg(5, 1, 3, 3)}
-	for name, seg := range map[string]model.Segment{
-		"plugin absent": segWith(au, nil),
-		"field absent":  segWith(au, map[string]model.Aggregate{"gate_score": agg(1, 0.2, 0.2, 0.2)}),
-		"field empty":   segWith(au, map[string]model.Aggregate{"semantic_gate": {}}),
+	for name, tc := range map[string]struct {
+		seg    model.Segment
+		reason string
+	}{
+		"plugin absent": {segWith(au, nil), NullNoSemantic},
+		"field absent":  {segWith(au, map[string]model.Aggregate{"gate_score": agg(1, 0.2, 0.2, 0.2)}), NullNoUtterance},
+		"field empty":   {segWith(au, map[string]model.Aggregate{"semantic_gate": {}}), NullNoUtterance},
 	} {
-		faces, reward := Rewards(seg, RewardConfig{})
-		if len(faces) != 1 || faces[0].NullReason != NullNoSemantic {
+		faces, reward := Rewards(tc.seg, RewardConfig{})
+		if len(faces) != 1 || faces[0].NullReason != tc.reason {
 			t.Errorf("%s: faces = %+v", name, faces)
 		}
 		eqPtr(t, name+" gate", faces[0].SemanticGate, nil)

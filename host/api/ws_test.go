@@ -418,7 +418,9 @@ func TestWSWriteTimeout(t *testing.T) {
 		// Far more events than the timeout lets through in step with the
 		// fast client: the timeout, not the bus, ends the slow one.
 		l.buffer = 1 << 14
-		l.writeTimeout = 500 * time.Millisecond
+		// Long enough that a loaded CI machine never stalls the fast
+		// client this long.
+		l.writeTimeout = 2 * time.Second
 	})
 	fast := login(t, ls, "tok", []string{"*"})
 	slow := login(t, ls, "tok", []string{"*"})

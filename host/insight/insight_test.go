@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -280,5 +281,23 @@ func TestOverviewLiveAndSessions(t *testing.T) {
 	ss, err := in.Sessions(ctx, "")
 	if err != nil || len(ss) != 1 || ss[0].Segments != 3 || ss[0].RunID != "run1" {
 		t.Errorf("sessions %+v %v", ss, err)
+	}
+}
+
+// TestLiveSeriesBounded: a tracker that keeps handing out new face ids
+// does not grow the live history without bound; the newest faces stay.
+func TestLiveSeriesBounded(t *testing.T) {
+	live := NewLive()
+	for i := range 1000 {
+		live.Observe("cam1", t0.Add(time.Duration(i)*time.Millisecond),
+			model.Item{Fields: map[string]float64{"face" + strconv.Itoa(i) + ".au12": 1, "f0_hz": 100}})
+	}
+	_, series := live.View("cam1", "au12")
+	faces := series["au12"].(map[string][][2]float64)
+	if len(faces) != liveSeries-1 || faces["face999"] == nil || faces["face0"] != nil {
+		t.Errorf("%d faces kept", len(faces))
+	}
+	if f0 := series["f0_hz"].([][2]float64); len(f0) != livePoints {
+		t.Errorf("f0 points %d", len(f0))
 	}
 }

@@ -37,6 +37,11 @@ type liveStream struct {
 	points map[string][][2]float64
 }
 
+// liveSeries caps a stream's series: the face tracker hands out new ids
+// all the time (a face lost for a moment comes back as a new one), so the
+// series of faces not seen lately go, oldest last point first.
+const liveSeries = 64
+
 // NewLive makes an empty Live.
 func NewLive() *Live { return &Live{streams: map[string]*liveStream{}} }
 
@@ -73,6 +78,22 @@ func (l *Live) Observe(stream string, at time.Time, it model.Item) {
 			}
 			s.points[k] = pts
 		}
+	}
+	if len(s.points) > liveSeries {
+		s.evictOldest(len(s.points) - liveSeries)
+	}
+}
+
+// evictOldest removes the n series whose last point is oldest.
+func (s *liveStream) evictOldest(n int) {
+	keys := make([]string, 0, len(s.points))
+	for k := range s.points {
+		keys = append(keys, k)
+	}
+	last := func(k string) float64 { p := s.points[k]; return p[len(p)-1][0] }
+	sort.Slice(keys, func(i, j int) bool { return last(keys[i]) < last(keys[j]) })
+	for _, k := range keys[:n] {
+		delete(s.points, k)
 	}
 }
 

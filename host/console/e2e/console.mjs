@@ -113,7 +113,12 @@ async function noErrorState() {
 }
 
 await step('login', async () => {
-  await page.goto(base + '/', { waitUntil: 'load' });
+  const resp = await page.goto(base + '/', { waitUntil: 'load' });
+  const ct = resp ? resp.headers()['content-type'] || '' : '';
+  if (!resp || resp.status() !== 200 || !ct.startsWith('text/html')) {
+    throw new Error(`GET ${base}/ answered ${resp ? resp.status() : 'nothing'} (${ct}), not the console page: is host/console's Handler mounted on the API server?`);
+  }
+  if (!/script-src 'self'/.test(resp.headers()['content-security-policy'] || '')) throw new Error('the console page has no strict Content-Security-Policy');
   if (!token) {
     await tid('nav').waitFor({ state: 'visible' });
     log('the host has no token: no login form');
@@ -225,6 +230,13 @@ await step('physiology', async () => {
   const labels = new Set([...byState.values()].map((r) => r.label));
   const colors = new Set([...byState.values()].map((r) => r.color));
   if (labels.size !== byState.size || colors.size !== byState.size) throw new Error(`states not distinct: ${JSON.stringify([...byState.values()])}`);
+  // LSIE_CONSOLE_STATES=subject=state,...: each subject shows that state.
+  for (const pair of (process.env.LSIE_CONSOLE_STATES || '').split(',').filter(Boolean)) {
+    const [subject, state] = pair.split('=');
+    const r = rows.find((x) => x.subject === subject);
+    if (!r) throw new Error(`subject ${subject} is not listed (have ${rows.map((x) => x.subject).join(', ')})`);
+    if (r.state !== state) throw new Error(`subject ${subject}: state ${r.state}, want ${state}`);
+  }
   if (wantSubject) {
     const r = rows.find((x) => x.subject === wantSubject);
     if (!r) throw new Error(`subject ${wantSubject} is not listed (have ${rows.map((x) => x.subject).join(', ')})`);

@@ -18,7 +18,9 @@ export async function render(root, _params, ctx) {
   async function load() {
     let hh;
     try {
-      hh = await get('/api/v1/health');
+      // The operator route answers 200 even when the host is in error
+      // (/api/v1/health then says 503, for probes).
+      hh = (await get('/api/v1/operator/health')).host;
     } catch (err) {
       if (!ctx.alive()) return;
       replace(hostBox, failure(err));
