@@ -3,9 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,12 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lsie-mlf/lsie/host/telemetry"
 	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
@@ -102,11 +99,12 @@ stream %q {
 }
 `, filepath.Join(dir, "lsie.db"), token, source, secret, stream, demo)))
 
+	h.token = token
 	// Segments first, so the sessions page has some to browse.
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var sl segmentList
-		if code := authGet(t, h.base+"/api/v1/streams/"+stream+"/segments", token, &sl); code == http.StatusOK && len(sl.Segments) >= 2 {
+		if code := h.get(t, "/api/v1/streams/"+stream+"/segments", &sl); code == http.StatusOK && len(sl.Segments) >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -123,9 +121,7 @@ stream %q {
 			t.Error(err)
 			return
 		}
-		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(ts + "." + string(body)))
+		ts, sig := telemetry.Sign(secret, time.Now(), body)
 		req, err := http.NewRequest(http.MethodPost, h.base+"/api/v1/telemetry", bytes.NewReader(body))
 		if err != nil {
 			t.Error(err)
@@ -134,7 +130,7 @@ stream %q {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-LSIE-Source", source)
 		req.Header.Set("X-LSIE-Timestamp", ts)
-		req.Header.Set("X-LSIE-Signature", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		req.Header.Set("X-LSIE-Signature", sig)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Errorf("POST /api/v1/telemetry: %v", err)
@@ -225,26 +221,4 @@ stream %q {
 	if err != nil {
 		t.Fatalf("console.mjs: %v (screenshots in %s); host log:\n%s", err, shots, drain(h.stderr.lines))
 	}
-}
-
-// authGet GETs url with the bearer token and decodes a 200's JSON into v;
-// it returns the status.
-func authGet(t *testing.T, url, token string, v any) int {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-			t.Fatalf("GET %s: decoding: %v", url, err)
-		}
-	}
-	return resp.StatusCode
 }

@@ -188,3 +188,38 @@ func TestTelemetryRefusedStoresNothing(t *testing.T) {
 		t.Errorf("stored %v, %v", evs, err)
 	}
 }
+
+// TestTelemetryHostileText: SQL-looking text in the free-text fields (id,
+// payload; subject and type are restricted to [A-Za-z0-9_.-], which
+// refuses quotes and spaces) is stored verbatim and read back the same;
+// the store's tables survive.
+func TestTelemetryHostileText(t *testing.T) {
+	st := newTestStore(t)
+	s, _ := telemetryServer(t, st, "", 0)
+	id := `1');DELETE_FROM_telemetry;--`
+	subject := `x--.OR.1-1`
+	typ := `drop.table--`
+	payload := `{"q":"'; DROP TABLE segments; --","n":"\u0000"}`
+	body := batch(
+		fmt.Sprintf(`{"id":%q,"kind":"physiology","stream_id":"cam1","time":"2099-01-01T00:00:00Z","subject":%q,"hr_bpm":60}`, id, subject),
+		fmt.Sprintf(`{"id":"b","kind":"stream_event","stream_id":"cam1","time":"2099-01-01T00:00:00Z","type":%q,"payload":%s}`, typ, payload),
+	)
+	if code, resp := postSigned(t, s, body); code != http.StatusOK || resp.Accepted != 2 {
+		t.Fatalf("status %d %+v", code, resp)
+	}
+	evs, err := st.Telemetry(context.Background(), model.TelemetryQuery{})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("%v %+v", err, evs)
+	}
+	got := map[string]model.TelemetryEvent{evs[0].ID: evs[0], evs[1].ID: evs[1]}
+	if got[id].Subject != subject || got["b"].Type != typ {
+		t.Errorf("stored %+v", evs)
+	}
+	var p map[string]string
+	if err := json.Unmarshal(got["b"].Payload, &p); err != nil || p["q"] != "'; DROP TABLE segments; --" || p["n"] != "\x00" {
+		t.Errorf("payload %s: %v", got["b"].Payload, err)
+	}
+	if segs, err := st.Segments(context.Background(), "cam1", 0, 0); err != nil || len(segs) != 3 {
+		t.Errorf("segments after hostile text: %d %v", len(segs), err)
+	}
+}

@@ -42,11 +42,6 @@ func BenchmarkVerify(b *testing.B) {
 	const secret = "0123456789abcdef"
 	now := time.Now()
 	v := NewVerifier(Config{Sources: []Source{{Name: "polar", Secret: secret}}, MaxReplay: 1 << 30}, func() time.Time { return now })
-	headers := make([]http.Header, 0, 1024)
-	for i := range 1024 {
-		ts, sig := Sign(secret, now.Add(-time.Duration(i)*time.Millisecond), append(body, ' '))
-		headers = append(headers, http.Header{"X-Lsie-Source": {"polar"}, "X-Lsie-Timestamp": {ts}, "X-Lsie-Signature": {sig}})
-	}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	i := 0
@@ -61,5 +56,4 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		i++
 	}
-	_ = headers
 }

@@ -20,15 +20,8 @@ ORDER BY min(wall_start) DESC NULLS LAST, stream_id COLLATE "C", run_id COLLATE 
 		return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
 	}
 	defer rows.Close()
-	out := []model.Session{}
-	for rows.Next() {
-		s, err := rowcodec.ScanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.Collect(rows, rowcodec.ScanSession)
+	if err != nil {
 		return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
 	}
 	return out, nil

@@ -48,16 +48,12 @@ WHERE segment_id = ? ORDER BY kind`, segID)
 		return nil, fmt.Errorf("enrichment: %w", err)
 	}
 	defer rows.Close()
-	var out []model.Enrichment
-	for rows.Next() {
-		e, err := rowcodec.ScanEnrichment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("enrichment: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.Collect(rows, rowcodec.ScanEnrichment)
+	if err != nil {
 		return nil, fmt.Errorf("enrichment: %w", err)
+	}
+	if len(out) == 0 {
+		out = nil // none: nil, as Segment returns it
 	}
 	return out, nil
 }

@@ -19,15 +19,8 @@ ORDER BY min(wall_start) DESC, stream_id, run_id`, streamID, streamID)
 		return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
 	}
 	defer rows.Close()
-	out := []model.Session{}
-	for rows.Next() {
-		s, err := rowcodec.ScanSession(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.Collect(rows, rowcodec.ScanSession)
+	if err != nil {
 		return nil, fmt.Errorf("sessions of %q: %w", streamID, err)
 	}
 	return out, nil

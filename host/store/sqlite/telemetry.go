@@ -138,15 +138,7 @@ WHERE stream_id = ? AND segment = ? ORDER BY time, source, id`, stream, index)
 // scanTelemetry reads and closes rows of telemetryColumns.
 func scanTelemetry(rows *sql.Rows) ([]model.TelemetryEvent, error) {
 	defer rows.Close()
-	out := []model.TelemetryEvent{}
-	for rows.Next() {
-		ev, err := rowcodec.ScanTelemetry(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ev)
-	}
-	return out, rows.Err()
+	return rowcodec.Collect(rows, rowcodec.ScanTelemetry)
 }
 
 // PurgeTelemetryPayloads drops the payloads of events received before
@@ -177,15 +169,8 @@ ORDER BY t.time, t.source, t.id`, string(model.TelemetryStimulus), experiment)
 		return nil, fmt.Errorf("arm outcomes of %q: %w", experiment, err)
 	}
 	defer rows.Close()
-	out := []model.ArmOutcome{}
-	for rows.Next() {
-		o, err := rowcodec.ScanArmOutcome(rows)
-		if err != nil {
-			return nil, fmt.Errorf("arm outcomes of %q: %w", experiment, err)
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.Collect(rows, rowcodec.ScanArmOutcome)
+	if err != nil {
 		return nil, fmt.Errorf("arm outcomes of %q: %w", experiment, err)
 	}
 	return out, nil

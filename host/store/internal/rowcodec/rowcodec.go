@@ -232,3 +232,25 @@ func ScanItem(sc Scanner, seg *model.Segment) error {
 	seg.Plugins[plugin] = p
 	return nil
 }
+
+// Rows is a result set as both drivers offer it (database/sql and pgx),
+// less Close, whose signatures differ: the caller defers it.
+type Rows interface {
+	Scanner
+	Next() bool
+	Err() error
+}
+
+// Collect scans every row of rows with scan, in order: an empty, non-nil
+// slice when there are none.
+func Collect[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
