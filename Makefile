@@ -56,6 +56,8 @@ bench: build
 	bash scripts/asr-testset.sh
 	$(GO) run ./cmd/asr-bench -realtime
 	$(GO) test -run XXX -bench PluginRecovery -benchtime 1x ./cmd/lsie-host/
+	$(GO) test -run XXX -bench . ./host/telemetry/ ./host/events/
+	$(GO) test -run XXX -bench PostTelemetry -benchtime 100x ./host/api/
 
 proto:
 	cd sdk/proto/pluginv1 && protoc -I. --go_out=. --go_opt=paths=source_relative \

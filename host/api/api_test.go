@@ -44,7 +44,7 @@ var liveHealth = fixedHealth{
 }
 
 // fill stores the fixtures through the Store interface.
-func fill(t *testing.T, st store.Store) {
+func fill(t testing.TB, st store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	for _, s := range []model.Stream{
@@ -92,7 +92,7 @@ func fill(t *testing.T, st store.Store) {
 	}
 }
 
-func newTestStore(t *testing.T) store.Store {
+func newTestStore(t testing.TB) store.Store {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "lsie.db"), nil)
 	if err != nil {

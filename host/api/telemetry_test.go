@@ -29,12 +29,12 @@ func init() {
 // telemetryServer serves fill's store with one telemetry source ("polar")
 // and an experiment "greeting" with arms warm and neutral; accepted
 // collects what the host would publish.
-func telemetryServer(t *testing.T, st store.Store, token string, maxReplay int) (*Server, *[]model.TelemetryEvent) {
+func telemetryServer(st store.Store, token string, maxReplay int) (*Server, *[]model.TelemetryEvent) {
 	var mu sync.Mutex
 	var accepted []model.TelemetryEvent
 	cfg := &TelemetryConfig{
 		Config: telemetry.Config{Sources: []telemetry.Source{{Name: "polar", Secret: testSecret}},
-			MaxBody: 4096, MaxReplay: maxReplay},
+			MaxBody: 64 << 10, MaxReplay: maxReplay},
 		Arms: func(name string) ([]string, bool) {
 			if name == "greeting" {
 				return []string{"warm", "neutral"}, true
@@ -67,10 +67,10 @@ func physio(id string, at time.Time) string {
 
 func telemetryExchanges(t *testing.T, token string) []exchange {
 	st := newTestStore(t)
-	full, _ := telemetryServer(t, st, token, 0)
-	tiny, _ := telemetryServer(t, st, token, 1)
+	full, _ := telemetryServer(st, token, 0)
+	tiny, _ := telemetryServer(st, token, 1)
 	none := New(Config{Token: token}, st, liveHealth, nil)
-	broken, _ := telemetryServer(t, failingStore{st}, token, 0)
+	broken, _ := telemetryServer(failingStore{st}, token, 0)
 	auth := map[string]string{"Authorization": "Bearer " + token}
 	good := batch(physio("ok-1", t0.Add(time.Second)))
 	replayed := signed("polar", testSecret, good)
@@ -84,7 +84,7 @@ func telemetryExchanges(t *testing.T, token string) []exchange {
 		{"telemetry wrong secret", full, "POST", path, signed("polar", "not-the-secret-at-all", good), good, 401},
 		{"telemetry unknown source", full, "POST", path, signed("fitbit", testSecret, good), good, 401},
 		{"telemetry unsigned", full, "POST", path, jsonHeaders, good, 401},
-		{"telemetry too large", full, "POST", path, signed("polar", testSecret, strings.Repeat(" ", 5000)), strings.Repeat(" ", 5000), 413},
+		{"telemetry too large", full, "POST", path, signed("polar", testSecret, strings.Repeat(" ", 70000)), strings.Repeat(" ", 70000), 413},
 		{"telemetry as text", full, "POST", path, map[string]string{"Content-Type": "text/plain"}, good, 415},
 		{"telemetry replay cache full 1", tiny, "POST", path, signed("polar", testSecret, batch(physio("t-1", t0))), batch(physio("t-1", t0)), 200},
 		{"telemetry replay cache full 2", tiny, "POST", path, signed("polar", testSecret, batch(physio("t-2", t0))), batch(physio("t-2", t0)), 429},
@@ -123,7 +123,7 @@ func postSigned(t *testing.T, s *Server, body string) (int, telemetryResponse) {
 // resend is all duplicates; events in a stored segment's window are late.
 func TestTelemetryBatchKeepsGoodEvents(t *testing.T) {
 	st := newTestStore(t)
-	s, accepted := telemetryServer(t, st, "", 0)
+	s, accepted := telemetryServer(st, "", 0)
 	hostile := `Robert'); DROP TABLE telemetry;--`
 	body := batch(
 		physio("p-1", t0.Add(5*time.Second)), // in cam1's stored segment 0: late
@@ -171,7 +171,7 @@ func TestTelemetryBatchKeepsGoodEvents(t *testing.T) {
 // it was.
 func TestTelemetryRefusedStoresNothing(t *testing.T) {
 	st := newTestStore(t)
-	s, _ := telemetryServer(t, st, "", 0)
+	s, _ := telemetryServer(st, "", 0)
 	good := batch(physio("p-9", t0))
 	for name, headers := range map[string]map[string]string{
 		"wrong secret": signed("polar", "some-other-secret-value", good),
@@ -195,7 +195,7 @@ func TestTelemetryRefusedStoresNothing(t *testing.T) {
 // the store's tables survive.
 func TestTelemetryHostileText(t *testing.T) {
 	st := newTestStore(t)
-	s, _ := telemetryServer(t, st, "", 0)
+	s, _ := telemetryServer(st, "", 0)
 	id := `1');DELETE_FROM_telemetry;--`
 	subject := `x--.OR.1-1`
 	typ := `drop.table--`
