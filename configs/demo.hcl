@@ -48,3 +48,13 @@ stream "tone" {
   plugin "visual" {}
   plugin "acoustic" {}
 }
+
+# An experiment for the console's Experiments page: an operator asks
+# POST /api/v1/experiments/greeting/assign which greeting to use next, and
+# the system showing it posts a signed stimulus marker (kind "stimulus") to
+# /api/v1/telemetry from a source declared in a telemetry block (see
+# configs/example.hcl); the reward of the segment the marker falls in is
+# that arm's outcome.
+experiment "greeting" {
+  arms = ["warm", "neutral"]
+}

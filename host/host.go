@@ -377,7 +377,8 @@ func (h *Host) Run(ctx context.Context) error {
 	for _, sup := range h.sups {
 		go sup.Run(runCtx)
 	}
-	h.obs.enrich.Start(runCtx)
+	// Not runCtx: Close drains the segments closed by the shutdown too.
+	h.obs.enrich.Start(context.Background())
 	if len(h.cfg.Telemetry.Sources) > 0 {
 		go h.purgeLoop(runCtx, h.cfg.Telemetry)
 	}

@@ -35,7 +35,7 @@ func (h *Host) buildObservers() {
 	h.obs.insight = insight.New(h.store, h, h.cfg.Analytics, h.cfg.Experiments, h.obs.live)
 	en := h.cfg.Enrichment
 	h.obs.enrich = enrich.New(enrich.DefaultJobs(), enrichSink{h}, enrich.Config{Workers: en.Workers,
-		Attempts: en.Attempts, Backoff: en.Backoff}, h.log.Named("enrich"))
+		Attempts: en.Attempts, Backoff: en.Backoff, DrainTimeout: 5 * time.Second}, h.log.Named("enrich"))
 }
 
 // apiConfig is the API server's configuration.
