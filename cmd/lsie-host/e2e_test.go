@@ -451,6 +451,11 @@ func TestConfigCheckShippedConfigs(t *testing.T) {
 		if code != 0 || !strings.Contains(out, ": ok:") {
 			t.Errorf("%s: exit %d\n%s", f, code, out)
 		}
+		if strings.HasSuffix(f, "example.hcl") && (!strings.Contains(out, `telemetry source "polar": clock offset -250ms`) ||
+			!strings.Contains(out, `experiment "greeting": arms [warm, neutral, playful], assignment thompson`) ||
+			strings.Contains(out, "change-me")) {
+			t.Errorf("%s: telemetry and experiments not summarised (or the secret shown):\n%s", f, out)
+		}
 	}
 }
 

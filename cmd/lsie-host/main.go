@@ -197,6 +197,13 @@ func configCheck(c *cli.Context) error {
 		fmt.Fprintf(w, "  stream %q: %s, %d fps max, width ≤ %d, realtime=%t loop=%t, plugins [%s]\n",
 			s.ID, s.Source.Redacted(), s.Video.FPS, s.Video.MaxWidth, s.Realtime, s.Loop, strings.Join(names, ", "))
 	}
+	for _, src := range cfg.Telemetry.Sources {
+		// Never the secret.
+		fmt.Fprintf(w, "  telemetry source %q: clock offset %s, default stream %q\n", src.Name, src.ClockOffset, src.Stream)
+	}
+	for _, e := range cfg.Experiments {
+		fmt.Fprintf(w, "  experiment %q: arms [%s], assignment %s\n", e.Name, strings.Join(e.Arms, ", "), e.Assignment)
+	}
 	return nil
 }
 
