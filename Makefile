@@ -31,7 +31,7 @@ build:
 demo: setup build
 	bin/lsie-host --plugins bin/plugins --config configs/demo.hcl
 
-test: setup build lint unit e2e
+test: setup build lint cuda-check unit e2e
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
@@ -65,3 +65,18 @@ proto:
 
 clean:
 	rm -rf bin var/lsie.db*
+
+# Compile check of the CUDA build (build tag cuda) without a GPU: headers and
+# link stubs from scripts/fetch-cuda.sh; nothing built here can run here
+# (docs/CUDA.md: copy bin/cuda/ to a GPU machine).
+CUDA_ENV := CGO_CFLAGS=-I$(CURDIR)/var/cuda/include CGO_LDFLAGS=-L$(CURDIR)/var/cuda/lib
+.PHONY: cuda-check
+cuda-check:
+	bash scripts/fetch-cuda.sh
+	$(CUDA_ENV) $(GO) vet -tags cuda ./...
+	$(CUDA_ENV) staticcheck -tags cuda ./shm/... ./sdk/... ./cmd/cuda-bench/
+	@mkdir -p bin/cuda
+	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/cuda-bench ./cmd/cuda-bench
+	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/shm-cuda.test ./shm/cuda
+	cd examples/gpustat && $(CUDA_ENV) $(GO) vet -tags cuda ./... && $(CUDA_ENV) $(GO) build -tags cuda -o ../../bin/cuda/gpustat .
+	cp -P var/cuda/lib/libnvrtc.so.11.2 var/cuda/lib/libnvrtc-builtins.so.11.8 bin/cuda/

@@ -117,6 +117,11 @@ stream "ball" {
     # Frames wider than this are scaled down to it, keeping the aspect ratio;
     # narrower frames are never scaled up. 16..7680 pixels.
     max_width = 640 # (default: 640)
+    # Where analysis frames live: "host" (sealed memfd slots shared with the
+    # plugins) or "cuda" (device buffers shared through CUDA IPC handles:
+    # a build with -tags cuda on a host with the NVIDIA driver, docs/CUDA.md;
+    # other builds refuse it with "built without CUDA").
+    memory = "host" # (default: "host")
   }
 
   # One block per plugin analysing this stream; the label is the plugin's

@@ -115,6 +115,11 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	if len(cfg.Streams) == 0 {
 		return nil, errors.New("config has no stream blocks: nothing to run")
 	}
+	for _, st := range cfg.Streams {
+		if err := checkMemory(st); err != nil {
+			return nil, err // before anything is started or opened
+		}
+	}
 	// Resolve every plugin binary before starting anything, so a typo fails
 	// fast: per plugin name, the newest version that the constraints of
 	// every stream using it allow (one process serves them all), checked
@@ -200,6 +205,9 @@ func (h *Host) nextRegionID() uint32 { return h.regionID.Add(1) }
 
 // buildStream builds a stream's runner and pipeline; startStream runs it.
 func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, error) {
+	if err := checkMemory(st); err != nil {
+		return nil, err
+	}
 	s := &streamRunner{cfg: st, handle: handle, h: h, log: h.log.Named("stream").With("stream", st.ID), lossless: !st.Realtime}
 	s.setHealth(model.HealthStarting, "")
 	var infos []segment.PluginInfo

@@ -376,6 +376,8 @@ func TestBadInputOneClearLine(t *testing.T) {
 			regexp.MustCompile(`lsie\.hcl:1:\d+: segment\.duration: .*not a duration`)},
 		{"missing plugin", fmt.Sprintf("stream \"a\" {\n  source = \"file://%s\"\n  plugin \"nosuch\" {}\n}\n", good),
 			regexp.MustCompile(`plugin not found: "nosuch"`)},
+		{"cuda frames in a CPU build", "stream \"a\" {\n  source = \"test://smpte\"\n  video { memory = \"cuda\" }\n}\n",
+			regexp.MustCompile(`stream "a": video\.memory = "cuda": stream cannot run: built without CUDA`)},
 		{"missing file", "stream \"a\" { source = \"file:///no/such/clip.mp4\" }\n",
 			regexp.MustCompile(`lsie\.hcl:1:\d+: stream "a": source: .*/no/such/clip\.mp4`)},
 	}

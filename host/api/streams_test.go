@@ -133,7 +133,7 @@ func TestPostStream(t *testing.T) {
 	}
 	want := config.Stream{
 		ID: "cam2", Source: mustSpec(t, "test://ball"), Realtime: false, Loop: true,
-		Video: config.Video{FPS: 10, MaxWidth: 320},
+		Video: config.Video{FPS: 10, MaxWidth: 320, Memory: config.MemoryHost},
 		Plugins: []config.PluginRef{
 			{Name: "visual", Window: 4, EventBound: 256, Attributes: map[string]string{"threshold": "0.5", "label": "faces", "on": "true"}, Pos: got.Plugins[0].Pos},
 			{Name: "acoustic", Window: 2, EventBound: 256, Attributes: map[string]string{}, Pos: got.Plugins[1].Pos},

@@ -153,6 +153,11 @@ type Video struct {
 	// 16..7680, default 640. Frames are scaled down to it keeping the aspect
 	// ratio, never up.
 	MaxWidth int
+	// Memory is where analysis frames live (`memory`): "host" (sealed
+	// memfd slots, the default) or "cuda" (device buffers shared through
+	// CUDA IPC handles; needs a build with -tags cuda and the NVIDIA
+	// driver, see docs/CUDA.md).
+	Memory string
 }
 
 // PluginRef attaches one plugin to one stream.
@@ -183,6 +188,12 @@ type PluginRef struct {
 	// Pos is where the plugin block starts.
 	Pos Pos
 }
+
+// Frame memories of Video.Memory.
+const (
+	MemoryHost = "host"
+	MemoryCUDA = "cuda"
+)
 
 // Values used when the file does not set a field; configs/example.hcl
 // documents each one and a test keeps the two equal.
@@ -219,7 +230,7 @@ func defaultStream(id string, pos Pos) Stream {
 		ID:       id,
 		Realtime: defaultRealtime,
 		Loop:     defaultLoop,
-		Video:    Video{FPS: defaultFPS, MaxWidth: defaultMaxWidth},
+		Video:    Video{FPS: defaultFPS, MaxWidth: defaultMaxWidth, Memory: MemoryHost},
 		Pos:      pos,
 	}
 }

@@ -88,7 +88,7 @@ stream "cam_1-a" {
 				c.Sources = mustPolicy(t, "file:/", "test")
 				c.Streams = []Stream{{
 					ID: "cam_1-a", Source: mustSpec(t, clipURI), Realtime: false, Loop: true,
-					Video: Video{FPS: 60, MaxWidth: 16},
+					Video: Video{FPS: 60, MaxWidth: 16, Memory: MemoryHost},
 					Plugins: []PluginRef{{
 						Name: "visual", Window: 64, EventBound: 256, Attributes: map[string]string{},
 						Pos: Pos{File: "t.hcl", Line: 21, Column: 3},
@@ -119,7 +119,7 @@ stream "cam_1-a" {
 				c := Default()
 				c.Streams = []Stream{{
 					ID: "s", Source: mustSpec(t, "test://ball?duration=3s"), Realtime: true,
-					Video: Video{FPS: 5, MaxWidth: 640},
+					Video: Video{FPS: 5, MaxWidth: 640, Memory: MemoryHost},
 					Plugins: []PluginRef{
 						{
 							Name: "visual", Window: 2, EventBound: 256,
@@ -165,7 +165,7 @@ stream "lo" {
 				c.Segment = Segment{Duration: 300 * time.Second, MaxCloseDelay: 10 * time.Minute}
 				c.Streams = []Stream{{
 					ID: "lo", Source: mustSpec(t, "test://snow"), Realtime: true,
-					Video:   Video{FPS: 1, MaxWidth: 7680},
+					Video:   Video{FPS: 1, MaxWidth: 7680, Memory: MemoryHost},
 					Plugins: []PluginRef{{Name: "p", Window: 1, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 11, Column: 3}}},
 					Pos:     Pos{File: "t.hcl", Line: 5, Column: 1},
 				}}
@@ -186,12 +186,12 @@ stream "a" {
 				c := Default()
 				c.Streams = []Stream{
 					{
-						ID: "b", Source: mustSpec(t, "test://ball"), Realtime: true, Video: Video{FPS: 5, MaxWidth: 640},
+						ID: "b", Source: mustSpec(t, "test://ball"), Realtime: true, Video: Video{FPS: 5, MaxWidth: 640, Memory: MemoryHost},
 						Plugins: []PluginRef{{Name: "visual", Window: 2, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 3, Column: 3}}},
 						Pos:     Pos{File: "t.hcl", Line: 1, Column: 1},
 					},
 					{
-						ID: "a", Source: mustSpec(t, "test://smpte"), Realtime: true, Video: Video{FPS: 5, MaxWidth: 640},
+						ID: "a", Source: mustSpec(t, "test://smpte"), Realtime: true, Video: Video{FPS: 5, MaxWidth: 640, Memory: MemoryHost},
 						Plugins: []PluginRef{{Name: "visual", Window: 2, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 7, Column: 3}}},
 						Pos:     Pos{File: "t.hcl", Line: 5, Column: 1},
 					},

@@ -185,6 +185,7 @@ func (d *decoder) stream(b *hclsyntax.Block, parent path, c *Config) {
 			d.attributes(blk.Body, vp, []field{
 				{"fps", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Video.FPS) }},
 				{"max_width", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Video.MaxWidth) }},
+				{"memory", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &s.Video.Memory) }},
 			}, nil)
 			d.blocks(blk.Body, vp)
 		case "plugin":
@@ -256,7 +257,7 @@ var homeBlock = map[string]string{
 	"sqlite": "store", "postgres": "store", "listen": "api", "token": "api", "allowed_hosts": "api",
 	"allow":  "sources",
 	"source": "stream", "realtime": "stream", "loop": "stream",
-	"fps": "video", "max_width": "video",
+	"fps": "video", "max_width": "video", "memory": "video",
 	"window": "plugin", "version": "plugin", "event_bound": "plugin",
 	"tolerance": "telemetry", "max_body": "telemetry", "max_events": "telemetry",
 	"payload_retention": "telemetry", "purge_interval": "telemetry",

@@ -305,6 +305,8 @@ func (r *jsonReader) video(p path, v *Video) error {
 			return r.integer(kp, &v.FPS)
 		case "max_width":
 			return r.integer(kp, &v.MaxWidth)
+		case "memory":
+			return r.str(kp, &v.Memory)
 		}
 		return r.unknown(keyAt, kp)
 	})

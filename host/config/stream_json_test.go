@@ -36,7 +36,7 @@ func TestParseStreamValid(t *testing.T) {
 			want: func() Stream {
 				return Stream{
 					ID: "cam2", Source: mustSpec(t, "test://ball"), Realtime: true, Loop: false,
-					Video: Video{FPS: 5, MaxWidth: 640},
+					Video: Video{FPS: 5, MaxWidth: 640, Memory: MemoryHost},
 					Plugins: []PluginRef{{Name: "visual", Window: 2, EventBound: 256, Attributes: map[string]string{"threshold": "0.5"},
 						Pos: Pos{Line: 1, Column: 111}}},
 					Pos: Pos{Line: 1, Column: 1},
@@ -58,7 +58,7 @@ func TestParseStreamValid(t *testing.T) {
 			want: func() Stream {
 				return Stream{
 					ID: strings.Repeat("x", 64), Source: mustSpec(t, "test://ball"), Realtime: false, Loop: true,
-					Video: Video{FPS: 60, MaxWidth: 16},
+					Video: Video{FPS: 60, MaxWidth: 16, Memory: MemoryHost},
 					Plugins: []PluginRef{
 						{Name: "a", Window: 64, EventBound: 256, Attributes: map[string]string{
 							"n": "12", "f": "0.5", "big": "1e+06", "neg": "-3", "b": "true", "s": "x", "e": "1e-05"},

@@ -136,6 +136,9 @@ func (d *decoder) validateStream(s *Stream, p path) {
 	vp := p.attr("video")
 	d.intIn(vp.attr("fps"), s.Pos, s.Video.FPS, minFPS, maxFPS)
 	d.intIn(vp.attr("max_width"), s.Pos, s.Video.MaxWidth, minWidth, maxWidth)
+	if m := vp.attr("memory"); s.Video.Memory != MemoryHost && s.Video.Memory != MemoryCUDA {
+		d.add(d.where(m, s.Pos), m.show, fmt.Sprintf(`must be "host" or "cuda", got %s`, quoteShort(s.Video.Memory)))
+	}
 	firstPlugin := map[string]Pos{}
 	for j := range s.Plugins {
 		pr := &s.Plugins[j]

@@ -1,0 +1,219 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/lsie-mlf/lsie/shm"
+	"gorgonia.org/cu"
+)
+
+// PoolSpec is the geometry of a device pool: every slot holds one frame of
+// this format and size.
+type PoolSpec struct {
+	ID     uint32 // region id; must not collide with the host's memfd regions
+	Slots  int
+	Format shm.PixelFormat
+	Width  int
+	Height int
+}
+
+// pitchAlign keeps every row 256-byte aligned, what cuMemAllocPitch picks on
+// current GPUs, so kernels read whole cache lines.
+const pitchAlign = 256
+
+// Pool is the host's pool of device frame buffers. Slot ownership (leases)
+// and the seqlock live in a host-memory header region, exactly as for memfd
+// frames; the pixels go from a pinned staging buffer per slot to the slot's
+// device buffer on the pool's upload stream, and the slot's interprocess
+// event is recorded after the copy, so a plugin that waits on it reads the
+// finished frame.
+type Pool struct {
+	dev     *Device
+	info    RegionInfo
+	headers *shm.Region
+	leases  *shm.Pool
+	stream  cu.Stream
+	bufs    []cu.DevicePtr
+	events  []cu.Event
+	staging [][]byte
+	once    sync.Once
+	err     error
+}
+
+// NewPool allocates spec.Slots device buffers, their events, pinned staging
+// buffers and the header region, and exports one IPC handle per buffer and
+// per event.
+func NewPool(dev *Device, spec PoolSpec) (*Pool, error) {
+	bpp := spec.Format.BytesPerPixel()
+	if spec.Slots < 1 || spec.Slots > MaxSlots || bpp == 0 || spec.Width < 1 || spec.Height < 1 {
+		return nil, fmt.Errorf("cuda pool %d: %w: %d slots of %s %dx%d", spec.ID, ErrRegion, spec.Slots, spec.Format, spec.Width, spec.Height)
+	}
+	pitch := (spec.Width*bpp + pitchAlign - 1) &^ (pitchAlign - 1)
+	p := &Pool{dev: dev, info: RegionInfo{ID: spec.ID, Device: uint16(dev.Ordinal()), Format: spec.Format,
+		Width: uint32(spec.Width), Height: uint32(spec.Height), Pitch: uint32(pitch)}}
+	if err := p.info.validateGeometry(); err != nil {
+		return nil, fmt.Errorf("cuda pool %d: %w", spec.ID, err)
+	}
+	hdr, err := shm.CreateRegion(spec.ID, fmt.Sprintf("lsie-cuda-%d", spec.ID), HeaderSpec(spec.Slots))
+	if err != nil {
+		return nil, fmt.Errorf("cuda pool %d: %w", spec.ID, err)
+	}
+	p.headers = hdr
+	p.leases = shm.NewPool(hdr)
+	size := p.info.BufferBytes()
+	err = dev.Do(func() error {
+		var err error
+		if p.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
+			return fmt.Errorf("create upload stream: %w", err)
+		}
+		for i := range spec.Slots {
+			buf, err := cu.MemAlloc(int64(size))
+			if err != nil {
+				return fmt.Errorf("slot %d: allocate %d device bytes: %w", i, size, err)
+			}
+			p.bufs = append(p.bufs, buf)
+			ev, err := cu.MakeEvent(IPCEventFlags)
+			if err != nil {
+				return fmt.Errorf("slot %d: create event: %w", i, err)
+			}
+			p.events = append(p.events, ev)
+			st, err := HostAlloc(size)
+			if err != nil {
+				return fmt.Errorf("slot %d: pinned staging buffer: %w", i, err)
+			}
+			p.staging = append(p.staging, st)
+			mh, err := ExportMem(buf)
+			if err != nil {
+				return fmt.Errorf("slot %d: %w", i, err)
+			}
+			eh, err := ExportEvent(ev)
+			if err != nil {
+				return fmt.Errorf("slot %d: %w", i, err)
+			}
+			p.info.Mem = append(p.info.Mem, mh)
+			p.info.Events = append(p.info.Events, eh)
+		}
+		return nil
+	})
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("cuda pool %d: %w", spec.ID, err)
+	}
+	return p, nil
+}
+
+// validateGeometry is Validate without the handle counts, for a pool that
+// has not exported them yet.
+func (r *RegionInfo) validateGeometry() error {
+	g := *r
+	g.Mem, g.Events = make([]MemHandle, 1), make([]EventHandle, 1)
+	return g.Validate()
+}
+
+// Info returns what a plugin needs to open the region; encode it with Append
+// and send it with HeaderFd attached.
+func (p *Pool) Info() *RegionInfo { return &p.info }
+
+// HeaderFd returns the header region's memfd, to send with the region.
+func (p *Pool) HeaderFd() int { return p.headers.Fd() }
+
+// Leases returns the slot ownership: TryAcquire or Acquire a slot, fill it,
+// Upload, Publish to the consumers, Release on their acks.
+func (p *Pool) Leases() *shm.Pool { return p.leases }
+
+// Device returns the pool's device.
+func (p *Pool) Device() *Device { return p.dev }
+
+// Stream returns the upload stream; host-side work on a frame (such as
+// preprocessing) that goes on it before Upload returns is covered by the
+// slot's event too.
+func (p *Pool) Stream() cu.Stream { return p.stream }
+
+// Buffer returns slot's device buffer (luma plane first for NV12).
+func (p *Pool) Buffer(slot int) cu.DevicePtr { return p.bufs[slot] }
+
+// Pitch returns the bytes per row of every buffer and staging buffer.
+func (p *Pool) Pitch() int { return int(p.info.Pitch) }
+
+// Staging returns slot's pinned host buffer (Pitch bytes per row) for the
+// caller to fill before Upload. It first waits for the slot's previous copy,
+// which is still reading the buffer if the slot was published to nobody.
+func (p *Pool) Staging(slot int) ([]byte, error) {
+	err := p.dev.Do(func() error { return p.events[slot].Synchronize() })
+	if err != nil {
+		return nil, fmt.Errorf("cuda pool %d: slot %d: wait for the previous upload: %w", p.info.ID, slot, err)
+	}
+	return p.staging[slot], nil
+}
+
+// Upload copies slot's staging buffer to its device buffer asynchronously,
+// records the slot's event after the copy, publishes the header (seq, pts,
+// generation) and returns the frame's descriptor for Publish and the
+// data-plane send. The caller must own the slot.
+func (p *Pool) Upload(slot int, stream uint32, seq uint64, pts int64) (shm.Descriptor, error) {
+	p.headers.BeginWrite(slot)
+	err := p.dev.Do(func() error {
+		st := p.staging[slot]
+		if err := cu.MemcpyHtoDAsync(p.bufs[slot], unsafe.Pointer(&st[0]), int64(len(st)), p.stream); err != nil {
+			return fmt.Errorf("copy to device: %w", err)
+		}
+		if err := p.events[slot].Record(p.stream); err != nil {
+			return fmt.Errorf("record event: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		// The header stays odd: a descriptor for this slot would read as torn.
+		return shm.Descriptor{}, fmt.Errorf("cuda pool %d: upload slot %d: %w", p.info.ID, slot, err)
+	}
+	gen := p.headers.EndWrite(slot, stream, seq, pts, 0)
+	return shm.Descriptor{Stream: stream, Region: p.info.ID, Slot: uint32(slot), Memory: shm.MemoryCUDA,
+		Format: p.info.Format, Device: p.info.Device, Width: p.info.Width, Height: p.info.Height,
+		Stride: p.info.Pitch, Generation: gen, Seq: seq, PTS: pts}, nil
+}
+
+// Record re-records slot's event on the upload stream, after work the host
+// queued there following Upload (the descriptor is not sent yet).
+func (p *Pool) Record(slot int) error {
+	return p.dev.Do(func() error { return p.events[slot].Record(p.stream) })
+}
+
+// Close waits for the upload stream, then frees every buffer, event and
+// staging buffer and closes the header region. Plugins that opened the
+// buffers keep their mappings until they close them. Safe to call twice.
+func (p *Pool) Close() error {
+	p.once.Do(func() {
+		var errs []error
+		if p.leases != nil {
+			errs = append(errs, p.leases.Close())
+		}
+		errs = append(errs, p.dev.Do(func() error {
+			var errs []error
+			if p.stream != (cu.Stream{}) {
+				errs = append(errs, p.stream.Synchronize(), p.stream.Destroy())
+			}
+			for i := range p.events {
+				errs = append(errs, cu.DestroyEvent(&p.events[i]))
+			}
+			for _, b := range p.bufs {
+				errs = append(errs, cu.MemFree(b))
+			}
+			for _, s := range p.staging {
+				errs = append(errs, FreeHost(s))
+			}
+			return errors.Join(errs...)
+		}))
+		if p.headers != nil {
+			errs = append(errs, p.headers.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			p.err = fmt.Errorf("close cuda pool %d: %w", p.info.ID, err)
+		}
+	})
+	return p.err
+}
