@@ -104,7 +104,23 @@ type Frame struct {
 	Height   int
 	Stride   int // bytes per row; rows may be padded
 	Format   PixelFormat
-	Pixels   []byte // read-only; valid only during ProcessFrame
+	Pixels   []byte // read-only; valid only during ProcessFrame; nil on the GPU
+	// Device is set, and Pixels nil, for a frame in GPU memory, which only
+	// DeviceStream.ProcessDeviceFrame gets; Stride is then its pitch.
+	Device *DeviceFrame
+}
+
+// DeviceFrame is where a frame in GPU memory is (docs/CUDA.md). The handles
+// are plain numbers so this package needs no cgo; convert them with the
+// plugin's CUDA binding (cudaframe.WrapStream, cu.DevicePtr).
+type DeviceFrame struct {
+	Ordinal int     // CUDA device ordinal; the buffer is in its primary context
+	Ptr     uintptr // CUdeviceptr of the first row; NV12 chroma at Ptr + Stride*Height
+	// Stream is the CUstream that waits for the host's upload: queue every
+	// read of Ptr on it. After ProcessDeviceFrame returns the SDK synchronises
+	// it and re-checks the frame before the ack, so read nothing back from
+	// it without synchronising it yourself, and keep no reference to Ptr.
+	Stream uintptr
 }
 
 // Fields are a result's named values.
@@ -129,6 +145,14 @@ type Stream interface {
 // VideoStream is implemented by a Stream that consumes video frames.
 type VideoStream interface {
 	ProcessFrame(f *Frame) (Fields, error)
+}
+
+// DeviceStream is implemented by a VideoStream that also takes frames in
+// GPU memory (a plugin built with -tags cuda, on a stream whose video is in
+// CUDA memory). A VideoStream without it gets a bad_input error per such
+// frame rather than a nil Pixels.
+type DeviceStream interface {
+	ProcessDeviceFrame(f *Frame) (Fields, error)
 }
 
 // MessageStream is implemented by a Stream that consumes other plugins'
@@ -256,11 +280,19 @@ func (p processor) Process(f *server.Frame) (map[string]float64, string, error) 
 	if !ok {
 		return nil, "bad_input", errors.New("this plugin does not consume video")
 	}
-	fields, err := vs.ProcessFrame(&Frame{
+	fr := &Frame{
 		StreamID: p.id, Seq: f.Seq, PTS: f.PTS, Width: f.Width, Height: f.Height,
 		Stride: f.Stride, Format: f.Format, Pixels: f.Pixels,
-	})
-	return fieldsOrError(fields, err)
+	}
+	if f.Device != nil {
+		ds, ok := p.s.(DeviceStream)
+		if !ok {
+			return nil, "bad_input", errors.New("this plugin does not take frames in GPU memory (sdk.DeviceStream)")
+		}
+		fr.Device = &DeviceFrame{Ordinal: f.Device.Ordinal, Ptr: f.Device.Ptr, Stream: f.Device.Stream}
+		return fieldsOrError(ds.ProcessDeviceFrame(fr))
+	}
+	return fieldsOrError(vs.ProcessFrame(fr))
 }
 
 func (p processor) ProcessMessage(m *server.MessageIn) (server.AnswerOut, string, error) {

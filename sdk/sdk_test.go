@@ -60,3 +60,39 @@ func TestPublishOnlyManifestOutputs(t *testing.T) {
 		t.Errorf("refused messages were sent: %d", len(out.got))
 	}
 }
+
+type deviceToo struct {
+	videoOnly
+	got *Frame
+}
+
+func (d *deviceToo) ProcessDeviceFrame(f *Frame) (Fields, error) {
+	d.got = f
+	return Fields{"device": 1}, nil
+}
+
+// TestDeviceFramesGoToProcessDeviceFrame: a frame in GPU memory reaches
+// only a DeviceStream, with its device view and no pixels; a plain
+// VideoStream gets bad_input instead of a nil Pixels to read.
+func TestDeviceFramesGoToProcessDeviceFrame(t *testing.T) {
+	f := &server.Frame{Seq: 7, Width: 64, Height: 32, Stride: 256,
+		Device: &server.DeviceView{Ordinal: 1, Ptr: 0x7000, Stream: 0x42}}
+	_, code, err := processor{id: "cam", s: videoOnly{}}.Process(f)
+	if code != "bad_input" || err == nil || !strings.Contains(err.Error(), "sdk.DeviceStream") {
+		t.Errorf("plain video stream: %q %v", code, err)
+	}
+	d := &deviceToo{}
+	fields, code, err := processor{id: "cam", s: d}.Process(f)
+	if err != nil || code != "" || fields["device"] != 1 {
+		t.Fatalf("device stream: %v %q %v", fields, code, err)
+	}
+	if g := d.got; g.Pixels != nil || g.Device == nil || g.Device.Ptr != 0x7000 || g.Device.Stream != 0x42 ||
+		g.Device.Ordinal != 1 || g.Stride != 256 || g.Seq != 7 || g.StreamID != "cam" {
+		t.Errorf("frame %+v device %+v", g, g.Device)
+	}
+	// A host-memory frame still goes to ProcessFrame, not the device method.
+	d.got = nil
+	if _, code, err := (processor{id: "cam", s: d}).Process(&server.Frame{Pixels: []byte{1}}); err != nil || code != "" || d.got != nil {
+		t.Errorf("host frame: %q %v", code, err)
+	}
+}

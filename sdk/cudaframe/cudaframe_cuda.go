@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"github.com/lsie-mlf/lsie/shm"
 	"github.com/lsie-mlf/lsie/shm/cuda"
@@ -176,7 +177,12 @@ func (o *Opener) closeRegion(r *region) error {
 // Frame checks d against its region (geometry and seqlock), makes the
 // plugin's stream wait on the slot's event and returns the frame. Queue the
 // kernels that read it on f.Stream, then call f.Done before acking.
-func (o *Opener) Frame(d *shm.Descriptor) (*Frame, error) {
+func (o *Opener) Frame(d *shm.Descriptor) (*Frame, error) { return o.FrameOn(d, o.stream) }
+
+// FrameOn is Frame with the wait, and the caller's kernels, on stream s (from
+// NewStream): frames of different video streams processed concurrently then
+// neither share nor synchronise each other's work.
+func (o *Opener) FrameOn(d *shm.Descriptor, s cu.Stream) (*Frame, error) {
 	o.mu.RLock()
 	r := o.regions[d.Region]
 	o.mu.RUnlock()
@@ -192,12 +198,48 @@ func (o *Opener) Frame(d *shm.Descriptor) (*Frame, error) {
 	}
 	// The host recorded the event before it sent d, so this waits for that
 	// upload (cuStreamWaitEvent uses the most recent record).
-	if err := o.dev.Do(func() error { return o.stream.Wait(r.events[d.Slot], 0) }); err != nil {
+	if err := o.dev.Do(func() error { return s.Wait(r.events[d.Slot], 0) }); err != nil {
 		return nil, fmt.Errorf("cuda frame seq %d: wait for upload: %w", d.Seq, err)
 	}
 	return &Frame{Desc: *d, Ptr: r.ptrs[d.Slot], Pitch: int(r.info.Pitch), Width: int(r.info.Width),
-		Height: int(r.info.Height), Format: r.info.Format, Stream: o.stream, o: o, r: r}, nil
+		Height: int(r.info.Height), Format: r.info.Format, Stream: s, o: o, r: r}, nil
 }
+
+// NewStream creates a non-blocking stream on the opener's device for
+// FrameOn; destroy it with DestroyStream once its frames are Done.
+func (o *Opener) NewStream() (cu.Stream, error) {
+	var s cu.Stream
+	err := o.dev.Do(func() error {
+		var err error
+		s, err = cu.MakeStream(cu.NonBlocking)
+		return err
+	})
+	if err != nil {
+		return cu.Stream{}, fmt.Errorf("cudaframe: create stream: %w", err)
+	}
+	return s, nil
+}
+
+// DestroyStream destroys a stream from NewStream.
+func (o *Opener) DestroyStream(s cu.Stream) error {
+	if err := o.dev.Do(s.Destroy); err != nil {
+		return fmt.Errorf("cudaframe: destroy stream: %w", err)
+	}
+	return nil
+}
+
+// cu.Stream wraps one CUstream; these fail to compile if that changes.
+var (
+	_ [unsafe.Sizeof(cu.Stream{}) - unsafe.Sizeof(uintptr(0))]struct{}
+	_ [unsafe.Sizeof(uintptr(0)) - unsafe.Sizeof(cu.Stream{})]struct{}
+)
+
+// RawStream returns s's CUstream handle, for code that launches kernels
+// through another binding (sdk.DeviceFrame carries it as a plain number).
+func RawStream(s cu.Stream) uintptr { return *(*uintptr)(unsafe.Pointer(&s)) }
+
+// WrapStream is the inverse of RawStream.
+func WrapStream(h uintptr) cu.Stream { return *(*cu.Stream)(unsafe.Pointer(&h)) }
 
 // Close closes every region, the stream and the device.
 func (o *Opener) Close() error {

@@ -29,7 +29,7 @@ type Handler interface {
 // ServeDataPlane serves the data plane on conn without go-plugin: regions
 // (memfd and CUDA), frame descriptors, and one MsgResult ack per frame with
 // the handler's fields. It returns nil when the host closes the socket. It
-// stands in for sdk.Serve's data plane until that dispatches CUDA frames.
+// is sdk.Serve's data plane without the go-plugin handshake, for benches.
 func ServeDataPlane(conn *net.UnixConn, o *Opener, h Handler) error {
 	buf := make([]byte, dataplane.MaxMessage)
 	host := map[uint32]*shm.Mapping{}

@@ -9,9 +9,8 @@ import (
 )
 
 // MsgRegion is the data-plane message type that announces a CUDA region; the
-// fd of its header region rides along (SCM_RIGHTS). It takes the next free
-// host → plugin type after sdk/proto/dataplane's, which should list it once
-// the SDK's server dispatches CUDA frames.
+// fd of its header region rides along (SCM_RIGHTS). sdk/proto/dataplane
+// lists it as MsgCUDARegion (a test keeps the two equal).
 const MsgRegion byte = 0x06
 
 // HandleSize is CU_IPC_HANDLE_SIZE, the size of one memory or event handle.

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -36,7 +37,8 @@ type Frame struct {
 	PTS                   time.Duration
 	Width, Height, Stride int
 	Format                shm.PixelFormat
-	Pixels                []byte
+	Pixels                []byte      // host memory; nil for a CUDA frame
+	Device                *DeviceView // a CUDA frame (Stride is its pitch); nil for host memory
 }
 
 // AudioIn is an audio chunk or gap handed to a Processor.
@@ -205,11 +207,17 @@ type service struct {
 	regions map[uint32]*shm.Mapping
 	streams map[uint32]*stream
 	wmu     sync.Mutex // one packet at a time on the socket
+	// cuda is nil in a build without the cuda tag.
+	cuda CUDAFrames
 }
 
 func newService(impl Impl, conn *net.UnixConn, log hclog.Logger) *service {
-	return &service{impl: impl, conn: conn, log: log,
+	s := &service{impl: impl, conn: conn, log: log,
 		regions: map[uint32]*shm.Mapping{}, streams: map[uint32]*stream{}}
+	if newCUDA != nil {
+		s.cuda = newCUDA()
+	}
+	return s
 }
 
 func (s *service) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.Manifest, error) {
@@ -257,6 +265,11 @@ func (s *service) CloseStream(_ context.Context, req *pluginv1.CloseStreamReques
 		<-st.done
 		if err := st.proc.Close(); err != nil {
 			s.log.Warn("closing stream", "stream", st.id, "error", err)
+		}
+		if s.cuda != nil {
+			if err := s.cuda.CloseStream(req.Handle); err != nil {
+				s.log.Warn("closing stream's CUDA stream", "stream", st.id, "error", err)
+			}
 		}
 	}
 	return &pluginv1.CloseStreamResponse{}, nil
@@ -347,43 +360,50 @@ func (s *service) readLoop() {
 		if n == 0 {
 			continue
 		}
-		switch buf[0] {
-		case dataplane.MsgRegion:
-			s.addRegion(buf[:n], fds)
-		case dataplane.MsgDropRegion:
-			closeFDs(fds)
-			if id, err := dataplane.ParseDropRegion(buf[:n]); err == nil {
-				s.dropRegion(id)
-			}
-		case dataplane.MsgAudio:
-			closeFDs(fds)
-			a, pcm, err := dataplane.ParseAudio(buf[:n])
-			if err != nil {
-				s.log.Error("bad audio record from host", "error", err)
-				continue
-			}
-			// The read buffer is reused: the job keeps its own copy (3.2 KB per 100 ms).
-			s.enqueueAudio(job{audio: &a, pcm: append([]byte(nil), pcm...)})
-		case dataplane.MsgDeliver:
-			closeFDs(fds)
-			d, m, err := dataplane.DecodeDeliver(buf[:n])
-			if err != nil {
-				s.log.Error("bad message delivery from host", "error", err)
-				continue
-			}
-			s.enqueueJob(d.Handle, job{deliver: &d, msg: m})
-		case dataplane.MsgFrame:
-			closeFDs(fds)
-			var d shm.Descriptor
-			if err := dataplane.ParseFrame(buf[:n], &d); err != nil {
-				s.log.Error("bad frame descriptor from host", "error", err)
-				continue
-			}
-			s.enqueue(d)
-		default:
-			closeFDs(fds)
-			s.log.Error("unknown data-plane message", "type", buf[0], "len", n)
+		s.dispatch(buf[:n], fds)
+	}
+}
+
+// dispatch handles one packet from the host; b is reused after it returns.
+func (s *service) dispatch(b []byte, fds []int) {
+	switch b[0] {
+	case dataplane.MsgRegion:
+		s.addRegion(b, fds)
+	case dataplane.MsgCUDARegion:
+		s.addCUDARegion(b, fds)
+	case dataplane.MsgDropRegion:
+		closeFDs(fds)
+		if id, err := dataplane.ParseDropRegion(b); err == nil {
+			s.dropRegion(id)
 		}
+	case dataplane.MsgAudio:
+		closeFDs(fds)
+		a, pcm, err := dataplane.ParseAudio(b)
+		if err != nil {
+			s.log.Error("bad audio record from host", "error", err)
+			return
+		}
+		// The read buffer is reused: the job keeps its own copy (3.2 KB per 100 ms).
+		s.enqueueAudio(job{audio: &a, pcm: append([]byte(nil), pcm...)})
+	case dataplane.MsgDeliver:
+		closeFDs(fds)
+		d, m, err := dataplane.DecodeDeliver(b)
+		if err != nil {
+			s.log.Error("bad message delivery from host", "error", err)
+			return
+		}
+		s.enqueueJob(d.Handle, job{deliver: &d, msg: m})
+	case dataplane.MsgFrame:
+		closeFDs(fds)
+		var d shm.Descriptor
+		if err := dataplane.ParseFrame(b, &d); err != nil {
+			s.log.Error("bad frame descriptor from host", "error", err)
+			return
+		}
+		s.enqueue(d)
+	default:
+		closeFDs(fds)
+		s.log.Error("unknown data-plane message", "type", b[0], "len", len(b))
 	}
 }
 
@@ -415,6 +435,19 @@ func (s *service) addRegion(b []byte, fds []int) {
 	}
 }
 
+// addCUDARegion opens a CUDA region. Failures are logged, not fatal: the
+// region's frames then fail one by one ("not open"), and are still acked.
+func (s *service) addCUDARegion(b []byte, fds []int) {
+	if s.cuda == nil {
+		closeFDs(fds)
+		s.log.Error("cannot open CUDA region", "error", errNoCUDA)
+		return
+	}
+	if err := s.cuda.AddRegion(b, fds); err != nil {
+		s.log.Error("opening CUDA region", "error", err)
+	}
+}
+
 func (s *service) dropRegion(id uint32) {
 	s.mu.Lock()
 	m := s.regions[id]
@@ -422,6 +455,12 @@ func (s *service) dropRegion(id uint32) {
 	s.mu.Unlock()
 	if m != nil {
 		_ = m.Close()
+	}
+	// Region ids are one namespace on the host; the id is either kind.
+	if s.cuda != nil {
+		if err := s.cuda.DropRegion(id); err != nil {
+			s.log.Warn("closing CUDA region", "region", id, "error", err)
+		}
 	}
 }
 
@@ -484,6 +523,10 @@ func (s *service) work(handle uint32, st *stream) {
 			continue
 		}
 		d := j.frame
+		if d.Memory == shm.MemoryCUDA {
+			s.workDevice(handle, st, d)
+			continue
+		}
 		recv := shm.MonotonicNanos()
 		res := &pluginv1.Result{Handle: handle, Seq: d.Seq, PtsNs: d.PTS, ReceivedNanos: recv}
 		s.mu.RLock()
@@ -512,6 +555,37 @@ func (s *service) work(handle uint32, st *stream) {
 			res.Error = &pluginv1.Error{Code: "stale_frame", Message: err.Error()}
 		}
 		s.sendResult(d, res)
+	}
+}
+
+// workDevice runs one CUDA frame and acks it only after the frame is Done,
+// since the ack lets the host overwrite the device buffer.
+func (s *service) workDevice(handle uint32, st *stream, d shm.Descriptor) {
+	res := &pluginv1.Result{Handle: handle, Seq: d.Seq, PtsNs: d.PTS, ReceivedNanos: shm.MonotonicNanos()}
+	defer func() { s.sendResult(d, res) }()
+	if s.cuda == nil {
+		res.DoneNanos = res.ReceivedNanos
+		res.Error = &pluginv1.Error{Code: "no_cuda", Message: fmt.Sprintf("cuda frame seq %d: %v", d.Seq, errNoCUDA)}
+		return
+	}
+	df, err := s.cuda.Frame(handle, &d)
+	if err != nil {
+		res.DoneNanos = shm.MonotonicNanos()
+		res.Error = &pluginv1.Error{Code: "bad_descriptor", Message: err.Error()}
+		return
+	}
+	v := df.View()
+	f := &Frame{Seq: d.Seq, PTS: time.Duration(d.PTS), Width: int(d.Width), Height: int(d.Height),
+		Stride: int(d.Stride), Format: d.Format, Device: &v}
+	fillResult(res, st.proc, f)
+	// Done also runs after a failed Process: kernels may still be queued.
+	if err := df.Done(); err != nil {
+		code := "cuda_error"
+		if errors.Is(err, shm.ErrStale) || errors.Is(err, shm.ErrTorn) {
+			code = "stale_frame"
+		}
+		res.Fields = nil
+		res.Error = &pluginv1.Error{Code: code, Message: err.Error()}
 	}
 }
 

@@ -25,6 +25,10 @@ const (
 	MsgDropRegion byte = 0x03 // the plugin must unmap a region
 	MsgAudio      byte = 0x04 // an audio chunk, a gap, or "this stream has no audio"
 	MsgDeliver    byte = 0x05 // a topic message for a consumer (encoded pluginv1.Message)
+	// MsgCUDARegion announces a CUDA region (shm/cuda.MsgRegion, which
+	// defines its layout) with its header region's fd attached. A plugin
+	// built without the cuda tag logs it and fails that region's frames.
+	MsgCUDARegion byte = 0x06
 	MsgResult     byte = 0x81 // ack of a frame plus its encoded pluginv1.Result
 	MsgPublish    byte = 0x82 // a topic message a producer publishes (encoded pluginv1.Message)
 )
