@@ -3,12 +3,10 @@
 package cuda
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 	"unsafe"
 
@@ -16,9 +14,7 @@ import (
 	"gorgonia.org/cu"
 )
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
-func contains(s, sub string) bool    { return strings.Contains(s, sub) }
-func formatMean(m float64) string    { return "mean=" + strconv.FormatFloat(m, 'g', -1, 64) }
+func formatMean(m float64) string { return "mean=" + strconv.FormatFloat(m, 'g', -1, 64) }
 
 // TestIPCHelper is the child of TestIPCRoundTripInChild; it does nothing
 // unless started by it.
