@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
@@ -53,6 +54,8 @@ type consumer struct {
 	audioAnalysed, audioDropped     int64
 	restarts                        int64
 	handoff, audioLatency           latencyStats
+	// slotToResult is this (stream, plugin)'s latency series in /metrics.
+	slotToResult metrics.Latency
 	// diedAt is when the plugin was found dead; the first result after it
 	// revives measures recovery (crash → results flowing again).
 	diedAt   time.Time
@@ -64,6 +67,7 @@ func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *stream
 		audioInFlight: map[uint64]dataplane.Audio{}, audioQ: make(chan audioJob, audioBound), audioDone: make(chan struct{}),
 		msg: messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound}}
 	c.cond = sync.NewCond(&c.mu)
+	c.slotToResult = s.h.obs.metrics.SlotToResult(s.cfg.ID, name)
 	for _, in := range proc.Manifest().GetInputs() {
 		switch in {
 		case topicVideo:
@@ -266,7 +270,7 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 		c.mu.Unlock()
 		c.s.asm.Result(c.name, item)
 		c.s.observe(c.name, item)
-		c.s.h.obs.metrics.SlotToResult(c.s.cfg.ID, c.name, time.Duration(shm.MonotonicNanos()-f.desc.SentNanos))
+		c.slotToResult.Observe(time.Duration(shm.MonotonicNanos() - f.desc.SentNanos))
 	}
 	if next != nil {
 		c.send(*next)

@@ -208,7 +208,8 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	if err := checkMemory(st); err != nil {
 		return nil, err
 	}
-	s := &streamRunner{cfg: st, handle: handle, h: h, log: h.log.Named("stream").With("stream", st.ID), lossless: !st.Realtime}
+	s := &streamRunner{cfg: st, handle: handle, h: h, log: h.log.Named("stream").With("stream", st.ID), lossless: !st.Realtime,
+		captureToSlot: h.obs.metrics.CaptureToSlot(st.ID)}
 	s.setHealth(model.HealthStarting, "")
 	var infos []segment.PluginInfo
 	byName := map[string]*consumer{}

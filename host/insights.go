@@ -60,11 +60,7 @@ func (h *Host) apiConfig() api.Config {
 			Accepted: func(ev model.TelemetryEvent) {
 				h.obs.bus.Publish(events.Event{Type: events.Telemetry, Stream: ev.StreamID, Data: ev})
 			},
-			Outcome: func(source, outcome string, n int) {
-				for range n {
-					h.obs.metrics.TelemetryEvents(source, outcome)
-				}
-			},
+			Outcome: h.obs.metrics.TelemetryEvents,
 		}
 	}
 	return ac
@@ -73,8 +69,11 @@ func (h *Host) apiConfig() api.Config {
 // observe sees every result item of a stream's plugin as it arrives.
 func (s *streamRunner) observe(plugin string, it model.Item) {
 	o := &s.h.obs
-	o.live.Observe(s.cfg.ID, time.Now(), it)
-	o.bus.Publish(events.Event{Type: events.Result, Stream: s.cfg.ID, Plugin: plugin, Data: it})
+	now := time.Now()
+	o.live.Observe(s.cfg.ID, now, it)
+	if o.bus.Listening() { // per item: no event built for nobody
+		o.bus.Publish(events.Event{Type: events.Result, Stream: s.cfg.ID, Plugin: plugin, At: now, Data: it})
+	}
 }
 
 // closed runs once a segment is stored: live clients, metrics, enrichment.

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/lsie-mlf/lsie/host/capture"
 	"github.com/lsie-mlf/lsie/host/config"
+	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/segment"
 	"github.com/lsie-mlf/lsie/shm"
@@ -46,6 +47,9 @@ type streamRunner struct {
 	pool    *shm.Pool
 	retired []*shm.Region
 	pools   []*shm.Pool
+
+	// captureToSlot is this stream's latency series in /metrics.
+	captureToSlot metrics.Latency
 
 	health   atomic.Value // model.Health
 	hint     atomic.Value // string
@@ -173,7 +177,7 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 	pool.Publish(slot, gen, ids, now.Add(s.h.opts.LeaseTimeout))
 	// capture→slot: from the frame leaving the pipeline to its descriptor
 	// being publishable (slot wait, copy, seal).
-	s.h.obs.metrics.CaptureToSlot(s.cfg.ID, now.Sub(arrived))
+	s.captureToSlot.Observe(now.Sub(arrived))
 	ref := frameRef{pool: pool, desc: shm.Descriptor{
 		Stream: s.handle, Region: region.ID(), Slot: uint32(slot), Memory: shm.MemoryHost,
 		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lsie-mlf/lsie/host/telemetry"
 	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
@@ -121,25 +118,10 @@ stream %q {
 			t.Error(err)
 			return
 		}
-		ts, sig := telemetry.Sign(secret, time.Now(), body)
-		req, err := http.NewRequest(http.MethodPost, h.base+"/api/v1/telemetry", bytes.NewReader(body))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-LSIE-Source", source)
-		req.Header.Set("X-LSIE-Timestamp", ts)
-		req.Header.Set("X-LSIE-Signature", sig)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Errorf("POST /api/v1/telemetry: %v", err)
-			return
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 {
-			t.Errorf("POST /api/v1/telemetry: %s: %s", resp.Status, out)
+		// From the heart goroutine too: t.Error, never t.Fatal.
+		code, out, err := h.signedPost(source, secret, string(body), time.Now())
+		if err != nil || code/100 != 2 {
+			t.Errorf("POST /api/v1/telemetry: %d %v: %s", code, err, out)
 		}
 	}
 	seq := 0

@@ -27,9 +27,19 @@ func (h *runningHost) postTelemetry(t *testing.T, source, secret, body string) (
 // postTelemetryAt signs body with the timestamp at and posts it.
 func (h *runningHost) postTelemetryAt(t *testing.T, source, secret, body string, at time.Time) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, h.base+"/api/v1/telemetry", strings.NewReader(body))
+	code, b, err := h.signedPost(source, secret, body, at)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return code, b
+}
+
+// signedPost posts body to the telemetry webhook signed by secret at at;
+// it returns an error rather than failing, for callers on other goroutines.
+func (h *runningHost) signedPost(source, secret, body string, at time.Time) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, h.base+"/api/v1/telemetry", strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
 	}
 	ts, sig := telemetry.Sign(secret, at, []byte(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -38,11 +48,11 @@ func (h *runningHost) postTelemetryAt(t *testing.T, source, secret, body string,
 	req.Header.Set("X-LSIE-Signature", sig)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }
 
 type wsMessage struct {

@@ -28,44 +28,31 @@ func BetaCDF(x, a, b float64) float64 {
 	return 1 - front*betaCF(1-x, b, a)/b
 }
 
-// betaCF evaluates the continued fraction of I_x(a, b) (Numerical Recipes
-// 6.4, modified Lentz).
+// betaCF evaluates the continued fraction of I_x(a, b) by the modified
+// Lentz method: the terms alternate between an even and an odd form, and
+// each term updates the running ratios c and d (kept away from zero) whose
+// product scales the result.
 func betaCF(x, a, b float64) float64 {
 	const tiny, eps = 1e-300, 1e-15
-	qab, qap, qam := a+b, a+1, a-1
-	c, d := 1.0, 1-qab*x/qap
-	if math.Abs(d) < tiny {
-		d = tiny
+	nonzero := func(v float64) float64 {
+		if math.Abs(v) < tiny {
+			return tiny
+		}
+		return v
 	}
-	d = 1 / d
+	c, d := 1.0, 1/nonzero(1-(a+b)*x/(a+1))
 	h := d
-	for m := 1; m <= 1000; m++ {
-		fm := float64(m)
-		m2 := 2 * fm
-		aa := fm * (b - fm) * x / ((qam + m2) * (a + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
+	// step applies one term with numerator coefficient k and returns the
+	// factor it changed the result by.
+	step := func(k float64) float64 {
+		d = 1 / nonzero(1+k*d)
+		c = nonzero(1 + k/c)
 		h *= d * c
-		aa = -(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		del := d * c
-		h *= del
-		if math.Abs(del-1) < eps {
+		return d * c
+	}
+	for m := 1.0; m <= 1000; m++ {
+		step(m * (b - m) * x / ((a + 2*m - 1) * (a + 2*m)))
+		if del := step(-(a + m) * (a + b + m) * x / ((a + 2*m) * (a + 2*m + 1))); math.Abs(del-1) < eps {
 			break
 		}
 	}

@@ -62,9 +62,7 @@ func (s *Server) requireToken(next http.Handler) http.Handler {
 }
 
 // checkToken returns why the request's bearer token is not the configured
-// one, or "" when it is. The tokens are compared as sha256 digests in
-// constant time, so neither their content nor their length leaks through
-// timing.
+// one, or "" when it is.
 func (s *Server) checkToken(r *http.Request) string {
 	auth := r.Header.Get("Authorization")
 	scheme, token, _ := strings.Cut(auth, " ")
@@ -72,11 +70,19 @@ func (s *Server) checkToken(r *http.Request) string {
 		return fmt.Sprintf("%s %s needs a bearer token: send Authorization: Bearer TOKEN, with the token set as api.token or LSIE_API_TOKEN",
 			r.Method, r.URL.Path)
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	if subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) != 1 {
+	if !s.tokenMatches(token) {
 		return "invalid bearer token"
 	}
 	return ""
+}
+
+// tokenMatches compares token with the configured one as sha256 digests in
+// constant time, so neither its content nor its length leaks through
+// timing. Every way in that takes the token (header, WebSocket message)
+// uses it.
+func (s *Server) tokenMatches(token string) bool {
+	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
 }
 
 // originAllowed reports whether a request's Origin header (one value, an

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,16 +217,11 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// wsTokenOK reports whether an auth message's token is the configured one,
-// compared like checkToken: as sha256 digests in constant time. Without a
-// token configured any is accepted, as the other routes accept requests
-// without one.
+// wsTokenOK reports whether an auth message's token is the configured one.
+// Without a token configured any is accepted, as the other routes accept
+// requests without one.
 func (s *Server) wsTokenOK(token string) bool {
-	if s.cfg.Token == "" {
-		return true
-	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	return subtle.ConstantTimeCompare(got[:], s.tokenHash[:]) == 1
+	return s.cfg.Token == "" || s.tokenMatches(token)
 }
 
 // wsSession is one live connection.

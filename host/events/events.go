@@ -11,6 +11,7 @@ package events
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,7 +73,16 @@ type Bus struct {
 	subs   map[*Subscription]struct{}
 	closed bool
 	stats  Stats
+	// listening is len(subs), readable without mu, so hot paths can skip
+	// building an event nobody would get.
+	listening atomic.Int32
 }
+
+// Listening reports whether anyone is subscribed now. A publisher on a hot
+// path checks it before building an event; an event published just as the
+// first subscriber arrives may be missed, as it would have been a moment
+// earlier.
+func (b *Bus) Listening() bool { return b.listening.Load() > 0 }
 
 // New returns an open bus with no subscribers.
 func New() *Bus {
@@ -116,6 +126,7 @@ func (b *Bus) Subscribe(buffer int) *Subscription {
 		return s
 	}
 	b.subs[s] = struct{}{}
+	b.listening.Store(int32(len(b.subs)))
 	return s
 }
 
@@ -148,6 +159,7 @@ func (b *Bus) Stats() Stats {
 // stale events first. b.mu must be held.
 func (b *Bus) endLocked(s *Subscription, err error) {
 	delete(b.subs, s)
+	b.listening.Store(int32(len(b.subs)))
 	s.err = err
 	if err == ErrSlow {
 		for len(s.ch) > 0 {

@@ -221,3 +221,30 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+// TestListening follows subscriptions as they start and end, whether by
+// Close, by being too slow or by the bus closing.
+func TestListening(t *testing.T) {
+	b := New()
+	if b.Listening() {
+		t.Fatal("a new bus has listeners")
+	}
+	a, slow := b.Subscribe(4), b.Subscribe(1)
+	if !b.Listening() {
+		t.Fatal("two subscribers, not listening")
+	}
+	a.Close()
+	if !b.Listening() {
+		t.Fatal("one subscriber left, not listening")
+	}
+	b.Publish(Event{Type: Result})
+	b.Publish(Event{Type: Result}) // slow's buffer of 1 overflows: dropped
+	if b.Listening() || slow.Err() != ErrSlow {
+		t.Fatalf("after the slow one was dropped: listening %v, err %v", b.Listening(), slow.Err())
+	}
+	b.Subscribe(1)
+	b.Close()
+	if b.Listening() {
+		t.Fatal("listening after Close")
+	}
+}

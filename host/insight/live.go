@@ -73,7 +73,8 @@ func (l *Live) Observe(stream string, at time.Time, it model.Item) {
 		if k == "f0_hz" || k == "loudness" || (strings.HasPrefix(k, "face") && strings.Contains(k, ".au") &&
 			!strings.HasSuffix(k, "_g") && !strings.HasSuffix(k, "_b")) {
 			pts := append(s.points[k], [2]float64{ms, v})
-			if len(pts) > livePoints {
+			// Trimmed in bulk, not per point: items come at up to 100/s.
+			if len(pts) >= 2*livePoints {
 				pts = append(pts[:0], pts[len(pts)-livePoints:]...)
 			}
 			s.points[k] = pts
@@ -119,7 +120,7 @@ func (l *Live) View(stream, au string) ([]api.TranscriptLine, map[string]any) {
 	}
 	for _, k := range []string{"f0_hz", "loudness"} {
 		if p := s.points[k]; p != nil {
-			series[k] = append([][2]float64(nil), p...)
+			series[k] = recent(p)
 		}
 	}
 	keys := make([]string, 0, len(s.points))
@@ -137,7 +138,12 @@ func (l *Live) View(stream, au string) ([]api.TranscriptLine, map[string]any) {
 				continue
 			}
 		}
-		faces[face] = append([][2]float64(nil), s.points[k]...)
+		faces[face] = recent(s.points[k])
 	}
 	return append([]api.TranscriptLine{}, s.transcript...), series
+}
+
+// recent copies the last livePoints points.
+func recent(p [][2]float64) [][2]float64 {
+	return append([][2]float64(nil), p[max(0, len(p)-livePoints):]...)
 }

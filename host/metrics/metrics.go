@@ -131,18 +131,34 @@ func (m *Metrics) Registerer() prometheus.Registerer { return m.reg }
 // Gatherer returns the registry for reading the metrics in process.
 func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
 
-// CaptureToSlot records the time from a frame's capture to its slot.
-func (m *Metrics) CaptureToSlot(stream string, d time.Duration) {
-	if m != nil {
-		m.captureToSlot.WithLabelValues(stream).Observe(d.Seconds())
+// Latency observes durations into one labelled histogram series. The
+// per-frame stages take theirs once, when the stream or consumer is built,
+// so a frame costs no label lookup.
+type Latency struct{ o prometheus.Observer }
+
+// Observe records d; the zero Latency (no metrics) does nothing.
+func (l Latency) Observe(d time.Duration) {
+	if l.o != nil {
+		l.o.Observe(d.Seconds())
 	}
 }
 
-// SlotToResult records the time from a slot to a plugin's result.
-func (m *Metrics) SlotToResult(stream, plugin string, d time.Duration) {
-	if m != nil {
-		m.slotToResult.WithLabelValues(stream, plugin).Observe(d.Seconds())
+// CaptureToSlot is the series of the time from a frame's capture to its
+// slot, for one stream.
+func (m *Metrics) CaptureToSlot(stream string) Latency {
+	if m == nil {
+		return Latency{}
 	}
+	return Latency{m.captureToSlot.WithLabelValues(stream)}
+}
+
+// SlotToResult is the series of the time from a slot to a plugin's result,
+// for one stream and plugin.
+func (m *Metrics) SlotToResult(stream, plugin string) Latency {
+	if m == nil {
+		return Latency{}
+	}
+	return Latency{m.slotToResult.WithLabelValues(stream, plugin)}
 }
 
 // CloseToStored records the time from a segment closing to it being stored.
@@ -196,12 +212,12 @@ func (m *Metrics) SegmentsClosed(stream, status string) {
 	}
 }
 
-// TelemetryEvents counts one telemetry event from source with outcome, one
-// of the Outcome constants. Callers must keep both labels to small fixed
-// sets: every distinct value is a series.
-func (m *Metrics) TelemetryEvents(source, outcome string) {
-	if m != nil {
-		m.telemetryEvents.WithLabelValues(source, outcome).Inc()
+// TelemetryEvents counts n telemetry events from source with outcome, one
+// of the Outcome constants; n <= 0 is ignored. Callers must keep both labels
+// to small fixed sets: every distinct value is a series.
+func (m *Metrics) TelemetryEvents(source, outcome string, n int) {
+	if m != nil && n > 0 {
+		m.telemetryEvents.WithLabelValues(source, outcome).Add(float64(n))
 	}
 }
 

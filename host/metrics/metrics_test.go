@@ -70,10 +70,10 @@ func labels(kv ...string) map[string]string {
 func TestScrape(t *testing.T) {
 	m := New()
 	// Durations exact in binary, so the sums compare exactly.
-	m.CaptureToSlot("cam1", 250*time.Millisecond)
-	m.CaptureToSlot("cam1", 500*time.Millisecond)
-	m.CaptureToSlot("cam2", 2*time.Second)
-	m.SlotToResult("cam1", "face", 125*time.Millisecond)
+	m.CaptureToSlot("cam1").Observe(250 * time.Millisecond)
+	m.CaptureToSlot("cam1").Observe(500 * time.Millisecond)
+	m.CaptureToSlot("cam2").Observe(2 * time.Second)
+	m.SlotToResult("cam1", "face").Observe(125 * time.Millisecond)
 	m.CloseToStored("cam1", time.Second)
 	m.CloseToStored("cam1", 45*time.Second) // beyond the last bucket
 	m.QueueDepth("cam1", "face", 7)
@@ -89,11 +89,11 @@ func TestScrape(t *testing.T) {
 	m.SegmentsClosed("cam1", "complete")
 	m.SegmentsClosed("cam1", "partial")
 	m.SegmentsClosed("cam1", "complete")
-	m.TelemetryEvents("watch", OutcomeAccepted)
-	m.TelemetryEvents("watch", OutcomeDuplicate)
-	m.TelemetryEvents("watch", OutcomeRejected)
-	m.TelemetryEvents("watch", OutcomeLate)
-	m.TelemetryEvents("watch", OutcomeAccepted)
+	m.TelemetryEvents("watch", OutcomeAccepted, 1)
+	m.TelemetryEvents("watch", OutcomeDuplicate, 1)
+	m.TelemetryEvents("watch", OutcomeRejected, 1)
+	m.TelemetryEvents("watch", OutcomeLate, 1)
+	m.TelemetryEvents("watch", OutcomeAccepted, 1)
 	m.EnrichmentJobs("transcript", "ok")
 	m.WSClients(3)
 	m.WSDropped()
@@ -187,9 +187,9 @@ func TestScrape(t *testing.T) {
 
 func TestForget(t *testing.T) {
 	m := New()
-	m.CaptureToSlot("cam1", time.Millisecond)
-	m.CaptureToSlot("cam2", time.Millisecond)
-	m.SlotToResult("cam1", "face", time.Millisecond)
+	m.CaptureToSlot("cam1").Observe(time.Millisecond)
+	m.CaptureToSlot("cam2").Observe(time.Millisecond)
+	m.SlotToResult("cam1", "face").Observe(time.Millisecond)
 	m.QueueDepth("cam1", "face", 1)
 	m.FramesDropped("cam1", 1)
 	m.SegmentsClosed("cam1", "complete")
@@ -221,8 +221,8 @@ func TestSeparateRegistries(t *testing.T) {
 
 func TestNilRecordsNothing(t *testing.T) {
 	var m *Metrics
-	m.CaptureToSlot("cam1", time.Second)
-	m.SlotToResult("cam1", "face", time.Second)
+	m.CaptureToSlot("cam1").Observe(time.Second)
+	m.SlotToResult("cam1", "face").Observe(time.Second)
 	m.CloseToStored("cam1", time.Second)
 	m.QueueDepth("cam1", "face", 1)
 	m.FramesDropped("cam1", 1)
@@ -230,7 +230,7 @@ func TestNilRecordsNothing(t *testing.T) {
 	m.TextDropped("cam1", "asr", 1)
 	m.PluginRestarts("face")
 	m.SegmentsClosed("cam1", "complete")
-	m.TelemetryEvents("watch", OutcomeAccepted)
+	m.TelemetryEvents("watch", OutcomeAccepted, 1)
 	m.EnrichmentJobs("transcript", "ok")
 	m.WSClients(1)
 	m.WSDropped()
