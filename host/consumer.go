@@ -2,15 +2,19 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/topic"
 	"github.com/lsie-mlf/lsie/shm"
 )
 
@@ -68,22 +72,36 @@ func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *stream
 		msg: messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound}}
 	c.cond = sync.NewCond(&c.mu)
 	c.slotToResult = s.h.obs.metrics.SlotToResult(s.cfg.ID, name)
+	video := topic.VideoRGB24
+	if s.cfg.Video.Memory == config.MemoryCUDA {
+		video = topic.VideoNV12CUDA
+	}
 	for _, in := range proc.Manifest().GetInputs() {
 		switch in {
-		case topicVideo:
+		case video:
 			c.wantsVideo = true
-		case topicAudio:
+		case topic.AudioPCM16k:
 			c.wantsAudio = true
 		}
 	}
 	return c
 }
 
-// Topics the host produces (sdk.TopicVideoRGB24, sdk.TopicAudioPCM16k).
-const (
-	topicVideo = "video.rgb24"
-	topicAudio = "audio.pcm16k"
-)
+// videoMismatch says why the plugin cannot take this stream's video: it
+// consumes video, but only in the other memory. "" when it can, or when it
+// consumes no video.
+func videoMismatch(inputs []string, memory string) string {
+	rgb, device := slices.Contains(inputs, topic.VideoRGB24), slices.Contains(inputs, topic.VideoNV12CUDA)
+	switch {
+	case memory == config.MemoryCUDA && rgb && !device:
+		return fmt.Sprintf("consumes %s (frames in host memory) but the stream has video.memory = \"cuda\": "+
+			"the plugin must declare %s (sdk.TopicVideoNV12CUDA), or the stream use memory = \"host\"", topic.VideoRGB24, topic.VideoNV12CUDA)
+	case memory != config.MemoryCUDA && device && !rgb:
+		return fmt.Sprintf("consumes %s (frames in GPU memory) but the stream has video.memory = \"host\": "+
+			"set video { memory = \"cuda\" } on a host built with -tags cuda, or use a plugin that declares %s", topic.VideoNV12CUDA, topic.VideoRGB24)
+	}
+	return ""
+}
 
 // offer hands a published frame to the plugin. Lossless: waits for room in
 // the window. Live: never waits; a newer frame replaces the waiting one.
@@ -170,8 +188,8 @@ func (c *consumer) giveUp() {
 // frames flow.
 func (c *consumer) revive(ctx context.Context, p *plugin.Process) error {
 	if c.wantsVideo {
-		if r := c.s.currentRegion(); r != nil {
-			if err := p.SendRegion(r); err != nil {
+		if st := c.s.currentStore(); st != nil {
+			if err := st.Announce(p); err != nil {
 				return err
 			}
 		}

@@ -52,6 +52,10 @@ type Options struct {
 	// ConfigDir anchors relative file sources of streams added through
 	// the API, as the config file's directory does for its own streams.
 	ConfigDir string
+
+	// devices replaces this build's GPU frame pools (tests: a host-memory
+	// stand-in, as no GPU is at hand).
+	devices deviceProvider
 }
 
 // Host is one running lsie host.
@@ -116,7 +120,7 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 		return nil, errors.New("config has no stream blocks: nothing to run")
 	}
 	for _, st := range cfg.Streams {
-		if err := checkMemory(st); err != nil {
+		if err := h.checkMemory(st); err != nil {
 			return nil, err // before anything is started or opened
 		}
 	}
@@ -205,7 +209,7 @@ func (h *Host) nextRegionID() uint32 { return h.regionID.Add(1) }
 
 // buildStream builds a stream's runner and pipeline; startStream runs it.
 func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, error) {
-	if err := checkMemory(st); err != nil {
+	if err := h.checkMemory(st); err != nil {
 		return nil, err
 	}
 	s := &streamRunner{cfg: st, handle: handle, h: h, log: h.log.Named("stream").With("stream", st.ID), lossless: !st.Realtime,
@@ -226,6 +230,9 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 		nodes = append(nodes, graph.Node{Name: ref.Name, Inputs: m.GetInputs(), Outputs: m.GetOutputs()})
 	}
 	g, err := graph.Build(nodes)
+	if err == nil {
+		err = memoryProblems(st, nodes)
+	}
 	if err != nil {
 		return nil, wiringError(st, err)
 	}
@@ -248,13 +255,32 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 		StreamID: st.ID, Duration: h.cfg.Segment.Duration, MaxCloseDelay: h.cfg.Segment.MaxCloseDelay,
 		Plugins: infos, UTCGrid: live, Live: live, AudioRate: capture.AudioRate,
 	}, h.emit)
+	format := shm.FormatRGB24
+	if st.Video.Memory == config.MemoryCUDA {
+		format = shm.FormatNV12 // decoders' own format: half the bytes of RGB to upload
+	}
 	c, err := capture.New(capture.Config{StreamID: st.ID, Source: st.Source, FPS: st.Video.FPS,
-		MaxWidth: st.Video.MaxWidth, Realtime: st.Realtime, Loop: st.Loop, Logger: s.log}, s)
+		MaxWidth: st.Video.MaxWidth, Realtime: st.Realtime, Loop: st.Loop, Logger: s.log, Format: format}, s)
 	if err != nil {
 		return nil, fmt.Errorf("stream %q: %w", st.ID, err)
 	}
 	s.cap = c
 	return s, nil
+}
+
+// memoryProblems lists the plugins that consume video, but not in the
+// memory the stream's frames live in.
+func memoryProblems(st config.Stream, nodes []graph.Node) error {
+	var probs graph.Problems
+	for _, n := range nodes {
+		if msg := videoMismatch(n.Inputs, st.Video.Memory); msg != "" {
+			probs = append(probs, graph.Problem{Plugin: n.Name, Message: msg})
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return probs
 }
 
 // wiringError points each plugin-graph problem at its plugin block.
@@ -460,9 +486,7 @@ func (h *Host) tick() {
 			c.mu.Unlock()
 			h.obs.metrics.QueueDepth(s.cfg.ID, c.name, depth)
 		}
-		s.mu.Lock()
-		pools := append([]*shm.Pool(nil), s.pools...)
-		s.mu.Unlock()
+		pools := s.leases()
 		for _, p := range pools {
 			for _, l := range p.Expired(now) {
 				c := s.consumers[int(l.Consumer)-1]
@@ -523,9 +547,7 @@ func (h *Host) pluginGaveUp(name string) {
 // only now, with the process gone, can nobody still be reading them.
 func (h *Host) pluginExited(p *plugin.Process) {
 	for _, s := range h.streamList() {
-		s.mu.Lock()
-		pools := append([]*shm.Pool(nil), s.pools...)
-		s.mu.Unlock()
+		pools := s.leases()
 		for _, c := range s.consumers {
 			if c.process() == p {
 				c.died(pools)

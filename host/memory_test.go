@@ -17,11 +17,12 @@ import (
 // host memory passes.
 func TestCUDAMemoryRefusedClearly(t *testing.T) {
 	st := config.Stream{ID: "cam1", Video: config.Video{Memory: config.MemoryHost}}
-	if err := checkMemory(st); err != nil {
+	h := &Host{}
+	if err := h.checkMemory(st); err != nil {
 		t.Fatal(err)
 	}
 	st.Video.Memory = config.MemoryCUDA
-	err := checkMemory(st)
+	err := h.checkMemory(st)
 	if !errors.Is(err, api.ErrUnrunnable) || !errors.Is(err, cuda.ErrNotBuilt) ||
 		!strings.Contains(err.Error(), `stream "cam1": video.memory = "cuda": stream cannot run: built without CUDA`) {
 		t.Errorf("error %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,13 +41,11 @@ type streamRunner struct {
 	// routes maps a producer's name and output topic to its consumers.
 	routes map[string]map[string][]*consumer
 
-	// Regions are created on the first frame, when the analysis size is
-	// known, and again if the size grows; old ones live until the stream ends.
-	mu      sync.Mutex
-	region  *shm.Region
-	pool    *shm.Pool
-	retired []*shm.Region
-	pools   []*shm.Pool
+	// Frame stores are created on the first frame, when the analysis size
+	// is known, and again if it changes; old ones live until the stream ends.
+	mu     sync.Mutex
+	store  frameStore
+	stores []frameStore // every store, the current one last
 
 	// captureToSlot is this stream's latency series in /metrics.
 	captureToSlot metrics.Latency
@@ -86,55 +85,73 @@ func (s *streamRunner) windows() []int {
 	return w
 }
 
-// currentRegion is the region new frames are written to, if any yet.
-func (s *streamRunner) currentRegion() *shm.Region {
+// currentStore is the store new frames are written to, if any yet.
+func (s *streamRunner) currentStore() frameStore {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.region
+	return s.store
 }
 
-// ensureRegion returns a pool whose slots fit size bytes.
-func (s *streamRunner) ensureRegion(size int) (*shm.Region, *shm.Pool, error) {
+// leases returns the slot leases of every store the stream has had.
+func (s *streamRunner) leases() []*shm.Pool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.region != nil && s.region.Spec().FrameBytes >= size {
-		return s.region, s.pool, nil
+	pools := make([]*shm.Pool, len(s.stores))
+	for i, st := range s.stores {
+		pools[i] = st.Leases()
 	}
-	spec := shm.RegionSpec{Slots: shm.PoolSlots(s.windows()), FrameBytes: size}
-	r, err := shm.CreateRegion(s.h.nextRegionID(), "lsie-"+s.cfg.ID, spec)
+	return pools
+}
+
+// ensureStore returns a store whose slots fit f, announcing a new one to
+// the video consumers before any frame of it is sent.
+func (s *streamRunner) ensureStore(f *capture.Frame) (frameStore, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.store != nil && s.store.Fits(f) {
+		return s.store, nil
+	}
+	id, slots := s.h.nextRegionID(), shm.PoolSlots(s.windows())
+	var st frameStore
+	var err error
+	if s.cfg.Video.Memory == config.MemoryCUDA {
+		// checkMemory made sure this build has a provider.
+		st, err = s.h.devices().Open(deviceSpec{ID: id, Slots: slots, Width: f.Width, Height: f.Height})
+	} else {
+		st, err = newMemfdStore(id, "lsie-"+s.cfg.ID, slots, f.Stride*f.Height)
+	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	for _, c := range s.consumers {
 		if !c.wantsVideo || c.isDead() {
-			continue // a restarted plugin gets the current region when it revives
+			continue // a restarted plugin gets the current store when it revives
 		}
-		if err := c.process().SendRegion(r); err != nil {
+		if err := st.Announce(c.process()); err != nil {
 			s.log.Error("sending region to plugin", "plugin", c.name, "error", err)
 		}
 	}
-	if s.region != nil {
-		s.retired = append(s.retired, s.region)
-	}
-	s.region, s.pool = r, shm.NewPool(r)
-	s.pools = append(s.pools, s.pool)
-	s.log.Debug("region created", "region", r.ID(), "slots", spec.Slots, "frame_bytes", size)
-	return s.region, s.pool, nil
+	s.store = st
+	s.stores = append(s.stores, st)
+	s.log.Debug("frame store created", "region", id, "memory", s.cfg.Video.Memory, "slots", slots,
+		"size", fmt.Sprintf("%dx%d", f.Width, f.Height), "format", f.Format)
+	return st, nil
 }
 
-// Frame is capture's callback: one copy into a slot, then descriptors out.
+// Frame is capture's callback: one copy into a slot (a memfd region, or
+// pinned staging and an upload to the GPU), then descriptors out.
 func (s *streamRunner) Frame(f *capture.Frame) {
 	arrived := time.Now()
 	s.markStarted()
 	pts := f.PTS
-	size := f.Stride * f.Height
-	region, pool, err := s.ensureRegion(size)
+	store, err := s.ensureStore(f)
 	if err != nil {
-		s.log.Error("creating shared-memory region", "error", err)
+		s.log.Error("creating frame store", "memory", s.cfg.Video.Memory, "error", err)
 		s.dropped.Add(1)
 		s.asm.Dropped(pts)
 		return
 	}
+	pool := store.Leases()
 	var slot int
 	if s.lossless {
 		slot, err = pool.Acquire(s.ctx)
@@ -150,9 +167,14 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 			return
 		}
 	}
-	dst := region.BeginWrite(slot)
-	copy(dst[:size], f.Data)
-	gen := region.EndWrite(slot, s.handle, f.Seq, int64(pts), size)
+	desc, err := store.Write(slot, f, s.handle)
+	if err != nil {
+		pool.Abandon(slot)
+		s.log.Error("writing frame", "memory", s.cfg.Video.Memory, "error", err)
+		s.dropped.Add(1)
+		s.asm.Dropped(pts)
+		return
+	}
 	s.frames.Add(1)
 	s.asm.Frame(pts)
 
@@ -174,15 +196,11 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 		ids = append(ids, c.id)
 	}
 	now := time.Now()
-	pool.Publish(slot, gen, ids, now.Add(s.h.opts.LeaseTimeout))
+	pool.Publish(slot, desc.Generation, ids, now.Add(s.h.opts.LeaseTimeout))
 	// capture→slot: from the frame leaving the pipeline to its descriptor
-	// being publishable (slot wait, copy, seal).
+	// being publishable (slot wait, copy or upload queued, seal).
 	s.captureToSlot.Observe(now.Sub(arrived))
-	ref := frameRef{pool: pool, desc: shm.Descriptor{
-		Stream: s.handle, Region: region.ID(), Slot: uint32(slot), Memory: shm.MemoryHost,
-		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),
-		Generation: gen, Seq: f.Seq, PTS: int64(pts),
-	}}
+	ref := frameRef{pool: pool, desc: desc}
 	s.liveScratch, s.idScratch = live, ids
 	for _, c := range live {
 		c.offer(s.ctx, ref, s.lossless)
@@ -257,7 +275,7 @@ func (s *streamRunner) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.mu.Lock()
-	regions := append(s.retired, s.region)
+	stores := slices.Clone(s.stores)
 	s.mu.Unlock()
 	for _, c := range s.consumers {
 		p := c.process()
@@ -269,18 +287,13 @@ func (s *streamRunner) close() {
 		if err := p.CloseStream(ctx, s.handle); err != nil {
 			s.log.Warn("closing stream on plugin", "plugin", c.name, "error", err)
 		}
-		for _, r := range regions {
-			if r != nil {
-				_ = p.DropRegion(r.ID())
-			}
+		for _, st := range stores {
+			_ = p.DropRegion(st.ID())
 		}
 	}
-	for _, p := range s.pools {
-		_ = p.Close()
-	}
-	for _, r := range regions {
-		if r != nil {
-			_ = r.Close()
+	for _, st := range stores {
+		if err := st.Close(); err != nil {
+			s.log.Warn("closing frame store", "region", st.ID(), "error", err)
 		}
 	}
 }
@@ -297,11 +310,9 @@ func (s *streamRunner) componentHealth() model.ComponentHealth {
 		"audio_gaps":    s.audioGaps.Load(),
 		"reconnects":    s.reconnects.Load(),
 	}
-	s.mu.Lock()
-	for _, p := range s.pools {
+	for _, p := range s.leases() {
 		counters["pool_exhausted"] += int64(p.Stats().Exhausted)
 	}
-	s.mu.Unlock()
 	ac := s.asm.Counters()
 	counters["segments_closed"], counters["segments_partial"], counters["late_results"] = ac.Closed, ac.Partial, ac.LateResults
 	for _, c := range s.consumers {

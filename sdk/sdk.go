@@ -25,6 +25,9 @@ const ProtocolVersion = 1
 // Topics a plugin may consume (see package topic for plugin topics).
 const (
 	TopicVideoRGB24 = topic.VideoRGB24
+	// TopicVideoNV12CUDA is NV12 frames in GPU memory, delivered to
+	// DeviceStream.ProcessDeviceFrame on streams with video.memory = "cuda".
+	TopicVideoNV12CUDA = topic.VideoNV12CUDA
 )
 
 // PixelFormat says how Pixels are laid out.
@@ -51,7 +54,8 @@ type Manifest struct {
 	Version     string // semver
 	Description string
 	// Inputs are the topics consumed: host topics (TopicVideoRGB24,
-	// TopicAudioPCM16k) and other plugins' outputs ("transcript.final@1").
+	// TopicVideoNV12CUDA, TopicAudioPCM16k) and other plugins' outputs
+	// ("transcript.final@1").
 	Inputs []string
 	// Outputs are the topics produced, "name@major": results as fields
 	// ("visual.frame@1") and messages published to other plugins.
@@ -147,10 +151,10 @@ type VideoStream interface {
 	ProcessFrame(f *Frame) (Fields, error)
 }
 
-// DeviceStream is implemented by a VideoStream that also takes frames in
-// GPU memory (a plugin built with -tags cuda, on a stream whose video is in
-// CUDA memory). A VideoStream without it gets a bad_input error per such
-// frame rather than a nil Pixels.
+// DeviceStream is implemented by a Stream that takes frames in GPU memory
+// (TopicVideoNV12CUDA: a plugin built with -tags cuda, on a stream whose
+// video is in CUDA memory). A stream without it gets a bad_input error per
+// such frame rather than a nil Pixels.
 type DeviceStream interface {
 	ProcessDeviceFrame(f *Frame) (Fields, error)
 }
@@ -238,6 +242,9 @@ func checkImplements(s Stream, inputs []string) error {
 		case TopicVideoRGB24:
 			_, ok = s.(VideoStream)
 			need = "ProcessFrame (sdk.VideoStream)"
+		case TopicVideoNV12CUDA:
+			_, ok = s.(DeviceStream)
+			need = "ProcessDeviceFrame (sdk.DeviceStream)"
 		case TopicAudioPCM16k:
 			_, ok = s.(AudioStream)
 			need = "ProcessAudio (sdk.AudioStream)"
@@ -276,10 +283,6 @@ type processor struct {
 }
 
 func (p processor) Process(f *server.Frame) (map[string]float64, string, error) {
-	vs, ok := p.s.(VideoStream)
-	if !ok {
-		return nil, "bad_input", errors.New("this plugin does not consume video")
-	}
 	fr := &Frame{
 		StreamID: p.id, Seq: f.Seq, PTS: f.PTS, Width: f.Width, Height: f.Height,
 		Stride: f.Stride, Format: f.Format, Pixels: f.Pixels,
@@ -291,6 +294,10 @@ func (p processor) Process(f *server.Frame) (map[string]float64, string, error) 
 		}
 		fr.Device = &DeviceFrame{Ordinal: f.Device.Ordinal, Ptr: f.Device.Ptr, Stream: f.Device.Stream}
 		return fieldsOrError(ds.ProcessDeviceFrame(fr))
+	}
+	vs, ok := p.s.(VideoStream)
+	if !ok {
+		return nil, "bad_input", errors.New("this plugin does not consume frames in host memory (sdk.VideoStream)")
 	}
 	return fieldsOrError(vs.ProcessFrame(fr))
 }

@@ -21,6 +21,9 @@ func TestStreamMustImplementItsInputs(t *testing.T) {
 	if err := checkImplements(audioOnly{}, []string{TopicAudioPCM16k}); err != nil {
 		t.Errorf("an audio-only stream needs no ProcessFrame: %v", err)
 	}
+	if err := checkImplements(deviceOnly{}, []string{TopicVideoNV12CUDA}); err != nil {
+		t.Errorf("a device-only stream needs no ProcessFrame: %v", err)
+	}
 	for _, c := range []struct {
 		s      Stream
 		inputs []string
@@ -29,6 +32,7 @@ func TestStreamMustImplementItsInputs(t *testing.T) {
 		{audioOnly{}, []string{TopicVideoRGB24}, "ProcessFrame"},
 		{videoOnly{}, []string{TopicVideoRGB24, TopicAudioPCM16k}, "ProcessAudio"},
 		{videoOnly{}, []string{"transcript.final@1"}, "ProcessMessage"},
+		{videoOnly{}, []string{TopicVideoNV12CUDA}, "ProcessDeviceFrame"},
 	} {
 		err := checkImplements(c.s, c.inputs)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -61,6 +65,11 @@ func TestPublishOnlyManifestOutputs(t *testing.T) {
 	}
 }
 
+type deviceOnly struct{}
+
+func (deviceOnly) ProcessDeviceFrame(*Frame) (Fields, error) { return Fields{"device_only": 1}, nil }
+func (deviceOnly) Close() error                              { return nil }
+
 type deviceToo struct {
 	videoOnly
 	got *Frame
@@ -89,6 +98,14 @@ func TestDeviceFramesGoToProcessDeviceFrame(t *testing.T) {
 	if g := d.got; g.Pixels != nil || g.Device == nil || g.Device.Ptr != 0x7000 || g.Device.Stream != 0x42 ||
 		g.Device.Ordinal != 1 || g.Stride != 256 || g.Seq != 7 || g.StreamID != "cam" {
 		t.Errorf("frame %+v device %+v", g, g.Device)
+	}
+	// A stream of TopicVideoNV12CUDA alone needs no ProcessFrame.
+	if fields, code, err := (processor{id: "cam", s: deviceOnly{}}).Process(f); err != nil || code != "" || fields["device_only"] != 1 {
+		t.Errorf("device-only stream: %v %q %v", fields, code, err)
+	}
+	if _, code, err := (processor{id: "cam", s: deviceOnly{}}).Process(&server.Frame{Pixels: []byte{1}}); code != "bad_input" ||
+		err == nil || !strings.Contains(err.Error(), "sdk.VideoStream") {
+		t.Errorf("host frame to a device-only stream: %q %v", code, err)
 	}
 	// A host-memory frame still goes to ProcessFrame, not the device method.
 	d.got = nil

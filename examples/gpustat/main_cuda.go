@@ -4,9 +4,9 @@
 // luma computed by a CUDA kernel on the frame in device memory
 // (mean_luma_gpu), and every LSIE_GPUSTAT_CPU_EVERY-th frame (by seq; 1 by
 // default, 0 never) the same statistic on the CPU from a copy of the plane
-// (mean_luma_cpu). Host-memory frames get the CPU value only.
+// (mean_luma_cpu). cmd/cuda-bench's host-memory frames get the CPU value only.
 //
-// It is an ordinary sdk.Serve plugin; with LSIE_CUDAFRAME_RAW=1 it serves
+// It is an ordinary sdk.Serve plugin consuming video.nv12.cuda; with LSIE_CUDAFRAME_RAW=1 it serves
 // the bare data plane instead, which is what cmd/cuda-bench drives.
 package main
 
@@ -173,7 +173,7 @@ func (plugin) Manifest() sdk.Manifest {
 		Name:        "gpustat",
 		Version:     "0.1.0",
 		Description: "mean luma of frames in GPU memory, by a CUDA kernel",
-		Inputs:      []string{sdk.TopicVideoRGB24},
+		Inputs:      []string{sdk.TopicVideoNV12CUDA},
 		Outputs:     []string{"gpustat.frame@1"},
 		Fields: []sdk.Field{
 			{Name: "mean_luma_gpu", Unit: "luma 0..255", Description: "mean of the luma plane, summed on the GPU (CUDA frames)"},
@@ -187,10 +187,6 @@ func (p plugin) OpenStream(sdk.StreamInfo) (sdk.Stream, error) {
 }
 
 type stream struct{ lane }
-
-func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
-	return sdk.Fields{"mean_luma_cpu": cuda.MeanLuma(f.Pixels, f.Stride, f.Width, f.Height)}, nil
-}
 
 func (s *stream) ProcessDeviceFrame(f *sdk.Frame) (sdk.Fields, error) {
 	d := f.Device

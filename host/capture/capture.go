@@ -11,7 +11,7 @@
 //	      [audiotestsrc wave=sine ! capsfilter S16LE 16 kHz mono → audio branch]
 //	rtsp, rtmp, hls, v4l2: see network.go; decodebin pads as for a file
 //	analysis branch: [clocksync, realtime files and rtmp/hls] ! [queue leaky, realtime] ! videorate max-rate
-//	                 ! videoscale ! videoconvert ! capsfilter RGB WxH ! appsink
+//	                 ! videoscale ! videoconvert ! capsfilter RGB|NV12 WxH ! appsink
 //	audio branch: [clocksync, realtime files and rtmp/hls] ! queue [leaky, realtime] ! audioconvert
 //	              ! audioresample ! capsfilter S16LE 16 kHz mono ! appsink
 //
@@ -42,6 +42,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lsie-mlf/lsie/host/source"
+	"github.com/lsie-mlf/lsie/shm"
 )
 
 // Config describes one capture.
@@ -69,15 +70,25 @@ type Config struct {
 	Reconnect Reconnect
 	// Logger receives the capture's logs; nil discards them.
 	Logger hclog.Logger
+	// Format is the analysis frames' pixel format: shm.FormatRGB24 (the
+	// zero value means it too) or shm.FormatNV12, what the CUDA path uploads.
+	Format shm.PixelFormat
 }
 
 // Frame is one analysis frame.
 type Frame struct {
-	// Data holds RGB24 pixels, Stride bytes per row. It aliases the mapped
-	// GstBuffer and is valid only during the Frame callback.
+	// Data holds RGB24 pixels, or NV12's luma plane, Stride bytes per row.
+	// It aliases the mapped GstBuffer and is valid only during the Frame
+	// callback, as is UV.
 	Data []byte
 	// Width, Height and Stride describe Data.
 	Width, Height, Stride int
+	// Format is shm.FormatRGB24 or shm.FormatNV12 (Config.Format).
+	Format shm.PixelFormat
+	// UV is NV12's interleaved chroma plane, (Height+1)/2 rows of UVStride
+	// bytes; nil for RGB24.
+	UV       []byte
+	UVStride int
 	// PTS is the frame's media time on the stream's time line.
 	PTS time.Duration
 	// Seq counts analysis frames from 0.
@@ -311,6 +322,13 @@ func New(cfg Config, h Handler) (*Capture, error) {
 	}
 	if cfg.MaxWidth < 0 {
 		return nil, fmt.Errorf("stream %q: max width must be >= 0, got %d", cfg.StreamID, cfg.MaxWidth)
+	}
+	switch cfg.Format {
+	case 0:
+		cfg.Format = shm.FormatRGB24
+	case shm.FormatRGB24, shm.FormatNV12:
+	default:
+		return nil, fmt.Errorf("stream %q: analysis format must be RGB24 or NV12, got %s", cfg.StreamID, cfg.Format)
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/source"
 	"github.com/lsie-mlf/lsie/internal/testenv"
+	"github.com/lsie-mlf/lsie/shm"
 )
 
 // makeClip encodes an H.264 MP4 of n frames with gst-launch-1.0 into dir.
@@ -242,6 +244,91 @@ func TestLosslessTestSource(t *testing.T) {
 	}
 }
 
+// nv12Recorder keeps the mean of each plane (luma; chroma U and V) and the
+// plane geometry of every NV12 frame.
+type nv12Recorder struct {
+	mu     sync.Mutex
+	frames []nv12Seen
+}
+
+type nv12Seen struct {
+	format                 shm.PixelFormat
+	w, h, stride, uvStride int
+	uvLen                  int
+	meanY, meanU, meanV    float64
+}
+
+func (r *nv12Recorder) Frame(f *Frame) {
+	s := nv12Seen{format: f.Format, w: f.Width, h: f.Height, stride: f.Stride, uvStride: f.UVStride, uvLen: len(f.UV)}
+	if f.Format == shm.FormatNV12 {
+		var y, u, v float64
+		for row := 0; row < f.Height; row++ {
+			for _, b := range f.Data[row*f.Stride : row*f.Stride+f.Width] {
+				y += float64(b)
+			}
+		}
+		rows := (f.Height + 1) / 2
+		for row := 0; row < rows; row++ {
+			line := f.UV[row*f.UVStride : row*f.UVStride+f.Width&^1]
+			for i := 0; i < len(line); i += 2 {
+				u += float64(line[i])
+				v += float64(line[i+1])
+			}
+		}
+		s.meanY = y / float64(f.Width*f.Height)
+		s.meanU = u / float64(rows*f.Width/2)
+		s.meanV = v / float64(rows*f.Width/2)
+	}
+	r.mu.Lock()
+	r.frames = append(r.frames, s)
+	r.mu.Unlock()
+}
+
+func (r *nv12Recorder) Progress(time.Duration) {}
+
+// TestNV12Frames checks the analysis branch in NV12 (what the CUDA path
+// uploads): both planes, their strides and BT.601 limited-range values of
+// known colours (white 235/128/128, red 81/90/240), scaled and padded.
+func TestNV12Frames(t *testing.T) {
+	tests := []struct {
+		uri                    string
+		maxWidth, wantW, wantH int
+		wantStride             int
+		wantY, wantU, wantV    float64
+	}{
+		{uri: "test://white?width=640&height=480&fps=30&duration=1s", maxWidth: 320, wantW: 320, wantH: 240, wantStride: 320, wantY: 235, wantU: 128, wantV: 128},
+		// 322 luma bytes per row; GStreamer pads NV12 rows to 4 bytes.
+		{uri: "test://red?width=322&height=240&fps=30&duration=1s", wantW: 322, wantH: 240, wantStride: 324, wantY: 81, wantU: 90, wantV: 240},
+	}
+	for _, tc := range tests {
+		t.Run(tc.uri, func(t *testing.T) {
+			r := &nv12Recorder{}
+			c, err := New(Config{StreamID: "t", Source: mustParse(t, tc.uri), FPS: 5, MaxWidth: tc.maxWidth, Format: shm.FormatNV12}, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := c.Run(ctx); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if len(r.frames) != 5 {
+				t.Fatalf("got %d frames, want 5", len(r.frames))
+			}
+			for i, f := range r.frames {
+				if f.format != shm.FormatNV12 || f.w != tc.wantW || f.h != tc.wantH || f.stride != tc.wantStride ||
+					f.uvStride != tc.wantStride || f.uvLen != tc.wantStride*tc.wantH/2 {
+					t.Errorf("frame %d: %s %dx%d stride %d uv stride %d uv bytes %d, want NV12 %dx%d stride %d",
+						i, f.format, f.w, f.h, f.stride, f.uvStride, f.uvLen, tc.wantW, tc.wantH, tc.wantStride)
+				}
+				if math.Abs(f.meanY-tc.wantY) > 1 || math.Abs(f.meanU-tc.wantU) > 1 || math.Abs(f.meanV-tc.wantV) > 1 {
+					t.Errorf("frame %d: Y %.1f U %.1f V %.1f, want %.0f %.0f %.0f", i, f.meanY, f.meanU, f.meanV, tc.wantY, tc.wantU, tc.wantV)
+				}
+			}
+		})
+	}
+}
+
 func TestLosslessBackpressure(t *testing.T) {
 	spec, err := source.Parse("test://smpte?width=320&height=240&fps=30&duration=2s")
 	if err != nil {
@@ -451,6 +538,8 @@ func TestNewRejects(t *testing.T) {
 		{name: "unknown kind", cfg: Config{StreamID: "x", Source: source.Spec{Kind: "srt"}, FPS: 5}, h: &recorder{}, want: `stream "x": unsupported source scheme "srt"`},
 		{name: "live not realtime", cfg: Config{StreamID: "x", Source: mustParse(t, "rtsp://u:pw@cam/x"), FPS: 5}, h: &recorder{},
 			want: `stream "x": rtsp source "rtsp://u:xxxxx@cam/x" is live: it needs realtime = true (a live source cannot be read losslessly)`},
+		{name: "bad format", cfg: Config{StreamID: "x", Source: spec, FPS: 5, Format: shm.FormatGray8}, h: &recorder{},
+			want: `stream "x": analysis format must be RGB24 or NV12, got gray8`},
 		{name: "bad reconnect", cfg: Config{StreamID: "x", Source: mustParse(t, "rtsp://cam/x"), FPS: 5, Realtime: true, Reconnect: Reconnect{Jitter: 2}}, h: &recorder{},
 			want: `stream "x": reconnect: jitter must be 0..1, got 2`},
 	}

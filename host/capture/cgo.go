@@ -20,6 +20,8 @@ typedef struct {
 	guint8 *data;
 	gsize size;         // bytes readable from data
 	gint width, height, stride;
+	guint8 *uv;         // NV12: the interleaved chroma plane; NULL otherwise
+	gint uv_stride;
 	GstClockTime running; // running time of the buffer PTS, or NONE
 } lsie_frame;
 
@@ -37,6 +39,7 @@ static void lsie_frame_release(lsie_frame *f) {
 		f->sample = NULL;
 	}
 	f->data = NULL;
+	f->uv = NULL;
 	f->size = 0;
 }
 
@@ -75,6 +78,12 @@ static int lsie_frame_pull(GstElement *sink, lsie_frame *f) {
 	f->stride = GST_VIDEO_FRAME_PLANE_STRIDE(&f->frame, 0);
 	f->width = GST_VIDEO_FRAME_WIDTH(&f->frame);
 	f->height = GST_VIDEO_FRAME_HEIGHT(&f->frame);
+	f->uv = NULL;
+	f->uv_stride = 0;
+	if (GST_VIDEO_FRAME_FORMAT(&f->frame) == GST_VIDEO_FORMAT_NV12) {
+		f->uv = GST_VIDEO_FRAME_PLANE_DATA(&f->frame, 1);
+		f->uv_stride = GST_VIDEO_FRAME_PLANE_STRIDE(&f->frame, 1);
+	}
 	guint8 *base = (guint8 *) f->frame.map[0].data;
 	gsize mapped = f->frame.map[0].size;
 	gsize off = (gsize) (f->data - base);
@@ -202,11 +211,11 @@ static int lsie_pad_video_dims(GstPad *pad, gint *w, gint *h, gint *parn, gint *
 	return ret;
 }
 
-// lsie_set_rgb_caps sets caps video/x-raw,format=RGB,width,height,PAR 1/1 on
+// lsie_set_video_caps sets caps video/x-raw,format,width,height,PAR 1/1 on
 // a capsfilter; a width or height of 0 leaves that field open.
-static void lsie_set_rgb_caps(GstElement *capsfilter, gint w, gint h) {
+static void lsie_set_video_caps(GstElement *capsfilter, const char *format, gint w, gint h) {
 	GstCaps *caps = gst_caps_new_simple("video/x-raw",
-		"format", G_TYPE_STRING, "RGB",
+		"format", G_TYPE_STRING, format,
 		"pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
 	if (w > 0) gst_caps_set_simple(caps, "width", G_TYPE_INT, w, NULL);
 	if (h > 0) gst_caps_set_simple(caps, "height", G_TYPE_INT, h, NULL);
@@ -392,6 +401,8 @@ import (
 	"runtime/cgo"
 	"time"
 	"unsafe"
+
+	"github.com/lsie-mlf/lsie/shm"
 )
 
 // cframe is the Go handle on one capture's lsie_frame.
@@ -428,6 +439,11 @@ func (f *cframe) pull(sink unsafe.Pointer) (Frame, time.Duration, bool, error) {
 		Width:  w,
 		Height: h,
 		Stride: stride,
+		Format: shm.FormatRGB24,
+	}
+	if p.uv != nil {
+		fr.Format, fr.UVStride = shm.FormatNV12, int(p.uv_stride)
+		fr.UV = unsafe.Slice((*byte)(unsafe.Pointer(p.uv)), fr.UVStride*((h+1)/2))
 	}
 	if p.running == C.GST_CLOCK_TIME_NONE {
 		return fr, 0, false, nil
@@ -509,9 +525,20 @@ func padVideoDims(pad unsafe.Pointer) (isVideo bool, d dims, known bool) {
 	return false, dims{}, false
 }
 
-// setRGBCaps constrains a capsfilter to RGB at w x h (0 leaves a side open).
-func setRGBCaps(capsfilter unsafe.Pointer, w, h int) {
-	C.lsie_set_rgb_caps((*C.GstElement)(capsfilter), C.gint(w), C.gint(h))
+// Caps format names, C strings that live as long as the process.
+var (
+	capsRGB  = C.CString("RGB")
+	capsNV12 = C.CString("NV12")
+)
+
+// setVideoCaps constrains a capsfilter to format (RGB24 or NV12) at w x h
+// (0 leaves a side open).
+func setVideoCaps(capsfilter unsafe.Pointer, format shm.PixelFormat, w, h int) {
+	name := capsRGB
+	if format == shm.FormatNV12 {
+		name = capsNV12
+	}
+	C.lsie_set_video_caps((*C.GstElement)(capsfilter), name, C.gint(w), C.gint(h))
 }
 
 // setTestCaps sets the raw caps of a test source.

@@ -21,7 +21,7 @@ type graph struct {
 	pipeline    *gst.Pipeline
 	pipelinePtr unsafe.Pointer
 	head        *gst.Element // first element of the analysis branch
-	capsfilter  *gst.Element // RGB output caps
+	capsfilter  *gst.Element // analysis output caps (RGB or NV12)
 	sink        *app.Sink
 	sinkPtr     unsafe.Pointer
 
@@ -269,7 +269,7 @@ func (c *Capture) buildAnalysis(g *graph) error {
 	if err != nil {
 		return err
 	}
-	setRGBCaps(filter.Unsafe(), 0, 0)
+	setVideoCaps(filter.Unsafe(), c.cfg.Format, 0, 0)
 	sinkEl, err := newElement("appsink", "sink")
 	if err != nil {
 		return err
@@ -440,7 +440,7 @@ func (c *Capture) buildTest(g *graph) error {
 	}
 	setTestCaps(caps.Unsafe(), s.Width, s.Height, s.FPS)
 	w, h := outputSize(dims{W: s.Width, H: s.Height, ParN: 1, ParD: 1}, c.cfg.MaxWidth)
-	setRGBCaps(g.capsfilter.Unsafe(), w, h)
+	setVideoCaps(g.capsfilter.Unsafe(), c.cfg.Format, w, h)
 	if err := g.pipeline.AddMany(src, caps); err != nil {
 		return fmt.Errorf("add test source: %w", err)
 	}
@@ -516,7 +516,7 @@ func (c *Capture) onPadAdded(g *graph, el unsafe.Pointer, pad *gst.Pad) {
 	if isVideo && g.videoLinked.CompareAndSwap(false, true) {
 		if known {
 			w, h := outputSize(d, c.cfg.MaxWidth)
-			setRGBCaps(g.capsfilter.Unsafe(), w, h)
+			setVideoCaps(g.capsfilter.Unsafe(), c.cfg.Format, w, h)
 			c.log.Debug("video stream", "pad", pad.GetName(), "source_size", fmt.Sprintf("%dx%d", d.W, d.H), "analysis_size", fmt.Sprintf("%dx%d", w, h))
 		} else {
 			c.log.Warn("video stream size unknown; frames keep the source size", "pad", pad.GetName())

@@ -17,6 +17,7 @@ import (
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/shm"
+	"github.com/lsie-mlf/lsie/shm/cuda"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -142,6 +143,15 @@ func (p *Process) SendRegion(r *shm.Region) error {
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
 	return shm.SendFDs(p.data, b[:], r.Fd())
+}
+
+// SendCUDARegion announces a region of GPU frame buffers (cuda.MsgRegion:
+// geometry and IPC handles) with its slot-header region's memfd.
+func (p *Process) SendCUDARegion(info *cuda.RegionInfo, headerFd int) error {
+	b := info.Append(make([]byte, 0, info.Size()))
+	p.wmu.Lock()
+	defer p.wmu.Unlock()
+	return shm.SendFDs(p.data, b, headerFd)
 }
 
 // DropRegion tells the plugin to unmap a region.

@@ -1,6 +1,6 @@
 // Package topic names what plugins consume and produce. A topic is a dotted
 // lower-case name with a major version, "transcript.final@1"; the host's own
-// inputs ("video.rgb24", "audio.pcm16k") carry no version because the host
+// inputs ("video.rgb24", "video.nv12.cuda", "audio.pcm16k") carry no version because the host
 // protocol versions them. Producers and consumers match on name and major.
 //
 // Delivery depends on the name alone, so producer, consumer and host agree
@@ -19,9 +19,13 @@ import (
 
 // Host topics: inputs the host itself produces on every stream.
 const (
-	VideoRGB24   = "video.rgb24"
-	AudioPCM16k  = "audio.pcm16k"
-	maxNameBytes = 128
+	VideoRGB24  = "video.rgb24"
+	AudioPCM16k = "audio.pcm16k"
+	// VideoNV12CUDA is NV12 frames in GPU memory, on streams whose video
+	// is in CUDA memory (docs/CUDA.md); a plugin may declare it beside
+	// VideoRGB24 to take either kind of stream.
+	VideoNV12CUDA = "video.nv12.cuda"
+	maxNameBytes  = 128
 )
 
 // Topic is a parsed topic name.
@@ -39,7 +43,9 @@ func (t Topic) String() string {
 }
 
 // Host reports whether t is produced by the host, not by a plugin.
-func (t Topic) Host() bool { return t.Major == 0 && (t.Name == VideoRGB24 || t.Name == AudioPCM16k) }
+func (t Topic) Host() bool {
+	return t.Major == 0 && (t.Name == VideoRGB24 || t.Name == AudioPCM16k || t.Name == VideoNV12CUDA)
+}
 
 // Coalesces reports whether only the latest message matters (a partial).
 func (t Topic) Coalesces() bool {

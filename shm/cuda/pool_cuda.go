@@ -22,10 +22,6 @@ type PoolSpec struct {
 	Height int
 }
 
-// pitchAlign keeps every row 256-byte aligned, what cuMemAllocPitch picks on
-// current GPUs, so kernels read whole cache lines.
-const pitchAlign = 256
-
 // Pool is the host's pool of device frame buffers. Slot ownership (leases)
 // and the seqlock live in a host-memory header region, exactly as for memfd
 // frames; the pixels go from a pinned staging buffer per slot to the slot's
@@ -53,7 +49,7 @@ func NewPool(dev *Device, spec PoolSpec) (*Pool, error) {
 	if spec.Slots < 1 || spec.Slots > MaxSlots || bpp == 0 || spec.Width < 1 || spec.Height < 1 {
 		return nil, fmt.Errorf("cuda pool %d: %w: %d slots of %s %dx%d", spec.ID, ErrRegion, spec.Slots, spec.Format, spec.Width, spec.Height)
 	}
-	pitch := (spec.Width*bpp + pitchAlign - 1) &^ (pitchAlign - 1)
+	pitch := Pitch(spec.Format, spec.Width)
 	p := &Pool{dev: dev, info: RegionInfo{ID: spec.ID, Device: uint16(dev.Ordinal()), Format: spec.Format,
 		Width: uint32(spec.Width), Height: uint32(spec.Height), Pitch: uint32(pitch)}}
 	if err := p.info.validateGeometry(); err != nil {
@@ -172,9 +168,7 @@ func (p *Pool) Upload(slot int, stream uint32, seq uint64, pts int64) (shm.Descr
 		return shm.Descriptor{}, fmt.Errorf("cuda pool %d: upload slot %d: %w", p.info.ID, slot, err)
 	}
 	gen := p.headers.EndWrite(slot, stream, seq, pts, 0)
-	return shm.Descriptor{Stream: stream, Region: p.info.ID, Slot: uint32(slot), Memory: shm.MemoryCUDA,
-		Format: p.info.Format, Device: p.info.Device, Width: p.info.Width, Height: p.info.Height,
-		Stride: p.info.Pitch, Generation: gen, Seq: seq, PTS: pts}, nil
+	return p.info.Descriptor(slot, stream, gen, seq, pts), nil
 }
 
 // Record re-records slot's event on the upload stream, after work the host

@@ -55,6 +55,15 @@ func (r *RegionInfo) BufferBytes() int {
 	return int(r.Pitch) * r.Format.Rows(int(r.Height))
 }
 
+// pitchAlign keeps every row 256-byte aligned, what cuMemAllocPitch picks on
+// current GPUs, so kernels read whole cache lines.
+const pitchAlign = 256
+
+// Pitch returns the bytes per row of a device buffer of width pixels.
+func Pitch(f shm.PixelFormat, width int) int {
+	return (width*f.BytesPerPixel() + pitchAlign - 1) &^ (pitchAlign - 1)
+}
+
 // HeaderSpec returns the geometry of the host-memory region that holds the
 // slot headers: slots carry no payload there, the pixels are on the GPU.
 func HeaderSpec(slots int) shm.RegionSpec {
@@ -138,6 +147,14 @@ func ParseRegion(b []byte) (RegionInfo, error) {
 		return RegionInfo{}, err
 	}
 	return r, nil
+}
+
+// Descriptor returns the descriptor of a frame written to slot: the
+// region's geometry, the device, and the slot header's generation.
+func (r *RegionInfo) Descriptor(slot int, stream uint32, gen, seq uint64, pts int64) shm.Descriptor {
+	return shm.Descriptor{Stream: stream, Region: r.ID, Slot: uint32(slot), Memory: shm.MemoryCUDA,
+		Format: r.Format, Device: r.Device, Width: r.Width, Height: r.Height,
+		Stride: r.Pitch, Generation: gen, Seq: seq, PTS: pts}
 }
 
 // Check reports whether descriptor d names a slot of this region with its

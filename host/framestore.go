@@ -1,0 +1,131 @@
+package host
+
+import (
+	"fmt"
+
+	"github.com/lsie-mlf/lsie/host/capture"
+	"github.com/lsie-mlf/lsie/host/plugin"
+	"github.com/lsie-mlf/lsie/shm"
+	"github.com/lsie-mlf/lsie/shm/cuda"
+)
+
+// frameStore is where a stream's analysis frames are written for its video
+// consumers: a memfd region (video.memory = "host") or a pool of buffers on
+// a GPU (memory = "cuda", see deviceProvider). Slot leases, descriptors and
+// acks are one protocol for both; only the region announcement and the copy
+// differ.
+type frameStore interface {
+	ID() uint32
+	Leases() *shm.Pool
+	// Fits reports whether f can be written to this store's slots.
+	Fits(f *capture.Frame) bool
+	// Write copies f into slot, which the caller owns, and returns the
+	// frame's descriptor, ready to publish.
+	Write(slot int, f *capture.Frame, stream uint32) (shm.Descriptor, error)
+	// Announce sends the store's region to a plugin, before any of its frames.
+	Announce(p *plugin.Process) error
+	Close() error
+}
+
+// memfdStore is a sealed memfd region of RGB24 frames.
+type memfdStore struct {
+	r      *shm.Region
+	leases *shm.Pool
+}
+
+func newMemfdStore(id uint32, name string, slots, frameBytes int) (*memfdStore, error) {
+	r, err := shm.CreateRegion(id, name, shm.RegionSpec{Slots: slots, FrameBytes: frameBytes})
+	if err != nil {
+		return nil, err
+	}
+	return &memfdStore{r: r, leases: shm.NewPool(r)}, nil
+}
+
+func (m *memfdStore) ID() uint32        { return m.r.ID() }
+func (m *memfdStore) Leases() *shm.Pool { return m.leases }
+
+func (m *memfdStore) Fits(f *capture.Frame) bool {
+	return f.Format == shm.FormatRGB24 && m.r.Spec().FrameBytes >= f.Stride*f.Height
+}
+
+func (m *memfdStore) Write(slot int, f *capture.Frame, stream uint32) (shm.Descriptor, error) {
+	size := f.Stride * f.Height
+	dst := m.r.BeginWrite(slot)
+	copy(dst[:size], f.Data)
+	gen := m.r.EndWrite(slot, stream, f.Seq, int64(f.PTS), size)
+	return shm.Descriptor{Stream: stream, Region: m.r.ID(), Slot: uint32(slot), Memory: shm.MemoryHost,
+		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),
+		Generation: gen, Seq: f.Seq, PTS: int64(f.PTS)}, nil
+}
+
+func (m *memfdStore) Announce(p *plugin.Process) error { return p.SendRegion(m.r) }
+
+func (m *memfdStore) Close() error {
+	err := m.leases.Close()
+	if cerr := m.r.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// deviceSpec is the geometry of a stream's pool of GPU frame buffers.
+type deviceSpec struct {
+	ID            uint32
+	Slots         int
+	Width, Height int // NV12
+}
+
+// deviceProvider opens pools of frame buffers on a GPU. The cuda build
+// registers shm/cuda's (device_cuda.go); the default build has none, and
+// tests plug in a host-memory stand-in, since this machine has no GPU.
+type deviceProvider interface {
+	// Probe says whether a device is usable, and why not.
+	Probe() error
+	Open(spec deviceSpec) (frameStore, error)
+}
+
+// builtinDevices is this build's provider; nil without -tags cuda.
+var builtinDevices deviceProvider
+
+// devices is the provider this host uses; nil means no CUDA in this build.
+func (h *Host) devices() deviceProvider {
+	if h.opts.devices != nil {
+		return h.opts.devices
+	}
+	return builtinDevices
+}
+
+// copyNV12 lays f's two planes out as a device buffer holds them: luma rows,
+// then (Height+1)/2 interleaved chroma rows, every row pitch bytes apart.
+// GStreamer pads its rows differently (and may place the chroma plane
+// anywhere), so rows are copied one by one.
+func copyNV12(dst []byte, pitch int, f *capture.Frame) error {
+	if f.Format != shm.FormatNV12 {
+		return fmt.Errorf("frame format %s, want NV12", f.Format)
+	}
+	chromaRows := (f.Height + 1) / 2
+	rowBytes := f.Width + f.Width&1 // chroma rows hold whole U,V pairs
+	if pitch < rowBytes || len(dst) < pitch*(f.Height+chromaRows) ||
+		len(f.Data) < f.Stride*(f.Height-1)+f.Width || len(f.UV) < f.UVStride*(chromaRows-1)+rowBytes {
+		return fmt.Errorf("NV12 %dx%d (stride %d, %d bytes; chroma stride %d, %d bytes) does not fit %d bytes at pitch %d",
+			f.Width, f.Height, f.Stride, len(f.Data), f.UVStride, len(f.UV), len(dst), pitch)
+	}
+	for y := range f.Height {
+		copy(dst[y*pitch:y*pitch+f.Width], f.Data[y*f.Stride:])
+	}
+	uv := dst[f.Height*pitch:]
+	for y := range chromaRows {
+		copy(uv[y*pitch:y*pitch+rowBytes], f.UV[y*f.UVStride:])
+	}
+	return nil
+}
+
+// cudaUnavailable is why a stream cannot have its frames in CUDA memory on
+// this host, or nil.
+func (h *Host) cudaUnavailable() error {
+	d := h.devices()
+	if d == nil {
+		return cuda.Available() // "built without CUDA"
+	}
+	return d.Probe()
+}
