@@ -74,9 +74,15 @@ CUDA_ENV := CGO_CFLAGS=-I$(CURDIR)/var/cuda/include CGO_LDFLAGS=-L$(CURDIR)/var/
 cuda-check:
 	bash scripts/fetch-cuda.sh
 	$(CUDA_ENV) $(GO) vet -tags cuda ./...
-	$(CUDA_ENV) staticcheck -tags cuda ./shm/... ./sdk/... ./cmd/cuda-bench/
+	$(CUDA_ENV) staticcheck -tags cuda ./shm/... ./sdk/... ./host/... ./cmd/cuda-bench/ ./cmd/lsie-host/
 	@mkdir -p bin/cuda
 	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/cuda-bench ./cmd/cuda-bench
+	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/lsie-host ./cmd/lsie-host
+	bash scripts/check-cuda-nodriver.sh bin/cuda/lsie-host
 	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/shm-cuda.test ./shm/cuda
+	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/host-cuda.test ./host
+	@mkdir -p bin/cuda/plugins
+	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/plugins/tensor64 ./host/testdata/tensorplugin
 	cd examples/gpustat && $(CUDA_ENV) $(GO) vet -tags cuda ./... && $(CUDA_ENV) $(GO) build -tags cuda -o ../../bin/cuda/gpustat .
+	cp bin/cuda/gpustat bin/cuda/plugins/gpustat
 	cp -P var/cuda/lib/libnvrtc.so.11.2 var/cuda/lib/libnvrtc-builtins.so.11.8 bin/cuda/

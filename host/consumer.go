@@ -33,8 +33,12 @@ type consumer struct {
 	s      *streamRunner
 	window int
 
-	// wantsVideo and wantsAudio come from the plugin's manifest inputs.
+	// wantsVideo and wantsAudio come from the plugin's manifest inputs:
+	// video in the memory the stream's frames live in.
 	wantsVideo, wantsAudio bool
+	// view is which view of the stream's frame store it reads (frameStore):
+	// 0 the frame as captured, 1.. a preprocessed model input.
+	view int
 	// subscribes: the plugin consumes other plugins' topics on this stream.
 	subscribes bool
 	audioQ     chan audioJob
@@ -72,17 +76,21 @@ func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *stream
 		msg: messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound}}
 	c.cond = sync.NewCond(&c.mu)
 	c.slotToResult = s.h.obs.metrics.SlotToResult(s.cfg.ID, name)
-	video := topic.VideoRGB24
-	if s.cfg.Video.Memory == config.MemoryCUDA {
-		video = topic.VideoNV12CUDA
-	}
+	var rgb, device bool
 	for _, in := range proc.Manifest().GetInputs() {
 		switch in {
-		case video:
-			c.wantsVideo = true
+		case topic.VideoRGB24:
+			rgb = true
+		case topic.VideoNV12CUDA, topic.VideoRGBF32CUDA:
+			device = true
 		case topic.AudioPCM16k:
 			c.wantsAudio = true
 		}
+	}
+	if s.cfg.Video.Memory == config.MemoryCUDA {
+		c.wantsVideo = device
+	} else {
+		c.wantsVideo = rgb
 	}
 	return c
 }
@@ -91,14 +99,15 @@ func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *stream
 // consumes video, but only in the other memory. "" when it can, or when it
 // consumes no video.
 func videoMismatch(inputs []string, memory string) string {
-	rgb, device := slices.Contains(inputs, topic.VideoRGB24), slices.Contains(inputs, topic.VideoNV12CUDA)
+	rgb := slices.Contains(inputs, topic.VideoRGB24)
+	device := slices.Contains(inputs, topic.VideoNV12CUDA) || slices.Contains(inputs, topic.VideoRGBF32CUDA)
 	switch {
 	case memory == config.MemoryCUDA && rgb && !device:
 		return fmt.Sprintf("consumes %s (frames in host memory) but the stream has video.memory = \"cuda\": "+
 			"the plugin must declare %s (sdk.TopicVideoNV12CUDA), or the stream use memory = \"host\"", topic.VideoRGB24, topic.VideoNV12CUDA)
 	case memory != config.MemoryCUDA && device && !rgb:
-		return fmt.Sprintf("consumes %s (frames in GPU memory) but the stream has video.memory = \"host\": "+
-			"set video { memory = \"cuda\" } on a host built with -tags cuda, or use a plugin that declares %s", topic.VideoNV12CUDA, topic.VideoRGB24)
+		return fmt.Sprintf("consumes frames in GPU memory (%s or %s) but the stream has video.memory = \"host\": "+
+			"set video { memory = \"cuda\" } on a host built with -tags cuda, or use a plugin that declares %s", topic.VideoNV12CUDA, topic.VideoRGBF32CUDA, topic.VideoRGB24)
 	}
 	return ""
 }
@@ -189,7 +198,7 @@ func (c *consumer) giveUp() {
 func (c *consumer) revive(ctx context.Context, p *plugin.Process) error {
 	if c.wantsVideo {
 		if st := c.s.currentStore(); st != nil {
-			if err := st.Announce(p); err != nil {
+			if err := st.Announce(p, c.view); err != nil {
 				return err
 			}
 		}

@@ -39,22 +39,34 @@ func (d *cudaDevices) Open(spec deviceSpec) (frameStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := cuda.NewPool(dev, cuda.PoolSpec{ID: spec.ID, Slots: spec.Slots, Format: shm.FormatNV12, Width: spec.Width, Height: spec.Height})
+	p, err := cuda.NewPool(dev, cuda.PoolSpec{ID: spec.IDs[0], Slots: spec.Slots, Format: shm.FormatNV12, Width: spec.Width, Height: spec.Height})
 	if err != nil {
 		return nil, err
 	}
-	return &cudaStore{pool: p, width: spec.Width, height: spec.Height}, nil
+	c := &cudaStore{pool: p, width: spec.Width, height: spec.Height, regions: spec.IDs}
+	for i, t := range spec.Tensors {
+		v, err := p.AddView(spec.IDs[1+i], t)
+		if err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+		c.views = append(c.views, v)
+	}
+	return c, nil
 }
 
 // cudaStore is a cuda.Pool as a stream's frame store: each frame goes into
-// its slot's pinned staging buffer, then to the device asynchronously.
+// its slot's pinned staging buffer, then to the device asynchronously, and
+// the views' preprocessing kernels follow it on the same stream.
 type cudaStore struct {
 	pool          *cuda.Pool
+	views         []*cuda.View
 	width, height int
+	regions       []uint32
 }
 
-func (c *cudaStore) ID() uint32        { return c.pool.Info().ID }
 func (c *cudaStore) Leases() *shm.Pool { return c.pool.Leases() }
+func (c *cudaStore) Regions() []uint32 { return c.regions }
 
 func (c *cudaStore) Fits(f *capture.Frame) bool {
 	return f.Format == shm.FormatNV12 && f.Width == c.width && f.Height == c.height
@@ -68,11 +80,29 @@ func (c *cudaStore) Write(slot int, f *capture.Frame, stream uint32) (shm.Descri
 	if err := copyNV12(staging, c.pool.Pitch(), f); err != nil {
 		return shm.Descriptor{}, err
 	}
-	return c.pool.Upload(slot, stream, f.Seq, int64(f.PTS))
+	d, err := c.pool.Upload(slot, stream, f.Seq, int64(f.PTS))
+	if err != nil {
+		return shm.Descriptor{}, err
+	}
+	if err := c.pool.Preprocess(slot); err != nil {
+		return shm.Descriptor{}, err
+	}
+	return d, nil
 }
 
-func (c *cudaStore) Announce(p *plugin.Process) error {
-	return p.SendCUDARegion(c.pool.Info(), c.pool.HeaderFd())
+func (c *cudaStore) View(v int, d *shm.Descriptor) shm.Descriptor {
+	if v == 0 {
+		return *d
+	}
+	return c.views[v-1].Info().Descriptor(int(d.Slot), d.Stream, d.Generation, d.Seq, d.PTS)
+}
+
+func (c *cudaStore) Announce(p *plugin.Process, v int) error {
+	info := c.pool.Info()
+	if v > 0 {
+		info = c.views[v-1].Info()
+	}
+	return p.SendCUDARegion(info, c.pool.HeaderFd())
 }
 
 func (c *cudaStore) Close() error { return c.pool.Close() }

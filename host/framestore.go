@@ -5,6 +5,8 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/capture"
 	"github.com/lsie-mlf/lsie/host/plugin"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/topic"
 	"github.com/lsie-mlf/lsie/shm"
 	"github.com/lsie-mlf/lsie/shm/cuda"
 )
@@ -14,20 +16,28 @@ import (
 // a GPU (memory = "cuda", see deviceProvider). Slot leases, descriptors and
 // acks are one protocol for both; only the region announcement and the copy
 // differ.
+//
+// A store has one or more views of each slot. View 0 is the frame as
+// captured; a GPU store adds one view per model input its plugins declare
+// (video.rgbf32.cuda), preprocessed once per frame. Views share the slot, its
+// lease and its generation, so a consumer of any view acks the same slot.
 type frameStore interface {
-	ID() uint32
 	Leases() *shm.Pool
 	// Fits reports whether f can be written to this store's slots.
 	Fits(f *capture.Frame) bool
-	// Write copies f into slot, which the caller owns, and returns the
-	// frame's descriptor, ready to publish.
+	// Write copies f into slot, which the caller owns, derives every other
+	// view of it, and returns view 0's descriptor, ready to publish.
 	Write(slot int, f *capture.Frame, stream uint32) (shm.Descriptor, error)
-	// Announce sends the store's region to a plugin, before any of its frames.
-	Announce(p *plugin.Process) error
+	// View returns the descriptor of view v of the frame d (view 0) describes.
+	View(v int, d *shm.Descriptor) shm.Descriptor
+	// Announce sends view v's region to a plugin, before any of its frames.
+	Announce(p *plugin.Process, v int) error
+	// Regions lists every view's region id, for DropRegion.
+	Regions() []uint32
 	Close() error
 }
 
-// memfdStore is a sealed memfd region of RGB24 frames.
+// memfdStore is a sealed memfd region of RGB24 frames; it has one view.
 type memfdStore struct {
 	r      *shm.Region
 	leases *shm.Pool
@@ -41,8 +51,9 @@ func newMemfdStore(id uint32, name string, slots, frameBytes int) (*memfdStore, 
 	return &memfdStore{r: r, leases: shm.NewPool(r)}, nil
 }
 
-func (m *memfdStore) ID() uint32        { return m.r.ID() }
-func (m *memfdStore) Leases() *shm.Pool { return m.leases }
+func (m *memfdStore) Leases() *shm.Pool                            { return m.leases }
+func (m *memfdStore) View(_ int, d *shm.Descriptor) shm.Descriptor { return *d }
+func (m *memfdStore) Regions() []uint32                            { return []uint32{m.r.ID()} }
 
 func (m *memfdStore) Fits(f *capture.Frame) bool {
 	return f.Format == shm.FormatRGB24 && m.r.Spec().FrameBytes >= f.Stride*f.Height
@@ -58,7 +69,7 @@ func (m *memfdStore) Write(slot int, f *capture.Frame, stream uint32) (shm.Descr
 		Generation: gen, Seq: f.Seq, PTS: int64(f.PTS)}, nil
 }
 
-func (m *memfdStore) Announce(p *plugin.Process) error { return p.SendRegion(m.r) }
+func (m *memfdStore) Announce(p *plugin.Process, _ int) error { return p.SendRegion(m.r) }
 
 func (m *memfdStore) Close() error {
 	err := m.leases.Close()
@@ -70,9 +81,12 @@ func (m *memfdStore) Close() error {
 
 // deviceSpec is the geometry of a stream's pool of GPU frame buffers.
 type deviceSpec struct {
-	ID            uint32
+	// IDs are the region ids of the views: the NV12 frames, then one per tensor.
+	IDs           []uint32
 	Slots         int
 	Width, Height int // NV12
+	// Tensors are the model inputs made from each frame (views 1..).
+	Tensors []cuda.PreprocessSpec
 }
 
 // deviceProvider opens pools of frame buffers on a GPU. The cuda build
@@ -128,4 +142,30 @@ func (h *Host) cudaUnavailable() error {
 		return cuda.Available() // "built without CUDA"
 	}
 	return d.Probe()
+}
+
+// deviceInputSpec reads the tensor a plugin declares for video.rgbf32.cuda.
+func deviceInputSpec(m *pluginv1.Manifest) (cuda.PreprocessSpec, error) {
+	d := m.GetDeviceInput()
+	if d == nil {
+		return cuda.PreprocessSpec{}, fmt.Errorf("consumes %s but its manifest declares no device_input (the tensor's size and normalisation)", topic.VideoRGBF32CUDA)
+	}
+	spec := cuda.PreprocessSpec{Width: int(d.GetWidth()), Height: int(d.GetHeight()), Std: [3]float32{1, 1, 1}}
+	for _, v := range []struct {
+		name string
+		in   []float32
+		out  *[3]float32
+	}{{"mean", d.GetMean(), &spec.Mean}, {"std", d.GetStd(), &spec.Std}} {
+		switch len(v.in) {
+		case 0:
+		case 3:
+			copy(v.out[:], v.in)
+		default:
+			return cuda.PreprocessSpec{}, fmt.Errorf("manifest device_input.%s has %d values, want 3 (R, G, B) or none", v.name, len(v.in))
+		}
+	}
+	if err := spec.Validate(); err != nil {
+		return cuda.PreprocessSpec{}, fmt.Errorf("manifest device_input: %w", err)
+	}
+	return spec, nil
 }

@@ -25,7 +25,9 @@ import (
 	"github.com/lsie-mlf/lsie/host/store"
 	"github.com/lsie-mlf/lsie/host/store/postgres"
 	"github.com/lsie-mlf/lsie/host/store/sqlite"
+	"github.com/lsie-mlf/lsie/sdk/topic"
 	"github.com/lsie-mlf/lsie/shm"
+	"github.com/lsie-mlf/lsie/shm/cuda"
 )
 
 // Options are the host's settings that do not come from the config file.
@@ -231,7 +233,7 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	}
 	g, err := graph.Build(nodes)
 	if err == nil {
-		err = memoryProblems(st, nodes)
+		s.tensors, err = assignViews(st, nodes, byName)
 	}
 	if err != nil {
 		return nil, wiringError(st, err)
@@ -268,19 +270,38 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	return s, nil
 }
 
-// memoryProblems lists the plugins that consume video, but not in the
-// memory the stream's frames live in.
-func memoryProblems(st config.Stream, nodes []graph.Node) error {
+// assignViews checks that every plugin consuming video takes it in the
+// memory the stream's frames live in, and gives each consumer of a model
+// input (video.rgbf32.cuda) the view of the store that makes it: one view per
+// distinct input, in first-use order, however many plugins share it.
+func assignViews(st config.Stream, nodes []graph.Node, byName map[string]*consumer) ([]cuda.PreprocessSpec, error) {
 	var probs graph.Problems
+	var tensors []cuda.PreprocessSpec
 	for _, n := range nodes {
 		if msg := videoMismatch(n.Inputs, st.Video.Memory); msg != "" {
 			probs = append(probs, graph.Problem{Plugin: n.Name, Message: msg})
+			continue
 		}
+		c := byName[n.Name]
+		if st.Video.Memory != config.MemoryCUDA || !slices.Contains(n.Inputs, topic.VideoRGBF32CUDA) {
+			continue
+		}
+		spec, err := deviceInputSpec(c.process().Manifest())
+		if err != nil {
+			probs = append(probs, graph.Problem{Plugin: n.Name, Message: err.Error()})
+			continue
+		}
+		i := slices.Index(tensors, spec)
+		if i < 0 {
+			i = len(tensors)
+			tensors = append(tensors, spec)
+		}
+		c.view = 1 + i
 	}
-	if len(probs) == 0 {
-		return nil
+	if len(probs) > 0 {
+		return nil, probs
 	}
-	return probs
+	return tensors, nil
 }
 
 // wiringError points each plugin-graph problem at its plugin block.

@@ -16,6 +16,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/segment"
 	"github.com/lsie-mlf/lsie/shm"
+	"github.com/lsie-mlf/lsie/shm/cuda"
 )
 
 // streamRunner owns one stream: its capture pipeline, its shared-memory
@@ -34,8 +35,12 @@ type streamRunner struct {
 
 	liveScratch []*consumer
 	idScratch   []shm.ConsumerID
-	done        chan struct{} // closed when run has returned
-	removed     atomic.Bool
+	viewScratch []frameRef
+	// tensors are the model inputs the GPU store makes from each frame
+	// (views 1..; consumer.view), distinct, for memory = "cuda" streams.
+	tensors []cuda.PreprocessSpec
+	done    chan struct{} // closed when run has returned
+	removed atomic.Bool
 	// consumers are in graph order: every producer before its consumers.
 	consumers []*consumer
 	// routes maps a producer's name and output topic to its consumers.
@@ -111,14 +116,18 @@ func (s *streamRunner) ensureStore(f *capture.Frame) (frameStore, error) {
 	if s.store != nil && s.store.Fits(f) {
 		return s.store, nil
 	}
-	id, slots := s.h.nextRegionID(), shm.PoolSlots(s.windows())
+	slots := shm.PoolSlots(s.windows())
 	var st frameStore
 	var err error
 	if s.cfg.Video.Memory == config.MemoryCUDA {
+		spec := deviceSpec{Slots: slots, Width: f.Width, Height: f.Height, Tensors: s.tensors}
+		for range 1 + len(s.tensors) {
+			spec.IDs = append(spec.IDs, s.h.nextRegionID())
+		}
 		// checkMemory made sure this build has a provider.
-		st, err = s.h.devices().Open(deviceSpec{ID: id, Slots: slots, Width: f.Width, Height: f.Height})
+		st, err = s.h.devices().Open(spec)
 	} else {
-		st, err = newMemfdStore(id, "lsie-"+s.cfg.ID, slots, f.Stride*f.Height)
+		st, err = newMemfdStore(s.h.nextRegionID(), "lsie-"+s.cfg.ID, slots, f.Stride*f.Height)
 	}
 	if err != nil {
 		return nil, err
@@ -127,14 +136,14 @@ func (s *streamRunner) ensureStore(f *capture.Frame) (frameStore, error) {
 		if !c.wantsVideo || c.isDead() {
 			continue // a restarted plugin gets the current store when it revives
 		}
-		if err := st.Announce(c.process()); err != nil {
+		if err := st.Announce(c.process(), c.view); err != nil {
 			s.log.Error("sending region to plugin", "plugin", c.name, "error", err)
 		}
 	}
 	s.store = st
 	s.stores = append(s.stores, st)
-	s.log.Debug("frame store created", "region", id, "memory", s.cfg.Video.Memory, "slots", slots,
-		"size", fmt.Sprintf("%dx%d", f.Width, f.Height), "format", f.Format)
+	s.log.Debug("frame store created", "regions", st.Regions(), "memory", s.cfg.Video.Memory, "slots", slots,
+		"size", fmt.Sprintf("%dx%d", f.Width, f.Height), "format", f.Format, "tensors", len(s.tensors))
 	return st, nil
 }
 
@@ -200,10 +209,13 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 	// capture→slot: from the frame leaving the pipeline to its descriptor
 	// being publishable (slot wait, copy or upload queued, seal).
 	s.captureToSlot.Observe(now.Sub(arrived))
-	ref := frameRef{pool: pool, desc: desc}
-	s.liveScratch, s.idScratch = live, ids
+	views := s.viewScratch[:0]
+	for v := range 1 + len(s.tensors) {
+		views = append(views, frameRef{pool: pool, desc: store.View(v, &desc)})
+	}
+	s.liveScratch, s.idScratch, s.viewScratch = live, ids, views
 	for _, c := range live {
-		c.offer(s.ctx, ref, s.lossless)
+		c.offer(s.ctx, views[c.view], s.lossless)
 	}
 }
 
@@ -288,12 +300,14 @@ func (s *streamRunner) close() {
 			s.log.Warn("closing stream on plugin", "plugin", c.name, "error", err)
 		}
 		for _, st := range stores {
-			_ = p.DropRegion(st.ID())
+			for _, id := range st.Regions() {
+				_ = p.DropRegion(id)
+			}
 		}
 	}
 	for _, st := range stores {
 		if err := st.Close(); err != nil {
-			s.log.Warn("closing frame store", "region", st.ID(), "error", err)
+			s.log.Warn("closing frame store", "regions", st.Regions(), "error", err)
 		}
 	}
 }

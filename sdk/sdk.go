@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/lsie-mlf/lsie/sdk/internal/server"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/sdk/topic"
 	"github.com/lsie-mlf/lsie/shm"
 )
@@ -28,7 +29,19 @@ const (
 	// TopicVideoNV12CUDA is NV12 frames in GPU memory, delivered to
 	// DeviceStream.ProcessDeviceFrame on streams with video.memory = "cuda".
 	TopicVideoNV12CUDA = topic.VideoNV12CUDA
+	// TopicVideoRGBF32CUDA is each frame as the tensor Manifest.DeviceInput
+	// declares, in GPU memory, made by the host's preprocessing kernel;
+	// delivered to DeviceStream.ProcessDeviceFrame (Format FormatRGBF32).
+	TopicVideoRGBF32CUDA = topic.VideoRGBF32CUDA
 )
+
+// DeviceInput is a model's input tensor: planar RGB float32 of Width x
+// Height (bilinear resize of the frame), each channel (v/255 - Mean[c]) /
+// Std[c]; a Std of all zeros means 1, 1, 1.
+type DeviceInput struct {
+	Width, Height int
+	Mean, Std     [3]float32
+}
 
 // PixelFormat says how Pixels are laid out.
 type PixelFormat = shm.PixelFormat
@@ -54,9 +67,11 @@ type Manifest struct {
 	Version     string // semver
 	Description string
 	// Inputs are the topics consumed: host topics (TopicVideoRGB24,
-	// TopicVideoNV12CUDA, TopicAudioPCM16k) and other plugins' outputs
-	// ("transcript.final@1").
+	// TopicVideoNV12CUDA, TopicVideoRGBF32CUDA, TopicAudioPCM16k) and other
+	// plugins' outputs ("transcript.final@1").
 	Inputs []string
+	// DeviceInput is the tensor wanted with TopicVideoRGBF32CUDA.
+	DeviceInput *DeviceInput
 	// Outputs are the topics produced, "name@major": results as fields
 	// ("visual.frame@1") and messages published to other plugins.
 	Outputs []string
@@ -213,6 +228,14 @@ type adapter struct{ p Plugin }
 func (a adapter) Manifest() server.Manifest {
 	m := a.p.Manifest()
 	out := server.Manifest{Name: m.Name, Version: m.Version, Description: m.Description, Inputs: m.Inputs, Outputs: m.Outputs}
+	if d := m.DeviceInput; d != nil {
+		std := d.Std
+		if std == ([3]float32{}) {
+			std = [3]float32{1, 1, 1}
+		}
+		out.DeviceInput = &pluginv1.DeviceInput{Width: uint32(max(d.Width, 0)), Height: uint32(max(d.Height, 0)),
+			Mean: d.Mean[:], Std: std[:]}
+	}
 	for _, f := range m.Fields {
 		out.Fields = append(out.Fields, server.Field{Name: f.Name, Unit: f.Unit, Description: f.Description})
 	}
@@ -242,7 +265,7 @@ func checkImplements(s Stream, inputs []string) error {
 		case TopicVideoRGB24:
 			_, ok = s.(VideoStream)
 			need = "ProcessFrame (sdk.VideoStream)"
-		case TopicVideoNV12CUDA:
+		case TopicVideoNV12CUDA, TopicVideoRGBF32CUDA:
 			_, ok = s.(DeviceStream)
 			need = "ProcessDeviceFrame (sdk.DeviceStream)"
 		case TopicAudioPCM16k:

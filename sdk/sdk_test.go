@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -111,5 +112,25 @@ func TestDeviceFramesGoToProcessDeviceFrame(t *testing.T) {
 	d.got = nil
 	if _, code, err := (processor{id: "cam", s: d}).Process(&server.Frame{Pixels: []byte{1}}); err != nil || code != "" || d.got != nil {
 		t.Errorf("host frame: %q %v", code, err)
+	}
+}
+
+type tensorPlugin struct{ in *DeviceInput }
+
+func (p tensorPlugin) Manifest() Manifest {
+	return Manifest{Name: "t", Inputs: []string{TopicVideoRGBF32CUDA}, DeviceInput: p.in}
+}
+func (tensorPlugin) OpenStream(StreamInfo) (Stream, error) { return deviceOnly{}, nil }
+
+// TestDeviceInputInManifest: the declared model input reaches the host's
+// manifest, with std defaulting to 1 when left zero.
+func TestDeviceInputInManifest(t *testing.T) {
+	m := adapter{tensorPlugin{in: &DeviceInput{Width: 320, Height: 192, Mean: [3]float32{0.5, 0.5, 0.5}}}}.Manifest()
+	d := m.DeviceInput
+	if d == nil || d.GetWidth() != 320 || d.GetHeight() != 192 || fmt.Sprint(d.GetMean(), d.GetStd()) != "[0.5 0.5 0.5] [1 1 1]" {
+		t.Errorf("device input %v", d)
+	}
+	if m := (adapter{tensorPlugin{}}).Manifest(); m.DeviceInput != nil {
+		t.Errorf("no device input declared, manifest has %v", m.DeviceInput)
 	}
 }

@@ -44,6 +44,10 @@ const (
 	// then one plane of interleaved U, V bytes at half resolution in both
 	// directions ((Height+1)/2 rows), both Stride bytes per row.
 	FormatNV12 PixelFormat = 4
+	// FormatRGBF32 is a model's input tensor: three planes R, G, B of
+	// float32 (4 bytes per pixel), Height rows each, Stride bytes per row.
+	// The host's GPU preprocessing makes it (video.rgbf32.cuda).
+	FormatRGBF32 PixelFormat = 5
 )
 
 // String returns the format's name as used in topic names (video.rgb24).
@@ -57,6 +61,8 @@ func (f PixelFormat) String() string {
 		return "rgba"
 	case FormatNV12:
 		return "nv12"
+	case FormatRGBF32:
+		return "rgbf32"
 	}
 	return "PixelFormat(" + strconv.Itoa(int(f)) + ")"
 }
@@ -69,17 +75,20 @@ func (f PixelFormat) BytesPerPixel() int {
 		return 3
 	case FormatGray8, FormatNV12:
 		return 1
-	case FormatRGBA:
+	case FormatRGBA, FormatRGBF32:
 		return 4
 	}
 	return 0
 }
 
 // Rows returns how many Stride-byte rows a frame of height h occupies: h,
-// plus the chroma plane's (h+1)/2 for NV12.
+// plus the chroma plane's (h+1)/2 for NV12, times three planes for RGBF32.
 func (f PixelFormat) Rows(h int) int {
-	if f == FormatNV12 {
+	switch f {
+	case FormatNV12:
 		return h + (h+1)/2
+	case FormatRGBF32:
+		return 3 * h
 	}
 	return h
 }

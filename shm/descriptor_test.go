@@ -261,3 +261,22 @@ func TestNV12Geometry(t *testing.T) {
 		t.Fatal("NV12 stride below the width accepted")
 	}
 }
+
+// RGBF32 tensors are three float32 planes at the descriptor's stride.
+func TestRGBF32Geometry(t *testing.T) {
+	d := Descriptor{Memory: MemoryCUDA, Format: FormatRGBF32, Width: 640, Height: 640, Stride: 2560}
+	var b [DescriptorSize]byte
+	d.Put(b[:])
+	var got Descriptor
+	if err := got.Parse(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	if got.FrameBytes() != 3*640*640*4 || got.Format.String() != "rgbf32" {
+		t.Errorf("%d bytes (%s), want %d rgbf32", got.FrameBytes(), got.Format, 3*640*640*4)
+	}
+	d.Stride = 2559
+	d.Put(b[:])
+	if err := got.Parse(b[:]); err == nil {
+		t.Fatal("RGBF32 stride below 4 bytes per pixel accepted")
+	}
+}

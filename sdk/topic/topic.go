@@ -25,7 +25,11 @@ const (
 	// is in CUDA memory (docs/CUDA.md); a plugin may declare it beside
 	// VideoRGB24 to take either kind of stream.
 	VideoNV12CUDA = "video.nv12.cuda"
-	maxNameBytes  = 128
+	// VideoRGBF32CUDA is each frame as a model's input tensor in GPU memory
+	// (planar RGB float32, the size and normalisation the plugin's manifest
+	// declares), made by the host once per frame for all who ask.
+	VideoRGBF32CUDA = "video.rgbf32.cuda"
+	maxNameBytes    = 128
 )
 
 // Topic is a parsed topic name.
@@ -44,7 +48,14 @@ func (t Topic) String() string {
 
 // Host reports whether t is produced by the host, not by a plugin.
 func (t Topic) Host() bool {
-	return t.Major == 0 && (t.Name == VideoRGB24 || t.Name == AudioPCM16k || t.Name == VideoNV12CUDA)
+	if t.Major != 0 {
+		return false
+	}
+	switch t.Name {
+	case VideoRGB24, AudioPCM16k, VideoNV12CUDA, VideoRGBF32CUDA:
+		return true
+	}
+	return false
 }
 
 // Coalesces reports whether only the latest message matters (a partial).

@@ -10,6 +10,7 @@ func TestParse(t *testing.T) {
 		"video.rgb24":          {Name: "video.rgb24"},
 		"audio.pcm16k":         {Name: "audio.pcm16k"},
 		"video.nv12.cuda":      {Name: "video.nv12.cuda"},
+		"video.rgbf32.cuda":    {Name: "video.rgbf32.cuda"},
 		"transcript.final@1":   {Name: "transcript.final", Major: 1},
 		"transcript.partial@2": {Name: "transcript.partial", Major: 2},
 		"au.frame_stats@12":    {Name: "au.frame_stats", Major: 12},

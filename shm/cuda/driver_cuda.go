@@ -17,6 +17,10 @@ __attribute__((constructor)) static void lsie_probe_driver(void) {
 	if (r != CUDA_SUCCESS) {
 		const char *name = NULL;
 		cuGetErrorName(r, &name);
+		if (r == CUDA_ERROR_STUB_LIBRARY) {
+			// The stub answers nothing, its own error's name included.
+			name = "CUDA_ERROR_STUB_LIBRARY (libcuda.so.1 is the toolkit's link stub, not the driver's library)";
+		}
 		fprintf(stderr, "lsie: no CUDA driver: cuInit: %s (%d); this binary was built with -tags cuda and needs an NVIDIA GPU and driver\n",
 			name ? name : "unknown error", (int)r);
 		exit(1);

@@ -37,8 +37,71 @@ type Pool struct {
 	bufs    []cu.DevicePtr
 	events  []cu.Event
 	staging [][]byte
+	views   []*View
 	once    sync.Once
 	err     error
+}
+
+// View is a model input made from every frame of a pool by the
+// preprocessing kernel: one tensor buffer per slot, exported like the
+// frames and ordered by the same slot events.
+type View struct {
+	info RegionInfo
+	pre  *Preprocessor
+	bufs []cu.DevicePtr
+}
+
+// Info returns what a plugin needs to open the view; send it with the
+// pool's HeaderFd.
+func (v *View) Info() *RegionInfo { return &v.info }
+
+// AddView compiles the kernel for spec and allocates and exports one tensor
+// buffer per slot; id is the view's region id. Add views before the first
+// frame.
+func (p *Pool) AddView(id uint32, spec PreprocessSpec) (*View, error) {
+	pre, err := NewPreprocessor(p.dev, spec)
+	if err != nil {
+		return nil, fmt.Errorf("cuda pool %d: view %d: %w", p.info.ID, id, err)
+	}
+	v := &View{pre: pre}
+	mem := make([]MemHandle, len(p.bufs))
+	err = p.dev.Do(func() error {
+		for i := range p.bufs {
+			buf, err := cu.MemAlloc(int64(pre.OutputBytes()))
+			if err != nil {
+				return fmt.Errorf("slot %d: allocate %d device bytes: %w", i, pre.OutputBytes(), err)
+			}
+			v.bufs = append(v.bufs, buf)
+			if mem[i], err = ExportMem(buf); err != nil {
+				return fmt.Errorf("slot %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	v.info = p.info.TensorView(id, spec, mem)
+	p.views = append(p.views, v) // Close frees what was allocated, also on error
+	if err != nil {
+		return nil, fmt.Errorf("cuda pool %d: view %d: %w", p.info.ID, id, err)
+	}
+	return v, nil
+}
+
+// Preprocess queues every view's kernel on slot's frame, after its upload
+// on the same stream, then records the slot's event again so a plugin that
+// waits on it reads finished tensors. Call it after Upload and before any
+// descriptor of the slot is sent.
+func (p *Pool) Preprocess(slot int) error {
+	if len(p.views) == 0 {
+		return nil
+	}
+	return p.dev.Do(func() error {
+		for _, v := range p.views {
+			if err := v.pre.Launch(p.stream, p.bufs[slot], int(p.info.Pitch), int(p.info.Width), int(p.info.Height), v.bufs[slot]); err != nil {
+				return fmt.Errorf("cuda pool %d: view %d: slot %d: %w", p.info.ID, v.info.ID, slot, err)
+			}
+		}
+		return p.events[slot].Record(p.stream)
+	})
 }
 
 // NewPool allocates spec.Slots device buffers, their events, pinned staging
@@ -200,8 +263,16 @@ func (p *Pool) Close() error {
 			for _, s := range p.staging {
 				errs = append(errs, FreeHost(s))
 			}
+			for _, v := range p.views {
+				for _, b := range v.bufs {
+					errs = append(errs, cu.MemFree(b))
+				}
+			}
 			return errors.Join(errs...)
 		}))
+		for _, v := range p.views {
+			errs = append(errs, v.pre.Close())
+		}
 		if p.headers != nil {
 			errs = append(errs, p.headers.Close())
 		}

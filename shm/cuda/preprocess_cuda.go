@@ -57,6 +57,10 @@ type Preprocessor struct {
 	spec PreprocessSpec
 	mod  cu.Module
 	fn   cu.Function
+	// The kernel's arguments, kept so a launch per frame allocates nothing
+	// here; a Preprocessor is therefore used by one goroutine at a time.
+	vals [13]uint64
+	args [13]unsafe.Pointer
 }
 
 // NewPreprocessor compiles the kernel for dev.
@@ -101,15 +105,14 @@ func (p *Preprocessor) Launch(stream cu.Stream, src cu.DevicePtr, pitch, width, 
 	// whole 64-bit slot (little-endian: the kernel reads the low bytes).
 	f32 := func(v float32) uint64 { return uint64(math.Float32bits(v)) }
 	i32 := func(v int) uint64 { return uint64(uint32(int32(v))) }
-	vals := [...]uint64{uint64(src), i32(pitch), i32(width), i32(height), uint64(dst), i32(s.Width), i32(s.Height),
+	p.vals = [...]uint64{uint64(src), i32(pitch), i32(width), i32(height), uint64(dst), i32(s.Width), i32(s.Height),
 		f32(s.Mean[0]), f32(s.Mean[1]), f32(s.Mean[2]), f32(s.Std[0]), f32(s.Std[1]), f32(s.Std[2])}
-	args := make([]unsafe.Pointer, len(vals))
-	for i := range vals {
-		args[i] = unsafe.Pointer(&vals[i])
+	for i := range p.vals {
+		p.args[i] = unsafe.Pointer(&p.vals[i])
 	}
 	gx := (s.Width + preprocessBlock - 1) / preprocessBlock
 	gy := (s.Height + preprocessBlock - 1) / preprocessBlock
-	if err := p.fn.Launch(gx, gy, 1, preprocessBlock, preprocessBlock, 1, 0, stream, args); err != nil {
+	if err := p.fn.Launch(gx, gy, 1, preprocessBlock, preprocessBlock, 1, 0, stream, p.args[:]); err != nil {
 		return fmt.Errorf("launch %s: %w", PreprocessKernel, err)
 	}
 	return nil

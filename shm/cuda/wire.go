@@ -149,6 +149,15 @@ func ParseRegion(b []byte) (RegionInfo, error) {
 	return r, nil
 }
 
+// TensorView returns the region of a view of r's frames that holds spec's
+// model inputs: its own id and buffers (mem, one per slot), r's device, and
+// r's slot events, which the host records after the preprocessing too. The
+// header region is r's: a view's frame is stale exactly when its frame is.
+func (r *RegionInfo) TensorView(id uint32, spec PreprocessSpec, mem []MemHandle) RegionInfo {
+	return RegionInfo{ID: id, Device: r.Device, Format: shm.FormatRGBF32, Width: uint32(spec.Width), Height: uint32(spec.Height),
+		Pitch: uint32(4 * spec.Width), Mem: mem, Events: r.Events}
+}
+
 // Descriptor returns the descriptor of a frame written to slot: the
 // region's geometry, the device, and the slot header's generation.
 func (r *RegionInfo) Descriptor(slot int, stream uint32, gen, seq uint64, pts int64) shm.Descriptor {

@@ -29,6 +29,7 @@ type Manifest struct {
 	Name, Version, Description string
 	Inputs, Outputs            []string
 	Fields                     []Field
+	DeviceInput                *pluginv1.DeviceInput
 }
 
 // Frame is a frame handed to a Processor.
@@ -223,7 +224,7 @@ func newService(impl Impl, conn *net.UnixConn, log hclog.Logger) *service {
 func (s *service) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.Manifest, error) {
 	m := s.impl.Manifest()
 	out := &pluginv1.Manifest{Name: m.Name, Version: m.Version, Description: m.Description,
-		ProtocolVersion: pluginv1.ProtocolVersion, Inputs: m.Inputs, Outputs: m.Outputs}
+		ProtocolVersion: pluginv1.ProtocolVersion, Inputs: m.Inputs, Outputs: m.Outputs, DeviceInput: m.DeviceInput}
 	for _, f := range m.Fields {
 		out.Fields = append(out.Fields, &pluginv1.FieldSpec{Name: f.Name, Type: "float64", Unit: f.Unit, Description: f.Description})
 	}

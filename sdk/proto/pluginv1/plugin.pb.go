@@ -194,8 +194,10 @@ type Manifest struct {
 	Inputs          []string               `protobuf:"bytes,5,rep,name=inputs,proto3" json:"inputs,omitempty"`   // typed topics, e.g. "video.rgb24"
 	Outputs         []string               `protobuf:"bytes,6,rep,name=outputs,proto3" json:"outputs,omitempty"` // e.g. "visual.frame@1"
 	Fields          []*FieldSpec           `protobuf:"bytes,7,rep,name=fields,proto3" json:"fields,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// device_input is required with the input "video.rgbf32.cuda".
+	DeviceInput   *DeviceInput `protobuf:"bytes,8,opt,name=device_input,json=deviceInput,proto3" json:"device_input,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Manifest) Reset() {
@@ -277,6 +279,85 @@ func (x *Manifest) GetFields() []*FieldSpec {
 	return nil
 }
 
+func (x *Manifest) GetDeviceInput() *DeviceInput {
+	if x != nil {
+		return x.DeviceInput
+	}
+	return nil
+}
+
+// DeviceInput is the tensor a plugin consuming "video.rgbf32.cuda" takes:
+// planar RGB float32 of width x height (bilinear resize), each channel
+// (v/255 - mean[c]) / std[c]. The host's GPU preprocessing makes it once per
+// frame for all the plugins of a stream that declare the same one.
+type DeviceInput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Width         uint32                 `protobuf:"varint,1,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32                 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	Mean          []float32              `protobuf:"fixed32,3,rep,packed,name=mean,proto3" json:"mean,omitempty"` // 3 values, or none for 0, 0, 0
+	Std           []float32              `protobuf:"fixed32,4,rep,packed,name=std,proto3" json:"std,omitempty"`   // 3 values, or none for 1, 1, 1
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceInput) Reset() {
+	*x = DeviceInput{}
+	mi := &file_plugin_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceInput) ProtoMessage() {}
+
+func (x *DeviceInput) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceInput.ProtoReflect.Descriptor instead.
+func (*DeviceInput) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *DeviceInput) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *DeviceInput) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *DeviceInput) GetMean() []float32 {
+	if x != nil {
+		return x.Mean
+	}
+	return nil
+}
+
+func (x *DeviceInput) GetStd() []float32 {
+	if x != nil {
+		return x.Std
+	}
+	return nil
+}
+
 type OpenStreamRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Handle        uint32                 `protobuf:"varint,1,opt,name=handle,proto3" json:"handle,omitempty"` // the host's handle; descriptors carry it
@@ -288,7 +369,7 @@ type OpenStreamRequest struct {
 
 func (x *OpenStreamRequest) Reset() {
 	*x = OpenStreamRequest{}
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -300,7 +381,7 @@ func (x *OpenStreamRequest) String() string {
 func (*OpenStreamRequest) ProtoMessage() {}
 
 func (x *OpenStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[3]
+	mi := &file_plugin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -313,7 +394,7 @@ func (x *OpenStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenStreamRequest.ProtoReflect.Descriptor instead.
 func (*OpenStreamRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{3}
+	return file_plugin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *OpenStreamRequest) GetHandle() uint32 {
@@ -346,7 +427,7 @@ type OpenStreamResponse struct {
 
 func (x *OpenStreamResponse) Reset() {
 	*x = OpenStreamResponse{}
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +439,7 @@ func (x *OpenStreamResponse) String() string {
 func (*OpenStreamResponse) ProtoMessage() {}
 
 func (x *OpenStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[4]
+	mi := &file_plugin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +452,7 @@ func (x *OpenStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenStreamResponse.ProtoReflect.Descriptor instead.
 func (*OpenStreamResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{4}
+	return file_plugin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OpenStreamResponse) GetError() *Error {
@@ -390,7 +471,7 @@ type CloseStreamRequest struct {
 
 func (x *CloseStreamRequest) Reset() {
 	*x = CloseStreamRequest{}
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +483,7 @@ func (x *CloseStreamRequest) String() string {
 func (*CloseStreamRequest) ProtoMessage() {}
 
 func (x *CloseStreamRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[5]
+	mi := &file_plugin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +496,7 @@ func (x *CloseStreamRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseStreamRequest.ProtoReflect.Descriptor instead.
 func (*CloseStreamRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{5}
+	return file_plugin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CloseStreamRequest) GetHandle() uint32 {
@@ -433,7 +514,7 @@ type CloseStreamResponse struct {
 
 func (x *CloseStreamResponse) Reset() {
 	*x = CloseStreamResponse{}
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +526,7 @@ func (x *CloseStreamResponse) String() string {
 func (*CloseStreamResponse) ProtoMessage() {}
 
 func (x *CloseStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[6]
+	mi := &file_plugin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +539,7 @@ func (x *CloseStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseStreamResponse.ProtoReflect.Descriptor instead.
 func (*CloseStreamResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{6}
+	return file_plugin_proto_rawDescGZIP(), []int{7}
 }
 
 // Frame is a frame's geometry plus its pixels, for the inline path.
@@ -479,7 +560,7 @@ type Frame struct {
 
 func (x *Frame) Reset() {
 	*x = Frame{}
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +572,7 @@ func (x *Frame) String() string {
 func (*Frame) ProtoMessage() {}
 
 func (x *Frame) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[7]
+	mi := &file_plugin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +585,7 @@ func (x *Frame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Frame.ProtoReflect.Descriptor instead.
 func (*Frame) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{7}
+	return file_plugin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Frame) GetHandle() uint32 {
@@ -579,7 +660,7 @@ type ProcessRequest struct {
 
 func (x *ProcessRequest) Reset() {
 	*x = ProcessRequest{}
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +672,7 @@ func (x *ProcessRequest) String() string {
 func (*ProcessRequest) ProtoMessage() {}
 
 func (x *ProcessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[8]
+	mi := &file_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +685,7 @@ func (x *ProcessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessRequest.ProtoReflect.Descriptor instead.
 func (*ProcessRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ProcessRequest) GetFrame() *Frame {
@@ -623,7 +704,7 @@ type ProcessResponse struct {
 
 func (x *ProcessResponse) Reset() {
 	*x = ProcessResponse{}
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +716,7 @@ func (x *ProcessResponse) String() string {
 func (*ProcessResponse) ProtoMessage() {}
 
 func (x *ProcessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[9]
+	mi := &file_plugin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +729,7 @@ func (x *ProcessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProcessResponse.ProtoReflect.Descriptor instead.
 func (*ProcessResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{9}
+	return file_plugin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ProcessResponse) GetResult() *Result {
@@ -670,7 +751,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +763,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[10]
+	mi := &file_plugin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +776,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{10}
+	return file_plugin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Item) GetPtsNs() int64 {
@@ -746,7 +827,7 @@ type Result struct {
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +839,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[11]
+	mi := &file_plugin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +852,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{11}
+	return file_plugin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Result) GetHandle() uint32 {
@@ -876,7 +957,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +969,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +982,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Error) GetCode() string {
@@ -926,7 +1007,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1019,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1032,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 type HealthResponse struct {
@@ -965,7 +1046,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1058,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1071,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *HealthResponse) GetStatus() string {
@@ -1034,7 +1115,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1046,7 +1127,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1059,7 +1140,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Message) GetTopic() string {
@@ -1122,7 +1203,7 @@ type CommandRequest struct {
 
 func (x *CommandRequest) Reset() {
 	*x = CommandRequest{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1134,7 +1215,7 @@ func (x *CommandRequest) String() string {
 func (*CommandRequest) ProtoMessage() {}
 
 func (x *CommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1147,7 +1228,7 @@ func (x *CommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandRequest.ProtoReflect.Descriptor instead.
 func (*CommandRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CommandRequest) GetHandle() uint32 {
@@ -1181,7 +1262,7 @@ type CommandResponse struct {
 
 func (x *CommandResponse) Reset() {
 	*x = CommandResponse{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1274,7 @@ func (x *CommandResponse) String() string {
 func (*CommandResponse) ProtoMessage() {}
 
 func (x *CommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1287,7 @@ func (x *CommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResponse.ProtoReflect.Descriptor instead.
 func (*CommandResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CommandResponse) GetResult() []byte {
@@ -1233,7 +1314,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xea\x01\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xaa\x02\n" +
 	"\bManifest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
@@ -1241,7 +1322,13 @@ const file_plugin_proto_rawDesc = "" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x16\n" +
 	"\x06inputs\x18\x05 \x03(\tR\x06inputs\x12\x18\n" +
 	"\aoutputs\x18\x06 \x03(\tR\aoutputs\x121\n" +
-	"\x06fields\x18\a \x03(\v2\x19.lsie.plugin.v1.FieldSpecR\x06fields\"\xda\x01\n" +
+	"\x06fields\x18\a \x03(\v2\x19.lsie.plugin.v1.FieldSpecR\x06fields\x12>\n" +
+	"\fdevice_input\x18\b \x01(\v2\x1b.lsie.plugin.v1.DeviceInputR\vdeviceInput\"a\n" +
+	"\vDeviceInput\x12\x14\n" +
+	"\x05width\x18\x01 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\rR\x06height\x12\x12\n" +
+	"\x04mean\x18\x03 \x03(\x02R\x04mean\x12\x10\n" +
+	"\x03std\x18\x04 \x03(\x02R\x03std\"\xda\x01\n" +
 	"\x11OpenStreamRequest\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\rR\x06handle\x12\x1b\n" +
 	"\tstream_id\x18\x02 \x01(\tR\bstreamId\x12Q\n" +
@@ -1353,62 +1440,64 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_plugin_proto_goTypes = []any{
 	(Input)(0),                  // 0: lsie.plugin.v1.Input
 	(*DescribeRequest)(nil),     // 1: lsie.plugin.v1.DescribeRequest
 	(*FieldSpec)(nil),           // 2: lsie.plugin.v1.FieldSpec
 	(*Manifest)(nil),            // 3: lsie.plugin.v1.Manifest
-	(*OpenStreamRequest)(nil),   // 4: lsie.plugin.v1.OpenStreamRequest
-	(*OpenStreamResponse)(nil),  // 5: lsie.plugin.v1.OpenStreamResponse
-	(*CloseStreamRequest)(nil),  // 6: lsie.plugin.v1.CloseStreamRequest
-	(*CloseStreamResponse)(nil), // 7: lsie.plugin.v1.CloseStreamResponse
-	(*Frame)(nil),               // 8: lsie.plugin.v1.Frame
-	(*ProcessRequest)(nil),      // 9: lsie.plugin.v1.ProcessRequest
-	(*ProcessResponse)(nil),     // 10: lsie.plugin.v1.ProcessResponse
-	(*Item)(nil),                // 11: lsie.plugin.v1.Item
-	(*Result)(nil),              // 12: lsie.plugin.v1.Result
-	(*Error)(nil),               // 13: lsie.plugin.v1.Error
-	(*HealthRequest)(nil),       // 14: lsie.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),      // 15: lsie.plugin.v1.HealthResponse
-	(*Message)(nil),             // 16: lsie.plugin.v1.Message
-	(*CommandRequest)(nil),      // 17: lsie.plugin.v1.CommandRequest
-	(*CommandResponse)(nil),     // 18: lsie.plugin.v1.CommandResponse
-	nil,                         // 19: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	nil,                         // 20: lsie.plugin.v1.Item.FieldsEntry
-	nil,                         // 21: lsie.plugin.v1.Result.FieldsEntry
-	nil,                         // 22: lsie.plugin.v1.Message.FieldsEntry
+	(*DeviceInput)(nil),         // 4: lsie.plugin.v1.DeviceInput
+	(*OpenStreamRequest)(nil),   // 5: lsie.plugin.v1.OpenStreamRequest
+	(*OpenStreamResponse)(nil),  // 6: lsie.plugin.v1.OpenStreamResponse
+	(*CloseStreamRequest)(nil),  // 7: lsie.plugin.v1.CloseStreamRequest
+	(*CloseStreamResponse)(nil), // 8: lsie.plugin.v1.CloseStreamResponse
+	(*Frame)(nil),               // 9: lsie.plugin.v1.Frame
+	(*ProcessRequest)(nil),      // 10: lsie.plugin.v1.ProcessRequest
+	(*ProcessResponse)(nil),     // 11: lsie.plugin.v1.ProcessResponse
+	(*Item)(nil),                // 12: lsie.plugin.v1.Item
+	(*Result)(nil),              // 13: lsie.plugin.v1.Result
+	(*Error)(nil),               // 14: lsie.plugin.v1.Error
+	(*HealthRequest)(nil),       // 15: lsie.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),      // 16: lsie.plugin.v1.HealthResponse
+	(*Message)(nil),             // 17: lsie.plugin.v1.Message
+	(*CommandRequest)(nil),      // 18: lsie.plugin.v1.CommandRequest
+	(*CommandResponse)(nil),     // 19: lsie.plugin.v1.CommandResponse
+	nil,                         // 20: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	nil,                         // 21: lsie.plugin.v1.Item.FieldsEntry
+	nil,                         // 22: lsie.plugin.v1.Result.FieldsEntry
+	nil,                         // 23: lsie.plugin.v1.Message.FieldsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	2,  // 0: lsie.plugin.v1.Manifest.fields:type_name -> lsie.plugin.v1.FieldSpec
-	19, // 1: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	13, // 2: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
-	8,  // 3: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
-	12, // 4: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
-	20, // 5: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
-	21, // 6: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
-	13, // 7: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
-	0,  // 8: lsie.plugin.v1.Result.input:type_name -> lsie.plugin.v1.Input
-	11, // 9: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
-	22, // 10: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
-	13, // 11: lsie.plugin.v1.CommandResponse.error:type_name -> lsie.plugin.v1.Error
-	1,  // 12: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
-	4,  // 13: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
-	6,  // 14: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
-	9,  // 15: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
-	14, // 16: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
-	17, // 17: lsie.plugin.v1.Plugin.Command:input_type -> lsie.plugin.v1.CommandRequest
-	3,  // 18: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
-	5,  // 19: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
-	7,  // 20: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
-	10, // 21: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
-	15, // 22: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
-	18, // 23: lsie.plugin.v1.Plugin.Command:output_type -> lsie.plugin.v1.CommandResponse
-	18, // [18:24] is the sub-list for method output_type
-	12, // [12:18] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	4,  // 1: lsie.plugin.v1.Manifest.device_input:type_name -> lsie.plugin.v1.DeviceInput
+	20, // 2: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	14, // 3: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
+	9,  // 4: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
+	13, // 5: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
+	21, // 6: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
+	22, // 7: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
+	14, // 8: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
+	0,  // 9: lsie.plugin.v1.Result.input:type_name -> lsie.plugin.v1.Input
+	12, // 10: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
+	23, // 11: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
+	14, // 12: lsie.plugin.v1.CommandResponse.error:type_name -> lsie.plugin.v1.Error
+	1,  // 13: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
+	5,  // 14: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
+	7,  // 15: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
+	10, // 16: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
+	15, // 17: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
+	18, // 18: lsie.plugin.v1.Plugin.Command:input_type -> lsie.plugin.v1.CommandRequest
+	3,  // 19: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
+	6,  // 20: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
+	8,  // 21: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
+	11, // 22: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
+	16, // 23: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
+	19, // 24: lsie.plugin.v1.Plugin.Command:output_type -> lsie.plugin.v1.CommandResponse
+	19, // [19:25] is the sub-list for method output_type
+	13, // [13:19] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1422,7 +1511,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
