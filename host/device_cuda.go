@@ -34,6 +34,17 @@ func (d *cudaDevices) Probe() error {
 	return err
 }
 
+func (d *cudaDevices) Decoder() (*capture.GPU, error) {
+	dev, err := d.device()
+	if err != nil {
+		return nil, err
+	}
+	if err := capture.GPUUsable(); err != nil {
+		return nil, err
+	}
+	return &capture.GPU{Context: dev.Context(), Device: dev.Ordinal()}, nil
+}
+
 func (d *cudaDevices) Open(spec deviceSpec) (frameStore, error) {
 	dev, err := d.device()
 	if err != nil {
@@ -72,15 +83,20 @@ func (c *cudaStore) Fits(f *capture.Frame) bool {
 	return f.Format == shm.FormatNV12 && f.Width == c.width && f.Height == c.height
 }
 
-func (c *cudaStore) Write(slot int, f *capture.Frame, stream uint32) (shm.Descriptor, error) {
-	staging, err := c.pool.Staging(slot)
-	if err != nil {
-		return shm.Descriptor{}, err
+func (c *cudaStore) Write(slot int, f *capture.Frame, stream uint32) (d shm.Descriptor, err error) {
+	if f.Device {
+		// Scaled and converted by nvcodec in this context: device to device.
+		d, err = c.pool.CopyFrom(slot, f.DeviceY, f.Stride, f.DeviceUV, f.UVStride, stream, f.Seq, int64(f.PTS))
+	} else {
+		var staging []byte
+		if staging, err = c.pool.Staging(slot); err != nil {
+			return shm.Descriptor{}, err
+		}
+		if err := copyNV12(staging, c.pool.Pitch(), f); err != nil {
+			return shm.Descriptor{}, err
+		}
+		d, err = c.pool.Upload(slot, stream, f.Seq, int64(f.PTS))
 	}
-	if err := copyNV12(staging, c.pool.Pitch(), f); err != nil {
-		return shm.Descriptor{}, err
-	}
-	d, err := c.pool.Upload(slot, stream, f.Seq, int64(f.PTS))
 	if err != nil {
 		return shm.Descriptor{}, err
 	}

@@ -36,6 +36,10 @@ type hostDevices struct {
 
 func (d *hostDevices) Probe() error { return d.probeErr }
 
+func (d *hostDevices) Decoder() (*capture.GPU, error) {
+	return nil, errors.New("the stand-in device has no GStreamer context")
+}
+
 func (d *hostDevices) Open(spec deviceSpec) (frameStore, error) {
 	hdr, err := shm.CreateRegion(spec.IDs[0], "lsie-test-device", cuda.HeaderSpec(spec.Slots))
 	if err != nil {
@@ -284,6 +288,9 @@ func TestCUDAStreamThroughHost(t *testing.T) {
 	}
 	if st.info.Pitch != 512 || st.info.Width != 320 || st.info.Height != 240 {
 		t.Errorf("region %dx%d pitch %d, want 320x240 pitch 512", st.info.Width, st.info.Height, st.info.Pitch)
+	}
+	if !strings.Contains(logs.String(), `"reason":"the stand-in device has no GStreamer context"`) {
+		t.Error("the host did not say why frames are converted on the CPU")
 	}
 	// The plugins got the region packets: their SDK, built without CUDA, says so.
 	if n := strings.Count(logs.String(), "cannot open CUDA region"); n != len(names) {

@@ -96,6 +96,10 @@ type deviceProvider interface {
 	// Probe says whether a device is usable, and why not.
 	Probe() error
 	Open(spec deviceSpec) (frameStore, error)
+	// Decoder returns the context for capture's GPU branch (nvcodec
+	// scaling and conversion, frames straight into the pool), or why the
+	// frames are to be converted on the CPU and uploaded instead.
+	Decoder() (*capture.GPU, error)
 }
 
 // builtinDevices is this build's provider; nil without -tags cuda.

@@ -258,11 +258,17 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 		Plugins: infos, UTCGrid: live, Live: live, AudioRate: capture.AudioRate,
 	}, h.emit)
 	format := shm.FormatRGB24
+	var gpu *capture.GPU
 	if st.Video.Memory == config.MemoryCUDA {
 		format = shm.FormatNV12 // decoders' own format: half the bytes of RGB to upload
+		if gpu, err = h.devices().Decoder(); err != nil {
+			s.log.Info("frames are scaled and converted on the CPU, then uploaded from pinned memory", "reason", err)
+		} else {
+			s.log.Info("frames are scaled and converted on the GPU (nvcodec) and copied device to device")
+		}
 	}
 	c, err := capture.New(capture.Config{StreamID: st.ID, Source: st.Source, FPS: st.Video.FPS,
-		MaxWidth: st.Video.MaxWidth, Realtime: st.Realtime, Loop: st.Loop, Logger: s.log, Format: format}, s)
+		MaxWidth: st.Video.MaxWidth, Realtime: st.Realtime, Loop: st.Loop, Logger: s.log, Format: format, GPU: gpu}, s)
 	if err != nil {
 		return nil, fmt.Errorf("stream %q: %w", st.ID, err)
 	}

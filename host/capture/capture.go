@@ -73,6 +73,33 @@ type Config struct {
 	// Format is the analysis frames' pixel format: shm.FormatRGB24 (the
 	// zero value means it too) or shm.FormatNV12, what the CUDA path uploads.
 	Format shm.PixelFormat
+	// GPU, with Format NV12, scales and converts on an NVIDIA GPU with
+	// GStreamer's nvcodec elements and delivers frames in CUDA memory
+	// (Frame.Device); decodebin picks nvh264dec where it ranks first.
+	// GPUUsable says whether this machine can.
+	GPU *GPU
+}
+
+// GPU is the CUDA context GStreamer's nvcodec elements are to share.
+type GPU struct {
+	Context uintptr // a CUcontext, current on none of capture's threads
+	Device  int     // its device ordinal
+}
+
+// gpuElements are the nvcodec elements the GPU analysis branch needs.
+var gpuElements = []string{"cudaupload", "cudaconvertscale"}
+
+// GPUUsable reports whether the GPU analysis branch can run here: the
+// nvcodec plugin registers its elements only when it finds the NVIDIA
+// driver, so a missing element says why plainly.
+func GPUUsable() error {
+	initGst()
+	for _, name := range gpuElements {
+		if gst.Find(name) == nil {
+			return fmt.Errorf("GStreamer element %q is not registered (the nvcodec plugin of gst-plugins-bad 1.22 registers it only where it finds an NVIDIA GPU and driver)", name)
+		}
+	}
+	return nil
 }
 
 // Frame is one analysis frame.
@@ -89,6 +116,11 @@ type Frame struct {
 	// bytes; nil for RGB24.
 	UV       []byte
 	UVStride int
+	// Device is set for a frame in CUDA memory (Config.GPU): Data and UV
+	// are nil, and DeviceY and DeviceUV are the planes' device pointers in
+	// the GPU's context, valid only during the Frame callback.
+	Device            bool
+	DeviceY, DeviceUV uintptr
 	// PTS is the frame's media time on the stream's time line.
 	PTS time.Duration
 	// Seq counts analysis frames from 0.
@@ -330,6 +362,9 @@ func New(cfg Config, h Handler) (*Capture, error) {
 	default:
 		return nil, fmt.Errorf("stream %q: analysis format must be RGB24 or NV12, got %s", cfg.StreamID, cfg.Format)
 	}
+	if cfg.GPU != nil && cfg.Format != shm.FormatNV12 {
+		return nil, fmt.Errorf("stream %q: the GPU analysis branch delivers NV12, got format %s", cfg.StreamID, cfg.Format)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = hclog.NewNullLogger()
@@ -383,7 +418,7 @@ func New(cfg Config, h Handler) (*Capture, error) {
 		}
 		return nil, fmt.Errorf("stream %q: %w", cfg.StreamID, err)
 	}
-	c.cf = newCFrame()
+	c.cf = newCFrame(cfg.GPU != nil)
 	if c.ah != nil {
 		c.ca = newCAudio()
 	}

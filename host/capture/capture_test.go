@@ -540,6 +540,8 @@ func TestNewRejects(t *testing.T) {
 			want: `stream "x": rtsp source "rtsp://u:xxxxx@cam/x" is live: it needs realtime = true (a live source cannot be read losslessly)`},
 		{name: "bad format", cfg: Config{StreamID: "x", Source: spec, FPS: 5, Format: shm.FormatGray8}, h: &recorder{},
 			want: `stream "x": analysis format must be RGB24 or NV12, got gray8`},
+		{name: "gpu branch not nv12", cfg: Config{StreamID: "x", Source: spec, FPS: 5, GPU: &GPU{}}, h: &recorder{},
+			want: `stream "x": the GPU analysis branch delivers NV12, got format rgb24`},
 		{name: "bad reconnect", cfg: Config{StreamID: "x", Source: mustParse(t, "rtsp://cam/x"), FPS: 5, Realtime: true, Reconnect: Reconnect{Jitter: 2}}, h: &recorder{},
 			want: `stream "x": reconnect: jitter must be 0..1, got 2`},
 	}

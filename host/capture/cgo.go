@@ -22,12 +22,21 @@ typedef struct {
 	gint width, height, stride;
 	guint8 *uv;         // NV12: the interleaved chroma plane; NULL otherwise
 	gint uv_stride;
+	gboolean cuda;      // map CUDA memory as such: data and uv are device pointers
 	GstClockTime running; // running time of the buffer PTS, or NONE
 } lsie_frame;
 
 enum { LSIE_OK = 0, LSIE_NO_SAMPLE = 1, LSIE_BAD_CAPS = 2, LSIE_MAP_FAILED = 3 };
 
-static lsie_frame *lsie_frame_new(void) { return g_new0(lsie_frame, 1); }
+// GST_MAP_CUDA of GStreamer's CUDA library (gst/cuda/gstcudamemory.h, 1.22):
+// a GstCudaMemory mapped with it yields its device pointer.
+#define LSIE_MAP_CUDA (GST_MAP_FLAG_LAST << 1)
+
+static lsie_frame *lsie_frame_new(gboolean cuda) {
+	lsie_frame *f = g_new0(lsie_frame, 1);
+	f->cuda = cuda;
+	return f;
+}
 
 static void lsie_frame_release(lsie_frame *f) {
 	if (f->mapped) {
@@ -68,7 +77,7 @@ static int lsie_frame_pull(GstElement *sink, lsie_frame *f) {
 		}
 		gst_caps_replace(&f->caps, caps);
 	}
-	if (!gst_video_frame_map(&f->frame, &f->info, b, GST_MAP_READ)) {
+	if (!gst_video_frame_map(&f->frame, &f->info, b, f->cuda ? GST_MAP_READ | LSIE_MAP_CUDA : GST_MAP_READ)) {
 		gst_sample_unref(s);
 		return LSIE_MAP_FAILED;
 	}
@@ -213,10 +222,11 @@ static int lsie_pad_video_dims(GstPad *pad, gint *w, gint *h, gint *parn, gint *
 
 // lsie_set_video_caps sets caps video/x-raw,format,width,height,PAR 1/1 on
 // a capsfilter; a width or height of 0 leaves that field open.
-static void lsie_set_video_caps(GstElement *capsfilter, const char *format, gint w, gint h) {
+static void lsie_set_video_caps(GstElement *capsfilter, const char *format, gboolean cuda, gint w, gint h) {
 	GstCaps *caps = gst_caps_new_simple("video/x-raw",
 		"format", G_TYPE_STRING, format,
 		"pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+	if (cuda) gst_caps_set_features(caps, 0, gst_caps_features_new("memory:CUDAMemory", NULL));
 	if (w > 0) gst_caps_set_simple(caps, "width", G_TYPE_INT, w, NULL);
 	if (h > 0) gst_caps_set_simple(caps, "height", G_TYPE_INT, h, NULL);
 	g_object_set(capsfilter, "caps", caps, NULL);
@@ -408,7 +418,8 @@ import (
 // cframe is the Go handle on one capture's lsie_frame.
 type cframe struct{ p *C.lsie_frame }
 
-func newCFrame() *cframe { return &cframe{p: C.lsie_frame_new()} }
+// newCFrame makes the C frame; cuda maps buffers as CUDA memory (GPU).
+func newCFrame(cuda bool) *cframe { return &cframe{p: C.lsie_frame_new(cbool(cuda))} }
 
 // free releases the C frame; safe to call twice.
 func (f *cframe) free() {
@@ -441,7 +452,12 @@ func (f *cframe) pull(sink unsafe.Pointer) (Frame, time.Duration, bool, error) {
 		Stride: stride,
 		Format: shm.FormatRGB24,
 	}
-	if p.uv != nil {
+	switch {
+	case p.cuda == C.TRUE:
+		// Device pointers: nothing here may read through them.
+		fr.Data, fr.Format, fr.UVStride, fr.Device = nil, shm.FormatNV12, int(p.uv_stride), true
+		fr.DeviceY, fr.DeviceUV = uintptr(unsafe.Pointer(p.data)), uintptr(unsafe.Pointer(p.uv))
+	case p.uv != nil:
 		fr.Format, fr.UVStride = shm.FormatNV12, int(p.uv_stride)
 		fr.UV = unsafe.Slice((*byte)(unsafe.Pointer(p.uv)), fr.UVStride*((h+1)/2))
 	}
@@ -532,13 +548,20 @@ var (
 )
 
 // setVideoCaps constrains a capsfilter to format (RGB24 or NV12) at w x h
-// (0 leaves a side open).
-func setVideoCaps(capsfilter unsafe.Pointer, format shm.PixelFormat, w, h int) {
+// (0 leaves a side open), in CUDA memory when cuda is set.
+func setVideoCaps(capsfilter unsafe.Pointer, format shm.PixelFormat, cuda bool, w, h int) {
 	name := capsRGB
 	if format == shm.FormatNV12 {
 		name = capsNV12
 	}
-	C.lsie_set_video_caps((*C.GstElement)(capsfilter), name, C.gint(w), C.gint(h))
+	C.lsie_set_video_caps((*C.GstElement)(capsfilter), name, cbool(cuda), C.gint(w), C.gint(h))
+}
+
+func cbool(b bool) C.gboolean {
+	if b {
+		return C.TRUE
+	}
+	return C.FALSE
 }
 
 // setTestCaps sets the raw caps of a test source.

@@ -149,6 +149,13 @@ func (c *Capture) build() (*graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new pipeline: %w", err)
 	}
+	if c.cfg.GPU != nil {
+		// Before any element asks: nvcodec's elements then work in the
+		// host's own CUDA context, whose pointers its pool can copy from.
+		if err := setCUDAContext(p.Unsafe(), c.cfg.GPU); err != nil {
+			return nil, err
+		}
+	}
 	g := newGraph(c, p)
 	if c.pace != nil {
 		c.pace.reset()
@@ -224,7 +231,8 @@ func (c *Capture) newClocksync(name string) (*gst.Element, error) {
 func (c *Capture) sinkSync() bool { return c.cfg.Realtime && !c.unclocked }
 
 // buildAnalysis adds [clocksync] ! [queue] ! videorate ! videoscale ! videoconvert !
-// capsfilter ! appsink to the pipeline.
+// capsfilter ! appsink to the pipeline (cudaupload ! cudaconvertscale for
+// Config.GPU).
 func (c *Capture) buildAnalysis(g *graph) error {
 	var chain []*gst.Element
 	if c.paced() {
@@ -257,11 +265,17 @@ func (c *Capture) buildAnalysis(g *graph) error {
 	if err := setProps(rate, map[string]any{"max-rate": c.cfg.FPS, "drop-only": true}); err != nil {
 		return err
 	}
-	scale, err := newElement("videoscale", "scale")
+	// On the GPU, cudaupload takes software-decoded frames up (and lets
+	// nvh264dec's CUDA frames through) and one kernel scales and converts.
+	scaler, converter := "videoscale", "videoconvert"
+	if c.cfg.GPU != nil {
+		scaler, converter = "cudaupload", "cudaconvertscale"
+	}
+	scale, err := newElement(scaler, "scale")
 	if err != nil {
 		return err
 	}
-	conv, err := newElement("videoconvert", "convert")
+	conv, err := newElement(converter, "convert")
 	if err != nil {
 		return err
 	}
@@ -269,7 +283,7 @@ func (c *Capture) buildAnalysis(g *graph) error {
 	if err != nil {
 		return err
 	}
-	setVideoCaps(filter.Unsafe(), c.cfg.Format, 0, 0)
+	setVideoCaps(filter.Unsafe(), c.cfg.Format, c.cfg.GPU != nil, 0, 0)
 	sinkEl, err := newElement("appsink", "sink")
 	if err != nil {
 		return err
@@ -440,7 +454,7 @@ func (c *Capture) buildTest(g *graph) error {
 	}
 	setTestCaps(caps.Unsafe(), s.Width, s.Height, s.FPS)
 	w, h := outputSize(dims{W: s.Width, H: s.Height, ParN: 1, ParD: 1}, c.cfg.MaxWidth)
-	setVideoCaps(g.capsfilter.Unsafe(), c.cfg.Format, w, h)
+	setVideoCaps(g.capsfilter.Unsafe(), c.cfg.Format, c.cfg.GPU != nil, w, h)
 	if err := g.pipeline.AddMany(src, caps); err != nil {
 		return fmt.Errorf("add test source: %w", err)
 	}
@@ -516,7 +530,7 @@ func (c *Capture) onPadAdded(g *graph, el unsafe.Pointer, pad *gst.Pad) {
 	if isVideo && g.videoLinked.CompareAndSwap(false, true) {
 		if known {
 			w, h := outputSize(d, c.cfg.MaxWidth)
-			setVideoCaps(g.capsfilter.Unsafe(), c.cfg.Format, w, h)
+			setVideoCaps(g.capsfilter.Unsafe(), c.cfg.Format, c.cfg.GPU != nil, w, h)
 			c.log.Debug("video stream", "pad", pad.GetName(), "source_size", fmt.Sprintf("%dx%d", d.W, d.H), "analysis_size", fmt.Sprintf("%dx%d", w, h))
 		} else {
 			c.log.Warn("video stream size unknown; frames keep the source size", "pad", pad.GetName())

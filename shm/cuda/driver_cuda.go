@@ -61,6 +61,23 @@ static CUresult lsie_ipc_open_event(CUevent *e, const void *in) {
 	return cuIpcOpenEventHandle(e, h);
 }
 
+// lsie_copy_plane queues a pitched device-to-device copy of rows rows of
+// width bytes.
+static CUresult lsie_copy_plane(CUdeviceptr dst, size_t dst_pitch, CUdeviceptr src, size_t src_pitch,
+		size_t width, size_t rows, CUstream stream) {
+	CUDA_MEMCPY2D c;
+	memset(&c, 0, sizeof c);
+	c.srcMemoryType = CU_MEMORYTYPE_DEVICE;
+	c.srcDevice = src;
+	c.srcPitch = src_pitch;
+	c.dstMemoryType = CU_MEMORYTYPE_DEVICE;
+	c.dstDevice = dst;
+	c.dstPitch = dst_pitch;
+	c.WidthInBytes = width;
+	c.Height = rows;
+	return cuMemcpy2DAsync(&c, stream);
+}
+
 static CUresult lsie_host_alloc(void **p, size_t n) {
 	return cuMemHostAlloc(p, n, CU_MEMHOSTALLOC_PORTABLE);
 }
@@ -91,12 +108,16 @@ func check(op string, r C.CUresult) error {
 	return &Error{Op: op, Code: int(r), Name: C.GoString(C.lsie_error_name(r))}
 }
 
-// cu.Event and cu.Stream wrap one driver handle each; the shim needs the raw
+// cu.Event, cu.Stream and cu.CUContext wrap one driver handle each; the shim needs the raw
 // handle, which cu does not export in a type other packages can use. These
 // arrays fail to compile if cu ever changes that layout.
 var (
 	_ [unsafe.Sizeof(cu.Event{}) - unsafe.Sizeof(uintptr(0))]struct{}
 	_ [unsafe.Sizeof(uintptr(0)) - unsafe.Sizeof(cu.Event{})]struct{}
+	_ [unsafe.Sizeof(cu.Stream{}) - unsafe.Sizeof(uintptr(0))]struct{}
+	_ [unsafe.Sizeof(uintptr(0)) - unsafe.Sizeof(cu.Stream{})]struct{}
+	_ [unsafe.Sizeof(cu.CUContext{}) - unsafe.Sizeof(uintptr(0))]struct{}
+	_ [unsafe.Sizeof(uintptr(0)) - unsafe.Sizeof(cu.CUContext{})]struct{}
 )
 
 func rawEvent(e cu.Event) C.CUevent { return *(*C.CUevent)(unsafe.Pointer(&e)) }
@@ -145,6 +166,12 @@ func OpenDevice(ordinal int) (*Device, error) {
 		return nil, fmt.Errorf("cuda: device %d: retain primary context: %w", ordinal, err)
 	}
 	return &Device{ordinal: ordinal, dev: dev, ctx: ctx}, nil
+}
+
+// Context returns the primary context's CUcontext handle, for libraries
+// that take a context to share (GStreamer's CUDA elements).
+func (d *Device) Context() uintptr {
+	return uintptr(unsafe.Pointer(*(*C.CUcontext)(unsafe.Pointer(&d.ctx))))
 }
 
 // Ordinal returns the device's ordinal, which descriptors carry.
@@ -238,4 +265,12 @@ func FreeHost(b []byte) error {
 		return fmt.Errorf("cuda: free pinned memory: %w", err)
 	}
 	return nil
+}
+
+// copyPlane queues a pitched device-to-device copy on stream; it must run
+// inside Device.Do.
+func copyPlane(dst cu.DevicePtr, dstPitch int, src uintptr, srcPitch, width, rows int, stream cu.Stream) error {
+	s := *(*C.CUstream)(unsafe.Pointer(&stream))
+	return check("cuMemcpy2DAsync", C.lsie_copy_plane(C.CUdeviceptr(dst), C.size_t(dstPitch), C.CUdeviceptr(src), C.size_t(srcPitch),
+		C.size_t(width), C.size_t(rows), s))
 }

@@ -234,6 +234,38 @@ func (p *Pool) Upload(slot int, stream uint32, seq uint64, pts int64) (shm.Descr
 	return p.info.Descriptor(slot, stream, gen, seq, pts), nil
 }
 
+// CopyFrom is Upload for an NV12 frame already in device memory that this
+// pool's context can read (GStreamer's nvcodec output in the same context):
+// both planes are copied on the upload stream, pitch to pitch, and it waits
+// for the copy, since the source goes back to its owner when the caller
+// returns.
+func (p *Pool) CopyFrom(slot int, y uintptr, yPitch int, uv uintptr, uvPitch int, stream uint32, seq uint64, pts int64) (shm.Descriptor, error) {
+	w, h, pitch := int(p.info.Width), int(p.info.Height), int(p.info.Pitch)
+	if p.info.Format != shm.FormatNV12 || yPitch < w || uvPitch < w+w&1 || y == 0 || uv == 0 {
+		return shm.Descriptor{}, fmt.Errorf("cuda pool %d: copy of a %s %dx%d frame with pitches %d, %d into %s buffers",
+			p.info.ID, shm.FormatNV12, w, h, yPitch, uvPitch, p.info.Format)
+	}
+	p.headers.BeginWrite(slot)
+	err := p.dev.Do(func() error {
+		buf := p.bufs[slot]
+		if err := copyPlane(buf, pitch, y, yPitch, w, h, p.stream); err != nil {
+			return err
+		}
+		if err := copyPlane(buf+cu.DevicePtr(pitch*h), pitch, uv, uvPitch, w+w&1, (h+1)/2, p.stream); err != nil {
+			return err
+		}
+		if err := p.events[slot].Record(p.stream); err != nil {
+			return fmt.Errorf("record event: %w", err)
+		}
+		return p.events[slot].Synchronize()
+	})
+	if err != nil {
+		return shm.Descriptor{}, fmt.Errorf("cuda pool %d: copy into slot %d: %w", p.info.ID, slot, err)
+	}
+	gen := p.headers.EndWrite(slot, stream, seq, pts, 0)
+	return p.info.Descriptor(slot, stream, gen, seq, pts), nil
+}
+
 // Record re-records slot's event on the upload stream, after work the host
 // queued there following Upload (the descriptor is not sent yet).
 func (p *Pool) Record(slot int) error {
