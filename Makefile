@@ -58,6 +58,7 @@ bench: build
 	$(GO) test -run XXX -bench PluginRecovery -benchtime 1x ./cmd/lsie-host/
 	$(GO) test -run XXX -bench . ./host/telemetry/ ./host/events/
 	$(GO) test -run XXX -bench PostTelemetry -benchtime 100x ./host/api/
+	$(GO) test -run XXX -bench FrameWrite1080p -count 3 ./host/
 
 proto:
 	cd sdk/proto/pluginv1 && protoc -I. --go_out=. --go_opt=paths=source_relative \

@@ -117,10 +117,14 @@ stream "ball" {
     # Frames wider than this are scaled down to it, keeping the aspect ratio;
     # narrower frames are never scaled up. 16..7680 pixels.
     max_width = 640 # (default: 640)
-    # Where analysis frames live: "host" (sealed memfd slots shared with the
-    # plugins) or "cuda" (device buffers shared through CUDA IPC handles:
-    # a build with -tags cuda on a host with the NVIDIA driver, docs/CUDA.md;
-    # other builds refuse it with "built without CUDA").
+    # Where analysis frames live: "host" (RGB24 in sealed memfd slots shared
+    # with the plugins, topic video.rgb24) or "cuda" (NV12 in device buffers
+    # shared through CUDA IPC handles, topic video.nv12.cuda, plus each model
+    # input the plugins declare, video.rgbf32.cuda, made once per frame on
+    # the GPU). "cuda" needs a build with -tags cuda on a host with the
+    # NVIDIA driver (docs/CUDA.md); other builds refuse it with "built
+    # without CUDA", and a plugin taking video in the other memory is refused
+    # by name.
     memory = "host" # (default: "host")
   }
 

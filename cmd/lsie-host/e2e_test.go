@@ -458,6 +458,9 @@ func TestConfigCheckShippedConfigs(t *testing.T) {
 			strings.Contains(out, "change-me")) {
 			t.Errorf("%s: telemetry and experiments not summarised (or the secret shown):\n%s", f, out)
 		}
+		if strings.HasSuffix(f, "cuda.hcl") && !strings.Contains(out, `memory cuda (this binary cannot run it: built without CUDA`) {
+			t.Errorf("%s: a CUDA stream checked by a build without CUDA is not flagged:\n%s", f, out)
+		}
 	}
 }
 

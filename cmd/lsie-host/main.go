@@ -26,6 +26,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/semver"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/sdk/transcript"
+	"github.com/lsie-mlf/lsie/shm/cuda"
 	"github.com/urfave/cli/v2"
 )
 
@@ -194,8 +195,14 @@ func configCheck(c *cli.Context) error {
 		for i, p := range s.Plugins {
 			names[i] = p.Name
 		}
-		fmt.Fprintf(w, "  stream %q: %s, %d fps max, width ≤ %d, realtime=%t loop=%t, plugins [%s]\n",
-			s.ID, s.Source.Redacted(), s.Video.FPS, s.Video.MaxWidth, s.Realtime, s.Loop, strings.Join(names, ", "))
+		memory := s.Video.Memory
+		if memory == config.MemoryCUDA {
+			if err := cuda.Available(); err != nil {
+				memory += " (this binary cannot run it: " + err.Error() + ")"
+			}
+		}
+		fmt.Fprintf(w, "  stream %q: %s, %d fps max, width ≤ %d, memory %s, realtime=%t loop=%t, plugins [%s]\n",
+			s.ID, s.Source.Redacted(), s.Video.FPS, s.Video.MaxWidth, memory, s.Realtime, s.Loop, strings.Join(names, ", "))
 	}
 	for _, src := range cfg.Telemetry.Sources {
 		// Never the secret.
