@@ -126,6 +126,10 @@ stream "ball" {
     # without CUDA", and a plugin taking video in the other memory is refused
     # by name.
     memory = "host" # (default: "host")
+
+    # The CUDA device ordinal of this stream's frames with memory = "cuda":
+    # 0..63.
+    gpu = 0 # (default: 0)
   }
 
   # One block per plugin analysing this stream; the label is the plugin's

@@ -11,31 +11,36 @@ import (
 	"github.com/lsie-mlf/lsie/shm/cuda"
 )
 
-func init() { builtinDevices = &cudaDevices{} }
+func init() { builtinDevices = &cudaDevices{open: map[int]*cuda.Device{}} }
 
-// cudaDevices opens frame pools on device 0, whose primary context every
-// stream of the host shares.
+// cudaDevices opens frame pools on the host's GPUs, each in its primary
+// context, which every stream on that device shares.
 type cudaDevices struct {
-	once sync.Once
-	dev  *cuda.Device
-	err  error
+	mu   sync.Mutex
+	open map[int]*cuda.Device
 }
 
-func (d *cudaDevices) device() (*cuda.Device, error) {
-	d.once.Do(func() { d.dev, d.err = cuda.OpenDevice(0) })
-	return d.dev, d.err
-}
-
-func (d *cudaDevices) Probe() error {
-	if err := cuda.Available(); err != nil {
-		return err
+func (d *cudaDevices) device(ordinal int) (*cuda.Device, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if dev := d.open[ordinal]; dev != nil {
+		return dev, nil
 	}
-	_, err := d.device()
+	dev, err := cuda.OpenDevice(ordinal)
+	if err != nil {
+		return nil, err
+	}
+	d.open[ordinal] = dev
+	return dev, nil
+}
+
+func (d *cudaDevices) Probe(ordinal int) error {
+	_, err := d.device(ordinal)
 	return err
 }
 
-func (d *cudaDevices) Decoder() (*capture.GPU, error) {
-	dev, err := d.device()
+func (d *cudaDevices) Decoder(ordinal int) (*capture.GPU, error) {
+	dev, err := d.device(ordinal)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +51,7 @@ func (d *cudaDevices) Decoder() (*capture.GPU, error) {
 }
 
 func (d *cudaDevices) Open(spec deviceSpec) (frameStore, error) {
-	dev, err := d.device()
+	dev, err := d.device(spec.Device)
 	if err != nil {
 		return nil, err
 	}

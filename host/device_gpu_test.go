@@ -20,7 +20,7 @@ func TestCUDAStreamOnGPU(t *testing.T) {
 	if plugins == "" {
 		t.Fatal("LSIE_TEST_CUDA_PLUGINS is not set: point it at bin/cuda/plugins (built by make cuda-check)")
 	}
-	if err := builtinDevices.Probe(); err != nil {
+	if err := builtinDevices.Probe(0); err != nil {
 		t.Fatal(err)
 	}
 	segs, err := runHost(t, cudaStreamConfig(t.TempDir(), "gpustat", "tensor64"), plugins, nil, hclog.NewNullLogger())

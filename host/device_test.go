@@ -34,9 +34,9 @@ type hostDevices struct {
 	stores   []*hostDeviceStore
 }
 
-func (d *hostDevices) Probe() error { return d.probeErr }
+func (d *hostDevices) Probe(int) error { return d.probeErr }
 
-func (d *hostDevices) Decoder() (*capture.GPU, error) {
+func (d *hostDevices) Decoder(int) (*capture.GPU, error) {
 	return nil, errors.New("the stand-in device has no GStreamer context")
 }
 
@@ -320,7 +320,7 @@ func TestCUDAMemoryWiring(t *testing.T) {
 		{name: "model input without a size", cfg: cudaStreamConfig(dir, "tensornone"), devices: &hostDevices{},
 			want: `stream "gpu": plugin "tensornone": consumes video.rgbf32.cuda but its manifest declares no device_input`},
 		{name: "no device", cfg: cudaStreamConfig(dir, "nv12plugin"), devices: &hostDevices{probeErr: errors.New("no CUDA driver: cuInit: CUDA_ERROR_NO_DEVICE")},
-			want: `stream "gpu": video.memory = "cuda": stream cannot run: no CUDA driver: cuInit: CUDA_ERROR_NO_DEVICE`, is: api.ErrUnrunnable},
+			want: `stream "gpu": video.memory = "cuda", gpu = 0: stream cannot run: no CUDA driver: cuInit: CUDA_ERROR_NO_DEVICE`, is: api.ErrUnrunnable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

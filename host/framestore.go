@@ -81,6 +81,7 @@ func (m *memfdStore) Close() error {
 
 // deviceSpec is the geometry of a stream's pool of GPU frame buffers.
 type deviceSpec struct {
+	Device int // CUDA ordinal
 	// IDs are the region ids of the views: the NV12 frames, then one per tensor.
 	IDs           []uint32
 	Slots         int
@@ -93,13 +94,13 @@ type deviceSpec struct {
 // registers shm/cuda's (device_cuda.go); the default build has none, and
 // tests plug in a host-memory stand-in, since this machine has no GPU.
 type deviceProvider interface {
-	// Probe says whether a device is usable, and why not.
-	Probe() error
+	// Probe says whether device ordinal is usable, and why not.
+	Probe(ordinal int) error
 	Open(spec deviceSpec) (frameStore, error)
-	// Decoder returns the context for capture's GPU branch (nvcodec
-	// scaling and conversion, frames straight into the pool), or why the
-	// frames are to be converted on the CPU and uploaded instead.
-	Decoder() (*capture.GPU, error)
+	// Decoder returns the context for capture's GPU branch on device
+	// ordinal (nvcodec scaling and conversion, frames straight into the
+	// pool), or why frames are to be converted on the CPU and uploaded.
+	Decoder(ordinal int) (*capture.GPU, error)
 }
 
 // builtinDevices is this build's provider; nil without -tags cuda.
@@ -138,15 +139,6 @@ func copyNV12(dst []byte, pitch int, f *capture.Frame) error {
 	return nil
 }
 
-// cudaUnavailable is why a stream cannot have its frames in CUDA memory on
-// this host, or nil.
-func (h *Host) cudaUnavailable() error {
-	d := h.devices()
-	if d == nil {
-		return cuda.Available() // "built without CUDA"
-	}
-	return d.Probe()
-}
 
 // deviceInputSpec reads the tensor a plugin declares for video.rgbf32.cuda.
 func deviceInputSpec(m *pluginv1.Manifest) (cuda.PreprocessSpec, error) {

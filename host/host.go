@@ -261,7 +261,7 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	var gpu *capture.GPU
 	if st.Video.Memory == config.MemoryCUDA {
 		format = shm.FormatNV12 // decoders' own format: half the bytes of RGB to upload
-		if gpu, err = h.devices().Decoder(); err != nil {
+		if gpu, err = h.devices().Decoder(st.Video.GPU); err != nil {
 			s.log.Info("frames are scaled and converted on the CPU, then uploaded from pinned memory", "reason", err)
 		} else {
 			s.log.Info("frames are scaled and converted on the GPU (nvcodec) and copied device to device")

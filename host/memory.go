@@ -5,6 +5,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/api"
 	"github.com/lsie-mlf/lsie/host/config"
+	"github.com/lsie-mlf/lsie/shm/cuda"
 )
 
 // checkMemory refuses a stream whose frames should live in CUDA memory
@@ -15,8 +16,12 @@ func (h *Host) checkMemory(st config.Stream) error {
 	if st.Video.Memory != config.MemoryCUDA {
 		return nil
 	}
-	if err := h.cudaUnavailable(); err != nil {
-		return fmt.Errorf("stream %q: video.memory = \"cuda\": %w: %w", st.ID, api.ErrUnrunnable, err)
+	d := h.devices()
+	if d == nil {
+		return fmt.Errorf("stream %q: video.memory = \"cuda\": %w: %w", st.ID, api.ErrUnrunnable, cuda.Available())
+	}
+	if err := d.Probe(st.Video.GPU); err != nil {
+		return fmt.Errorf("stream %q: video.memory = \"cuda\", gpu = %d: %w: %w", st.ID, st.Video.GPU, api.ErrUnrunnable, err)
 	}
 	return nil
 }

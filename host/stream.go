@@ -120,7 +120,7 @@ func (s *streamRunner) ensureStore(f *capture.Frame) (frameStore, error) {
 	var st frameStore
 	var err error
 	if s.cfg.Video.Memory == config.MemoryCUDA {
-		spec := deviceSpec{Slots: slots, Width: f.Width, Height: f.Height, Tensors: s.tensors}
+		spec := deviceSpec{Device: s.cfg.Video.GPU, Slots: slots, Width: f.Width, Height: f.Height, Tensors: s.tensors}
 		for range 1 + len(s.tensors) {
 			spec.IDs = append(spec.IDs, s.h.nextRegionID())
 		}

@@ -158,6 +158,9 @@ type Video struct {
 	// CUDA IPC handles; needs a build with -tags cuda and the NVIDIA
 	// driver, see docs/CUDA.md).
 	Memory string
+	// GPU is the CUDA device ordinal of the stream's frames (`gpu`): 0..63,
+	// default 0; used with Memory "cuda".
+	GPU int
 }
 
 // PluginRef attaches one plugin to one stream.
@@ -206,6 +209,7 @@ const (
 	defaultLoop            = false
 	defaultFPS             = 5
 	defaultMaxWidth        = 640
+	defaultGPU             = 0
 	defaultWindow          = 2
 	defaultEventBound      = 256
 )
@@ -230,7 +234,7 @@ func defaultStream(id string, pos Pos) Stream {
 		ID:       id,
 		Realtime: defaultRealtime,
 		Loop:     defaultLoop,
-		Video:    Video{FPS: defaultFPS, MaxWidth: defaultMaxWidth, Memory: MemoryHost},
+		Video:    Video{FPS: defaultFPS, MaxWidth: defaultMaxWidth, Memory: MemoryHost, GPU: defaultGPU},
 		Pos:      pos,
 	}
 }

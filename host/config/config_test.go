@@ -157,6 +157,7 @@ stream "lo" {
   video {
     fps       = 1
     max_width = 7680
+    gpu       = 63
   }
   plugin "p" { window = 1 }
 }`,
@@ -165,8 +166,8 @@ stream "lo" {
 				c.Segment = Segment{Duration: 300 * time.Second, MaxCloseDelay: 10 * time.Minute}
 				c.Streams = []Stream{{
 					ID: "lo", Source: mustSpec(t, "test://snow"), Realtime: true,
-					Video:   Video{FPS: 1, MaxWidth: 7680, Memory: MemoryHost},
-					Plugins: []PluginRef{{Name: "p", Window: 1, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 11, Column: 3}}},
+					Video:   Video{FPS: 1, MaxWidth: 7680, Memory: MemoryHost, GPU: 63},
+					Plugins: []PluginRef{{Name: "p", Window: 1, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 12, Column: 3}}},
 					Pos:     Pos{File: "t.hcl", Line: 5, Column: 1},
 				}}
 				return c
@@ -303,6 +304,11 @@ func TestParseInvalid(t *testing.T) {
 			name: "max_width too small",
 			src:  stream(`  video { max_width = 15 }`),
 			want: `t.hcl:3:11: stream "cam1": video.max_width: must be 16..7680, got 15`,
+		},
+		{
+			name: "gpu out of range",
+			src:  stream(`  video { gpu = 64 }`),
+			want: `t.hcl:3:11: stream "cam1": video.gpu: must be 0..63, got 64`,
 		},
 		{
 			name: "max_width too large",

@@ -77,7 +77,7 @@ func TestExampleDocumentsDefaults(t *testing.T) {
 
 	want := []string{
 		"segment.duration", "segment.max_close_delay", "store.sqlite", "api.listen", "api.token", "api.allowed_hosts",
-		"stream.realtime", "stream.loop", "stream.video.fps", "stream.video.max_width", "stream.video.memory",
+		"stream.realtime", "stream.loop", "stream.video.fps", "stream.video.max_width", "stream.video.memory", "stream.video.gpu",
 		"stream.plugin.window", "stream.plugin.event_bound",
 		"telemetry.tolerance", "telemetry.max_body", "telemetry.max_events", "telemetry.payload_retention",
 		"telemetry.purge_interval", "analytics.au", "analytics.au_plugin", "analytics.semantic_plugin",

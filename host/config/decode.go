@@ -186,6 +186,7 @@ func (d *decoder) stream(b *hclsyntax.Block, parent path, c *Config) {
 				{"fps", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Video.FPS) }},
 				{"max_width", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Video.MaxWidth) }},
 				{"memory", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &s.Video.Memory) }},
+				{"gpu", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Video.GPU) }},
 			}, nil)
 			d.blocks(blk.Body, vp)
 		case "plugin":

@@ -307,6 +307,8 @@ func (r *jsonReader) video(p path, v *Video) error {
 			return r.integer(kp, &v.MaxWidth)
 		case "memory":
 			return r.str(kp, &v.Memory)
+		case "gpu":
+			return r.integer(kp, &v.GPU)
 		}
 		return r.unknown(keyAt, kp)
 	})

@@ -31,14 +31,14 @@ func TestParseStreamValid(t *testing.T) {
 	}{
 		{
 			name: "every field",
-			json: `{"id":"cam2","source":"test://ball","realtime":true,"loop":false,"video":{"fps":5,"max_width":640},` +
+			json: `{"id":"cam2","source":"test://ball","realtime":true,"loop":false,"video":{"fps":5,"max_width":640,"memory":"cuda","gpu":3},` +
 				`"plugins":[{"name":"visual","window":2,"attributes":{"threshold":"0.5"}}]}`,
 			want: func() Stream {
 				return Stream{
 					ID: "cam2", Source: mustSpec(t, "test://ball"), Realtime: true, Loop: false,
-					Video: Video{FPS: 5, MaxWidth: 640, Memory: MemoryHost},
+					Video: Video{FPS: 5, MaxWidth: 640, Memory: MemoryCUDA, GPU: 3},
 					Plugins: []PluginRef{{Name: "visual", Window: 2, EventBound: 256, Attributes: map[string]string{"threshold": "0.5"},
-						Pos: Pos{Line: 1, Column: 111}}},
+						Pos: Pos{Line: 1, Column: 135}}},
 					Pos: Pos{Line: 1, Column: 1},
 				}
 			},

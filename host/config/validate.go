@@ -23,6 +23,7 @@ const (
 	maxMaxCloseDelay   = 10 * time.Minute
 	minFPS, maxFPS     = 1, 60
 	minWidth, maxWidth = 16, 7680
+	maxGPU             = 63
 	minWindow          = 1
 	maxWindow          = 64
 	minEventBound      = 1
@@ -139,6 +140,7 @@ func (d *decoder) validateStream(s *Stream, p path) {
 	if m := vp.attr("memory"); s.Video.Memory != MemoryHost && s.Video.Memory != MemoryCUDA {
 		d.add(d.where(m, s.Pos), m.show, fmt.Sprintf(`must be "host" or "cuda", got %s`, quoteShort(s.Video.Memory)))
 	}
+	d.intIn(vp.attr("gpu"), s.Pos, s.Video.GPU, 0, maxGPU)
 	firstPlugin := map[string]Pos{}
 	for j := range s.Plugins {
 		pr := &s.Plugins[j]
