@@ -139,7 +139,6 @@ func copyNV12(dst []byte, pitch int, f *capture.Frame) error {
 	return nil
 }
 
-
 // deviceInputSpec reads the tensor a plugin declares for video.rgbf32.cuda.
 func deviceInputSpec(m *pluginv1.Manifest) (cuda.PreprocessSpec, error) {
 	d := m.GetDeviceInput()
