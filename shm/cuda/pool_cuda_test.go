@@ -27,6 +27,17 @@ func openDevice(t *testing.T) *Device {
 	return dev
 }
 
+// nv12Pool makes a pool of NV12 slots, closed when the test ends.
+func nv12Pool(t *testing.T, dev *Device, id uint32, slots, width, height int) *Pool {
+	t.Helper()
+	p, err := NewPool(dev, PoolSpec{ID: id, Slots: slots, Format: shm.FormatNV12, Width: width, Height: height})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
 func TestPoolCreateClose(t *testing.T) {
 	dev := openDevice(t)
 	p, err := NewPool(dev, PoolSpec{ID: 9, Slots: 3, Format: shm.FormatNV12, Width: 1920, Height: 1080})
@@ -55,11 +66,7 @@ const ipcEnv = "LSIE_CUDA_IPC_HELPER"
 
 func TestIPCRoundTripInChild(t *testing.T) {
 	dev := openDevice(t)
-	p, err := NewPool(dev, PoolSpec{ID: 4, Slots: 2, Format: shm.FormatNV12, Width: 64, Height: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := nv12Pool(t, dev, 4, 2, 64, 32)
 	slot, _ := p.Leases().TryAcquire()
 	st, err := p.Staging(slot)
 	if err != nil {
@@ -98,11 +105,7 @@ func TestIPCRoundTripInChild(t *testing.T) {
 func TestPreprocessKernelMatchesCPU(t *testing.T) {
 	dev := openDevice(t)
 	const w, h = 1920, 1080
-	p, err := NewPool(dev, PoolSpec{ID: 5, Slots: 1, Format: shm.FormatNV12, Width: w, Height: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := nv12Pool(t, dev, 5, 1, w, h)
 	src, _ := p.Staging(0)
 	for i := range src {
 		src[i] = byte(i*31 + i/4096)

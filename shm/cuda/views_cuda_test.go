@@ -17,11 +17,7 @@ import (
 func TestViewMatchesCPU(t *testing.T) {
 	dev := openDevice(t)
 	const w, h = 320, 240
-	p, err := NewPool(dev, PoolSpec{ID: 11, Slots: 2, Format: shm.FormatNV12, Width: w, Height: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := nv12Pool(t, dev, 11, 2, w, h)
 	spec := PreprocessSpec{Width: 64, Height: 48, Mean: [3]float32{0.5, 0.4, 0.3}, Std: [3]float32{0.2, 0.25, 0.3}}
 	v, err := p.AddView(12, spec)
 	if err != nil {
@@ -69,17 +65,13 @@ func TestViewMatchesCPU(t *testing.T) {
 func TestCopyFromDevice(t *testing.T) {
 	dev := openDevice(t)
 	const w, h, srcPitch = 70, 30, 128
-	p, err := NewPool(dev, PoolSpec{ID: 13, Slots: 1, Format: shm.FormatNV12, Width: w, Height: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := nv12Pool(t, dev, 13, 1, w, h)
 	src := make([]byte, srcPitch*(h+h/2))
 	for i := range src {
 		src[i] = byte(i * 29)
 	}
 	got := make([]byte, p.Info().BufferBytes())
-	err = dev.Do(func() error {
+	err := dev.Do(func() error {
 		d, err := cu.MemAlloc(int64(len(src)))
 		if err != nil {
 			return err
@@ -119,11 +111,7 @@ const spinSource = `extern "C" __global__ void lsie_spin(long long cycles) {
 func TestEventOrdersReader(t *testing.T) {
 	dev := openDevice(t)
 	const w, h = 256, 64
-	p, err := NewPool(dev, PoolSpec{ID: 14, Slots: 1, Format: shm.FormatNV12, Width: w, Height: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := nv12Pool(t, dev, 14, 1, w, h)
 	mod, err := Compile(dev, "spin.cu", spinSource)
 	if err != nil {
 		t.Fatal(err)
