@@ -441,6 +441,15 @@ func TestPluginsLsSkipsNonPlugins(t *testing.T) {
 	if out, code := runHost(t, "plugins", "inspect", "--plugins", dir, "nosuch"); code == 0 || !strings.Contains(out, "plugin not found") {
 		t.Errorf("inspecting a missing plugin: exit %d\n%s", code, out)
 	}
+	// A plugin taking a model input on the GPU shows it (started here: the
+	// manifest is all inspect needs, no GPU).
+	if b, err := exec.Command("go", "build", "-o", filepath.Join(dir, "tensor64"), "../../host/testdata/tensorplugin").CombinedOutput(); err != nil {
+		t.Fatalf("build tensorplugin: %v\n%s", err, b)
+	}
+	out, code = runHost(t, "plugins", "inspect", "--plugins", dir, "--log-level", "error", "tensor64")
+	if want := "model input: 64x64 planar RGB float32 on the GPU, mean [0.485 0.456 0.406], std [0.229 0.224 0.225]"; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("plugins inspect lacks %q (exit %d):\n%s", want, code, out)
+	}
 }
 
 func TestConfigCheckShippedConfigs(t *testing.T) {

@@ -375,10 +375,11 @@ func pluginsInspect(c *cli.Context) error {
 	desc, protocol := "", dash(r.protocol)
 	health := "-"
 	var fields []*pluginv1.FieldSpec
+	var deviceInput *pluginv1.DeviceInput
 	if r.proc != nil {
 		defer r.proc.Close()
 		m := r.proc.Manifest()
-		desc, fields = m.GetDescription(), m.GetFields()
+		desc, fields, deviceInput = m.GetDescription(), m.GetFields(), m.GetDeviceInput()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		health = "ok"
@@ -396,7 +397,11 @@ func pluginsInspect(c *cli.Context) error {
 		fmt.Fprintf(w, "runs:        %s (verified private copy)\n", r.bin.ExecPath)
 	}
 	fmt.Fprintf(w, "sha256:      %s\nlock:        %s\nstatus:      %s\nhealth:      %s\n", bin.SHA256, lockLine, r.status, health)
-	fmt.Fprintf(w, "inputs:      %s\noutputs:     %s\nfields:\n", strings.Join(r.manifest.GetInputs(), ", "), strings.Join(r.manifest.GetOutputs(), ", "))
+	fmt.Fprintf(w, "inputs:      %s\noutputs:     %s\n", strings.Join(r.manifest.GetInputs(), ", "), strings.Join(r.manifest.GetOutputs(), ", "))
+	if d := deviceInput; d != nil {
+		fmt.Fprintf(w, "model input: %dx%d planar RGB float32 on the GPU, mean %v, std %v\n", d.GetWidth(), d.GetHeight(), d.GetMean(), d.GetStd())
+	}
+	fmt.Fprintln(w, "fields:")
 	for _, f := range fields {
 		fmt.Fprintf(w, "  %-16s %-8s %-12s %s\n", f.GetName(), f.GetType(), f.GetUnit(), f.GetDescription())
 	}
