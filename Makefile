@@ -87,3 +87,18 @@ cuda-check:
 	cd examples/gpustat && $(CUDA_ENV) $(GO) vet -tags cuda ./... && $(CUDA_ENV) $(GO) build -tags cuda -o ../../bin/cuda/gpustat .
 	cp bin/cuda/gpustat bin/cuda/plugins/gpustat
 	cp -P var/cuda/lib/libnvrtc.so.11.2 var/cuda/lib/libnvrtc-builtins.so.11.8 bin/cuda/
+
+# var/cuda-pack.tar.xz: bin/cuda with stripped binaries, small enough (under
+# 64 MiB) to carry to a GPU machine that has no Go (docs/CUDA.md).
+.PHONY: cuda-pack
+cuda-pack: cuda-check
+	rm -rf var/cuda-pack && mkdir -p var/cuda-pack/plugins
+	$(CUDA_ENV) $(GO) build -tags cuda -ldflags "-s -w" -o var/cuda-pack/lsie-host ./cmd/lsie-host
+	$(CUDA_ENV) $(GO) build -tags cuda -ldflags "-s -w" -o var/cuda-pack/cuda-bench ./cmd/cuda-bench
+	$(CUDA_ENV) $(GO) test -tags cuda -ldflags "-s -w" -c -o var/cuda-pack/shm-cuda.test ./shm/cuda
+	$(CUDA_ENV) $(GO) test -tags cuda -ldflags "-s -w" -c -o var/cuda-pack/host-cuda.test ./host
+	$(CUDA_ENV) $(GO) build -tags cuda -ldflags "-s -w" -o var/cuda-pack/plugins/tensor64 ./host/testdata/tensorplugin
+	cd examples/gpustat && $(CUDA_ENV) $(GO) build -tags cuda -ldflags "-s -w" -o ../../var/cuda-pack/plugins/gpustat .
+	cp -P var/cuda/lib/libnvrtc.so.11.2 var/cuda/lib/libnvrtc-builtins.so.11.8 configs/cuda.hcl var/cuda-pack/
+	tar -C var -cJf var/cuda-pack.tar.xz cuda-pack
+	@ls -l var/cuda-pack.tar.xz
