@@ -162,44 +162,22 @@ WHERE stream_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`, streamID, since, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	out := []model.Segment{}
-	byID := map[int64]int{} // segment row id -> position in out
-	for rows.Next() {
-		id, seg, err := rowcodec.ScanSegment(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		byID[id] = len(out)
-		out = append(out, seg)
-	}
+	segs, err := rowcodec.CollectSegments(rows)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
+	out := segs.List
 	if len(out) == 0 {
 		return out, nil
 	}
 
-	ids := make([]int64, 0, len(byID))
-	for id := range byID {
-		ids = append(ids, id)
-	}
-	rows, err = tx.Query(ctx, `SELECT `+pluginColumns+` FROM segment_plugins WHERE segment_id = ANY($1)`, ids)
+	rows, err = tx.Query(ctx, `SELECT `+pluginColumns+` FROM segment_plugins WHERE segment_id = ANY($1)`, segs.IDs())
 	if err != nil {
 		return nil, fmt.Errorf("%s: plugins: %w", where, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		segID, p, err := rowcodec.ScanPlugin(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: plugins: %w", where, err)
-		}
-		if i, ok := byID[segID]; ok {
-			out[i].Plugins[p.Plugin] = p
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := rowcodec.AttachPlugins(rows, segs.ByID); err != nil {
 		return nil, fmt.Errorf("%s: plugins: %w", where, err)
 	}
 	return out, nil
@@ -244,14 +222,7 @@ func readPlugins(ctx context.Context, tx pgx.Tx, segID int64, seg *model.Segment
 		return fmt.Errorf("plugins: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		_, p, err := rowcodec.ScanPlugin(rows)
-		if err != nil {
-			return fmt.Errorf("plugins: %w", err)
-		}
-		seg.Plugins[p.Plugin] = p
-	}
-	if err := rows.Err(); err != nil {
+	if err := rowcodec.AttachPlugins(rows, func(int64) *model.Segment { return seg }); err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
 	return nil
@@ -266,12 +237,7 @@ WHERE segment_id = $1 ORDER BY plugin, seq`, segID)
 		return fmt.Errorf("items: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := rowcodec.ScanItem(rows, seg); err != nil {
-			return fmt.Errorf("items: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := rowcodec.AttachItems(rows, seg); err != nil {
 		return fmt.Errorf("items: %w", err)
 	}
 	return nil

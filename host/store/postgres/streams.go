@@ -55,15 +55,8 @@ func (d *DB) Streams(ctx context.Context) ([]model.Stream, error) {
 		return nil, fmt.Errorf("list streams: %w", err)
 	}
 	defer rows.Close()
-	out := []model.Stream{}
-	for rows.Next() {
-		s, err := rowcodec.ScanStream(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list streams: %w", err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.Collect(rows, rowcodec.ScanStream)
+	if err != nil {
 		return nil, fmt.Errorf("list streams: %w", err)
 	}
 	return out, nil
@@ -131,15 +124,8 @@ ORDER BY started NULLS FIRST, run_id COLLATE "C", plugin COLLATE "C", sha256 COL
 		return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
 	}
 	defer rows.Close()
-	out := []model.PluginRun{}
-	for rows.Next() {
-		r, err := rowcodec.ScanPluginRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := rowcodec.Collect(rows, rowcodec.ScanPluginRun)
+	if err != nil {
 		return nil, fmt.Errorf("plugin runs of %q: %w", streamID, err)
 	}
 	return out, nil

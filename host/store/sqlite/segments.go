@@ -142,21 +142,12 @@ WHERE stream_id = ? AND idx >= ? ORDER BY idx LIMIT ?`, streamID, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	out := []model.Segment{}
-	byID := map[int64]int{} // segment row id -> position in out
-	for rows.Next() {
-		id, seg, err := rowcodec.ScanSegment(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		byID[id] = len(out)
-		out = append(out, seg)
-	}
+	segs, err := rowcodec.CollectSegments(rows)
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
+	out := segs.List
 	if len(out) == 0 {
 		return out, nil
 	}
@@ -169,16 +160,7 @@ WHERE segment_id IN (SELECT id FROM segments WHERE stream_id = ? AND idx >= ? OR
 		return nil, fmt.Errorf("%s: plugins: %w", where, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		segID, p, err := rowcodec.ScanPlugin(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: plugins: %w", where, err)
-		}
-		if i, ok := byID[segID]; ok {
-			out[i].Plugins[p.Plugin] = p
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := rowcodec.AttachPlugins(rows, segs.ByID); err != nil {
 		return nil, fmt.Errorf("%s: plugins: %w", where, err)
 	}
 	return out, nil
@@ -223,14 +205,7 @@ func readPlugins(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segmen
 		return fmt.Errorf("plugins: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		_, p, err := rowcodec.ScanPlugin(rows)
-		if err != nil {
-			return fmt.Errorf("plugins: %w", err)
-		}
-		seg.Plugins[p.Plugin] = p
-	}
-	if err := rows.Err(); err != nil {
+	if err := rowcodec.AttachPlugins(rows, func(int64) *model.Segment { return seg }); err != nil {
 		return fmt.Errorf("plugins: %w", err)
 	}
 	return nil
@@ -244,12 +219,7 @@ WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 		return fmt.Errorf("items: %w", err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := rowcodec.ScanItem(rows, seg); err != nil {
-			return fmt.Errorf("items: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err := rowcodec.AttachItems(rows, seg); err != nil {
 		return fmt.Errorf("items: %w", err)
 	}
 	return nil

@@ -254,3 +254,65 @@ func Collect[T any](rows Rows, scan func(Scanner) (T, error)) ([]T, error) {
 	}
 	return out, rows.Err()
 }
+
+// Segments are segments read in order, found again by their row ids.
+type Segments struct {
+	List []model.Segment
+	byID map[int64]int // row id -> index in List
+}
+
+// IDs returns the segments' row ids.
+func (s *Segments) IDs() []int64 {
+	ids := make([]int64, 0, len(s.byID))
+	for id := range s.byID {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// ByID returns the segment of row id, or nil (AttachPlugins' lookup).
+func (s *Segments) ByID(id int64) *model.Segment {
+	if i, ok := s.byID[id]; ok {
+		return &s.List[i]
+	}
+	return nil
+}
+
+// CollectSegments reads segment rows (ScanSegment) in order.
+func CollectSegments(rows Rows) (*Segments, error) {
+	s := &Segments{List: []model.Segment{}, byID: map[int64]int{}}
+	for rows.Next() {
+		id, seg, err := ScanSegment(rows)
+		if err != nil {
+			return nil, err
+		}
+		s.byID[id] = len(s.List)
+		s.List = append(s.List, seg)
+	}
+	return s, rows.Err()
+}
+
+// AttachPlugins reads segment_plugins rows (ScanPlugin) into the segment
+// that segment returns for each row's segment id; nil skips the row.
+func AttachPlugins(rows Rows, segment func(id int64) *model.Segment) error {
+	for rows.Next() {
+		id, p, err := ScanPlugin(rows)
+		if err != nil {
+			return err
+		}
+		if s := segment(id); s != nil {
+			s.Plugins[p.Plugin] = p
+		}
+	}
+	return rows.Err()
+}
+
+// AttachItems reads segment_items rows (ScanItem) into seg.
+func AttachItems(rows Rows, seg *model.Segment) error {
+	for rows.Next() {
+		if err := ScanItem(rows, seg); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
