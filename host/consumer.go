@@ -2,13 +2,10 @@ package host
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
@@ -34,7 +31,7 @@ type consumer struct {
 	window int
 
 	// wantsVideo and wantsAudio come from the plugin's manifest inputs:
-	// video in the memory the stream's frames live in.
+	// video in the memory the stream's frames live in (assignVideo).
 	wantsVideo, wantsAudio bool
 	// view is which view of the stream's frame store it reads (frameStore):
 	// 0 the frame as captured, 1.. a preprocessed model input.
@@ -76,40 +73,12 @@ func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *stream
 		msg: messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound}}
 	c.cond = sync.NewCond(&c.mu)
 	c.slotToResult = s.h.obs.metrics.SlotToResult(s.cfg.ID, name)
-	var rgb, device bool
 	for _, in := range proc.Manifest().GetInputs() {
-		switch in {
-		case topic.VideoRGB24:
-			rgb = true
-		case topic.VideoNV12CUDA, topic.VideoRGBF32CUDA:
-			device = true
-		case topic.AudioPCM16k:
+		if in == topic.AudioPCM16k {
 			c.wantsAudio = true
 		}
 	}
-	if s.cfg.Video.Memory == config.MemoryCUDA {
-		c.wantsVideo = device
-	} else {
-		c.wantsVideo = rgb
-	}
 	return c
-}
-
-// videoMismatch says why the plugin cannot take this stream's video: it
-// consumes video, but only in the other memory. "" when it can, or when it
-// consumes no video.
-func videoMismatch(inputs []string, memory string) string {
-	rgb := slices.Contains(inputs, topic.VideoRGB24)
-	device := slices.Contains(inputs, topic.VideoNV12CUDA) || slices.Contains(inputs, topic.VideoRGBF32CUDA)
-	switch {
-	case memory == config.MemoryCUDA && rgb && !device:
-		return fmt.Sprintf("consumes %s (frames in host memory) but the stream has video.memory = \"cuda\": "+
-			"the plugin must declare %s (sdk.TopicVideoNV12CUDA), or the stream use memory = \"host\"", topic.VideoRGB24, topic.VideoNV12CUDA)
-	case memory != config.MemoryCUDA && device && !rgb:
-		return fmt.Sprintf("consumes frames in GPU memory (%s or %s) but the stream has video.memory = \"host\": "+
-			"set video { memory = \"cuda\" } on a host built with -tags cuda, or use a plugin that declares %s", topic.VideoNV12CUDA, topic.VideoRGBF32CUDA, topic.VideoRGB24)
-	}
-	return ""
 }
 
 // offer hands a published frame to the plugin. Lossless: waits for room in

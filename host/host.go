@@ -219,6 +219,7 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	s.setHealth(model.HealthStarting, "")
 	var infos []segment.PluginInfo
 	byName := map[string]*consumer{}
+	inOrder := make([]*consumer, 0, len(st.Plugins)) // config order
 	nodes := make([]graph.Node, 0, len(st.Plugins))
 	for i, ref := range st.Plugins {
 		proc := h.supervisor(ref.Name).Current()
@@ -227,13 +228,14 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 			c.msg.bound = ref.EventBound
 		}
 		byName[ref.Name] = c
+		inOrder = append(inOrder, c)
 		infos = append(infos, segment.PluginInfo{Name: ref.Name, Version: proc.Manifest().GetVersion(), Audio: c.wantsAudio})
 		m := proc.Manifest()
 		nodes = append(nodes, graph.Node{Name: ref.Name, Inputs: m.GetInputs(), Outputs: m.GetOutputs()})
 	}
 	g, err := graph.Build(nodes)
 	if err == nil {
-		s.tensors, err = assignViews(st, nodes, byName)
+		s.tensors, err = assignVideo(st.Video.Memory, inOrder)
 	}
 	if err != nil {
 		return nil, wiringError(st, err)
@@ -276,25 +278,40 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	return s, nil
 }
 
-// assignViews checks that every plugin consuming video takes it in the
-// memory the stream's frames live in, and gives each consumer of a model
-// input (video.rgbf32.cuda) the view of the store that makes it: one view per
-// distinct input, in first-use order, however many plugins share it.
-func assignViews(st config.Stream, nodes []graph.Node, byName map[string]*consumer) ([]cuda.PreprocessSpec, error) {
+// assignVideo decides what video each consumer reads: the frames in the
+// memory they live in (view 0), or on a GPU stream the model input its
+// manifest declares (video.rgbf32.cuda), one view per distinct input however
+// many plugins share it, in first-use order. A plugin that takes video only
+// in the other memory, or declares a model input badly, is a problem named
+// by plugin rather than a stream fed frames it cannot read.
+func assignVideo(memory string, consumers []*consumer) ([]cuda.PreprocessSpec, error) {
+	gpu := memory == config.MemoryCUDA
 	var probs graph.Problems
 	var tensors []cuda.PreprocessSpec
-	for _, n := range nodes {
-		if msg := videoMismatch(n.Inputs, st.Video.Memory); msg != "" {
-			probs = append(probs, graph.Problem{Plugin: n.Name, Message: msg})
+	for _, c := range consumers {
+		m := c.process().Manifest()
+		in := m.GetInputs()
+		rgb := slices.Contains(in, topic.VideoRGB24)
+		tensor := slices.Contains(in, topic.VideoRGBF32CUDA)
+		device := tensor || slices.Contains(in, topic.VideoNV12CUDA)
+		switch {
+		case gpu && rgb && !device:
+			probs = append(probs, graph.Problem{Plugin: c.name, Message: fmt.Sprintf(
+				"consumes %s (frames in host memory) but the stream has video.memory = \"cuda\": "+
+					"the plugin must declare %s (sdk.TopicVideoNV12CUDA), or the stream use memory = \"host\"", topic.VideoRGB24, topic.VideoNV12CUDA)})
+		case !gpu && device && !rgb:
+			probs = append(probs, graph.Problem{Plugin: c.name, Message: fmt.Sprintf(
+				"consumes frames in GPU memory (%s or %s) but the stream has video.memory = \"host\": "+
+					"set video { memory = \"cuda\" } on a host built with -tags cuda, or use a plugin that declares %s",
+				topic.VideoNV12CUDA, topic.VideoRGBF32CUDA, topic.VideoRGB24)})
+		}
+		c.wantsVideo = gpu && device || !gpu && rgb
+		if !gpu || !tensor {
 			continue
 		}
-		c := byName[n.Name]
-		if st.Video.Memory != config.MemoryCUDA || !slices.Contains(n.Inputs, topic.VideoRGBF32CUDA) {
-			continue
-		}
-		spec, err := deviceInputSpec(c.process().Manifest())
+		spec, err := deviceInputSpec(m)
 		if err != nil {
-			probs = append(probs, graph.Problem{Plugin: n.Name, Message: err.Error()})
+			probs = append(probs, graph.Problem{Plugin: c.name, Message: err.Error()})
 			continue
 		}
 		i := slices.Index(tensors, spec)
