@@ -59,7 +59,7 @@ func (d *cudaDevices) Open(spec deviceSpec) (frameStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &cudaStore{pool: p, width: spec.Width, height: spec.Height, regions: spec.IDs}
+	c := &cudaStore{pool: p}
 	for i, t := range spec.Tensors {
 		v, err := p.AddView(spec.IDs[1+i], t)
 		if err != nil {
@@ -75,17 +75,22 @@ func (d *cudaDevices) Open(spec deviceSpec) (frameStore, error) {
 // its slot's pinned staging buffer, then to the device asynchronously, and
 // the views' preprocessing kernels follow it on the same stream.
 type cudaStore struct {
-	pool          *cuda.Pool
-	views         []*cuda.View
-	width, height int
-	regions       []uint32
+	pool  *cuda.Pool
+	views []*cuda.View
 }
 
 func (c *cudaStore) Leases() *shm.Pool { return c.pool.Leases() }
-func (c *cudaStore) Regions() []uint32 { return c.regions }
+func (c *cudaStore) Regions() []uint32 {
+	ids := []uint32{c.pool.Info().ID}
+	for _, v := range c.views {
+		ids = append(ids, v.Info().ID)
+	}
+	return ids
+}
 
 func (c *cudaStore) Fits(f *capture.Frame) bool {
-	return f.Format == shm.FormatNV12 && f.Width == c.width && f.Height == c.height
+	in := c.pool.Info()
+	return f.Format == shm.FormatNV12 && uint32(f.Width) == in.Width && uint32(f.Height) == in.Height
 }
 
 func (c *cudaStore) Write(slot int, f *capture.Frame, stream uint32) (d shm.Descriptor, err error) {

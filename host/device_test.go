@@ -48,7 +48,7 @@ func (d *hostDevices) Open(spec deviceSpec) (frameStore, error) {
 	info := cuda.RegionInfo{ID: spec.IDs[0], Format: shm.FormatNV12, Width: uint32(spec.Width), Height: uint32(spec.Height),
 		Pitch: uint32(cuda.Pitch(shm.FormatNV12, spec.Width)),
 		Mem:   make([]cuda.MemHandle, spec.Slots), Events: make([]cuda.EventHandle, spec.Slots)}
-	s := &hostDeviceStore{info: info, hdr: hdr, leases: shm.NewPool(hdr), regions: spec.IDs, announced: make([]int, 1+len(spec.Tensors))}
+	s := &hostDeviceStore{info: info, hdr: hdr, leases: shm.NewPool(hdr), announced: make([]int, 1+len(spec.Tensors))}
 	for range spec.Slots {
 		s.bufs = append(s.bufs, make([]byte, info.BufferBytes()))
 	}
@@ -66,12 +66,11 @@ func (d *hostDevices) Open(spec deviceSpec) (frameStore, error) {
 }
 
 type hostDeviceStore struct {
-	info    cuda.RegionInfo
-	hdr     *shm.Region
-	leases  *shm.Pool
-	bufs    [][]byte
-	views   []*hostView
-	regions []uint32
+	info   cuda.RegionInfo
+	hdr    *shm.Region
+	leases *shm.Pool
+	bufs   [][]byte
+	views  []*hostView
 
 	mu        sync.Mutex
 	writes    int
@@ -90,7 +89,13 @@ type hostView struct {
 }
 
 func (s *hostDeviceStore) Leases() *shm.Pool { return s.leases }
-func (s *hostDeviceStore) Regions() []uint32 { return s.regions }
+func (s *hostDeviceStore) Regions() []uint32 {
+	ids := []uint32{s.info.ID}
+	for _, v := range s.views {
+		ids = append(ids, v.info.ID)
+	}
+	return ids
+}
 
 func (s *hostDeviceStore) Fits(f *capture.Frame) bool {
 	return f.Format == shm.FormatNV12 && uint32(f.Width) == s.info.Width && uint32(f.Height) == s.info.Height
