@@ -36,6 +36,17 @@ store {
   # PostgreSQL instead of SQLite (set one of the two): a postgres:// URL;
   # logs and `config check` show it with the password masked.
   # postgres = "postgres://lsie:secret@db.example:5432/lsie?sslmode=require"
+
+  # Closed segments are written to this folder before the store, and stay
+  # until the store has them: a store outage (a locked file, a restarting
+  # server) or a killed host loses none; they are stored in order when the
+  # store is back. Default: the SQLite path + ".spool", or "var/lsie.spool"
+  # with PostgreSQL.
+  # spool = "var/lsie.db.spool"
+
+  # Bound of the spool in MiB. Near it the store's health is error; at it
+  # new segments wait in memory and then the streams stall: never dropped.
+  spool_max_mb = 1024 # (default: 1024)
 }
 
 # The REST/WebSocket API and console.

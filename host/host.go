@@ -22,6 +22,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/host/segment"
+	"github.com/lsie-mlf/lsie/host/spool"
 	"github.com/lsie-mlf/lsie/host/store"
 	"github.com/lsie-mlf/lsie/host/store/postgres"
 	"github.com/lsie-mlf/lsie/host/store/sqlite"
@@ -62,10 +63,9 @@ type Options struct {
 
 // Host is one running lsie host.
 type Host struct {
-	cfg   *config.Config
-	opts  Options
-	log   hclog.Logger
-	runID string
+	cfg  *config.Config
+	opts Options
+	log  hclog.Logger
 
 	store   store.Store
 	api     *api.Server
@@ -79,20 +79,19 @@ type Host struct {
 	wg      sync.WaitGroup
 	ended   chan struct{}
 
-	segs     chan model.Segment
+	// w writes closed segments and run markers through the spool.
+	w        *writer
 	regionID atomic.Uint32
 	apiAddr  string
+	// restarted names the streams whose last run a killed host left open:
+	// their next run's first segment says host_restarted. Guarded by mu.
+	restarted map[string]bool
 
-	obs observers
-	// storeFails counts consecutive failed segment saves; storeErr is the
-	// last failure's message.
-	storeFails atomic.Int64
-	storeErr   atomic.Value            // string
+	obs        observers
 	healthLast map[string]model.Health // owned by Run's loop
 
-	closeOnce    sync.Once
-	storeDone    chan struct{}
-	storeRunning bool
+	closeOnce     sync.Once
+	writerRunning bool
 }
 
 // New validates cfg against the plugins directory, opens the store, starts
@@ -111,8 +110,7 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	if opts.Restart == (plugin.RestartPolicy{}) {
 		opts.Restart = plugin.DefaultRestartPolicy()
 	}
-	h := &Host{cfg: cfg, opts: opts, log: opts.Logger, runID: newRunID(),
-		sups: map[string]*plugin.Supervisor{}, ended: make(chan struct{}, 1), segs: make(chan model.Segment, 1024), storeDone: make(chan struct{})}
+	h := &Host{cfg: cfg, opts: opts, log: opts.Logger, sups: map[string]*plugin.Supervisor{}, ended: make(chan struct{}, 1)}
 	defer func() {
 		if err != nil {
 			h.stopStarted()
@@ -170,6 +168,11 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	sp, err := spool.Open(cfg.Store.SpoolDir(), int64(cfg.Store.SpoolMaxMB)<<20)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	h.w = newWriter(h, sp)
 	h.buildObservers()
 	names := make([]string, 0, len(bins))
 	for n := range bins {
@@ -258,7 +261,7 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	s.asm = segment.New(segment.Config{
 		StreamID: st.ID, Duration: h.cfg.Segment.Duration, MaxCloseDelay: h.cfg.Segment.MaxCloseDelay,
 		Plugins: infos, UTCGrid: live, Live: live, AudioRate: capture.AudioRate,
-	}, h.emit)
+	}, s.emit)
 	format := shm.FormatRGB24
 	var gpu *capture.GPU
 	if st.Video.Memory == config.MemoryCUDA {
@@ -360,17 +363,23 @@ func (h *Host) supervisor(name string) *plugin.Supervisor {
 	return h.sups[name]
 }
 
-// startStream records the stream, opens it on its plugins and runs it.
+// startStream records the stream and a new run of it, opens it on its
+// plugins and runs it.
 func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 	bg := context.Background()
+	started := time.Now().UTC()
+	s.runID = newRunID()
+	if h.takeRestarted(s.cfg.ID) {
+		s.asm.FirstReason(model.ReasonHostRestarted)
+	}
 	if err := h.store.UpsertStream(bg, model.Stream{ID: s.cfg.ID, Source: s.cfg.Source.Redacted(), Health: model.HealthStarting,
-		Plugins: pluginNames(s), StartedAt: time.Now().UTC()}); err != nil {
+		Plugins: pluginNames(s), StartedAt: started}); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	for _, c := range s.consumers {
 		p := c.process()
 		b := p.Binary()
-		if err := h.store.RecordPluginRun(bg, model.PluginRun{RunID: h.runID, StreamID: s.cfg.ID, Plugin: c.name,
+		if err := h.store.RecordPluginRun(bg, model.PluginRun{RunID: s.runID, StreamID: s.cfg.ID, Plugin: c.name,
 			Version: p.Manifest().GetVersion(), SHA256: b.SHA256, Path: b.Path, Started: time.Now().UTC()}); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}
@@ -386,6 +395,14 @@ func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 			return err
 		}
 	}
+	// Recorded last: a run that never started is no hole.
+	if err := h.store.StartRun(bg, model.StreamRun{RunID: s.runID, StreamID: s.cfg.ID, StartedAt: started}); err != nil {
+		for _, c := range s.consumers {
+			_ = c.process().CloseStream(bg, s.handle)
+		}
+		cancel()
+		return fmt.Errorf("store: %w", err)
+	}
 	for _, c := range s.consumers {
 		go c.sendAudio()
 		if c.subscribes {
@@ -397,7 +414,8 @@ func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 	go func() {
 		defer h.wg.Done()
 		defer close(s.done)
-		s.run(sctx)
+		reason := s.run(sctx)
+		h.endRun(s, reason)
 		h.persistHealth(s)
 		h.running.Add(-1)
 		select {
@@ -408,31 +426,66 @@ func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 	return nil
 }
 
-func (h *Host) emit(seg model.Segment) {
-	if h.opts.OnSegment != nil {
-		h.opts.OnSegment(seg)
+// emit hands a closed segment to the store writer (the assembler's
+// callback).
+func (s *streamRunner) emit(seg model.Segment) {
+	seg.RunID = s.runID
+	if s.h.opts.OnSegment != nil {
+		s.h.opts.OnSegment(seg)
 	}
-	h.segs <- seg
+	s.h.w.put(&record{Kind: recSegment, RunID: s.runID, StreamID: seg.StreamID, Segment: &seg})
 }
 
-// storeLoop writes closed segments; one writer keeps SQLite simple.
-func (h *Host) storeLoop() {
-	defer close(h.storeDone)
-	for seg := range h.segs {
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := h.obs.insight.Analyze(ctx, &seg); err != nil {
-			h.log.Warn("segment analytics incomplete", "stream", seg.StreamID, "index", seg.Index, "error", err)
-		}
-		err := h.store.SaveSegment(ctx, h.runID, seg)
-		cancel()
-		h.storeOutcome(err)
-		if err != nil {
-			h.log.Error("saving segment", "stream", seg.StreamID, "index", seg.Index, "error", err)
+// endRun records the end of a stream's run behind its segments and waits
+// until they are stored, so that "ended" means stored. A stream stopped
+// by the host (shutdown, removal) waits only until they are spooled: the
+// store may be down, and the next start stores them.
+func (h *Host) endRun(s *streamRunner, reason string) {
+	h.w.put(&record{Kind: recRunEnd, RunID: s.runID, StreamID: s.cfg.ID, At: time.Now().UTC(), Reason: reason})
+	b := h.w.flush()
+	select {
+	case <-b.stored:
+	case <-s.ctx.Done():
+		<-b.spooled
+	}
+	s.ended(reason)
+}
+
+// findLostRuns queues a lost_run record for every run that a host which
+// stopped without ending it left open (SIGKILL, power loss), behind
+// whatever waits in the spool, and notes the streams concerned. A run
+// whose end waits in the spool ended cleanly.
+func (h *Host) findLostRuns(ctx context.Context) {
+	runs, err := h.store.OpenRuns(ctx)
+	if err != nil {
+		h.log.Warn("cannot look for runs a killed host left open; holes of the last run are not recorded", "error", err)
+		return
+	}
+	if len(runs) == 0 {
+		return
+	}
+	endedInSpool := h.w.spooledRunEnds()
+	now := time.Now().UTC()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.restarted = map[string]bool{}
+	for _, r := range runs {
+		if endedInSpool[r.RunID] {
 			continue
 		}
-		h.closed(seg, time.Since(start))
+		h.restarted[r.StreamID] = true
+		h.w.put(&record{Kind: recLostRun, RunID: r.RunID, StreamID: r.StreamID, At: now})
 	}
+}
+
+// takeRestarted reports, once, whether stream id's last run was cut short
+// by a killed host.
+func (h *Host) takeRestarted(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ok := h.restarted[id]
+	delete(h.restarted, id)
+	return ok
 }
 
 // APIAddr is the address the API listens on, once Run has started it.
@@ -441,8 +494,9 @@ func (h *Host) APIAddr() string { return h.apiAddr }
 // Run starts the API and every stream and blocks until ctx is cancelled
 // (or, with ExitWhenDone, until every stream has ended).
 func (h *Host) Run(ctx context.Context) error {
-	h.storeRunning = true
-	go h.storeLoop()
+	h.findLostRuns(ctx) // before the writer runs: it reads the spool
+	h.writerRunning = true
+	go h.w.run()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	h.mu.Lock()
@@ -475,6 +529,7 @@ func (h *Host) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			h.w.exiting()
 			cancel()
 			for _, s := range h.streamList() {
 				for _, c := range s.consumers {
@@ -631,7 +686,7 @@ func (h *Host) Health() model.HostHealth {
 	if h.cfg.Store.Postgres != "" {
 		storeName = "postgres"
 	}
-	out.Components = append(out.Components, h.storeHealth(storeName))
+	out.Components = append(out.Components, h.w.health(storeName))
 	return out
 }
 
@@ -660,9 +715,8 @@ func (h *Host) stopStarted() error {
 		errs = append(errs, h.plugins.Close()) // the verified copies
 	}
 	if h.store != nil {
-		close(h.segs)
-		if h.storeRunning {
-			<-h.storeDone // every closed segment is on disk before we exit
+		if h.writerRunning {
+			h.w.close() // every closed segment is stored or spooled before we exit
 		}
 		if h.obs.enrich != nil {
 			errs = append(errs, h.obs.enrich.Close()) // before the store it writes to

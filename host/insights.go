@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/api"
@@ -108,8 +107,8 @@ type segmentClosed struct {
 // enrichSink stores enrichment results and counts them.
 type enrichSink struct{ h *Host }
 
-func (e enrichSink) SaveEnrichment(ctx context.Context, stream string, index int64, en model.Enrichment) error {
-	err := e.h.store.SaveEnrichment(ctx, stream, index, en)
+func (e enrichSink) SaveEnrichment(ctx context.Context, stream string, index int64, run string, en model.Enrichment) error {
+	err := e.h.store.SaveEnrichment(ctx, stream, index, run, en)
 	if err == nil {
 		e.h.obs.metrics.EnrichmentJobs(en.Kind, en.Status)
 	}
@@ -152,40 +151,4 @@ func (h *Host) healthWatch(last map[string]model.Health) {
 		}
 		h.obs.bus.Publish(events.Event{Type: events.HealthChanged, Stream: stream, Data: c})
 	}
-}
-
-// storeFailsForError is how many consecutive failed saves turn the store's
-// health from degraded to error.
-const storeFailsForError = 3
-
-// storeOutcome records a segment save's result for the store's health.
-func (h *Host) storeOutcome(err error) {
-	if err == nil {
-		if h.storeFails.Swap(0) > 0 {
-			h.log.Info("store writes again")
-		}
-		return
-	}
-	h.storeFails.Add(1)
-	h.storeErr.Store(err.Error())
-}
-
-// storeHealth is the store's component health: degraded after a failed
-// save, error after several in a row, with what to check.
-func (h *Host) storeHealth(name string) model.ComponentHealth {
-	c := model.ComponentHealth{Name: name, Kind: "store", Health: model.HealthOK,
-		Counters: map[string]int64{"consecutive_failures": h.storeFails.Load()}}
-	n := h.storeFails.Load()
-	if n == 0 {
-		return c
-	}
-	last, _ := h.storeErr.Load().(string)
-	if n >= storeFailsForError {
-		c.Health = model.HealthError
-		c.Hint = fmt.Sprintf("%d segment saves in a row failed (last: %s): check the database is reachable and its disk has space; segments closed meanwhile are lost", n, last)
-		return c
-	}
-	c.Health = model.HealthDegraded
-	c.Hint = fmt.Sprintf("a segment save failed (%s); the next save retries the store", last)
-	return c
 }

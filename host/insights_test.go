@@ -3,9 +3,7 @@ package host
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -72,28 +70,4 @@ func TestPurgeLoopRemovesOldPayloads(t *testing.T) {
 	}
 	cancel()
 	<-done
-}
-
-// TestStoreHealth: failed saves degrade the store, repeated ones are an
-// error with a hint, and one good save restores it.
-func TestStoreHealth(t *testing.T) {
-	h := &Host{log: hclog.NewNullLogger()}
-	if c := h.storeHealth("sqlite"); c.Health != model.HealthOK || c.Hint != "" {
-		t.Fatalf("fresh: %+v", c)
-	}
-	h.storeOutcome(errors.New("database is locked"))
-	if c := h.storeHealth("sqlite"); c.Health != model.HealthDegraded || !strings.Contains(c.Hint, "database is locked") {
-		t.Errorf("one failure: %+v", c)
-	}
-	h.storeOutcome(errors.New("disk full"))
-	h.storeOutcome(errors.New("disk full"))
-	c := h.storeHealth("sqlite")
-	if c.Health != model.HealthError || !strings.Contains(c.Hint, "3 segment saves in a row failed (last: disk full)") ||
-		c.Counters["consecutive_failures"] != 3 {
-		t.Errorf("three failures: %+v", c)
-	}
-	h.storeOutcome(nil)
-	if c := h.storeHealth("sqlite"); c.Health != model.HealthOK {
-		t.Errorf("recovered: %+v", c)
-	}
 }

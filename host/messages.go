@@ -69,16 +69,28 @@ func (c *consumer) onPublish(m *pluginv1.Message) {
 	c.mu.Lock()
 	c.msg.published++
 	c.mu.Unlock()
-	if !t.Coalesces() {
-		c.s.asm.Published(c.name, model.Item{PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
-			Fields: m.GetFields(), Topic: m.GetTopic(), Text: m.GetText(), Payload: m.GetPayload()})
-	}
-	// Partials too: the live transcript shows them as they come.
-	c.s.observe(c.name, model.Item{PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
-		Topic: m.GetTopic(), Text: m.GetText()})
+	c.s.published(c.name, m)
 	for _, sub := range c.s.routes[c.name][m.GetTopic()] {
 		sub.deliver(m, !t.Coalesces())
 	}
+}
+
+// published records an accepted message of producer: the segment keeps it
+// (a partial only until its final arrives), and live clients get the very
+// item the segment keeps, fields and payload included, partials too (the
+// live transcript shows them as they come).
+func (s *streamRunner) published(producer string, m *pluginv1.Message) {
+	it := publishedItem(m)
+	s.asm.Published(producer, it)
+	s.observe(producer, it)
+}
+
+// publishedItem is the item a published message is stored as. Its fields
+// and payload are shared with the message, which nobody modifies after
+// publishing.
+func publishedItem(m *pluginv1.Message) model.Item {
+	return model.Item{PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
+		Fields: m.GetFields(), Topic: m.GetTopic(), Text: m.GetText(), Payload: m.GetPayload()}
 }
 
 var (

@@ -22,8 +22,11 @@ import (
 // streamRunner owns one stream: its capture pipeline, its shared-memory
 // regions, its consumers and its segment assembler.
 type streamRunner struct {
-	cfg      config.Stream
-	handle   uint32
+	cfg    config.Stream
+	handle uint32
+	// runID names this start of the stream (model.StreamRun); set before
+	// it runs.
+	runID    string
 	h        *Host
 	log      hclog.Logger
 	asm      *segment.Assembler
@@ -227,8 +230,9 @@ func (s *streamRunner) Progress(t time.Duration) {
 }
 
 // run captures until the source ends, fails, or ctx is cancelled, then
-// drains the plugins and closes the remaining segments.
-func (s *streamRunner) run(ctx context.Context) {
+// drains the plugins and closes the remaining segments. It returns why the
+// stream ended.
+func (s *streamRunner) run(ctx context.Context) string {
 	if !s.cfg.Source.Live() {
 		s.setHealth(model.HealthOK, "")
 	}
@@ -272,14 +276,21 @@ func (s *streamRunner) run(ctx context.Context) {
 	for _, c := range s.consumers {
 		c.stopMessages()
 	}
-	if reason == model.ReasonEndOfStream {
+	s.log.Info("stream finished", "reason", reason, "frames", s.frames.Load(), "dropped", s.dropped.Load())
+	return reason
+}
+
+// ended marks the stream ended once its segments are stored (a source
+// error keeps its error health).
+func (s *streamRunner) ended(reason string) {
+	switch reason {
+	case model.ReasonEndOfStream:
 		s.setHealth(model.HealthEnded, "end of stream")
-	} else if reason == model.ReasonShutdown {
+	case model.ReasonShutdown:
 		s.setHealth(model.HealthEnded, "host shutting down")
-	} else if reason == model.ReasonRemoved {
+	case model.ReasonRemoved:
 		s.setHealth(model.HealthEnded, "stream removed")
 	}
-	s.log.Info("stream finished", "reason", reason, "frames", s.frames.Load(), "dropped", s.dropped.Load())
 }
 
 // close releases the stream's plugins and regions.

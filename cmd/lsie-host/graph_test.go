@@ -9,13 +9,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lsie-mlf/lsie/host/model"
 )
 
 // graphConfig runs one lossless test stream with audio through talker
 // (producer of transcript topics) and listener (their consumer).
-func graphConfig(t *testing.T, dir string, seconds, utterMS int, listenerAttrs string) string {
+func graphConfig(t *testing.T, dir string, seconds, utterMS int, listenerAttrs string, talkerAttrs ...string) string {
 	t.Helper()
 	return writeConfig(t, dir, fmt.Sprintf(`segment {
   duration = "1s"
@@ -29,9 +30,12 @@ stream "talk" {
   plugin "listener" {
     %s
   }
-  plugin "talker" { utter_ms = %d }
+  plugin "talker" {
+    utter_ms = %d
+    %s
+  }
 }
-`, filepath.Join(dir, "lsie.db"), seconds, listenerAttrs, utterMS))
+`, filepath.Join(dir, "lsie.db"), seconds, listenerAttrs, utterMS, strings.Join(talkerAttrs, "\n    ")))
 }
 
 // graphRun is what one run of the talk stream stored, per segment.
@@ -40,6 +44,9 @@ type graphRun struct {
 	// published and answered are the utterance numbers talker published as
 	// finals and listener answered, in store order.
 	published, answered []int
+	// partials are the talker's stored partials (utterances that never got
+	// a final), by segment index.
+	partials map[int64][]model.Item
 }
 
 func collectGraph(t *testing.T, h *runningHost, wantSegs int) graphRun {
@@ -49,15 +56,19 @@ func collectGraph(t *testing.T, h *runningHost, wantSegs int) graphRun {
 	if len(sl.Segments) != wantSegs {
 		t.Fatalf("%d segments, want %d", len(sl.Segments), wantSegs)
 	}
-	var run graphRun
+	run := graphRun{partials: map[int64][]model.Item{}}
 	for i := range sl.Segments {
 		var seg model.Segment
 		h.get(t, fmt.Sprintf("/api/v1/segments/talk/%d", i), &seg)
 		run.segs = append(run.segs, seg)
 		var pub, ans []int
 		for _, it := range seg.Plugins["talker"].Items {
+			if it.Topic == "transcript.partial@1" {
+				run.partials[seg.Index] = append(run.partials[seg.Index], it)
+				continue
+			}
 			if it.Topic != "transcript.final@1" {
-				t.Errorf("talk/%d: talker item on topic %q: partials are not stored", i, it.Topic)
+				t.Errorf("talk/%d: talker item on topic %q", i, it.Topic)
 				continue
 			}
 			n := int(it.Fields["utt"])
@@ -135,6 +146,9 @@ func TestPluginGraphDeliversEveryFinal(t *testing.T) {
 	if !slices.Equal(run.answered, want) {
 		t.Errorf("listener answered %v, want every final once, in order: %v", run.answered, want)
 	}
+	if len(run.partials) != 0 {
+		t.Errorf("partials stored %v: every utterance had its final", run.partials)
+	}
 	for _, seg := range run.segs {
 		if seg.Status != model.SegmentComplete || seg.Plugins["listener"].TextDropped != 0 {
 			t.Errorf("talk/%d: %s %v, text dropped %d", seg.Index, seg.Status, seg.Reasons, seg.Plugins["listener"].TextDropped)
@@ -149,6 +163,41 @@ func TestPluginGraphDeliversEveryFinal(t *testing.T) {
 	partials := k["plugin.talker.published"] - int64(len(want))
 	if got := k["plugin.listener.messages"] - int64(len(want)) + k["plugin.listener.partials_coalesced"]; got != partials {
 		t.Errorf("partials: %d published, %d answered + coalesced", partials, got)
+	}
+	h.stop(t)
+}
+
+// Partials are not all stored, but the latest partial of an utterance that
+// never got a final is, on its partial topic, in the segment whose window
+// holds its media time: utterance 3 (0.9–1.2 s) in segment 0, utterance 6
+// (cut short by the end of the stream) in segment 1.
+func TestPluginGraphStoresUnfinishedPartials(t *testing.T) {
+	dir := t.TempDir()
+	h := startHost(t, graphConfig(t, dir, 2, 300, "", `no_final = "3,6"`))
+	h.waitStreams(t)
+	run := collectGraph(t, h, 2)
+	want := []int{0, 1, 2, 4, 5}
+	if !slices.Equal(run.published, want) || !slices.Equal(run.answered, want) {
+		t.Errorf("finals published %v, answered %v; want %v", run.published, run.answered, want)
+	}
+	for idx, utt := range map[int64]int{0: 3, 1: 6} {
+		ps := run.partials[idx]
+		if len(ps) != 1 {
+			t.Errorf("talk/%d: stored partials %+v, want utterance %d's last", idx, ps, utt)
+			continue
+		}
+		p, seg := ps[0], run.segs[idx]
+		if p.PTS != time.Duration(utt)*300*time.Millisecond || p.PTS < seg.MediaStart || p.PTS >= seg.MediaEnd ||
+			!strings.HasPrefix(p.Text, fmt.Sprintf("utt %d part ", utt)) {
+			t.Errorf("talk/%d: stored partial %+v for utterance %d", idx, p, utt)
+		}
+		// The last one: the utterance's partials grow by a 100 ms chunk.
+		if utt == 3 && p.Duration < 200*time.Millisecond {
+			t.Errorf("talk/%d: stored partial covers %v: not the latest", idx, p.Duration)
+		}
+	}
+	if len(run.partials) != 2 {
+		t.Errorf("partials stored in segments %v", run.partials)
 	}
 	h.stop(t)
 }

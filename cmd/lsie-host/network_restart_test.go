@@ -238,7 +238,7 @@ stream "cam" {
 		if recovered > 1 {
 			continue
 		}
-		full, err := st.Segment(ctx, "cam", s.Index)
+		full, err := st.Segment(ctx, "cam", s.Index, s.RunID)
 		if err != nil {
 			t.Fatal(err)
 		}

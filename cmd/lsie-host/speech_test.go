@@ -61,6 +61,9 @@ stream "mute" {
 		}
 		var segFinals int
 		for _, it := range seg.Plugins["transcription"].Items {
+			if it.Topic == transcript.TopicPartial { // its final (same PTS) must have replaced it
+				t.Errorf("speech/%d: partial %q at %v stored: its utterance got no final", i, it.Text, it.PTS)
+			}
 			if it.Topic != transcript.TopicFinal {
 				continue
 			}

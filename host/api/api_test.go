@@ -43,6 +43,10 @@ var liveHealth = fixedHealth{
 	},
 }
 
+// fixtureRun is the stream run that stored cam1's fixture segments: a run
+// id as the host makes them (16 lowercase hex characters).
+const fixtureRun = "a1b2c3d4e5f60718"
+
 // fill stores the fixtures through the Store interface.
 func fill(t testing.TB, st store.Store) {
 	t.Helper()
@@ -55,8 +59,11 @@ func fill(t testing.TB, st store.Store) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.RecordPluginRun(ctx, model.PluginRun{RunID: "run1", StreamID: "cam1", Plugin: "face",
+	if err := st.RecordPluginRun(ctx, model.PluginRun{RunID: fixtureRun, StreamID: "cam1", Plugin: "face",
 		Version: "1.2.0", SHA256: strings.Repeat("ab", 32), Path: "/opt/lsie/plugins/face", Started: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.StartRun(ctx, model.StreamRun{RunID: fixtureRun, StreamID: "cam1", StartedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range int64(3) {
@@ -86,9 +93,12 @@ func fill(t testing.TB, st store.Store) {
 		if i == 2 {
 			seg.Status, seg.Reasons, seg.FramesDropped = model.SegmentPartial, []string{model.ReasonPluginLag}, 4
 		}
-		if err := st.SaveSegment(ctx, "run1", seg); err != nil {
+		if err := st.SaveSegment(ctx, fixtureRun, seg); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := st.EndRun(ctx, fixtureRun, t0.Add(31*time.Second), model.ReasonEndOfStream); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -183,7 +193,7 @@ func (failingStore) Streams(context.Context) ([]model.Stream, error) { return ni
 func (failingStore) Segments(context.Context, string, int64, int) ([]model.Segment, error) {
 	return nil, errDisk
 }
-func (failingStore) Segment(context.Context, string, int64) (*model.Segment, error) {
+func (failingStore) Segment(context.Context, string, int64, string) (*model.Segment, error) {
 	return nil, errDisk
 }
 

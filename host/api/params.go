@@ -40,3 +40,34 @@ func parseInt(kind, name, raw string, lo, hi int64, want string) (int64, error) 
 	}
 	return v, nil
 }
+
+// queryRun reads the optional run query parameter: a stream run id as the
+// host makes them, 16 lowercase hex characters. Absent gives "" (the run
+// stored last); present, it must be given once and be well formed.
+func queryRun(q url.Values) (string, error) {
+	vals, ok := q["run"]
+	if !ok {
+		return "", nil
+	}
+	if len(vals) != 1 {
+		return "", fmt.Errorf("query parameter %q: given %d times, want it once", "run", len(vals))
+	}
+	if !isRunID(vals[0]) {
+		return "", &paramError{kind: "query parameter", name: "run", value: vals[0],
+			want: "must be a run id of 16 lowercase hex characters"}
+	}
+	return vals[0], nil
+}
+
+// isRunID reports whether s is 16 lowercase hex characters.
+func isRunID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}

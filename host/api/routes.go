@@ -180,8 +180,8 @@ func (s *Server) getStreams(w http.ResponseWriter, r *http.Request) {
 type segmentsResponse struct {
 	StreamID string          `json:"stream_id"`
 	Segments []model.Segment `json:"segments"`
-	// NextSince is the since to ask for next: one past the last segment
-	// returned, or the request's since when none was.
+	// NextSince is the since to ask for next: one past the index of the
+	// last segment returned, or the request's since when none was.
 	NextSince int64 `json:"next_since"`
 }
 
@@ -200,7 +200,9 @@ func (s *Server) getSegments(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	segs, err := s.st.Segments(r.Context(), id, since, int(limit))
+	// One row more than the page tells whether the page cuts an index's
+	// runs apart.
+	segs, err := s.st.Segments(r.Context(), id, since, int(limit)+1)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("stream %q not found", id))
 		return
@@ -209,6 +211,7 @@ func (s *Server) getSegments(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
+	segs = pageSegments(segs, int(limit))
 	if segs == nil {
 		segs = []model.Segment{}
 	}
@@ -219,7 +222,30 @@ func (s *Server) getSegments(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, http.StatusOK, segmentsResponse{StreamID: id, Segments: segs, NextSince: next})
 }
 
-// getSegment returns one segment with every plugin's items.
+// pageSegments cuts rows (up to limit+1 of them, ascending by index, the
+// runs of one index together) to a page of at most limit that next_since,
+// one past its last index, continues without skipping a row: when the page
+// would end between two runs of an index, that index's rows are left for
+// the next page. An index with more than limit runs cannot be paged that
+// way: its first limit rows are the page and its other runs are skipped.
+func pageSegments(rows []model.Segment, limit int) []model.Segment {
+	if len(rows) <= limit {
+		return rows
+	}
+	cut := rows[limit].Index // the first row left out
+	page := rows[:limit]
+	n := len(page)
+	for n > 0 && page[n-1].Index == cut {
+		n--
+	}
+	if n == 0 {
+		return page // one index fills the page: truncated to limit rows
+	}
+	return page[:n]
+}
+
+// getSegment returns one segment with every plugin's items: of the run
+// named by ?run, or of the run of that index stored last.
 func (s *Server) getSegment(w http.ResponseWriter, r *http.Request) {
 	id, raw := r.PathValue("stream"), r.PathValue("index")
 	index, err := parseInt("path parameter", "index", raw, 0, math.MaxInt64, "must be a non-negative integer")
@@ -227,14 +253,23 @@ func (s *Server) getSegment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	seg, err := s.st.Segment(r.Context(), id, index)
+	run, err := queryRun(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
+	seg, err := s.st.Segment(r.Context(), id, index, run)
 	if errors.Is(err, store.ErrNotFound) {
-		// Say which is missing: the stream or only this segment.
+		// Say which is missing: the stream, the segment or that run's.
 		if _, serr := s.st.Stream(r.Context(), id); errors.Is(serr, store.ErrNotFound) {
 			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("stream %q not found", id))
 			return
 		}
-		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("segment %d of stream %q not found", index, id))
+		msg := fmt.Sprintf("segment %d of stream %q not found", index, id)
+		if run != "" {
+			msg = fmt.Sprintf("segment %d of stream %q not found in run %q", index, id, run)
+		}
+		writeError(w, http.StatusNotFound, codeNotFound, msg)
 		return
 	}
 	if err != nil {

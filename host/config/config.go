@@ -84,6 +84,28 @@ type Store struct {
 	// both in the file is an error. It may hold a password: show it only
 	// through RedactedPostgres.
 	Postgres string
+	// Spool is the folder where closed segments wait, on disk, until the
+	// store has them (`spool`): they survive a store outage and a killed
+	// host, and are stored in order when the store is back. Default "":
+	// the SQLite file's path + ".spool", or "var/lsie.spool" with
+	// PostgreSQL. A relative path is resolved by the host.
+	Spool string
+	// SpoolMaxMB bounds the spool in MiB (`spool_max_mb`): 1..1048576,
+	// default 1024. Near the bound the store's health is error; at it,
+	// new segments wait in memory and then streams stall, never dropped.
+	SpoolMaxMB int
+}
+
+// SpoolDir is where the spool lives: Spool, or its default next to the
+// store.
+func (s Store) SpoolDir() string {
+	switch {
+	case s.Spool != "":
+		return s.Spool
+	case s.Postgres != "":
+		return defaultPGSpool
+	}
+	return s.SQLite + ".spool"
 }
 
 // RedactedPostgres is Postgres with any password masked, for logs.
@@ -204,6 +226,8 @@ const (
 	defaultSegmentDuration = 10 * time.Second
 	defaultMaxCloseDelay   = 5 * time.Second
 	defaultSQLite          = "var/lsie.db"
+	defaultPGSpool         = "var/lsie.spool"
+	defaultSpoolMaxMB      = 1024
 	defaultListen          = "127.0.0.1:8080"
 	defaultRealtime        = true
 	defaultLoop            = false
@@ -219,7 +243,7 @@ const (
 func Default() *Config {
 	return &Config{
 		Segment: Segment{Duration: defaultSegmentDuration, MaxCloseDelay: defaultMaxCloseDelay},
-		Store:   Store{SQLite: defaultSQLite},
+		Store:   Store{SQLite: defaultSQLite, SpoolMaxMB: defaultSpoolMaxMB},
 		API:     API{Listen: defaultListen},
 
 		Telemetry:  defaultTelemetry(),

@@ -76,7 +76,7 @@ func TestExampleDocumentsDefaults(t *testing.T) {
 	}
 
 	want := []string{
-		"segment.duration", "segment.max_close_delay", "store.sqlite", "api.listen", "api.token", "api.allowed_hosts",
+		"segment.duration", "segment.max_close_delay", "store.sqlite", "store.spool_max_mb", "api.listen", "api.token", "api.allowed_hosts",
 		"stream.realtime", "stream.loop", "stream.video.fps", "stream.video.max_width", "stream.video.memory", "stream.video.gpu",
 		"stream.plugin.window", "stream.plugin.event_bound",
 		"telemetry.tolerance", "telemetry.max_body", "telemetry.max_events", "telemetry.payload_retention",

@@ -113,6 +113,8 @@ func (d *decoder) root(body *hclsyntax.Body, c *Config) {
 				d.attributes(b.Body, p, []field{
 					{"sqlite", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.Store.SQLite) }},
 					{"postgres", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.Store.Postgres) }},
+					{"spool", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &c.Store.Spool) }},
+					{"spool_max_mb", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &c.Store.SpoolMaxMB) }},
 				}, nil)
 			case "api":
 				d.attributes(b.Body, p, []field{
@@ -255,7 +257,7 @@ next:
 // user who put one at the wrong level to the right place.
 var homeBlock = map[string]string{
 	"duration": "segment", "max_close_delay": "segment",
-	"sqlite": "store", "postgres": "store", "listen": "api", "token": "api", "allowed_hosts": "api",
+	"sqlite": "store", "postgres": "store", "spool": "store", "spool_max_mb": "store", "listen": "api", "token": "api", "allowed_hosts": "api",
 	"allow":  "sources",
 	"source": "stream", "realtime": "stream", "loop": "stream",
 	"fps": "video", "max_width": "video", "memory": "video",

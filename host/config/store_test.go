@@ -50,3 +50,32 @@ func TestStorePostgres(t *testing.T) {
 		})
 	}
 }
+
+func TestStoreSpool(t *testing.T) {
+	for _, tc := range []struct {
+		src, dir string
+		max      int
+	}{
+		{``, "var/lsie.db.spool", 1024},
+		{`store { sqlite = "/data/x.db" }`, "/data/x.db.spool", 1024},
+		{`store { postgres = "postgres://db/lsie" }`, "var/lsie.spool", 1024},
+		{"store {\n  spool = \"/fast/spool\"\n  spool_max_mb = 64\n}", "/fast/spool", 64},
+	} {
+		c, err := Parse([]byte(tc.src), "t.hcl")
+		if err != nil {
+			t.Fatalf("%q: %v", tc.src, err)
+		}
+		if c.Store.SpoolDir() != tc.dir || c.Store.SpoolMaxMB != tc.max {
+			t.Errorf("%q: spool %q, %d MiB; want %q, %d", tc.src, c.Store.SpoolDir(), c.Store.SpoolMaxMB, tc.dir, tc.max)
+		}
+	}
+	for src, want := range map[string]string{
+		`store { spool_max_mb = 0 }`:       `t.hcl:1:9: store.spool_max_mb: must be 1..1048576, got 0`,
+		`store { spool_max_mb = 2097152 }`: `t.hcl:1:9: store.spool_max_mb: must be 1..1048576, got 2097152`,
+		`store { spool = "" }`:             `t.hcl:1:9: store.spool: must not be empty (leave it out for the default next to the store)`,
+	} {
+		if _, err := Parse([]byte(src), "t.hcl"); err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", src, err, want)
+		}
+	}
+}

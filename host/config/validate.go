@@ -319,6 +319,12 @@ func checkAllowedHost(h string) string {
 func (d *decoder) validateStore(st *Store) {
 	p := path{}.attr("store")
 	sqlite, pg := p.attr("sqlite"), p.attr("postgres")
+	d.intIn(p.attr("spool_max_mb"), d.fileStart(), st.SpoolMaxMB, 1, 1<<20)
+	if sp := p.attr("spool"); st.Spool == "" {
+		if _, set := d.at[sp.key]; set {
+			d.add(d.where(sp, d.fileStart()), sp.show, "must not be empty (leave it out for the default next to the store)")
+		}
+	}
 	pgPos, pgSet := d.at[pg.key]
 	if !pgSet {
 		if st.SQLite == "" {

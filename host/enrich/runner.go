@@ -34,7 +34,8 @@ type Job struct {
 
 // Sink stores a job's final result (store.Store implements it).
 type Sink interface {
-	SaveEnrichment(ctx context.Context, streamID string, index int64, e model.Enrichment) error
+	// SaveEnrichment saves e on the segment (streamID, index) of run runID.
+	SaveEnrichment(ctx context.Context, streamID string, index int64, runID string, e model.Enrichment) error
 }
 
 // Config tunes a Runner. Zero fields take the defaults.
@@ -326,7 +327,7 @@ func (r *Runner) call(job Job, seg model.Segment) (res json.RawMessage, err erro
 // save hands e to the sink, retrying with backoff up to Attempts times.
 func (r *Runner) save(seg model.Segment, e model.Enrichment) {
 	for attempt := 1; ; attempt++ {
-		err := r.sink.SaveEnrichment(r.ctx, seg.StreamID, seg.Index, e)
+		err := r.sink.SaveEnrichment(r.ctx, seg.StreamID, seg.Index, seg.RunID, e)
 		if err == nil {
 			if e.Status == StatusOK {
 				r.done.Add(1)

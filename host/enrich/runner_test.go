@@ -30,7 +30,7 @@ type memSink struct {
 	saves     []saved
 }
 
-func (s *memSink) SaveEnrichment(_ context.Context, stream string, index int64, e model.Enrichment) error {
+func (s *memSink) SaveEnrichment(_ context.Context, stream string, index int64, _ string, e model.Enrichment) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++

@@ -19,7 +19,10 @@ import (
 const (
 	// SegmentClosed: a stream's segment was closed (and handed to storage).
 	SegmentClosed = "segment_closed"
-	// Result: a plugin produced a result for a stream.
+	// Result: a plugin produced a result for a stream, or published a
+	// message on it, partials included; Data is the model.Item the segment
+	// keeps for it (fields, text and payload; a partial is kept only until
+	// a newer partial or its final).
 	Result = "result"
 	// HealthChanged: a component's health changed; Stream is "" for
 	// host-wide components.

@@ -39,6 +39,9 @@ const (
 	ReasonSourceError = "source_error"
 	ReasonAudioGap    = "audio_gap"
 	ReasonRemoved     = "stream_removed"
+	// ReasonHostRestarted ends a run (and names the gap) that a host which
+	// died without closing it left open: found by the next host's start.
+	ReasonHostRestarted = "host_restarted"
 	// ReasonTextDropped: a consumer's bound of undelivered topic events
 	// (transcript finals) overflowed, or it gave up; PluginSegment.TextDropped
 	// counts them.
@@ -136,6 +139,9 @@ type PluginSegment struct {
 type Segment struct {
 	StreamID string `json:"stream_id"`
 	Index    int64  `json:"index"`
+	// RunID names the stream run (one per stream start) that produced the
+	// segment; filled by the store's reads.
+	RunID string `json:"run_id"`
 	// MediaStart/MediaEnd bound the window on the stream's media time line.
 	MediaStart time.Duration `json:"media_start_ns"`
 	MediaEnd   time.Duration `json:"media_end_ns"`
@@ -166,6 +172,52 @@ type Segment struct {
 	// Enrichment holds the results of the asynchronous jobs run on the
 	// closed segment, by kind. Only Store.Segment fills it.
 	Enrichment []Enrichment `json:"enrichment,omitempty"`
+}
+
+// StreamRun is one start of a stream: from its start until every segment of
+// it is stored (or the host died).
+type StreamRun struct {
+	RunID     string    `json:"run_id"`
+	StreamID  string    `json:"stream_id"`
+	StartedAt time.Time `json:"started_at"`
+	// EndedAt is zero while the run is open; EndReason says how it ended
+	// (end_of_stream, shutdown, stream_removed, source_error, host_restarted, ...).
+	EndedAt   time.Time `json:"ended_at"`
+	EndReason string    `json:"end_reason,omitempty"`
+	// Segments, LastIndex, LastWallEnd and LastMediaEnd describe the run's
+	// stored segments (count, highest index, and that highest-index
+	// segment's WallEnd and MediaEnd); zero when it stored none. Filled by
+	// OpenRuns and Runs.
+	Segments     int           `json:"segments"`
+	LastIndex    int64         `json:"last_index"`
+	LastWallEnd  time.Time     `json:"last_wall_end"`
+	LastMediaEnd time.Duration `json:"last_media_end_ns"`
+}
+
+// Gap is a recorded hole in a stream's results: a window nothing was stored
+// for.
+type Gap struct {
+	StreamID string `json:"stream_id"`
+	// RunID is the run the hole cut short ("" if none).
+	RunID    string    `json:"run_id,omitempty"`
+	WallFrom time.Time `json:"wall_from"`
+	WallTo   time.Time `json:"wall_to"`
+	// MediaFrom is where the lost window starts on the run's media time line.
+	MediaFrom  time.Duration `json:"media_from_ns"`
+	Reason     string        `json:"reason"`
+	RecordedAt time.Time     `json:"recorded_at"`
+}
+
+// DesiredStream is a stream added at run time (through the API), kept so it
+// runs again after a restart.
+type DesiredStream struct {
+	ID string `json:"id"`
+	// Spec is the stream's JSON description as the API received it
+	// (config.ParseStream's input).
+	Spec []byte `json:"-"`
+	// BaseDir anchors its relative file sources.
+	BaseDir string    `json:"base_dir"`
+	AddedAt time.Time `json:"added_at"`
 }
 
 // ComponentHealth is the live state of one stream, plugin or store.

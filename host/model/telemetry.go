@@ -197,7 +197,8 @@ type ArmOutcome struct {
 	Time   time.Time `json:"time"`
 }
 
-// Session is one host run of one stream: its span of stored segments.
+// Session is one run of one stream (the run id its segments were saved
+// with): its span of stored segments.
 type Session struct {
 	RunID     string    `json:"run_id"`
 	StreamID  string    `json:"stream_id"`

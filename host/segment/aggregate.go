@@ -9,11 +9,12 @@ import (
 )
 
 // Aggregate summarises every numeric field over items, which are in PTS
-// order. Items with an error are left out: they carry no values.
+// order. Items with an error are left out: they carry no values; so are
+// unfinished partials: their values are tentative.
 func Aggregate(items []model.Item) map[string]model.Aggregate {
 	series := map[string][]sample{}
 	for _, it := range items {
-		if it.Error != "" {
+		if it.Error != "" || isPartial(it) {
 			continue
 		}
 		for k, v := range it.Fields {

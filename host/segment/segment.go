@@ -95,6 +95,8 @@ type Assembler struct {
 	noAudio  map[string]bool
 	// audioProgress is each audio plugin's reported progress.
 	audioProgress map[string]time.Duration
+	// firstReasons mark the first segment closed (FirstReason).
+	firstReasons []string
 }
 
 // New returns an Assembler that passes each closed segment to emit, in index
@@ -134,6 +136,14 @@ func (a *Assembler) startLocked(anchor time.Time) {
 
 func (a *Assembler) indexOf(pts time.Duration) int64 {
 	return int64(math.Floor(float64(pts+a.base) / float64(a.cfg.Duration)))
+}
+
+// FirstReason makes the first segment this assembler closes partial with
+// reason, e.g. host_restarted when the stream's previous run was cut short.
+func (a *Assembler) FirstReason(reason string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.firstReasons = append(a.firstReasons, reason)
 }
 
 // Bounds returns segment k's window on the media time line.
@@ -277,14 +287,36 @@ func (a *Assembler) TextDropped(plugin string, pts time.Duration) {
 // Published records a message plugin published, as an item of its own at
 // the message's media time. It holds nothing open: the producer's progress
 // (or its frame's result) already covers it.
+//
+// A partial (a topic ending in .partial) stands in for its utterance until
+// the utterance's final: it replaces the plugin's previous partial on the
+// same topic at the same media time, and a final of the same topic family
+// at that time removes it (see partial.go). So a segment keeps, unmarked
+// except by its topic, only the latest partial of an utterance that had no
+// final by the time it closed (the stream ended, the plugin died, or it
+// lagged past max_close_delay).
 func (a *Assembler) Published(plugin string, item model.Item) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if s := a.segFor(item.PTS); s == nil {
+	s := a.segFor(item.PTS)
+	if s == nil {
 		a.counters.LateResults++
-	} else if p := s.plugins[plugin]; p != nil {
-		p.seg.Items = append(p.seg.Items, item)
+		return
 	}
+	p := s.plugins[plugin]
+	if p == nil {
+		return
+	}
+	switch fam, partial := topicFamily(item.Topic); {
+	case partial:
+		if i := heldPartial(p.seg.Items, item); i >= 0 {
+			p.seg.Items[i] = item
+			return
+		}
+	case fam != "":
+		p.seg.Items = dropPartials(p.seg.Items, item.PTS, fam)
+	}
+	p.seg.Items = append(p.seg.Items, item)
 }
 
 func (a *Assembler) settle(plugin string, pts time.Duration, f func(*pluginState)) {
@@ -437,6 +469,9 @@ func (a *Assembler) closeLocked(s *open, reasons ...string) model.Segment {
 	start, end := a.Bounds(s.index)
 	now := a.cfg.Now()
 	reasons = append(s.reasons, reasons...)
+	if a.counters.Closed == 0 {
+		reasons = append(reasons, a.firstReasons...)
+	}
 	if start < 0 {
 		reasons = append([]string{ReasonStartOfStream}, reasons...)
 	}

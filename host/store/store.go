@@ -19,6 +19,13 @@ import (
 // call names does not exist. Test for it with errors.Is.
 var ErrNotFound = errors.New("not found")
 
+// ErrInvalid is wrapped by every SaveSegment error caused by the segment
+// itself, which will fail again however often it is retried (a non-finite
+// number, invalid JSON, a missing id, text the database refuses): a caller
+// that retries saves gives such a segment up instead. Test for it with
+// errors.Is.
+var ErrInvalid = errors.New("invalid")
+
 // Store persists what the host produces. Implementations are safe for
 // concurrent use by several goroutines.
 type Store interface {
@@ -34,36 +41,42 @@ type Store interface {
 	// stream is unknown.
 	RecordPluginRun(ctx context.Context, r model.PluginRun) error
 	// SaveSegment stores a closed segment with all its plugin results in one
-	// transaction. (stream, index) is unique: saving a segment whose index is
-	// already stored replaces the earlier one entirely, because file sources
-	// restart their time line at 0 on every host run, so a later run's
-	// segment k covers the same window of the same media as an earlier run's
-	// and is the one produced by the plugin versions in use now. runID names
-	// the host run that produced it. ErrNotFound when the stream is unknown.
+	// transaction. runID names the stream run that produced it (seg.RunID
+	// is ignored). (stream, index, run) is unique, and nothing is ever
+	// replaced or deleted by a save: a window written by two runs (a quick
+	// restart, a reloaded stream, a file source replayed from 0) keeps both.
+	// Saving a segment whose (stream, index, run) is stored already changes
+	// nothing and returns nil, so a retry after an unknown outcome (a commit
+	// whose reply was lost) neither duplicates nor fails. ErrNotFound when
+	// the stream is unknown; an error wrapping ErrInvalid when the segment
+	// itself cannot be stored (non-finite numbers, invalid JSON, missing
+	// ids, text the database refuses), which a retry would meet again.
 	// In the same transaction it attaches every unplaced telemetry event of
 	// the stream whose Time lies in [WallStart, WallEnd) (not late), and
-	// stores seg.Analytics. seg.Telemetry and seg.Enrichment are ignored;
-	// a replaced segment keeps no enrichment from before.
+	// stores seg.Analytics. seg.Telemetry and seg.Enrichment are ignored.
 	SaveSegment(ctx context.Context, runID string, seg model.Segment) error
 	// Streams lists every stored stream, ordered by ID.
 	Streams(ctx context.Context) ([]model.Stream, error)
 	// Stream returns one stream; ErrNotFound when it is unknown.
 	Stream(ctx context.Context, id string) (*model.Stream, error)
-	// Segments lists up to limit segments of a stream with index >= since,
-	// ascending by index (limit <= 0: no limit). Each plugin's counters and
-	// aggregates and the segment's Analytics are included but its Items,
-	// Telemetry and Enrichment are omitted (nil); use Segment for those.
-	// ErrNotFound when the stream is unknown.
+	// Segments lists up to limit stored segments of a stream with index >=
+	// since, every run's: ascending by index, the runs of one index in the
+	// order they were stored; limit counts segments (limit <= 0: no limit).
+	// Each has its RunID, each plugin's counters and aggregates and its
+	// Analytics, but its Items, Telemetry and Enrichment are omitted (nil);
+	// use Segment for those. ErrNotFound when the stream is unknown.
 	Segments(ctx context.Context, streamID string, since int64, limit int) ([]model.Segment, error)
 	// Segment returns one segment with everything: Items, Analytics, the
-	// Telemetry placed in it and its Enrichment results (by kind);
+	// Telemetry placed in it (the events placed at its index whose Time
+	// lies in its window) and its Enrichment results (by kind). runID ""
+	// means the run of that index stored last; otherwise that run's.
 	// ErrNotFound when the stream or the segment is unknown.
-	Segment(ctx context.Context, streamID string, index int64) (*model.Segment, error)
+	Segment(ctx context.Context, streamID string, index int64, runID string) (*model.Segment, error)
 	// PluginRuns lists the plugin runs recorded for a stream, oldest first;
 	// ErrNotFound when the stream is unknown.
 	PluginRuns(ctx context.Context, streamID string) ([]model.PluginRun, error)
-	// Sessions lists the host runs of each stream that stored segments
-	// (newest first by WallStart), with their span; streamID "" lists all.
+	// Sessions lists the runs of each stream that stored segments (newest
+	// first by WallStart), with their span; streamID "" lists all.
 	Sessions(ctx context.Context, streamID string) ([]model.Session, error)
 
 	// InsertTelemetry stores accepted webhook events, in one transaction,
@@ -84,12 +97,51 @@ type Store interface {
 	PurgeTelemetryPayloads(ctx context.Context, cutoff time.Time) (int64, error)
 	// ArmOutcomes lists, for every stimulus marker of experiment that is
 	// placed in a segment, the arm and that segment's analytics reward,
-	// ordered by Time.
+	// ordered by Time: one outcome per marker, with the reward of the run
+	// of its index stored last among those whose window holds the marker.
 	ArmOutcomes(ctx context.Context, experiment string) ([]model.ArmOutcome, error)
 
 	// SaveEnrichment stores (replaces) the result of one enrichment job on
-	// a stored segment; ErrNotFound when the segment is unknown.
-	SaveEnrichment(ctx context.Context, streamID string, index int64, e model.Enrichment) error
+	// a stored segment: runID's row of that index, or with runID "" the run
+	// stored last; ErrNotFound when the segment is unknown.
+	SaveEnrichment(ctx context.Context, streamID string, index int64, runID string, e model.Enrichment) error
+
+	// StartRun records the start of a stream run (r's RunID, StreamID and
+	// StartedAt; the rest is ignored); recording the same RunID again is a
+	// no-op. ErrNotFound when the stream is unknown.
+	StartRun(ctx context.Context, r model.StreamRun) error
+	// EndRun marks a run ended at `at` (not zero) with reason; ending an
+	// ended run again changes nothing and returns nil. ErrNotFound when the
+	// run is unknown.
+	EndRun(ctx context.Context, runID string, at time.Time, reason string) error
+	// OpenRuns lists every run not ended yet, oldest first, with its
+	// stored-segment summary fields filled.
+	OpenRuns(ctx context.Context) ([]model.StreamRun, error)
+	// Runs lists a stream's runs, newest first, with the summary fields
+	// filled; ErrNotFound when the stream is unknown.
+	Runs(ctx context.Context, streamID string) ([]model.StreamRun, error)
+	// MarkRunLost, in one transaction, ends run g.RunID (EndedAt =
+	// g.WallFrom, not zero; EndReason = g.Reason) if it is still open and
+	// stores the gap g, of the run's stream. Calling it again for an
+	// already-ended run stores nothing and returns nil (idempotent).
+	// ErrNotFound when the run is unknown.
+	MarkRunLost(ctx context.Context, g model.Gap) error
+	// RecordGap stores a gap not tied to ending a run (g.RunID may be set
+	// or ""). ErrNotFound when the stream is unknown.
+	RecordGap(ctx context.Context, g model.Gap) error
+	// Gaps lists a stream's gaps ordered by WallFrom, then as recorded;
+	// ErrNotFound when the stream is unknown.
+	Gaps(ctx context.Context, streamID string) ([]model.Gap, error)
+
+	// PutDesiredStream creates or replaces (every field of) the desired
+	// stream with d.ID. A desired stream needs no stored stream.
+	PutDesiredStream(ctx context.Context, d model.DesiredStream) error
+	// DeleteDesiredStream removes it; deleting an unknown id is a no-op
+	// returning nil.
+	DeleteDesiredStream(ctx context.Context, id string) error
+	// DesiredStreams lists them ordered by AddedAt, then ID; Spec comes back
+	// byte for byte (nil when empty).
+	DesiredStreams(ctx context.Context) ([]model.DesiredStream, error)
 
 	// Close releases the store. Calling it again is a no-op.
 	Close() error

@@ -208,15 +208,22 @@ func (v *Verifier) Verify(h http.Header, body []byte) (Source, error) {
 	if err != nil {
 		return Source{}, err
 	}
-	ts, ok := parseUnix(tsHeader)
+	n, ok := parseUnix(tsHeader)
 	if !ok {
 		return Source{}, unauthorized("malformed %s header: want unix seconds (decimal digits)", HeaderTimestamp)
 	}
+	// A sender in the wrong unit would otherwise read as centuries ahead;
+	// naming the unit tells it what to fix.
+	if unit, t, ok := unixUnit(tsHeader); ok && unit != "seconds" {
+		return Source{}, unauthorized("%s header %s looks like unix %s (%s); want unix seconds, e.g. %d",
+			HeaderTimestamp, tsHeader, unit, t.Format(time.RFC3339Nano), t.Unix())
+	}
 	now := v.now()
-	if skew := now.Sub(ts); skew > v.tolerance {
-		return Source{}, unauthorized("%s header is %v behind the host clock, beyond the %v tolerance", HeaderTimestamp, skew, v.tolerance)
-	} else if skew < -v.tolerance {
-		return Source{}, unauthorized("%s header is %v ahead of the host clock, beyond the %v tolerance", HeaderTimestamp, -skew, v.tolerance)
+	ts, behind, ahead := unixSkew(n, now)
+	if behind > v.tolerance {
+		return Source{}, unauthorized("%s header is %s behind the host clock, beyond the %v tolerance", HeaderTimestamp, fmtSkew(behind), v.tolerance)
+	} else if ahead > v.tolerance {
+		return Source{}, unauthorized("%s header is %s ahead of the host clock, beyond the %v tolerance", HeaderTimestamp, fmtSkew(ahead), v.tolerance)
 	}
 	sigHeader, err := header(h, HeaderSignature)
 	if err != nil {
@@ -286,21 +293,22 @@ func header(h http.Header, name string) (string, error) {
 }
 
 // parseUnix accepts only decimal digits: a sign, spaces or exponents would
-// let two header strings mean one time and complicate the signed bytes.
-func parseUnix(s string) (time.Time, bool) {
-	if len(s) == 0 || len(s) > 18 {
-		return time.Time{}, false
+// let two header strings mean one time and complicate the signed bytes. Up
+// to 19 digits, so that nanoseconds are read and can be named as such.
+func parseUnix(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 19 {
+		return 0, false
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
-			return time.Time{}, false
+			return 0, false
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return time.Time{}, false
+		return 0, false
 	}
-	return time.Unix(n, 0), true
+	return n, true
 }
 
 func parseSig(s string) ([]byte, bool) {

@@ -431,6 +431,14 @@ func (p *eventParser) stream(src Source, v Validator, ev *model.TelemetryEvent) 
 }
 
 func (p *eventParser) time(src Source, ev *model.TelemetryEvent) *problem {
+	if raw, ok := p.fields["time"]; ok && jsonType(raw) == "number" {
+		// Senders used to unix clocks send numbers; say which unit it looks
+		// like so the fix is obvious.
+		if unit, t, ok := unixUnit(string(raw)); ok {
+			return p.at("time", fmt.Sprintf("%s, got a number that looks like unix %s (%s)", timeHint, unit, t.Format(time.RFC3339Nano)))
+		}
+		return p.at("time", timeHint+", got number")
+	}
 	s, prob := p.required("time")
 	if prob != nil {
 		return prob
@@ -565,6 +573,11 @@ const timeHint = "must be an RFC 3339 time with a UTC offset, e.g. 2024-05-01T12
 // it (fraction length, offset range).
 func parseTime(s string) (time.Time, string) {
 	const base = "0000-00-00T00:00:00"
+	if s != "" && allBytes(s, func(c byte) bool { return isDigit(c) || c == '.' }) {
+		if unit, t, ok := unixUnit(s); ok {
+			return time.Time{}, fmt.Sprintf("%s, got a string of digits that looks like unix %s (%s)", timeHint, unit, t.Format(time.RFC3339Nano))
+		}
+	}
 	if len(s) < len(base)+1 {
 		return time.Time{}, timeHint
 	}

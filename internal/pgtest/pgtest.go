@@ -37,6 +37,8 @@ const startTimeout = 60 * time.Second
 // Server is one running PostgreSQL server.
 type Server struct {
 	dir  string // the socket directory, holding the cluster in data/
+	bin  string
+	cred *syscall.Credential
 	cmd  *exec.Cmd
 	out  testenv.SyncBuffer
 	done chan struct{}
@@ -63,13 +65,14 @@ func Start(tb testing.TB) *Server {
 	if err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
-	s := &Server{dir: dir, done: make(chan struct{})}
+	s := &Server{dir: dir, bin: bin}
 	tb.Cleanup(func() { s.stop(tb) })
 
 	cred, err := credential(dir)
 	if err != nil {
 		tb.Fatalf("pgtest: %v", err)
 	}
+	s.cred = cred
 	data := filepath.Join(dir, "data")
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
 		"--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
@@ -79,19 +82,46 @@ func Start(tb testing.TB) *Server {
 		tb.Fatalf("pgtest: initdb: %v\n%s", err, out)
 	}
 
+	s.launch(tb)
+	s.StartTime = time.Since(began)
+	tb.Logf("pgtest: postgres ready in %s (%s)", s.StartTime.Round(time.Millisecond), dir)
+	return s
+}
+
+// Stop shuts the server down (fast shutdown: sessions are ended) and keeps
+// its cluster, for Restart: a database server going away under a client.
+func (s *Server) Stop(tb testing.TB) {
+	tb.Helper()
+	s.shutdown()
+}
+
+// Restart starts the server again on its cluster after Stop and waits
+// until it accepts connections.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	s.launch(tb)
+}
+
+// launch starts postgres on the cluster and waits until it accepts
+// connections.
+func (s *Server) launch(tb testing.TB) {
+	tb.Helper()
+	data := filepath.Join(s.dir, "data")
+	s.done = make(chan struct{})
 	// fsync off and no TCP listener: the cluster is thrown away after the
 	// test, and a socket in a private directory never collides.
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data,
-		"-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=",
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", data,
+		"-p", strconv.Itoa(port), "-k", s.dir, "-c", "listen_addresses=",
 		"-F", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=100")
-	s.cmd.SysProcAttr = procAttr(cred)
+	s.cmd.SysProcAttr = procAttr(s.cred)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		close(s.done)
 		tb.Fatalf("pgtest: start postgres: %v", err)
 	}
-	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	cmd, done := s.cmd, s.done
+	go func() { _ = cmd.Wait(); close(done) }()
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -109,9 +139,6 @@ func Start(tb testing.TB) *Server {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	s.StartTime = time.Since(began)
-	tb.Logf("pgtest: postgres ready in %s (%s)", s.StartTime.Round(time.Millisecond), dir)
-	return s
 }
 
 // URL returns a postgres:// URL for database db on s, as the superuser
@@ -151,19 +178,33 @@ func (s *Server) NewDatabase(tb testing.TB) string {
 // output when the test failed.
 func (s *Server) stop(tb testing.TB) {
 	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown: ends sessions
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.done
-		}
+		s.shutdown()
 		if tb.Failed() {
 			tb.Logf("pgtest: postgres output:\n%s", s.out.String())
 		}
 	}
 	if err := os.RemoveAll(s.dir); err != nil {
 		tb.Errorf("pgtest: remove %s: %v", s.dir, err)
+	}
+}
+
+// shutdown stops the server if it runs: a fast shutdown, then a kill
+// after a grace period.
+func (s *Server) shutdown() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGINT) // fast shutdown: ends sessions
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
 	}
 }
 

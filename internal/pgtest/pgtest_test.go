@@ -38,3 +38,32 @@ func TestStartAndStop(t *testing.T) {
 		t.Errorf("%s left behind: %v", s.dir, err)
 	}
 }
+
+// Stop and Restart: the server goes away under a client and comes back
+// with its data.
+func TestStopRestart(t *testing.T) {
+	s := Start(t)
+	ctx := context.Background()
+	url := s.NewDatabase(t)
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)"); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop(t)
+	if _, err := c.Exec(ctx, "SELECT 1"); err == nil {
+		t.Error("a query on a stopped server succeeded")
+	}
+	s.Restart(t)
+	c2, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close(ctx)
+	var v int
+	if err := c2.QueryRow(ctx, "SELECT v FROM kept").Scan(&v); err != nil || v != 7 {
+		t.Errorf("after restart: %d, %v", v, err)
+	}
+}

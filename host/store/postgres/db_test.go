@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -11,13 +12,18 @@ import (
 	"github.com/lsie-mlf/lsie/internal/pgtest"
 )
 
+// urls maps each store openTest opened to its database's URL, for Reopen.
+var urls sync.Map // *DB -> string
+
 // openTest opens a store on a new database of srv.
 func openTest(t testing.TB, srv *pgtest.Server) *DB {
 	t.Helper()
-	d, err := Open(context.Background(), srv.NewDatabase(t), hclog.NewNullLogger())
+	url := srv.NewDatabase(t)
+	d, err := Open(context.Background(), url, hclog.NewNullLogger())
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	urls.Store(d, url)
 	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
@@ -30,6 +36,19 @@ func TestContract(t *testing.T) {
 		Open: func(t testing.TB) store.Store { return openTest(t, srv) },
 		QueryRow: func(ctx context.Context, s store.Store, query string, dest ...any) error {
 			return s.(*DB).pool.QueryRow(ctx, query).Scan(dest...)
+		},
+		Reopen: func(t testing.TB, s store.Store) store.Store {
+			t.Helper()
+			url, ok := urls.Load(s.(*DB))
+			if !ok {
+				t.Fatal("reopen: store not opened by openTest")
+			}
+			_ = s.Close()
+			d, err := Open(context.Background(), url.(string), hclog.NewNullLogger())
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			return d
 		},
 	})
 }

@@ -160,6 +160,48 @@ CREATE TABLE segment_enrichment (
 	PRIMARY KEY (segment_id, kind)
 );
 `},
+	// SQLite's version 5. segments_stream_id_idx_key is the name
+	// PostgreSQL gave version 1's UNIQUE (stream_id, idx).
+	{version: 3, name: "every run's segments kept, stream runs, gaps and desired streams", sql: `
+ALTER TABLE segments DROP CONSTRAINT segments_stream_id_idx_key;
+ALTER TABLE segments ADD CONSTRAINT segments_stream_id_idx_run_id_key UNIQUE (stream_id, idx, run_id);
+-- A run's segments by index: its summary (count, last index).
+DROP INDEX segments_by_run;
+CREATE INDEX segments_by_run ON segments (run_id, idx);
+
+-- One row per start of a stream; ended_at is NULL while the run is open.
+CREATE TABLE stream_runs (
+	run_id     TEXT PRIMARY KEY,
+	stream_id  TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	started_at BIGINT,
+	ended_at   BIGINT,  -- NULL while open
+	end_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX stream_runs_by_stream ON stream_runs (stream_id, started_at);
+CREATE INDEX stream_runs_open ON stream_runs (started_at) WHERE ended_at IS NULL;
+
+-- Windows of a stream nothing was stored for (a host killed mid-run).
+CREATE TABLE gaps (
+	id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	stream_id     TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	run_id        TEXT NOT NULL DEFAULT '',  -- the run it cut short, or ''
+	wall_from     BIGINT,
+	wall_to       BIGINT,
+	media_from_ns BIGINT NOT NULL,
+	reason        TEXT NOT NULL,
+	recorded_at   BIGINT
+);
+CREATE INDEX gaps_by_stream ON gaps (stream_id, wall_from);
+
+-- Streams added through the API, run again after a restart. Not tied to
+-- streams: one may be desired before its stream row exists.
+CREATE TABLE desired_streams (
+	id       TEXT PRIMARY KEY,
+	spec     BYTEA NOT NULL,  -- the JSON as received, byte for byte
+	base_dir TEXT NOT NULL,
+	added_at BIGINT
+);
+`},
 }
 
 // migrate brings the schema up to the last version in list, applying every

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/lsie-mlf/lsie/host/store"
 	"github.com/lsie-mlf/lsie/host/store/storetest"
@@ -52,7 +56,7 @@ func TestMigrations(t *testing.T) {
 			if got := versions(t, d); len(got) != len(migrations) || got[len(got)-1] != len(migrations) {
 				t.Fatalf("versions = %v, want 1..%d", got, len(migrations))
 			}
-			if _, err := d.Segment(ctx, "cam1", 0); err != nil {
+			if _, err := d.Segment(ctx, "cam1", 0, ""); err != nil {
 				t.Fatalf("segment after reopen: %v", err)
 			}
 			_ = d.Close()
@@ -103,6 +107,8 @@ func TestMigrations(t *testing.T) {
 		}
 	})
 
+	t.Run("Version3KeepsSegmentRows", func(t *testing.T) { testVersion3KeepsSegmentRows(t, srv) })
+
 	t.Run("FailedStepRollsBack", func(t *testing.T) {
 		url := srv.NewDatabase(t)
 		bad := append(append([]migration{}, migrations...), migration{version: len(migrations) + 1, name: "broken",
@@ -146,5 +152,105 @@ func TestRedact(t *testing.T) {
 		if got := store.RedactDSN(in); got != want {
 			t.Errorf("RedactDSN(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// testVersion3KeepsSegmentRows builds a version 2 database with segments,
+// their plugin rows, items, enrichment and telemetry, opens it (version 3
+// swaps segments' unique constraint) and checks every row survived and
+// that a second run of an index can now be stored.
+func testVersion3KeepsSegmentRows(t *testing.T, srv *pgtest.Server) {
+	ctx := context.Background()
+	url := srv.NewDatabase(t)
+	v2, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, v2, migrations[:2], hclog.NewNullLogger()); err != nil {
+		v2.Close()
+		t.Fatalf("migrate to 2: %v", err)
+	}
+	for _, q := range []string{
+		`INSERT INTO streams (id, source, health, plugins, started_at) VALUES ('cam1', 'test://', 'ok', '["face","speech"]', 1)`,
+		`INSERT INTO segments (stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end, status,
+			reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, analytics, reward)
+		VALUES ('cam1', 0, 'host1', 0, 10, 1000, 2000, 'complete', 'null', 10, 0, 2001, 1, '{"au":"au12","reward":0.25}', 0.25),
+			('cam1', 1, 'host1', 10, 20, 2000, 3000, 'partial', '["shutdown"]', 9, 1, 3001, 1, 'null', NULL)`,
+		`INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates)
+		SELECT id, p, '1.0.0', 10, 0, 0, '{}' FROM segments, unnest(ARRAY['face', 'speech']) AS p`,
+		`INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields, error)
+		SELECT segment_id, plugin, 0, 0, 0, '{"au12":0.5}', '' FROM segment_plugins`,
+		`INSERT INTO segment_enrichment (segment_id, kind, status, result, attempts, finished_at)
+		SELECT id, 'stats', 'ok', '{"words": 3}', 1, 5000 FROM segments WHERE idx = 0`,
+		`INSERT INTO telemetry (source, id, kind, stream_id, time, received_at, segment, late)
+		VALUES ('hr', '1', 'physiology', 'cam1', 1500, 1500, 0, FALSE)`,
+	} {
+		if _, err := v2.Exec(ctx, q); err != nil {
+			v2.Close()
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	v2.Close()
+
+	d, err := Open(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("Open (migrate to %d): %v", len(migrations), err)
+	}
+	defer d.Close()
+	if got := versions(t, d); len(got) != 3 || len(migrations) != 3 {
+		t.Fatalf("versions = %v, want 1..3", got)
+	}
+	counts := func() map[string]int {
+		out := map[string]int{}
+		for _, table := range []string{"segments", "segment_plugins", "segment_items", "segment_enrichment", "telemetry"} {
+			var n int
+			if err := d.pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			out[table] = n
+		}
+		return out
+	}
+	want := map[string]int{"segments": 2, "segment_plugins": 4, "segment_items": 4, "segment_enrichment": 1, "telemetry": 1}
+	if got := counts(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("rows after migrating = %v, want %v", got, want)
+	}
+	var cons []string
+	rows, err := d.pool.Query(ctx, `SELECT conname FROM pg_constraint
+WHERE conrelid = 'segments'::regclass AND contype = 'u' ORDER BY conname`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		cons = append(cons, c)
+	}
+	rows.Close()
+	if !reflect.DeepEqual(cons, []string{"segments_stream_id_idx_run_id_key"}) {
+		t.Fatalf("unique constraints of segments = %v", cons)
+	}
+
+	seg, err := d.Segment(ctx, "cam1", 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seg.RunID != "host1" || len(seg.Plugins) != 2 || len(seg.Plugins["face"].Items) != 1 ||
+		len(seg.Enrichment) != 1 || len(seg.Telemetry) != 1 || seg.Analytics == nil || *seg.Analytics.Reward != 0.25 {
+		t.Fatalf("migrated segment cam1/0 = %+v", seg)
+	}
+	storetest.MustSave(t, d, "run2", storetest.Segment("cam1", 0, 2, 0))
+	list, err := d.Segments(ctx, "cam1", 0, 0)
+	if err != nil || len(list) != 3 || list[0].RunID != "host1" || list[1].RunID != "run2" || list[1].Index != 0 {
+		t.Fatalf("Segments after a second run of index 0 = %+v, %v", list, err)
+	}
+	if _, err := d.pool.Exec(ctx, `DELETE FROM segments WHERE run_id = 'host1' AND idx = 0`); err != nil {
+		t.Fatal(err)
+	}
+	want = map[string]int{"segments": 2, "segment_plugins": 2 + 2, "segment_items": 2 + 4, "segment_enrichment": 0, "telemetry": 1}
+	if got := counts(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("rows after deleting host1's segment 0 = %v, want %v", got, want)
 	}
 }

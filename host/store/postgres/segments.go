@@ -4,24 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/store"
 	"github.com/lsie-mlf/lsie/host/store/internal/rowcodec"
 )
 
-// SaveSegment stores seg and its plugin results in one transaction,
-// replacing a segment already stored at the same (stream, index): file
-// sources restart their time line at 0 on every host run, so the newest
-// run's segment k is the one that describes that window now. The earlier
-// row's plugin results, items and enrichment go with it (ON DELETE
-// CASCADE); its telemetry stays, attached by index. In the same transaction
-// the stream's unplaced events in [WallStart, WallEnd) are attached to it.
+// SaveSegment stores seg and its plugin results in one transaction, as
+// runID's segment of that index: a window written by several runs keeps
+// every run's row. A segment whose (stream, index, run) is stored already
+// is not written again (nil: a retried save). In the same transaction the
+// stream's unplaced events in [WallStart, WallEnd) are attached to it.
 //
 // Item fields and aggregates must be finite numbers: JSON has no NaN or
-// infinity, and such a value fails the save with an error naming it.
+// infinity, and such a value fails the save with an error naming it (and
+// wrapping store.ErrInvalid, as do the data errors of the server: text
+// holding NUL, for one).
 func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (err error) {
 	e, err := rowcodec.EncodeSegment(runID, seg) // before taking any lock
 	if err != nil {
@@ -41,24 +43,21 @@ func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (
 	// The stream's advisory lock, also taken by InsertTelemetry, keeps an
 	// event from being stored unplaced while this save, unseen by it,
 	// commits the segment that holds it (READ COMMITTED). Taken first:
-	// InsertTelemetry takes it before anything else too.
+	// InsertTelemetry takes it before anything else too. It also makes
+	// two saves of one segment (a retry racing the first) one after the
+	// other: the second finds the first's row and does nothing.
 	if err = lockStreams(ctx, tx, []string{seg.StreamID}); err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	// Locking the stream's row serialises saves of one stream: two saves of
-	// the same new index would otherwise both find nothing to replace and
-	// the second would fail on UNIQUE (stream_id, idx). NO KEY UPDATE still
-	// lets other streams' rows and foreign-key checks proceed.
+	// KEY SHARE, as the foreign key's check takes it: the stream cannot be
+	// deleted under the save, and other saves are not blocked.
 	var one int
-	err = tx.QueryRow(ctx, `SELECT 1 FROM streams WHERE id = $1 FOR NO KEY UPDATE`, seg.StreamID).Scan(&one)
+	err = tx.QueryRow(ctx, `SELECT 1 FROM streams WHERE id = $1 FOR KEY SHARE`, seg.StreamID).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%s: %w", where, errStream(seg.StreamID))
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
-	}
-	if _, err = tx.Exec(ctx, `DELETE FROM segments WHERE stream_id = $1 AND idx = $2`, seg.StreamID, seg.Index); err != nil {
-		return fmt.Errorf("%s: replace: %w", where, err)
 	}
 	var id int64
 	err = tx.QueryRow(ctx, `
@@ -66,17 +65,23 @@ INSERT INTO segments (stream_id, idx, run_id, media_start_ns, media_end_ns, wall
 	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
 	analytics, reward)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+ON CONFLICT (stream_id, idx, run_id) DO NOTHING
 RETURNING id`,
 		seg.StreamID, seg.Index, runID, int64(seg.MediaStart), int64(seg.MediaEnd),
 		rowcodec.UnixNS(seg.WallStart), rowcodec.UnixNS(seg.WallEnd), string(seg.Status), reasons,
 		seg.FramesSeen, seg.FramesDropped, rowcodec.UnixNS(seg.ClosedAt), int64(seg.CloseLatency), seg.AudioSeconds, seg.AudioGapSeconds,
 		e.Analytics, e.Reward,
 	).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Stored already by this run (a retry): its events were placed
+		// then, or found it since.
+		return tx.Rollback(ctx)
+	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return fmt.Errorf("%s: %w", where, classify(err))
 	}
 	if err = insertPlugins(ctx, tx, id, plugins); err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return fmt.Errorf("%s: %w", where, classify(err))
 	}
 	// A NULL bound (zero wall time) matches nothing.
 	if _, err = tx.Exec(ctx, `
@@ -89,6 +94,18 @@ WHERE stream_id = $2 AND segment IS NULL AND time >= $3 AND time < $4`,
 		return fmt.Errorf("%s: commit: %w", where, err)
 	}
 	return nil
+}
+
+// classify marks an error the server raised because of the values being
+// written, not of its state, as store.ErrInvalid: class 22 (data
+// exception: NUL in text, \u0000 in jsonb, invalid UTF-8, a number out of
+// range) and 54 (program limit exceeded: a value too large to index).
+func classify(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "54")) {
+		return rowcodec.Invalid(err)
+	}
+	return err
 }
 
 // insertPlugins writes every plugin row and item row in one batch: one
@@ -133,12 +150,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 	return br.Close()
 }
 
-const segmentColumns = `id, stream_id, idx, media_start_ns, media_end_ns, wall_start, wall_end,
+const segmentColumns = `id, stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
 	status, reasons::text, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
 	analytics::text`
 
-// Segments lists a stream's segments from index since, ascending, without
-// items.
+// Segments lists a stream's segments from index since, every run's,
+// ascending by index and then as stored, without items.
 func (d *DB) Segments(ctx context.Context, streamID string, since int64, limit int) ([]model.Segment, error) {
 	where := fmt.Sprintf("segments of %q since %d", streamID, since)
 	var lim *int64 // LIMIT NULL: no limit
@@ -158,7 +175,7 @@ func (d *DB) Segments(ctx context.Context, streamID string, since int64, limit i
 	}
 
 	rows, err := tx.Query(ctx, `SELECT `+segmentColumns+` FROM segments
-WHERE stream_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`, streamID, since, lim)
+WHERE stream_id = $1 AND idx >= $2 ORDER BY idx, id LIMIT $3`, streamID, since, lim)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -183,10 +200,10 @@ WHERE stream_id = $1 AND idx >= $2 ORDER BY idx LIMIT $3`, streamID, since, lim)
 	return out, nil
 }
 
-// Segment returns one segment with every plugin's items, its telemetry and
-// its enrichment.
-func (d *DB) Segment(ctx context.Context, streamID string, index int64) (*model.Segment, error) {
-	where := fmt.Sprintf("segment %s/%d", streamID, index)
+// Segment returns one run's segment (runID "": the run stored last) with
+// every plugin's items, its telemetry and its enrichment.
+func (d *DB) Segment(ctx context.Context, streamID string, index int64, runID string) (*model.Segment, error) {
+	where := segmentWhere(streamID, index, runID)
 	tx, err := d.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
@@ -194,7 +211,7 @@ func (d *DB) Segment(ctx context.Context, streamID string, index int64) (*model.
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
 	id, seg, err := rowcodec.ScanSegment(tx.QueryRow(ctx, `SELECT `+segmentColumns+` FROM segments
-WHERE stream_id = $1 AND idx = $2`, streamID, index))
+WHERE stream_id = $1 AND idx = $2 AND ($3 = '' OR run_id = $3) ORDER BY id DESC LIMIT 1`, streamID, index, runID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", where, store.ErrNotFound)
 	}
@@ -207,13 +224,22 @@ WHERE stream_id = $1 AND idx = $2`, streamID, index))
 	if err := readItems(ctx, tx, id, &seg); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	if seg.Telemetry, err = segmentTelemetry(ctx, tx, streamID, index); err != nil {
+	if seg.Telemetry, err = segmentTelemetry(ctx, tx, streamID, index, seg.WallStart, seg.WallEnd); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if seg.Enrichment, err = readEnrichment(ctx, tx, id); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return &seg, nil
+}
+
+// segmentWhere names a segment in errors: "segment STREAM/INDEX", and
+// " run RUN" when one is asked for.
+func segmentWhere(streamID string, index int64, runID string) string {
+	if runID == "" {
+		return fmt.Sprintf("segment %s/%d", streamID, index)
+	}
+	return fmt.Sprintf("segment %s/%d run %s", streamID, index, runID)
 }
 
 func readPlugins(ctx context.Context, tx pgx.Tx, segID int64, seg *model.Segment) error {

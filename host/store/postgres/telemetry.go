@@ -145,10 +145,14 @@ func (d *DB) Telemetry(ctx context.Context, q model.TelemetryQuery) ([]model.Tel
 	return out, nil
 }
 
-// segmentTelemetry lists the events placed in a stream's segment index.
-func segmentTelemetry(ctx context.Context, tx pgx.Tx, stream string, index int64) ([]model.TelemetryEvent, error) {
+// segmentTelemetry lists the events placed at a stream's segment index
+// whose time lies in [from, to): the window of one run's row of that index
+// (another run's row of it may cover another window: a file source
+// replayed from 0).
+func segmentTelemetry(ctx context.Context, tx pgx.Tx, stream string, index int64, from, to time.Time) ([]model.TelemetryEvent, error) {
 	rows, err := tx.Query(ctx, `SELECT `+telemetryColumns+` FROM telemetry
-WHERE stream_id = $1 AND segment = $2`+telemetryOrder, stream, index)
+WHERE stream_id = $1 AND segment = $2 AND time >= $3 AND time < $4`+telemetryOrder,
+		stream, index, rowcodec.UnixNS(from), rowcodec.UnixNS(to))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -181,11 +185,15 @@ WHERE received_at < $1 AND payload IS NOT NULL`, rowcodec.UnixNS(cutoff))
 }
 
 // ArmOutcomes lists experiment's placed stimulus markers with the reward of
-// their segment.
+// their segment: of the rows of its index whose window holds the marker,
+// the one stored last.
 func (d *DB) ArmOutcomes(ctx context.Context, experiment string) ([]model.ArmOutcome, error) {
 	rows, err := d.pool.Query(ctx, `
 SELECT t.arm, t.stream_id, t.segment, s.reward, t.time
-FROM telemetry t JOIN segments s ON s.stream_id = t.stream_id AND s.idx = t.segment
+FROM telemetry t JOIN segments s ON s.id = (
+	SELECT id FROM segments
+	WHERE stream_id = t.stream_id AND idx = t.segment AND wall_start <= t.time AND t.time < wall_end
+	ORDER BY id DESC LIMIT 1)
 WHERE t.kind = $1 AND t.experiment = $2
 ORDER BY t.time NULLS FIRST, t.source COLLATE "C", t.id COLLATE "C"`, string(model.TelemetryStimulus), experiment)
 	if err != nil {

@@ -31,6 +31,18 @@ func TestContract(t *testing.T) {
 		QueryRow: func(ctx context.Context, s store.Store, query string, dest ...any) error {
 			return s.(*DB).r.QueryRowContext(ctx, query).Scan(dest...)
 		},
+		Reopen: func(t testing.TB, s store.Store) store.Store {
+			t.Helper()
+			path := s.(*DB).Path()
+			if err := s.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			d, err := Open(path, hclog.NewNullLogger())
+			if err != nil {
+				t.Fatalf("reopen: %v", err)
+			}
+			return d
+		},
 	})
 }
 

@@ -10,10 +10,10 @@ import (
 	"github.com/lsie-mlf/lsie/host/store/internal/rowcodec"
 )
 
-// SaveEnrichment stores or replaces one job's result on a stored segment.
-// It is keyed by the segment's row, so a later SaveSegment of the same
-// index drops it.
-func (d *DB) SaveEnrichment(ctx context.Context, streamID string, index int64, e model.Enrichment) error {
+// SaveEnrichment stores or replaces one job's result on a stored segment:
+// runID's row of that index, or the one stored last when runID is "".
+// Results belong to that row; another run's row of the index has its own.
+func (d *DB) SaveEnrichment(ctx context.Context, streamID string, index int64, runID string, e model.Enrichment) error {
 	enc, err := rowcodec.EncodeEnrichment(streamID, index, e)
 	if err != nil {
 		return err
@@ -21,11 +21,12 @@ func (d *DB) SaveEnrichment(ctx context.Context, streamID string, index int64, e
 	// WHERE on the SELECT is also what lets SQLite parse the upsert.
 	res, err := d.w.ExecContext(ctx, `
 INSERT INTO segment_enrichment (segment_id, kind, status, result, error, attempts, finished_at)
-SELECT id, ?, ?, ?, ?, ?, ? FROM segments WHERE stream_id = ? AND idx = ?
+SELECT id, ?, ?, ?, ?, ?, ? FROM segments WHERE id = (
+	SELECT id FROM segments WHERE stream_id = ? AND idx = ? AND (? = '' OR run_id = ?) ORDER BY id DESC LIMIT 1)
 ON CONFLICT (segment_id, kind) DO UPDATE SET
 	status = excluded.status, result = excluded.result, error = excluded.error,
 	attempts = excluded.attempts, finished_at = excluded.finished_at`,
-		e.Kind, e.Status, enc.Result, e.Error, e.Attempts, enc.At, streamID, index)
+		e.Kind, e.Status, enc.Result, e.Error, e.Attempts, enc.At, streamID, index, runID, runID)
 	if err != nil {
 		return fmt.Errorf("%s: %w", enc.Where, err)
 	}
@@ -34,7 +35,7 @@ ON CONFLICT (segment_id, kind) DO UPDATE SET
 		return fmt.Errorf("%s: %w", enc.Where, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%s: segment %s/%d: %w", enc.Where, streamID, index, store.ErrNotFound)
+		return fmt.Errorf("%s: %s: %w", enc.Where, segmentWhere(streamID, index, runID), store.ErrNotFound)
 	}
 	return nil
 }

@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -153,6 +155,80 @@ CREATE TABLE segment_enrichment (
 	PRIMARY KEY (segment_id, kind)
 ) WITHOUT ROWID;
 `},
+	// SQLite cannot drop a table constraint: segments is rebuilt with
+	// UNIQUE (stream_id, idx, run_id), its rows keeping their ids, so the
+	// plugin rows, items and enrichment that reference them stay attached.
+	// migrate turns foreign keys off around the transaction, or dropping the
+	// old table would delete them all (ON DELETE CASCADE), and checks them
+	// before committing.
+	{version: 5, name: "every run's segments kept, stream runs, gaps and desired streams", sql: `
+CREATE TABLE segments_v5 (
+	id                INTEGER PRIMARY KEY,
+	stream_id         TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	idx               INTEGER NOT NULL,
+	run_id            TEXT NOT NULL,       -- the stream run that stored it
+	media_start_ns    INTEGER NOT NULL,
+	media_end_ns      INTEGER NOT NULL,
+	wall_start        INTEGER,             -- unix ns
+	wall_end          INTEGER,             -- unix ns
+	status            TEXT NOT NULL,
+	reasons           TEXT NOT NULL,       -- JSON array or null
+	frames_seen       INTEGER NOT NULL,
+	frames_dropped    INTEGER NOT NULL,
+	closed_at         INTEGER,             -- unix ns
+	close_latency_ns  INTEGER NOT NULL,
+	audio_seconds     REAL NOT NULL DEFAULT 0,
+	audio_gap_seconds REAL NOT NULL DEFAULT 0,
+	analytics         TEXT NOT NULL DEFAULT 'null',  -- JSON SegmentAnalytics, or null
+	reward            REAL,                -- analytics.reward, joined on by experiments
+	UNIQUE (stream_id, idx, run_id)        -- also the index for since/limit reads
+);
+INSERT INTO segments_v5 (id, stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
+	analytics, reward)
+SELECT id, stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
+	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
+	analytics, reward
+FROM segments;
+DROP TABLE segments;
+ALTER TABLE segments_v5 RENAME TO segments;
+-- A run's segments by index: its summary (count, last index).
+CREATE INDEX segments_by_run ON segments (run_id, idx);
+CREATE INDEX segments_by_wall ON segments (stream_id, wall_start);
+
+-- One row per start of a stream; ended_at is NULL while the run is open.
+CREATE TABLE stream_runs (
+	run_id     TEXT PRIMARY KEY,
+	stream_id  TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	started_at INTEGER,                    -- unix ns
+	ended_at   INTEGER,                    -- unix ns; NULL while open
+	end_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX stream_runs_by_stream ON stream_runs (stream_id, started_at);
+CREATE INDEX stream_runs_open ON stream_runs (started_at) WHERE ended_at IS NULL;
+
+-- Windows of a stream nothing was stored for (a host killed mid-run).
+CREATE TABLE gaps (
+	id            INTEGER PRIMARY KEY,
+	stream_id     TEXT NOT NULL REFERENCES streams(id) ON DELETE CASCADE,
+	run_id        TEXT NOT NULL DEFAULT '',  -- the run it cut short, or ''
+	wall_from     INTEGER,                 -- unix ns
+	wall_to       INTEGER,                 -- unix ns
+	media_from_ns INTEGER NOT NULL,
+	reason        TEXT NOT NULL,
+	recorded_at   INTEGER                  -- unix ns
+);
+CREATE INDEX gaps_by_stream ON gaps (stream_id, wall_from);
+
+-- Streams added through the API, run again after a restart. Not tied to
+-- streams: one may be desired before its stream row exists.
+CREATE TABLE desired_streams (
+	id       TEXT PRIMARY KEY,
+	spec     BLOB NOT NULL,                -- the JSON as received, byte for byte
+	base_dir TEXT NOT NULL,
+	added_at INTEGER                       -- unix ns
+);
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying
@@ -167,9 +243,37 @@ func migrate(ctx context.Context, db *sql.DB, list []migration, log hclog.Logger
 	}
 	latest := len(list)
 
+	// One connection for the pragmas and the transaction between them:
+	// foreign_keys is per connection, and a no-op inside a transaction.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	// A step may rebuild a table that others reference (SQLite cannot
+	// alter a constraint): with foreign keys on, dropping the old table
+	// would delete every referencing row. They are off while migrating,
+	// checked before commit, and back on (as they were) after.
+	var fk int
+	if err = conn.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil {
+		return fmt.Errorf("migrate: read foreign_keys: %w", err)
+	}
+	if fk != 0 {
+		if _, err = conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+			return fmt.Errorf("migrate: foreign keys off: %w", err)
+		}
+		defer func() {
+			if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); ferr != nil {
+				// Never hand the pool a connection without them.
+				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+				err = errors.Join(err, fmt.Errorf("migrate: foreign keys back on: %w", ferr))
+			}
+		}()
+	}
+
 	// The write pool begins IMMEDIATE: a second process opening the same
 	// file waits here instead of migrating at the same time.
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -206,9 +310,47 @@ func migrate(ctx context.Context, db *sql.DB, list []migration, log hclog.Logger
 			return fmt.Errorf("migrate to version %d (%s): %w", m.version, m.name, err)
 		}
 	}
+	if err = foreignKeyCheck(ctx, tx); err != nil {
+		return fmt.Errorf("migrate to version %d: %w", latest, err)
+	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("migrate: commit: %w", err)
 	}
 	log.Info("sqlite schema migrated", "from", current, "to", latest)
+	return nil
+}
+
+// foreignKeyCheck fails when a row references a missing parent: what
+// foreign keys, off while migrating, would have refused.
+func foreignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return fmt.Errorf("foreign key check: %w", err)
+	}
+	defer rows.Close()
+	var bad []string
+	for rows.Next() {
+		var (
+			table, parent string
+			rowid         *int64
+			fkid          int64
+		)
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return fmt.Errorf("foreign key check: %w", err)
+		}
+		if len(bad) < 5 {
+			r := "?"
+			if rowid != nil {
+				r = fmt.Sprint(*rowid)
+			}
+			bad = append(bad, fmt.Sprintf("%s row %s references a missing %s", table, r, parent))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("foreign key check: %w", err)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("foreign key check: %s", strings.Join(bad, "; "))
+	}
 	return nil
 }

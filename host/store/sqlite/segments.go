@@ -6,21 +6,22 @@ import (
 	"errors"
 	"fmt"
 
+	"modernc.org/sqlite"
+
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/store"
 	"github.com/lsie-mlf/lsie/host/store/internal/rowcodec"
 )
 
-// SaveSegment stores seg and its plugin results in one transaction,
-// replacing a segment already stored at the same (stream, index): file
-// sources restart their time line at 0 on every host run, so the newest
-// run's segment k is the one that describes that window now. The earlier
-// row's plugin results, items and enrichment go with it (ON DELETE
-// CASCADE); its telemetry stays, attached by index. In the same transaction
-// the stream's unplaced events in [WallStart, WallEnd) are attached to it.
+// SaveSegment stores seg and its plugin results in one transaction, as
+// runID's segment of that index: a window written by several runs keeps
+// every run's row. A segment whose (stream, index, run) is stored already
+// is not written again (nil: a retried save). In the same transaction the
+// stream's unplaced events in [WallStart, WallEnd) are attached to it.
 //
 // Item fields and aggregates must be finite numbers: JSON has no NaN or
-// infinity, and such a value fails the save with an error naming it.
+// infinity, and such a value fails the save with an error naming it (and
+// wrapping store.ErrInvalid).
 func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (err error) {
 	e, err := rowcodec.EncodeSegment(runID, seg) // before taking any lock
 	if err != nil {
@@ -45,27 +46,28 @@ func (d *DB) SaveSegment(ctx context.Context, runID string, seg model.Segment) (
 	} else if !ok {
 		return fmt.Errorf("%s: %w", where, errStream(seg.StreamID))
 	}
-	if _, err = tx.ExecContext(ctx, `DELETE FROM segments WHERE stream_id = ? AND idx = ?`, seg.StreamID, seg.Index); err != nil {
-		return fmt.Errorf("%s: replace: %w", where, err)
-	}
-	res, err := tx.ExecContext(ctx, `
+	var id int64
+	err = tx.QueryRowContext(ctx, `
 INSERT INTO segments (stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
 	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
 	analytics, reward)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (stream_id, idx, run_id) DO NOTHING
+RETURNING id`,
 		seg.StreamID, seg.Index, runID, int64(seg.MediaStart), int64(seg.MediaEnd),
 		rowcodec.UnixNS(seg.WallStart), rowcodec.UnixNS(seg.WallEnd), string(seg.Status), reasons,
 		seg.FramesSeen, seg.FramesDropped, rowcodec.UnixNS(seg.ClosedAt), int64(seg.CloseLatency), seg.AudioSeconds, seg.AudioGapSeconds,
-		e.Analytics, e.Reward)
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		e.Analytics, e.Reward).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Stored already by this run (a retry): its events were placed
+		// then, or found it since.
+		return tx.Rollback()
 	}
-	id, err := res.LastInsertId()
 	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return fmt.Errorf("%s: %w", where, classify(err))
 	}
 	if err = insertPlugins(ctx, tx, id, plugins); err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		return fmt.Errorf("%s: %w", where, classify(err))
 	}
 	// A NULL bound (zero wall time) matches nothing.
 	if _, err = tx.ExecContext(ctx, `
@@ -78,6 +80,20 @@ WHERE stream_id = ? AND segment IS NULL AND time >= ? AND time < ?`,
 		return fmt.Errorf("%s: commit: %w", where, err)
 	}
 	return nil
+}
+
+// sqliteTooBig is SQLITE_TOOBIG: a string or blob past the database's
+// limit, which no retry stores.
+const sqliteTooBig = 18
+
+// classify marks an error the database raised because of the values being
+// written (not of its state) as store.ErrInvalid.
+func classify(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqliteTooBig {
+		return rowcodec.Invalid(err)
+	}
+	return err
 }
 
 func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, plugins []rowcodec.Plugin) error {
@@ -115,12 +131,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	return nil
 }
 
-const segmentColumns = `id, stream_id, idx, media_start_ns, media_end_ns, wall_start, wall_end,
+const segmentColumns = `id, stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
 	status, reasons, frames_seen, frames_dropped, closed_at, close_latency_ns, audio_seconds, audio_gap_seconds,
 	analytics`
 
-// Segments lists a stream's segments from index since, ascending, without
-// items.
+// Segments lists a stream's segments from index since, every run's,
+// ascending by index and then as stored, without items.
 func (d *DB) Segments(ctx context.Context, streamID string, since int64, limit int) ([]model.Segment, error) {
 	where := fmt.Sprintf("segments of %q since %d", streamID, since)
 	if limit <= 0 {
@@ -138,7 +154,7 @@ func (d *DB) Segments(ctx context.Context, streamID string, since int64, limit i
 	}
 
 	rows, err := tx.QueryContext(ctx, `SELECT `+segmentColumns+` FROM segments
-WHERE stream_id = ? AND idx >= ? ORDER BY idx LIMIT ?`, streamID, since, limit)
+WHERE stream_id = ? AND idx >= ? ORDER BY idx, id LIMIT ?`, streamID, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
@@ -154,7 +170,7 @@ WHERE stream_id = ? AND idx >= ? ORDER BY idx LIMIT ?`, streamID, since, limit)
 
 	// The same window as above, read in the same snapshot.
 	rows, err = tx.QueryContext(ctx, `SELECT `+pluginColumns+` FROM segment_plugins
-WHERE segment_id IN (SELECT id FROM segments WHERE stream_id = ? AND idx >= ? ORDER BY idx LIMIT ?)`,
+WHERE segment_id IN (SELECT id FROM segments WHERE stream_id = ? AND idx >= ? ORDER BY idx, id LIMIT ?)`,
 		streamID, since, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: plugins: %w", where, err)
@@ -166,10 +182,10 @@ WHERE segment_id IN (SELECT id FROM segments WHERE stream_id = ? AND idx >= ? OR
 	return out, nil
 }
 
-// Segment returns one segment with every plugin's items, its telemetry and
-// its enrichment.
-func (d *DB) Segment(ctx context.Context, streamID string, index int64) (*model.Segment, error) {
-	where := fmt.Sprintf("segment %s/%d", streamID, index)
+// Segment returns one run's segment (runID "": the run stored last) with
+// every plugin's items, its telemetry and its enrichment.
+func (d *DB) Segment(ctx context.Context, streamID string, index int64, runID string) (*model.Segment, error) {
+	where := segmentWhere(streamID, index, runID)
 	tx, err := d.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
@@ -177,7 +193,7 @@ func (d *DB) Segment(ctx context.Context, streamID string, index int64) (*model.
 	defer func() { _ = tx.Rollback() }()
 
 	id, seg, err := rowcodec.ScanSegment(tx.QueryRowContext(ctx, `SELECT `+segmentColumns+` FROM segments
-WHERE stream_id = ? AND idx = ?`, streamID, index))
+WHERE stream_id = ? AND idx = ? AND (? = '' OR run_id = ?) ORDER BY id DESC LIMIT 1`, streamID, index, runID, runID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", where, store.ErrNotFound)
 	}
@@ -190,13 +206,22 @@ WHERE stream_id = ? AND idx = ?`, streamID, index))
 	if err := readItems(ctx, tx, id, &seg); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	if seg.Telemetry, err = segmentTelemetry(ctx, tx, streamID, index); err != nil {
+	if seg.Telemetry, err = segmentTelemetry(ctx, tx, streamID, index, seg.WallStart, seg.WallEnd); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if seg.Enrichment, err = readEnrichment(ctx, tx, id); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return &seg, nil
+}
+
+// segmentWhere names a segment in errors: "segment STREAM/INDEX", and
+// " run RUN" when one is asked for.
+func segmentWhere(streamID string, index int64, runID string) string {
+	if runID == "" {
+		return fmt.Sprintf("segment %s/%d", streamID, index)
+	}
+	return fmt.Sprintf("segment %s/%d run %s", streamID, index, runID)
 }
 
 func readPlugins(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segment) error {

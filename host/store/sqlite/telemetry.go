@@ -118,10 +118,14 @@ ORDER BY time, source, id LIMIT ?`, append(args, limit)...)
 	return out, nil
 }
 
-// segmentTelemetry lists the events placed in a stream's segment index.
-func segmentTelemetry(ctx context.Context, tx *sql.Tx, stream string, index int64) ([]model.TelemetryEvent, error) {
+// segmentTelemetry lists the events placed at a stream's segment index
+// whose time lies in [from, to): the window of one run's row of that index
+// (another run's row of it may cover another window: a file source
+// replayed from 0).
+func segmentTelemetry(ctx context.Context, tx *sql.Tx, stream string, index int64, from, to time.Time) ([]model.TelemetryEvent, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+telemetryColumns+` FROM telemetry
-WHERE stream_id = ? AND segment = ? ORDER BY time, source, id`, stream, index)
+WHERE stream_id = ? AND segment = ? AND time >= ? AND time < ? ORDER BY time, source, id`,
+		stream, index, rowcodec.UnixNS(from), rowcodec.UnixNS(to))
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: %w", err)
 	}
@@ -158,11 +162,15 @@ WHERE received_at < ? AND payload IS NOT NULL`, rowcodec.UnixNS(cutoff))
 }
 
 // ArmOutcomes lists experiment's placed stimulus markers with the reward of
-// their segment.
+// their segment: of the rows of its index whose window holds the marker,
+// the one stored last.
 func (d *DB) ArmOutcomes(ctx context.Context, experiment string) ([]model.ArmOutcome, error) {
 	rows, err := d.r.QueryContext(ctx, `
 SELECT t.arm, t.stream_id, t.segment, s.reward, t.time
-FROM telemetry t JOIN segments s ON s.stream_id = t.stream_id AND s.idx = t.segment
+FROM telemetry t JOIN segments s ON s.id = (
+	SELECT id FROM segments
+	WHERE stream_id = t.stream_id AND idx = t.segment AND wall_start <= t.time AND t.time < wall_end
+	ORDER BY id DESC LIMIT 1)
 WHERE t.kind = ? AND t.experiment = ?
 ORDER BY t.time, t.source, t.id`, string(model.TelemetryStimulus), experiment)
 	if err != nil {

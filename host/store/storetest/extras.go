@@ -45,8 +45,9 @@ func testAnalyticsRoundTrip(t *testing.T, be Backend) {
 	for _, seg := range []model.Segment{full, noReward, off} {
 		MustSave(t, d, "run1", seg)
 	}
+	full, noReward, off = InRun(full, "run1"), InRun(noReward, "run1"), InRun(off, "run1")
 	for _, want := range []model.Segment{full, noReward, off} {
-		got, err := d.Segment(ctx, "cam1", want.Index)
+		got, err := d.Segment(ctx, "cam1", want.Index, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,24 +86,24 @@ func testEnrichment(t *testing.T, be Backend) {
 		At: T0.Add(2 * time.Minute)}
 	language := model.Enrichment{Kind: "language", Status: "ok", Result: json.RawMessage(`"de"`), Attempts: 1}
 	for _, e := range []model.Enrichment{stats, keywords, language} {
-		if err := d.SaveEnrichment(ctx, "cam1", 4, e); err != nil {
+		if err := d.SaveEnrichment(ctx, "cam1", 4, "", e); err != nil {
 			t.Fatalf("SaveEnrichment(%s): %v", e.Kind, err)
 		}
 	}
 	// Saving a kind again replaces its result.
 	keywords = model.Enrichment{Kind: "keywords", Status: "ok", Result: json.RawMessage(`["hello", "world"]`),
 		Attempts: 4, At: T0.Add(3 * time.Minute)}
-	if err := d.SaveEnrichment(ctx, "cam1", 4, keywords); err != nil {
+	if err := d.SaveEnrichment(ctx, "cam1", 4, "run1", keywords); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SaveEnrichment(ctx, "cam1", 5, stats); err != nil {
+	if err := d.SaveEnrichment(ctx, "cam1", 5, "", stats); err != nil {
 		t.Fatal(err)
 	}
-	got, err := d.Segment(ctx, "cam1", 4)
+	got, err := d.Segment(ctx, "cam1", 4, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := seg
+	want := InRun(seg, "run1")
 	want.Enrichment = []model.Enrichment{keywords, language, stats}
 	if !reflect.DeepEqual(*got, want) {
 		t.Fatalf("Segment.Enrichment =\n%+v\nwant\n%+v", got.Enrichment, want.Enrichment)
@@ -116,18 +117,32 @@ func testEnrichment(t *testing.T, be Backend) {
 		{"no kind", model.Enrichment{Status: "ok"}, `save enrichment cam1/4 "": kind must be set`},
 		{"bad result", model.Enrichment{Kind: "stats", Result: json.RawMessage(`{`)}, `save enrichment cam1/4 "stats": result is not valid JSON`},
 	} {
-		if err := d.SaveEnrichment(ctx, "cam1", 4, tc.e); err == nil || err.Error() != tc.want {
+		if err := d.SaveEnrichment(ctx, "cam1", 4, "", tc.e); err == nil || err.Error() != tc.want {
 			t.Errorf("%s: SaveEnrichment = %v, want %q", tc.name, err, tc.want)
 		}
 	}
 
-	// A later SaveSegment of index 4 drops its results; index 5 keeps its.
+	// A later run's segment 4 has results of its own, and runID ""
+	// names it now; run1's keeps its results.
 	MustSave(t, d, "run2", seg)
-	got, err = d.Segment(ctx, "cam1", 4)
-	if err != nil || got.Enrichment != nil {
-		t.Fatalf("replaced segment: enrichment %+v, %v; want none", got.Enrichment, err)
+	got, err = d.Segment(ctx, "cam1", 4, "")
+	if err != nil || got.RunID != "run2" || got.Enrichment != nil {
+		t.Fatalf("run2's segment 4: run %q, enrichment %+v, %v; want run2's, none", got.RunID, got.Enrichment, err)
 	}
-	if n := count(t, be, d, `SELECT count(*) FROM segment_enrichment`); n != 1 {
-		t.Errorf("segment_enrichment has %d rows, want 1 (segment 5's)", n)
+	language2 := language
+	language2.Result = json.RawMessage(`"en"`)
+	if err := d.SaveEnrichment(ctx, "cam1", 4, "", language2); err != nil {
+		t.Fatal(err)
+	}
+	got, err = d.Segment(ctx, "cam1", 4, "run2")
+	if err != nil || !reflect.DeepEqual(got.Enrichment, []model.Enrichment{language2}) {
+		t.Fatalf("run2's segment 4 enrichment = %+v, %v; want %+v", got.Enrichment, err, []model.Enrichment{language2})
+	}
+	got, err = d.Segment(ctx, "cam1", 4, "run1")
+	if err != nil || !reflect.DeepEqual(*got, want) {
+		t.Fatalf("run1's segment 4 after run2 =\n%+v, %v\nwant\n%+v", got, err, want)
+	}
+	if n := count(t, be, d, `SELECT count(*) FROM segment_enrichment`); n != 5 {
+		t.Errorf("segment_enrichment has %d rows, want 5 (3 + 1 + segment 5's)", n)
 	}
 }

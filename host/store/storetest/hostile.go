@@ -40,15 +40,15 @@ func testTelemetryHostileText(t *testing.T, be Backend) {
 			seg.Analytics = a
 			MustSave(t, d, h, seg)
 			en := model.Enrichment{Kind: h, Status: h, Error: h, Result: payload, Attempts: 2, At: T0}
-			if err := d.SaveEnrichment(ctx, h, 0, en); err != nil {
+			if err := d.SaveEnrichment(ctx, h, 0, h, en); err != nil {
 				t.Fatalf("SaveEnrichment: %v", err)
 			}
 
 			ev, mark = Placed(ev, I(0), false), Placed(mark, I(0), false)
-			want := seg
+			want := InRun(seg, h)
 			want.Telemetry = []model.TelemetryEvent{ev, mark}
 			want.Enrichment = []model.Enrichment{en}
-			back, err := d.Segment(ctx, h, 0)
+			back, err := d.Segment(ctx, h, 0, h)
 			if err != nil || !reflect.DeepEqual(*back, want) {
 				t.Fatalf("Segment =\n%+v, %v\nwant\n%+v", back, err, want)
 			}

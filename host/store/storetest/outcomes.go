@@ -51,7 +51,8 @@ func testArmOutcomes(t *testing.T, be Backend) {
 		t.Fatalf("ArmOutcomes(exp1) =\n%+v\nwant\n%+v", got, want)
 	}
 
-	// A replaced segment's reward is the new one.
+	// A later run's segment 0 (the same window: a restart) gives its
+	// reward, once per marker.
 	MustSave(t, d, "run2", withReward(Segment("cam1", 0, 1, 0), F(1)))
 	got, err = d.ArmOutcomes(ctx, "exp2")
 	if err != nil {
@@ -59,6 +60,17 @@ func testArmOutcomes(t *testing.T, be Backend) {
 	}
 	if want := []model.ArmOutcome{{Arm: "a", StreamID: "cam1", Segment: 0, Reward: F(1), Time: otherExp.Time}}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("ArmOutcomes(exp2) = %+v, want %+v", got, want)
+	}
+	// A run whose segment 0 covers another window (a file source
+	// replayed) does not: its window does not hold the markers.
+	MustSave(t, d, "run3", at(withReward(Segment("cam1", 0, 1, 0), F(7)), 2*time.Hour))
+	got, err = d.ArmOutcomes(ctx, "exp1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[0].Reward = F(1)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ArmOutcomes(exp1) after two more runs =\n%+v\nwant\n%+v", got, want)
 	}
 	if got, err := d.ArmOutcomes(ctx, "none"); err != nil || got == nil || len(got) != 0 {
 		t.Errorf("ArmOutcomes(none) = %#v, %v; want empty non-nil", got, err)
@@ -80,8 +92,8 @@ func testSessions(t *testing.T, be Backend) {
 		MustSave(t, d, "run1", Segment("cam1", i, 0, 0))
 	}
 	MustSave(t, d, "run1", Segment("cam2", 5, 0, 0))
-	// A file source replayed an hour later by run2 restarts at index 0: its
-	// segments 0 and 1 replace run1's, which keeps only segment 2.
+	// A file source replayed an hour later by run2 restarts at index 0:
+	// every run keeps its segments.
 	MustSave(t, d, "run2", at(Segment("cam1", 0, 0, 0), time.Hour))
 	MustSave(t, d, "run2", at(Segment("cam1", 1, 0, 0), time.Hour+10*time.Second))
 
@@ -89,8 +101,8 @@ func testSessions(t *testing.T, be Backend) {
 		WallStart: T0.Add(time.Hour), WallEnd: T0.Add(time.Hour + 20*time.Second)}
 	cam2 := model.Session{RunID: "run1", StreamID: "cam2", Segments: 1, First: 5, Last: 5,
 		WallStart: T0.Add(50 * time.Second), WallEnd: T0.Add(60 * time.Second)}
-	run1 := model.Session{RunID: "run1", StreamID: "cam1", Segments: 1, First: 2, Last: 2,
-		WallStart: T0.Add(20 * time.Second), WallEnd: T0.Add(30 * time.Second)}
+	run1 := model.Session{RunID: "run1", StreamID: "cam1", Segments: 3, First: 0, Last: 2,
+		WallStart: T0, WallEnd: T0.Add(30 * time.Second)}
 	for _, tc := range []struct {
 		stream string
 		want   []model.Session

@@ -33,6 +33,9 @@ type Backend struct {
 	// cannot show, such as rows left behind by a replaced segment. The
 	// queries are portable SQL without parameters.
 	QueryRow func(ctx context.Context, s store.Store, query string, dest ...any) error
+	// Reopen, when set, closes s and opens its database again, as a
+	// restarted host would. Run closes what it returns.
+	Reopen func(t testing.TB, s store.Store) store.Store
 }
 
 func (be Backend) open(t testing.TB) store.Store {
@@ -53,9 +56,12 @@ func Run(t *testing.T, be Backend) {
 		{"NotFound", testNotFound},
 		{"PluginRuns", testPluginRuns},
 		{"SegmentRoundTrip", testSegmentRoundTrip},
-		{"SegmentReplacedByLaterRun", testSegmentReplacedByLaterRun},
+		{"SegmentOfTwoRuns", testSegmentOfTwoRuns},
+		{"SegmentOfReplayedRun", testSegmentOfReplayedRun},
 		{"SegmentsSinceLimit", testSegmentsSinceLimit},
+		{"SaveSegmentIdempotent", testSaveSegmentIdempotent},
 		{"SaveSegmentInvalid", testSaveSegmentInvalid},
+		{"SaveSegmentRefusedText", testSaveSegmentRefusedText},
 		{"SaveSegmentCanceled", testSaveSegmentCanceled},
 		{"HostileText", testHostileText},
 		{"ConcurrentSaveAndRead", testConcurrentSaveAndRead},
@@ -70,6 +76,14 @@ func Run(t *testing.T, be Backend) {
 		{"Enrichment", testEnrichment},
 		{"TelemetryHostileText", testTelemetryHostileText},
 		{"ConcurrentTelemetryPlacement", testConcurrentTelemetryPlacement},
+		{"Runs", testRuns},
+		{"RunsUnaffectedBySaves", testRunsUnaffectedBySaves},
+		{"MarkRunLost", testMarkRunLost},
+		{"ConcurrentMarkRunLost", testConcurrentMarkRunLost},
+		{"Gaps", testGaps},
+		{"DesiredStreams", testDesiredStreams},
+		{"DesiredStreamsReopened", testDesiredStreamsReopened},
+		{"HostileRunsText", testHostileRunsText},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, be) })
 	}
@@ -132,6 +146,12 @@ func Segment(stream string, index int64, nItems int, seed float64) model.Segment
 		}
 		seg.Plugins[name] = p
 	}
+	return seg
+}
+
+// InRun is seg as the store reads it back once saved by run.
+func InRun(seg model.Segment, run string) model.Segment {
+	seg.RunID = run
 	return seg
 }
 
@@ -254,18 +274,34 @@ func testNotFound(t *testing.T, be Backend) {
 		{"PluginRuns", func() error { _, err := d.PluginRuns(ctx, "nope"); return err }, `plugin runs: stream "nope": not found`},
 		{"SaveSegment", func() error { return d.SaveSegment(ctx, "r", Segment("nope", 0, 1, 0)) }, `save segment nope/0: stream "nope": not found`},
 		{"Segments", func() error { _, err := d.Segments(ctx, "nope", 0, 10); return err }, `segments: stream "nope": not found`},
-		{"Segment unknown stream", func() error { _, err := d.Segment(ctx, "nope", 0); return err }, `segment nope/0: not found`},
-		{"Segment unknown index", func() error { _, err := d.Segment(ctx, "cam1", 1); return err }, `segment cam1/1: not found`},
+		{"Segment unknown stream", func() error { _, err := d.Segment(ctx, "nope", 0, ""); return err }, `segment nope/0: not found`},
+		{"Segment unknown index", func() error { _, err := d.Segment(ctx, "cam1", 1, ""); return err }, `segment cam1/1: not found`},
+		{"Segment unknown run", func() error { _, err := d.Segment(ctx, "cam1", 0, "run9"); return err }, `segment cam1/0 run run9: not found`},
 		{"InsertTelemetry", func() error {
 			_, err := d.InsertTelemetry(ctx, []model.TelemetryEvent{Event("nope", "hr", "1", 0)})
 			return err
 		}, `insert telemetry: stream "nope": not found`},
 		{"SaveEnrichment unknown stream", func() error {
-			return d.SaveEnrichment(ctx, "nope", 0, model.Enrichment{Kind: "stats", Status: "ok"})
+			return d.SaveEnrichment(ctx, "nope", 0, "", model.Enrichment{Kind: "stats", Status: "ok"})
 		}, `save enrichment nope/0 "stats": segment nope/0: not found`},
 		{"SaveEnrichment unknown index", func() error {
-			return d.SaveEnrichment(ctx, "cam1", 1, model.Enrichment{Kind: "stats", Status: "ok"})
+			return d.SaveEnrichment(ctx, "cam1", 1, "", model.Enrichment{Kind: "stats", Status: "ok"})
 		}, `save enrichment cam1/1 "stats": segment cam1/1: not found`},
+		{"SaveEnrichment unknown run", func() error {
+			return d.SaveEnrichment(ctx, "cam1", 0, "run9", model.Enrichment{Kind: "stats", Status: "ok"})
+		}, `save enrichment cam1/0 "stats": segment cam1/0 run run9: not found`},
+		{"StartRun", func() error {
+			return d.StartRun(ctx, model.StreamRun{RunID: "r", StreamID: "nope", StartedAt: T0})
+		}, `start run: stream "nope": not found`},
+		{"EndRun", func() error { return d.EndRun(ctx, "nope", T0, model.ReasonShutdown) }, `end run: run "nope": not found`},
+		{"Runs", func() error { _, err := d.Runs(ctx, "nope"); return err }, `runs: stream "nope": not found`},
+		{"MarkRunLost", func() error {
+			return d.MarkRunLost(ctx, model.Gap{RunID: "nope", WallFrom: T0, Reason: model.ReasonHostRestarted})
+		}, `mark run lost: run "nope": not found`},
+		{"RecordGap", func() error {
+			return d.RecordGap(ctx, model.Gap{StreamID: "nope", WallFrom: T0, Reason: "source_error"})
+		}, `record gap: stream "nope": not found`},
+		{"Gaps", func() error { _, err := d.Gaps(ctx, "nope"); return err }, `gaps: stream "nope": not found`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
@@ -342,13 +378,16 @@ func testSegmentRoundTrip(t *testing.T, be Backend) {
 	p.Plugin = "face"
 	noAggs.Plugins["face"] = p
 
+	full, bare, noAggs = InRun(full, "run1"), InRun(bare, "run1"), InRun(noAggs, "run1")
 	for _, want := range []model.Segment{full, bare, noAggs} {
-		got, err := d.Segment(ctx, "cam1", want.Index)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(*got, want) {
-			t.Errorf("Segment(%d) =\n%#v\nwant\n%#v", want.Index, *got, want)
+		for _, run := range []string{"", "run1"} {
+			got, err := d.Segment(ctx, "cam1", want.Index, run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(*got, want) {
+				t.Errorf("Segment(%d, %q) =\n%#v\nwant\n%#v", want.Index, run, *got, want)
+			}
 		}
 	}
 	list, err := d.Segments(ctx, "cam1", 0, 0)
@@ -361,41 +400,96 @@ func testSegmentRoundTrip(t *testing.T, be Backend) {
 	}
 }
 
-func testSegmentReplacedByLaterRun(t *testing.T, be Backend) {
+func testSegmentOfTwoRuns(t *testing.T, be Backend) {
 	d := be.open(t)
 	ctx := context.Background()
 	MustUpsert(t, d, "cam1")
-	MustSave(t, d, "run1", Segment("cam1", 0, 10, 0))
+	first := InRun(Segment("cam1", 0, 10, 0), "run1")
+	MustSave(t, d, "run1", first)
 	MustSave(t, d, "run1", Segment("cam1", 1, 10, 0))
 
-	// A file source replayed by run2 starts again at index 0.
+	// A window written again by a later run (a quick restart, a reloaded
+	// stream) keeps both: nothing is replaced. seg.RunID is not what
+	// names the run.
 	again := Segment("cam1", 0, 4, 1)
 	delete(again.Plugins, "speech")
 	again.Status, again.Reasons = model.SegmentComplete, nil
+	again.RunID = "ignored"
 	MustSave(t, d, "run2", again)
+	again = InRun(again, "run2")
 
-	got, err := d.Segment(ctx, "cam1", 0)
+	for _, tc := range []struct {
+		run  string
+		want model.Segment
+	}{{"", again}, {"run2", again}, {"run1", first}} {
+		got, err := d.Segment(ctx, "cam1", 0, tc.run)
+		if err != nil {
+			t.Fatalf("Segment(0, %q): %v", tc.run, err)
+		}
+		if !reflect.DeepEqual(*got, tc.want) {
+			t.Fatalf("Segment(0, %q) =\n%#v\nwant\n%#v", tc.run, *got, tc.want)
+		}
+	}
+	if _, err := d.Segment(ctx, "cam1", 1, "run2"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Segment(1, run2) = %v, want ErrNotFound", err)
+	}
+	// Every run's rows, by index, then as stored; limit counts rows.
+	list, err := d.Segments(ctx, "cam1", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(*got, again) {
-		t.Fatalf("replaced segment =\n%#v\nwant\n%#v", *got, again)
+	want := []model.Segment{WithoutItems(first), WithoutItems(again), WithoutItems(InRun(Segment("cam1", 1, 10, 0), "run1"))}
+	if !reflect.DeepEqual(list, want) {
+		t.Fatalf("Segments =\n%#v\nwant\n%#v", list, want)
 	}
-	// Nothing of the earlier row is left behind.
+	if list, err := d.Segments(ctx, "cam1", 0, 2); err != nil || !reflect.DeepEqual(list, want[:2]) {
+		t.Fatalf("Segments(limit 2) = %#v, %v; want both runs of index 0", list, err)
+	}
+	// A run stored after another of a higher run id is still the newest.
+	MustSave(t, d, "run0", Segment("cam1", 1, 2, 2))
+	if got, err := d.Segment(ctx, "cam1", 1, ""); err != nil || got.RunID != "run0" {
+		t.Fatalf("Segment(1, \"\") = %+v, %v; want run0's", got, err)
+	}
 	for table, want := range map[string]int{
-		"segments": 2, "segment_plugins": 1 + 2, "segment_items": 4 + 20,
+		"segments": 4, "segment_plugins": 2 + 2 + 1 + 2, "segment_items": 20 + 20 + 4 + 4,
 	} {
-		var n int
-		if err := be.QueryRow(ctx, d, "SELECT count(*) FROM "+table, &n); err != nil {
-			t.Fatal(err)
-		}
-		if n != want {
+		if n := count(t, be, d, "SELECT count(*) FROM "+table); n != want {
 			t.Errorf("%s has %d rows, want %d", table, n, want)
 		}
 	}
-	var run string
-	if err := be.QueryRow(ctx, d, `SELECT run_id FROM segments WHERE idx = 0`, &run); err != nil || run != "run2" {
-		t.Errorf("run_id of segment 0 = %q, %v; want run2", run, err)
+}
+
+// testSegmentOfReplayedRun replays a file source: run2's segment 0 covers
+// another wall-clock window than run1's, and each lists only the events
+// of its own window.
+func testSegmentOfReplayedRun(t *testing.T, be Backend) {
+	d := be.open(t)
+	ctx := context.Background()
+	MustUpsert(t, d, "cam1")
+	ev1 := Event("cam1", "hr", "1", time.Second)
+	MustInsert(t, d, ev1)
+	MustSave(t, d, "run1", Segment("cam1", 0, 1, 0))
+	replay := at(Segment("cam1", 0, 1, 0), time.Hour)
+	MustSave(t, d, "run2", replay)
+	ev2 := Event("cam1", "hr", "2", time.Hour+time.Second)
+	if got := MustInsert(t, d, ev2); !reflect.DeepEqual(got, []model.TelemetryPlacement{{Segment: I(0), Late: true}}) {
+		t.Fatalf("placement in the replayed window = %+v", got)
+	}
+	for _, tc := range []struct {
+		run  string
+		want []model.TelemetryEvent
+	}{
+		{"run1", []model.TelemetryEvent{Placed(ev1, I(0), false)}},
+		{"run2", []model.TelemetryEvent{Placed(ev2, I(0), true)}},
+		{"", []model.TelemetryEvent{Placed(ev2, I(0), true)}},
+	} {
+		seg, err := d.Segment(ctx, "cam1", 0, tc.run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(seg.Telemetry, tc.want) {
+			t.Errorf("Segment(0, %q).Telemetry =\n%+v\nwant\n%+v", tc.run, seg.Telemetry, tc.want)
+		}
 	}
 }
 
@@ -449,6 +543,44 @@ func testSegmentsSinceLimit(t *testing.T, be Backend) {
 	}
 }
 
+func testSaveSegmentIdempotent(t *testing.T, be Backend) {
+	d := be.open(t)
+	ctx := context.Background()
+	MustUpsert(t, d, "cam1")
+	ev := Event("cam1", "hr", "1", time.Second)
+	MustInsert(t, d, ev)
+	seg := Segment("cam1", 0, 3, 0)
+	MustSave(t, d, "run1", seg)
+	if err := d.SaveEnrichment(ctx, "cam1", 0, "run1", model.Enrichment{Kind: "stats", Status: "ok", Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A retry (the first save's outcome unknown) changes nothing, even
+	// with other content: one row, its enrichment and events kept.
+	for _, retry := range []model.Segment{seg, Segment("cam1", 0, 5, 1)} {
+		if err := d.SaveSegment(ctx, "run1", retry); err != nil {
+			t.Fatalf("SaveSegment again = %v, want nil", err)
+		}
+	}
+	got, err := d.Segment(ctx, "cam1", 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := InRun(seg, "run1")
+	want.Telemetry = []model.TelemetryEvent{Placed(ev, I(0), false)}
+	want.Enrichment = []model.Enrichment{{Kind: "stats", Status: "ok", Attempts: 1}}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("after retries: Segment =\n%#v\nwant\n%#v", *got, want)
+	}
+	for table, want := range map[string]int{
+		"segments": 1, "segment_plugins": 2, "segment_items": 6, "segment_enrichment": 1, "telemetry": 1,
+	} {
+		if n := count(t, be, d, "SELECT count(*) FROM "+table); n != want {
+			t.Errorf("%s has %d rows, want %d", table, n, want)
+		}
+	}
+}
+
 func testSaveSegmentInvalid(t *testing.T, be Backend) {
 	d := be.open(t)
 	ctx := context.Background()
@@ -465,6 +597,10 @@ func testSaveSegmentInvalid(t *testing.T, be Backend) {
 	p = mismatch.Plugins["face"]
 	p.Plugin = "speech"
 	mismatch.Plugins["face"] = p
+	badPayload := Segment("cam1", 0, 2, 0)
+	badPayload.Plugins["face"].Items[0].Payload = []byte(`{"open": `)
+	nanReward := Segment("cam1", 0, 2, 0)
+	nanReward.Analytics = &model.SegmentAnalytics{Reward: F(math.NaN())}
 
 	for _, tc := range []struct {
 		name string
@@ -477,19 +613,60 @@ func testSaveSegmentInvalid(t *testing.T, be Backend) {
 		{"NaN field", "run2", nan, `save segment cam1/0: plugin "face": item 1 (pts 100ms): fields: json: unsupported value: NaN`},
 		{"infinite aggregate", "run2", inf, `save segment cam1/0: plugin "speech": aggregates: json: unsupported value: +Inf`},
 		{"key mismatch", "run2", mismatch, `save segment cam1/0: plugin "speech" stored under key "face"`},
+		{"payload", "run2", badPayload, `save segment cam1/0: plugin "face": item 0 (pts 0s): payload is not valid JSON`},
+		{"NaN reward", "run2", nanReward, `save segment cam1/0: analytics: json: unsupported value: NaN`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := d.SaveSegment(ctx, tc.run, tc.seg)
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
+			// The segment is at fault: a retry would fail again.
+			if !errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
+				t.Errorf("err = %v: ErrInvalid %v, ErrNotFound %v; want ErrInvalid only", err,
+					errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrNotFound))
+			}
 		})
 	}
-	// The stored segment is untouched.
-	got, err := d.Segment(ctx, "cam1", 0)
-	if err != nil || !reflect.DeepEqual(*got, good) {
+	// An unknown stream is not the segment's fault.
+	if err := d.SaveSegment(ctx, "run2", Segment("nope", 0, 1, 0)); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		t.Errorf("unknown stream: %v; want ErrNotFound, not ErrInvalid", err)
+	}
+	// The stored segment is untouched, and nothing was stored for run2.
+	got, err := d.Segment(ctx, "cam1", 0, "")
+	if err != nil || !reflect.DeepEqual(*got, InRun(good, "run1")) {
 		t.Fatalf("after failed saves: %v, %v", got, err)
 	}
+	if n := count(t, be, d, `SELECT count(*) FROM segments`); n != 1 {
+		t.Errorf("segments has %d rows after failed saves, want 1", n)
+	}
+}
+
+// testSaveSegmentRefusedText saves text a database may refuse (NUL, which
+// PostgreSQL's text and jsonb cannot hold): stored, or refused as invalid,
+// never a failure a retry could get past.
+func testSaveSegmentRefusedText(t *testing.T, be Backend) {
+	d := be.open(t)
+	ctx := context.Background()
+	MustUpsert(t, d, "cam1")
+	for i, mutate := range []func(*model.Segment){
+		func(s *model.Segment) { s.Plugins["face"].Items[0].Error = "bad\x00byte" },
+		func(s *model.Segment) { s.Plugins["face"].Items[0].Fields["nul\x00key"] = 1 },
+		func(s *model.Segment) { s.Reasons = []string{"nul\x00reason"} },
+	} {
+		seg := Segment("cam1", int64(i), 2, 0)
+		mutate(&seg)
+		switch err := d.SaveSegment(ctx, "run1", seg); {
+		case err == nil:
+			t.Logf("case %d: stored", i)
+		case errors.Is(err, store.ErrInvalid):
+			t.Logf("case %d: refused as invalid: %v", i, err)
+		default:
+			t.Errorf("case %d: SaveSegment = %v; want nil or ErrInvalid", i, err)
+		}
+	}
+	// The store still works.
+	MustSave(t, d, "run1", Segment("cam1", 9, 1, 0))
 }
 
 func testSaveSegmentCanceled(t *testing.T, be Backend) {
@@ -499,11 +676,11 @@ func testSaveSegmentCanceled(t *testing.T, be Backend) {
 	MustSave(t, d, "run1", good)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := d.SaveSegment(ctx, "run2", Segment("cam1", 0, 5, 1)); !errors.Is(err, context.Canceled) {
+	if err := d.SaveSegment(ctx, "run2", Segment("cam1", 0, 5, 1)); !errors.Is(err, context.Canceled) || errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("SaveSegment with a canceled context = %v", err)
 	}
-	got, err := d.Segment(context.Background(), "cam1", 0)
-	if err != nil || !reflect.DeepEqual(*got, good) {
+	got, err := d.Segment(context.Background(), "cam1", 0, "")
+	if err != nil || !reflect.DeepEqual(*got, InRun(good, "run1")) {
 		t.Fatalf("after canceled save: %v, %v", got, err)
 	}
 }
@@ -513,7 +690,10 @@ func testConcurrentSaveAndRead(t *testing.T, be Backend) {
 	ctx := context.Background()
 	MustUpsert(t, d, "cam1", "cam2")
 
-	const writers, perWriter = 4, 15
+	// Writers w and w+4 save the same (stream, index, run): retries racing
+	// the first save. Writers of one stream in other runs overlap on
+	// indexes: both runs are kept.
+	const writers, perWriter = 6, 15
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*perWriter+64)
 	stop := make(chan struct{})
@@ -523,9 +703,8 @@ func testConcurrentSaveAndRead(t *testing.T, be Backend) {
 			defer wg.Done()
 			stream := []string{"cam1", "cam2"}[w%2]
 			for i := range perWriter {
-				// Writers on the same stream overlap on indexes: replacements race.
 				seg := Segment(stream, int64(i), 5, float64(w))
-				if err := d.SaveSegment(ctx, fmt.Sprintf("run%d", w), seg); err != nil {
+				if err := d.SaveSegment(ctx, fmt.Sprintf("run%d", (w/2)%2), seg); err != nil {
 					errs <- err
 				}
 			}
@@ -553,7 +732,7 @@ func testConcurrentSaveAndRead(t *testing.T, be Backend) {
 						return
 					}
 				}
-				seg, err := d.Segment(ctx, "cam2", 0)
+				seg, err := d.Segment(ctx, "cam2", 0, "")
 				if err != nil && !errors.Is(err, store.ErrNotFound) {
 					errs <- err
 					return
@@ -581,16 +760,16 @@ func testConcurrentSaveAndRead(t *testing.T, be Backend) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(segs) != perWriter {
-			t.Errorf("%s: %d segments, want %d", stream, len(segs), perWriter)
+		if len(segs) != 2*perWriter {
+			t.Errorf("%s: %d segments, want %d (two runs)", stream, len(segs), 2*perWriter)
 		}
 	}
 	var items int
 	if err := be.QueryRow(ctx, d, `SELECT count(*) FROM segment_items`, &items); err != nil {
 		t.Fatal(err)
 	}
-	if want := 2 * perWriter * 2 * 5; items != want {
-		t.Errorf("segment_items has %d rows, want %d (orphans from replacements?)", items, want)
+	if want := 2 * 2 * perWriter * 2 * 5; items != want {
+		t.Errorf("segment_items has %d rows, want %d (a retry stored twice?)", items, want)
 	}
 }
 
@@ -658,7 +837,8 @@ func testHostileText(t *testing.T, be Backend) {
 			other.Plugin = h
 			seg.Plugins[h] = other
 			MustSave(t, d, h, seg)
-			back, err := d.Segment(ctx, h, 0)
+			seg = InRun(seg, h)
+			back, err := d.Segment(ctx, h, 0, h)
 			if err != nil || !reflect.DeepEqual(*back, seg) {
 				t.Fatalf("Segment =\n%#v, %v\nwant\n%#v", back, err, seg)
 			}

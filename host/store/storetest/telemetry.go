@@ -66,7 +66,7 @@ func count(t testing.TB, be Backend, d store.Store, query string) int {
 
 func segmentTelemetry(t testing.TB, d store.Store, stream string, index int64) []model.TelemetryEvent {
 	t.Helper()
-	seg, err := d.Segment(context.Background(), stream, index)
+	seg, err := d.Segment(context.Background(), stream, index, "")
 	if err != nil {
 		t.Fatalf("Segment(%s/%d): %v", stream, index, err)
 	}
@@ -115,13 +115,16 @@ func testTelemetryPlacement(t *testing.T, be Backend) {
 		t.Errorf("cam2 telemetry = %+v, want %+v (unplaced)", all, want)
 	}
 
-	// A later run's segment 1 replaces the row; the events stay attached
-	// by index, late as they were.
+	// A later run's segment 1 of the same window lists the same events,
+	// late as they were; run1's still does.
 	again := Segment("cam1", 1, 2, 1)
 	MustSave(t, d, "run2", again)
-	if got, want := segmentTelemetry(t, d, "cam1", 1),
-		[]model.TelemetryEvent{Placed(atStart, I(1), true), Placed(in, I(1), true)}; !reflect.DeepEqual(got, want) {
-		t.Errorf("replaced segment's telemetry =\n%+v\nwant\n%+v", got, want)
+	wantLate := []model.TelemetryEvent{Placed(atStart, I(1), true), Placed(in, I(1), true)}
+	if got := segmentTelemetry(t, d, "cam1", 1); !reflect.DeepEqual(got, wantLate) {
+		t.Errorf("run2's segment's telemetry =\n%+v\nwant\n%+v", got, wantLate)
+	}
+	if seg, err := d.Segment(ctx, "cam1", 1, "run1"); err != nil || !reflect.DeepEqual(seg.Telemetry, wantLate) {
+		t.Errorf("run1's segment's telemetry = %+v, %v\nwant\n%+v", seg, err, wantLate)
 	}
 	if n := count(t, be, d, `SELECT count(*) FROM telemetry`); n != 5 {
 		t.Errorf("telemetry has %d rows, want 5", n)

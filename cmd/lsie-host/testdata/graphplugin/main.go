@@ -5,6 +5,8 @@
 //     500) of samples: transcript.partial@1 on every chunk, and
 //     transcript.final@1 at each utterance end (fields utt, words; payload
 //     {"words": [...]}), with progress held at the open utterance's start.
+//     no_final="3,6" never publishes those utterances' finals (their last
+//     partial is what the host must store).
 //   - listener consumes transcript.final@1 and transcript.partial@1 and
 //     answers each final with its utt and word count. slow_ms=M sleeps per
 //     final; crash_at=N exits on the Nth final of a process's life when the
@@ -18,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -66,7 +69,17 @@ func (p plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &talker{pub: info.Publisher, utter: ms * 16}, nil
+		skip := map[int64]bool{}
+		if list := info.Attributes["no_final"]; list != "" {
+			for _, f := range strings.Split(list, ",") {
+				n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+				if err != nil {
+					return nil, sdk.Errorf("bad_input", "no_final: %v", err)
+				}
+				skip[n] = true
+			}
+		}
+		return &talker{pub: info.Publisher, utter: ms * 16, noFinal: skip}, nil
 	case "listener":
 		slow, err := num("slow_ms", 0)
 		if err != nil {
@@ -88,6 +101,8 @@ type talker struct {
 	utter int64 // samples per utterance
 	pos   int64 // next sample on the line
 	parts int
+	// noFinal are utterances whose final is never published.
+	noFinal map[int64]bool
 }
 
 func (t *talker) at(sample int64) time.Duration { return time.Duration(sample) * time.Second / 16000 }
@@ -117,6 +132,9 @@ func (t *talker) ProcessAudio(a *sdk.Audio) ([]sdk.Item, error) {
 }
 
 func (t *talker) final(n int64) error {
+	if t.noFinal[n] {
+		return nil
+	}
 	start := t.at(n * t.utter)
 	words := []map[string]any{{"w": "utt", "start": start.Seconds(), "conf": 0.9}, {"w": strconv.FormatInt(n, 10), "start": start.Seconds() + 0.1, "conf": 0.8}}
 	payload, _ := json.Marshal(map[string]any{"words": words})

@@ -71,8 +71,14 @@ type Segment struct {
 }
 
 // EncodeSegment checks seg and encodes its JSON columns, before a store
-// takes any lock.
+// takes any lock. Its errors wrap store.ErrInvalid: the segment itself is
+// at fault, and saving it again would fail again.
 func EncodeSegment(runID string, seg model.Segment) (Segment, error) {
+	e, err := encodeSegment(runID, seg)
+	return e, Invalid(err)
+}
+
+func encodeSegment(runID string, seg model.Segment) (Segment, error) {
 	e := Segment{Where: fmt.Sprintf("save segment %s/%d", seg.StreamID, seg.Index)}
 	if seg.StreamID == "" || runID == "" {
 		return e, fmt.Errorf("%s: stream id %q and run id %q must be set", e.Where, seg.StreamID, runID)
@@ -155,8 +161,8 @@ func ScanPluginRun(sc Scanner) (model.PluginRun, error) {
 	return r, nil
 }
 
-// ScanSegment reads id, stream_id, idx, media_start_ns, media_end_ns,
-// wall_start, wall_end, status, reasons (JSON text), frames_seen,
+// ScanSegment reads id, stream_id, idx, run_id, media_start_ns,
+// media_end_ns, wall_start, wall_end, status, reasons (JSON text), frames_seen,
 // frames_dropped, closed_at, close_latency_ns, audio_seconds,
 // audio_gap_seconds, analytics (JSON text); Plugins is an empty map.
 func ScanSegment(sc Scanner) (int64, model.Segment, error) {
@@ -167,7 +173,7 @@ func ScanSegment(sc Scanner) (int64, model.Segment, error) {
 		wallStart, wallEnd, closed *int64
 		status, reasons, analytics string
 	)
-	err := sc.Scan(&id, &seg.StreamID, &seg.Index, &mediaStart, &mediaEnd, &wallStart, &wallEnd,
+	err := sc.Scan(&id, &seg.StreamID, &seg.Index, &seg.RunID, &mediaStart, &mediaEnd, &wallStart, &wallEnd,
 		&status, &reasons, &seg.FramesSeen, &seg.FramesDropped, &closed, &lat, &seg.AudioSeconds, &seg.AudioGapSeconds,
 		&analytics)
 	if err != nil {

@@ -1,0 +1,297 @@
+package main
+
+// Fault tests of issue #15 ("nothing lost"): a locked or restarting store,
+// a replayed window, a SIGKILLed host. Each counts what was lost (must be
+// 0) and checks every hole is recorded. They wait on conditions (health,
+// the API, process exit), never on sleeps.
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store"
+	"github.com/lsie-mlf/lsie/host/store/postgres"
+	"github.com/lsie-mlf/lsie/host/store/sqlite"
+	"github.com/lsie-mlf/lsie/internal/pgtest"
+)
+
+// waitHostHealth polls the health route until cond holds.
+func (h *runningHost) waitHostHealth(t *testing.T, what string, cond func(model.HostHealth) bool) model.HostHealth {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		var hh model.HostHealth
+		if h.get(t, "/api/v1/health", &hh) == 200 && cond(hh) {
+			return hh
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("waiting for %s: timed out; log:\n%s", what, drain(h.stderr.lines))
+	return model.HostHealth{}
+}
+
+func component(hh model.HostHealth, kind string) model.ComponentHealth {
+	for _, c := range hh.Components {
+		if c.Kind == kind {
+			return c
+		}
+	}
+	return model.ComponentHealth{}
+}
+
+// tableLines counts the segments the host printed for stream id: every
+// segment it closed, whether or not it was stored.
+func tableLines(out, id string) int {
+	n := 0
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == id {
+			n++
+		}
+	}
+	return n
+}
+
+// checkContiguous fails unless segs (one run's) have consecutive indexes.
+func checkContiguous(t *testing.T, segs []model.Segment) {
+	t.Helper()
+	for i := 1; i < len(segs); i++ {
+		if segs[i].Index != segs[i-1].Index+1 {
+			t.Errorf("segment %d follows %d: a hole", segs[i].Index, segs[i-1].Index)
+		}
+	}
+}
+
+// storeOutage runs a live stream, breaks the store with outage once the
+// first segment is stored, mends it with mend once at least three closed
+// segments wait in the spool, and checks that every closed segment was
+// stored, in order, once the stream ended.
+func storeOutage(t *testing.T, storeBlock string, open func() store.Store, outage, mend func()) {
+	dir := t.TempDir()
+	h := startHost(t, writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
+%s
+api { listen = "127.0.0.1:0" }
+stream "live" {
+  source   = "test://ball?width=160&height=120&fps=10&duration=15s&audio=440"
+  realtime = true
+  plugin "visual" {}
+  plugin "acoustic" {}
+}
+`, storeBlock)))
+	h.waitSegments(t, "live", 1)
+	outage()
+	hh := h.waitHostHealth(t, "the store degraded with 3 segments spooled", func(hh model.HostHealth) bool {
+		c := component(hh, "store")
+		return c.Health != model.HealthOK && c.Counters["spool_records"] >= 3
+	})
+	if c := component(hh, "store"); !strings.Contains(c.Hint, "wait in the spool") {
+		t.Errorf("store hint during the outage: %q", c.Hint)
+	}
+	mend()
+	// ended means stored: once the stream reads ended, all is in the store.
+	h.waitHostHealth(t, "the stream ended", func(hh model.HostHealth) bool {
+		for _, c := range hh.Components {
+			if c.Kind == "stream" && c.Name == "live" {
+				return c.Health == model.HealthEnded
+			}
+		}
+		return false
+	})
+	hh = h.waitHostHealth(t, "an empty spool", func(hh model.HostHealth) bool { return component(hh, "store").Counters["spool_records"] == 0 })
+	if c := component(hh, "store"); c.Health != model.HealthOK {
+		t.Errorf("store after the outage: %+v", c)
+	}
+	h.stop(t)
+	closed := tableLines(h.stdout.String(), "live")
+
+	st := open()
+	defer st.Close()
+	ctx := context.Background()
+	segs, err := st.Segments(ctx, "live", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != closed || closed < 10 {
+		t.Errorf("segments: closed %d, stored %d; want all stored (and at least 10)", closed, len(segs))
+	}
+	checkContiguous(t, segs)
+	runs, err := st.Runs(ctx, "live")
+	if err != nil || len(runs) != 1 || runs[0].EndReason != model.ReasonEndOfStream || runs[0].Segments != len(segs) {
+		t.Errorf("runs: %+v, %v", runs, err)
+	}
+	t.Logf("closed %d, stored %d, missing %d", closed, len(segs), closed-len(segs))
+}
+
+// SQLite held with BEGIN EXCLUSIVE (what a backup or VACUUM does): saves
+// fail with SQLITE_BUSY for as long as it is held, and nothing is lost.
+func TestSQLiteLockedThroughHost(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "lsie.db")
+	var db *sql.DB
+	var conn *sql.Conn
+	ctx := context.Background()
+	storeOutage(t, fmt.Sprintf("store { sqlite = %q }", dbPath),
+		func() store.Store {
+			st, err := sqlite.Open(dbPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		func() {
+			var err error
+			if db, err = sql.Open("sqlite", dbPath+"?_pragma=busy_timeout(30000)"); err != nil {
+				t.Fatal(err)
+			}
+			if conn, err = db.Conn(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		func() {
+			if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.Close()
+			_ = db.Close()
+		})
+}
+
+// The PostgreSQL server stopped under the host and started again.
+func TestPostgresRestartThroughHost(t *testing.T) {
+	srv := pgtest.Start(t)
+	url := srv.NewDatabase(t)
+	storeOutage(t, fmt.Sprintf("store { postgres = %q }", url),
+		func() store.Store {
+			st, err := postgres.Open(context.Background(), url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		},
+		func() { srv.Stop(t) },
+		func() { srv.Restart(t) })
+}
+
+// A window written twice keeps both runs: a file replayed by a second host
+// run stores its segments beside the first run's, each naming its run.
+func TestReplayKeepsBothRuns(t *testing.T) {
+	dir := t.TempDir()
+	c := clip(t, dir, "clip", "pattern=white")
+	dbPath := filepath.Join(dir, "lsie.db")
+	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "" }
+stream "clip" {
+  source   = "file://%s"
+  realtime = false
+  plugin "visual" {}
+}
+`, dbPath, c))
+	for range 2 {
+		if out, code := runHost(t, "--plugins", pluginDir(), "--config", cfg, "--exit-when-done"); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	}
+	st, err := sqlite.Open(dbPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	segs, err := st.Segments(ctx, "clip", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRun := map[string][]model.Segment{}
+	for _, s := range segs {
+		byRun[s.RunID] = append(byRun[s.RunID], s)
+	}
+	if len(byRun) != 2 || len(segs) != 6 {
+		t.Fatalf("%d segments in %d runs, want 3 in each of 2", len(segs), len(byRun))
+	}
+	for run, rs := range byRun {
+		if len(rs) != 3 || rs[0].Index != 0 {
+			t.Errorf("run %s: %d segments from %d", run, len(rs), rs[0].Index)
+		}
+		for _, s := range rs {
+			full, err := st.Segment(ctx, "clip", s.Index, run)
+			if err != nil || full.RunID != run || full.Plugins["visual"].FramesAnalysed != s.Plugins["visual"].FramesAnalysed ||
+				len(full.Plugins["visual"].Items) != full.Plugins["visual"].FramesAnalysed {
+				t.Errorf("segment %d of run %s: %+v, %v", s.Index, run, full, err)
+			}
+		}
+	}
+	runs, err := st.Runs(ctx, "clip")
+	if err != nil || len(runs) != 2 || runs[0].EndReason != model.ReasonEndOfStream || runs[1].EndReason != model.ReasonEndOfStream {
+		t.Errorf("runs: %+v, %v", runs, err)
+	}
+}
+
+// A SIGKILLed host leaves its open segment unwritten: the next start
+// records the hole (a gap from the last stored segment to the restart,
+// the run ended host_restarted) and its first segment says host_restarted.
+func TestSIGKILLRecordsHole(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "live" {
+  source = "test://ball?width=160&height=120&fps=10"
+  plugin "visual" {}
+}
+`, filepath.Join(dir, "lsie.db")))
+	h := startHost(t, cfg)
+	before := h.waitSegments(t, "live", 2)
+	_ = h.cmd.Process.Signal(syscall.SIGKILL)
+	_ = h.cmd.Wait()
+
+	h2 := startHost(t, cfg)
+	var runs struct {
+		Runs []model.StreamRun `json:"runs"`
+	}
+	var gaps struct {
+		Gaps []model.Gap `json:"gaps"`
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(gaps.Gaps) == 0 && time.Now().Before(deadline) {
+		h2.get(t, "/api/v1/streams/live/gaps", &gaps)
+		time.Sleep(100 * time.Millisecond)
+	}
+	h2.get(t, "/api/v1/streams/live/runs", &runs)
+	if len(gaps.Gaps) != 1 || len(runs.Runs) != 2 {
+		t.Fatalf("gaps %+v, runs %+v", gaps.Gaps, runs.Runs)
+	}
+	killed, g := runs.Runs[1], gaps.Gaps[0]
+	if killed.EndReason != model.ReasonHostRestarted || g.RunID != killed.RunID || g.Reason != model.ReasonHostRestarted {
+		t.Errorf("killed run %+v, gap %+v", killed, g)
+	}
+	// The hole starts where the killed run's stored results end.
+	var sl segmentList
+	h2.get(t, "/api/v1/streams/live/segments", &sl)
+	var last model.Segment
+	for _, s := range sl.Segments {
+		if s.RunID == killed.RunID {
+			last = s
+		}
+	}
+	if last.Index < before[len(before)-1].Index || !g.WallFrom.Equal(last.WallEnd) || !g.WallTo.After(g.WallFrom) {
+		t.Errorf("gap %s–%s, last stored segment of the killed run %d ends %s", g.WallFrom, g.WallTo, last.Index, last.WallEnd)
+	}
+	segs := h2.waitSegments(t, "live", len(sl.Segments)+1)
+	i := slices.IndexFunc(segs, func(s model.Segment) bool { return s.RunID == runs.Runs[0].RunID })
+	if i < 0 || !slices.Contains(segs[i].Reasons, model.ReasonHostRestarted) {
+		t.Errorf("first segment of the new run (at %d) does not say host_restarted: %+v", i, segs)
+	}
+	h2.stop(t)
+}
