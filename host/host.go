@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -86,6 +87,9 @@ type Host struct {
 	// restarted names the streams whose last run a killed host left open:
 	// their next run's first segment says host_restarted. Guarded by mu.
 	restarted map[string]bool
+	// unrestored names the stored API streams that could not start again,
+	// with why. Guarded by mu.
+	unrestored map[string]string
 
 	obs        observers
 	healthLast map[string]model.Health // owned by Run's loop
@@ -510,6 +514,7 @@ func (h *Host) Run(ctx context.Context) error {
 	for _, sup := range h.sups {
 		go sup.Run(runCtx)
 	}
+	h.restoreStreams(runCtx)
 	// Not runCtx: Close drains the segments closed by the shutdown too.
 	h.obs.enrich.Start(context.Background())
 	if len(h.cfg.Telemetry.Sources) > 0 {
@@ -668,6 +673,18 @@ func (h *Host) Health() model.HostHealth {
 		worst(ch.Health)
 		out.Components = append(out.Components, ch)
 	}
+	h.mu.Lock()
+	ids := slices.Sorted(maps.Keys(h.unrestored))
+	for _, id := range ids {
+		why := h.unrestored[id]
+		if slices.ContainsFunc(out.Components, func(c model.ComponentHealth) bool { return c.Kind == "stream" && c.Name == id }) {
+			continue // the file's stream of that id runs; the log says why
+		}
+		worst(model.HealthError)
+		out.Components = append(out.Components, model.ComponentHealth{Name: id, Kind: "stream", Health: model.HealthError,
+			Hint: "added through the API, not restored after the restart: " + why + "; fix it, or forget it with DELETE /api/v1/streams/" + id})
+	}
+	h.mu.Unlock()
 	names := make([]string, 0, len(h.sups))
 	for n := range h.sups {
 		names = append(names, n)

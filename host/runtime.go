@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lsie-mlf/lsie/host/api"
 	"github.com/lsie-mlf/lsie/host/config"
@@ -16,8 +17,15 @@ import (
 )
 
 // AddStream starts a stream while the host runs (api.StreamManager). Its
-// plugins are started if no other stream runs them yet.
+// plugins are started if no other stream runs them yet. A stream added
+// through the API (st.Spec set) is desired state: it is stored, and runs
+// again after a restart until it is removed.
 func (h *Host) AddStream(ctx context.Context, st config.Stream) error {
+	return h.addStream(ctx, st, st.FromAPI())
+}
+
+// addStream starts st, storing it as desired state first when persist.
+func (h *Host) addStream(ctx context.Context, st config.Stream, persist bool) error {
 	h.mu.Lock()
 	runCtx := h.runCtx
 	exists := slices.ContainsFunc(h.streams, func(s *streamRunner) bool { return s.cfg.ID == st.ID })
@@ -43,13 +51,74 @@ func (h *Host) AddStream(ctx context.Context, st config.Stream) error {
 		return fmt.Errorf("stream %q: %w", st.ID, api.ErrStreamExists)
 	}
 	h.streams = append(h.streams, s)
+	delete(h.unrestored, st.ID)
 	h.mu.Unlock()
+	if persist {
+		err := h.store.PutDesiredStream(ctx, model.DesiredStream{ID: st.ID, Spec: st.Spec, BaseDir: h.opts.ConfigDir,
+			AddedAt: time.Now().UTC()})
+		if err != nil {
+			h.dropStream(s)
+			return fmt.Errorf("stream %q: storing it, so that it runs again after a restart: %w", st.ID, err)
+		}
+	}
 	if err := h.startStream(runCtx, s); err != nil {
+		if persist {
+			h.forgetDesired(st.ID)
+		}
 		h.dropStream(s)
 		return err
 	}
-	h.log.Info("stream added", "stream", st.ID, "source", st.Source.Redacted())
+	h.log.Info("stream added", "stream", st.ID, "source", st.Source.Redacted(), "api", st.FromAPI())
 	return nil
+}
+
+// forgetDesired removes a stream from the stored desired state.
+func (h *Host) forgetDesired(id string) {
+	if err := h.store.DeleteDesiredStream(context.Background(), id); err != nil {
+		h.log.Error("removing a stream from the stored desired state; it may run again after a restart", "stream", id, "error", err)
+	}
+}
+
+// restoreStreams starts the streams added through the API before the last
+// stop. One that cannot run now costs only itself: it is reported in health
+// as not restored, and kept, so that a later start (or a DELETE) decides.
+// A stream the config file now defines under the same id is the file's.
+func (h *Host) restoreStreams(ctx context.Context) {
+	ds, err := h.store.DesiredStreams(ctx)
+	if err != nil {
+		h.log.Error("streams added through the API cannot be read from the store; they are not restored", "error", err)
+		return
+	}
+	for _, d := range ds {
+		if s := h.stream(d.ID); s != nil && !s.cfg.FromAPI() {
+			h.notRestored(d.ID, fmt.Sprintf("the config file defines a stream %q (%s), which runs instead", d.ID, s.cfg.Pos))
+			continue
+		}
+		st, err := config.ParseStream(d.Spec, d.BaseDir, h.cfg.Sources)
+		if err == nil && st.ID != d.ID {
+			err = fmt.Errorf("its description names stream %q", st.ID)
+		}
+		if err == nil {
+			err = h.addStream(ctx, st, false)
+		}
+		if err != nil {
+			h.notRestored(d.ID, err.Error())
+			continue
+		}
+		h.log.Info("stream added through the API restored", "stream", d.ID, "added_at", d.AddedAt)
+	}
+}
+
+// notRestored records why a stored API stream did not start again.
+func (h *Host) notRestored(id, why string) {
+	h.log.Error("stream added through the API not restored; it stays stored until removed (DELETE /api/v1/streams/"+id+")",
+		"stream", id, "reason", why)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.unrestored == nil {
+		h.unrestored = map[string]string{}
+	}
+	h.unrestored[id] = why
 }
 
 // ensurePlugin starts and supervises plugin ref.Name for stream streamID
@@ -165,8 +234,25 @@ func (h *Host) PluginCommand(ctx context.Context, streamID, name, command string
 // as partial with reason stream_removed; stored segments stay.
 func (h *Host) RemoveStream(ctx context.Context, id string) error {
 	s := h.stream(id)
-	if s == nil {
+	h.mu.Lock()
+	_, unrestored := h.unrestored[id]
+	h.mu.Unlock()
+	if s == nil && !unrestored {
 		return fmt.Errorf("stream %q: %w", id, api.ErrStreamNotFound)
+	}
+	// Forgotten first: a removal the store cannot record must not let the
+	// stream come back after a restart.
+	if s == nil || s.cfg.FromAPI() {
+		if err := h.store.DeleteDesiredStream(ctx, id); err != nil {
+			return fmt.Errorf("stream %q: removing it from the stored desired state: %w", id, err)
+		}
+	}
+	if s == nil {
+		h.mu.Lock()
+		delete(h.unrestored, id)
+		h.mu.Unlock()
+		h.log.Info("stream that was not restored removed", "stream", id)
+		return nil
 	}
 	s.removed.Store(true)
 	if s.cancel != nil {
@@ -198,15 +284,22 @@ func (h *Host) dropStream(s *streamRunner) {
 	}
 }
 
-// Reload applies a new config's streams: removed streams stop, new ones
-// start, changed ones restart; unaffected streams are not touched. Segment,
-// store and API settings need a restart and are reported, not applied.
+// Reload applies a new config's streams: streams gone from the file stop,
+// new ones start, changed ones restart; the file's unchanged streams and
+// every stream added through the API are not touched. A new file stream
+// whose id an API stream holds is refused, naming it. Segment, store and
+// API settings need a restart and are reported, not applied.
 func (h *Host) Reload(ctx context.Context, cfg *config.Config) error {
 	if cfg.Segment != h.cfg.Segment || cfg.Store != h.cfg.Store || !reflect.DeepEqual(cfg.API, h.cfg.API) {
 		h.log.Warn("reload: segment, store and api settings change only on restart; applying streams only")
 	}
 	old := map[string]config.Stream{}
+	fromAPI := map[string]bool{}
 	for _, s := range h.streamList() {
+		if s.cfg.FromAPI() {
+			fromAPI[s.cfg.ID] = true
+			continue
+		}
 		old[s.cfg.ID] = s.cfg
 	}
 	var errs []error
@@ -215,6 +308,9 @@ func (h *Host) Reload(ctx context.Context, cfg *config.Config) error {
 		next[st.ID] = true
 		prev, ok := old[st.ID]
 		switch {
+		case fromAPI[st.ID]:
+			errs = append(errs, fmt.Errorf("stream %q (%s) not started: a stream added through the API runs under this id; "+
+				"remove that one (DELETE /api/v1/streams/%s) or rename this one", st.ID, st.Pos, st.ID))
 		case !ok:
 			errs = append(errs, h.AddStream(ctx, st))
 		case !sameStream(prev, st):

@@ -8,7 +8,10 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -294,4 +297,117 @@ stream "live" {
 		t.Errorf("first segment of the new run (at %d) does not say host_restarted: %+v", i, segs)
 	}
 	h2.stop(t)
+}
+
+// waitLog reads the host's log until a line contains every one of parts.
+func (h *runningHost) waitLog(t *testing.T, parts ...string) string {
+	t.Helper()
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case l, ok := <-h.stderr.lines:
+			if !ok {
+				t.Fatalf("host log ended without a line holding %q", parts)
+			}
+			if !slices.ContainsFunc(parts, func(p string) bool { return !strings.Contains(l, p) }) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("no log line holding %q", parts)
+		}
+	}
+}
+
+func (h *runningHost) runsOf(t *testing.T, id string) []model.StreamRun {
+	t.Helper()
+	var rl struct {
+		Runs []model.StreamRun `json:"runs"`
+	}
+	if code := h.get(t, "/api/v1/streams/"+id+"/runs", &rl); code != 200 {
+		t.Fatalf("runs of %s: %d", id, code)
+	}
+	return rl.Runs
+}
+
+// Streams added through the API are desired state: a SIGHUP leaves them
+// alone (even when the file now wants their id), a restart brings them
+// back, a DELETE forgets them; one that cannot run after a restart costs
+// only itself and says why.
+func TestAPIStreamsAreDesiredState(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "lsie.hcl")
+	head := fmt.Sprintf("segment { duration = \"1s\" }\nstore { sqlite = %q }\napi {\n  listen = \"127.0.0.1:0\"\n  token = \"s3cret\"\n}\n",
+		filepath.Join(dir, "lsie.db"))
+	writeFile := func(body string) {
+		if err := writeConfig(t, dir, head+body); err != cfgPath {
+			t.Fatalf("config at %s", err)
+		}
+	}
+	writeFile(fmt.Sprintf(liveStream, "f", "smpte"))
+	clipPath := clip(t, dir, "gone", "pattern=ball")
+	h := startHost(t, cfgPath)
+	h.token = "s3cret"
+	for _, body := range []map[string]any{
+		{"id": "a", "source": "test://snow?width=160&height=120&fps=10", "plugins": []map[string]any{{"name": "visual"}}},
+		{"id": "gone", "source": "file://" + clipPath, "loop": true, "plugins": []map[string]any{{"name": "visual"}}},
+	} {
+		b, _ := json.Marshal(body)
+		if code := h.do(t, "POST", "/api/v1/streams", "s3cret", b); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d", body["id"], code)
+		}
+	}
+	before := len(h.waitSegments(t, "a", 2))
+
+	// SIGHUP with the file unchanged: nothing stops.
+	_ = h.cmd.Process.Signal(syscall.SIGHUP)
+	h.waitLog(t, "reload applied")
+	// The file now wants "a" too: refused, the API stream untouched.
+	writeFile(fmt.Sprintf(liveStream, "f", "smpte") + fmt.Sprintf(liveStream, "a", "ball"))
+	_ = h.cmd.Process.Signal(syscall.SIGHUP)
+	h.waitLog(t, "a stream added through the API runs under this id")
+	after := h.waitSegments(t, "a", before+2)
+	for _, s := range after {
+		if slices.Contains(s.Reasons, model.ReasonRemoved) {
+			t.Errorf("a/%d: %v: the reload stopped it", s.Index, s.Reasons)
+		}
+	}
+	if runs := h.runsOf(t, "a"); len(runs) != 1 || !runs[0].EndedAt.IsZero() {
+		t.Errorf("runs of a after two reloads: %+v", runs)
+	}
+	if got := streamNames(t, h); !slices.Equal(got, []string{"a", "f", "gone"}) {
+		t.Errorf("streams after the reloads: %v", got)
+	}
+	writeFile(fmt.Sprintf(liveStream, "f", "smpte"))
+	h.stop(t)
+
+	// A restart brings the API streams back; "gone" cannot open its file.
+	if err := os.Remove(clipPath); err != nil {
+		t.Fatal(err)
+	}
+	h2 := startHost(t, cfgPath)
+	h2.token = "s3cret"
+	h2.waitSegments(t, "a", len(after)+1)
+	if runs := h2.runsOf(t, "a"); len(runs) != 2 || runs[1].EndReason != model.ReasonShutdown || !runs[0].EndedAt.IsZero() {
+		t.Errorf("runs of a after the restart: %+v", runs)
+	}
+	hh := h2.waitHostHealth(t, "gone reported", func(hh model.HostHealth) bool { return health(hh, "gone").Name == "gone" })
+	if c := health(hh, "gone"); c.Health != model.HealthError || !strings.Contains(c.Hint, "not restored") {
+		t.Errorf("gone: %+v", c)
+	}
+	for _, id := range []string{"a", "gone"} {
+		if code := h2.do(t, "DELETE", "/api/v1/streams/"+id, "s3cret", nil); code != http.StatusNoContent {
+			t.Errorf("DELETE %s: %d", id, code)
+		}
+	}
+	if got := streamNames(t, h2); !slices.Equal(got, []string{"f"}) {
+		t.Errorf("streams after the DELETEs: %v", got)
+	}
+	h2.stop(t)
+
+	// Removed streams stay removed.
+	h3 := startHost(t, cfgPath)
+	if got := streamNames(t, h3); !slices.Equal(got, []string{"f"}) {
+		t.Errorf("streams after a restart: %v", got)
+	}
+	h3.stop(t)
 }

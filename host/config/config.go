@@ -164,7 +164,15 @@ type Stream struct {
 	Plugins []PluginRef
 	// Pos is where the stream block starts.
 	Pos Pos
+	// Spec is the JSON a stream added at run time was described with
+	// (ParseStream's input), kept so the host can restore it after a
+	// restart; nil for a stream of the config file.
+	Spec []byte
 }
+
+// FromAPI reports whether the stream was added at run time (through the
+// API) rather than written in the config file.
+func (s Stream) FromAPI() bool { return s.Spec != nil }
 
 // Video sets the rate and size of the frames handed to plugins; the source
 // keeps its own rate.

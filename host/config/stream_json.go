@@ -45,6 +45,7 @@ func ParseStream(data []byte, baseDir string, policy *source.Policy) (Stream, er
 		d.diags.sortByPos()
 		return Stream{}, d.diags
 	}
+	s.Spec = bytes.Clone(data)
 	return s, nil
 }
 

@@ -86,6 +86,11 @@ func TestParseStreamValid(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseStream: %v", err)
 			}
+			// The stream keeps the JSON it came as, to be restored from.
+			if string(got.Spec) != tc.json || !got.FromAPI() {
+				t.Errorf("Spec = %q, want the input %q", got.Spec, tc.json)
+			}
+			got.Spec = nil
 			if want := tc.want(); !reflect.DeepEqual(got, want) {
 				t.Errorf("ParseStream:\n got %+v\nwant %+v", got, want)
 			}
