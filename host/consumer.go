@@ -1,8 +1,10 @@
 package host
 
 import (
+	"cmp"
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,14 +44,25 @@ type consumer struct {
 	audioDone  chan struct{}
 	audioSeq   uint64 // written by capture's thread only
 
-	mu            sync.Mutex
-	cond          *sync.Cond
-	inFlight      map[uint64]frameRef // by seq
-	pending       *frameRef
-	audioInFlight map[uint64]dataplane.Audio // by audio seq
+	mu       sync.Mutex
+	cond     *sync.Cond
+	inFlight map[uint64]frameRef // by seq
+	pending  *frameRef
+	// audioInFlight is every audio record sent and not yet done with, by
+	// audio seq: live, until its result; lossless, until the plugin's
+	// progress covers it too, so a restarted process can be handed the
+	// sample line again from there (audio.go).
+	audioInFlight map[uint64]*sentAudio
+	// audioUnsettled counts the records in audioInFlight without a result.
+	audioUnsettled int
+	// audioAck is the plugin's audio progress (every item before it has
+	// arrived); audioFloor is audioAck at the last restart: items before it
+	// from the restarted process are duplicates.
+	audioAck, audioFloor time.Duration
 	// down: stop sending (data plane broken, process dying); dead: the
-	// process is gone and its slots were reclaimed. Down comes first, at
-	// once; dead only once nothing can still read the slots.
+	// process is gone (live: and its slots were reclaimed). Down comes
+	// first, at once; dead only once nothing can still read the slots. A
+	// lossless consumer keeps what the dead process held for its successor.
 	down, dead bool
 	// gaveUp: the plugin is in error for good; nothing waits for it.
 	gaveUp bool
@@ -58,7 +71,10 @@ type consumer struct {
 	analysed, skipped, errors, lost int64
 	audioAnalysed, audioDropped     int64
 	restarts                        int64
-	handoff, audioLatency           latencyStats
+	// Lossless redelivery after restarts: frames and audio records handed
+	// again, audio items a restarted process produced twice (dropped).
+	framesResent, audioResent, audioDuplicates int64
+	handoff, audioLatency                      latencyStats
 	// slotToResult is this (stream, plugin)'s latency series in /metrics.
 	slotToResult metrics.Latency
 	// diedAt is when the plugin was found dead; the first result after it
@@ -69,7 +85,8 @@ type consumer struct {
 
 func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *streamRunner, window int) *consumer {
 	c := &consumer{id: id, name: name, proc: proc, s: s, window: window, inFlight: map[uint64]frameRef{},
-		audioInFlight: map[uint64]dataplane.Audio{}, audioQ: make(chan audioJob, audioBound), audioDone: make(chan struct{}),
+		audioInFlight: map[uint64]*sentAudio{}, audioQ: make(chan audioJob, audioBound), audioDone: make(chan struct{}),
+		audioAck: math.MinInt64, audioFloor: math.MinInt64,
 		msg: messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound}}
 	c.cond = sync.NewCond(&c.mu)
 	c.slotToResult = s.h.obs.metrics.SlotToResult(s.cfg.ID, name)
@@ -82,24 +99,28 @@ func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *stream
 }
 
 // offer hands a published frame to the plugin. Lossless: waits for room in
-// the window. Live: never waits; a newer frame replaces the waiting one.
+// the window, and through a restart of the plugin. Live: never waits; a
+// newer frame replaces the waiting one.
 func (c *consumer) offer(ctx context.Context, f frameRef, lossless bool) {
 	c.s.asm.Assigned(c.name, time.Duration(f.desc.PTS))
 	c.mu.Lock()
 	if lossless {
-		for len(c.inFlight) >= c.window && !c.dead && !c.down && ctx.Err() == nil {
+		stop := context.AfterFunc(ctx, c.wake)
+		for (len(c.inFlight) >= c.window || c.dead || c.down) && !c.gaveUp && ctx.Err() == nil {
 			c.cond.Wait()
 		}
+		stop()
 	}
 	switch {
-	case c.dead || c.down || ctx.Err() != nil:
+	case c.dead || c.down || c.gaveUp || ctx.Err() != nil:
 		c.mu.Unlock()
 		c.lose(f)
 		return
 	case len(c.inFlight) < c.window:
 		c.inFlight[f.desc.Seq] = f
+		p := c.proc
 		c.mu.Unlock()
-		c.send(f)
+		c.send(p, f)
 	default:
 		old := c.pending
 		c.pending = &f
@@ -128,14 +149,29 @@ func (c *consumer) isDead() bool {
 }
 
 // markDown stops sending to the plugin at once; frames already in flight
-// are settled when the process is found dead.
+// are settled (live) or kept (lossless) when the process is found dead.
 func (c *consumer) markDown() {
 	c.mu.Lock()
+	c.markDownLocked()
+	c.mu.Unlock()
+}
+
+func (c *consumer) markDownLocked() {
 	if !c.down && !c.dead {
 		c.down = true
 		c.diedAt = time.Now()
 	}
 	c.cond.Broadcast()
+}
+
+// markDownIf is markDown after a write to p failed: only while p is still
+// the consumer's process (a write to a dead predecessor that raced with a
+// restart must not stop its successor).
+func (c *consumer) markDownIf(p *plugin.Process) {
+	c.mu.Lock()
+	if c.proc == p {
+		c.markDownLocked()
+	}
 	c.mu.Unlock()
 }
 
@@ -151,22 +187,79 @@ func (c *consumer) waitAlive(ctx context.Context) {
 	}
 }
 
-// giveUp releases everything waiting for this plugin; the events it will
+// giveUp releases everything waiting for this plugin: what a lossless
+// consumer kept for a restart is settled as lost, and the events it will
 // never answer are recorded as text_dropped.
 func (c *consumer) giveUp() {
 	c.mu.Lock()
 	c.gaveUp = true
+	frames, audio := c.takeKeptLocked()
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	c.settleLost(frames, audio, true)
+	if c.wantsAudio {
+		c.s.asm.AudioProgress(c.name, math.MaxInt64) // a given-up plugin holds no segment
+	}
 	c.dropMessages()
 }
 
-// revive attaches the consumer to a restarted plugin process: the current
-// region goes over first, then the stream is opened again, and only then do
-// frames flow.
+// takeKeptLocked empties the frames and audio records the consumer holds
+// for its plugin (in flight, waiting, kept for a restart) and returns them.
+func (c *consumer) takeKeptLocked() ([]frameRef, []dataplane.Audio) {
+	frames := make([]frameRef, 0, len(c.inFlight)+1)
+	for _, f := range c.inFlight {
+		frames = append(frames, f)
+	}
+	if c.pending != nil {
+		frames = append(frames, *c.pending)
+	}
+	var audio []dataplane.Audio
+	for _, a := range c.audioInFlight {
+		if !a.settled && a.job.counted() {
+			audio = append(audio, a.job.hdr)
+		}
+	}
+	clear(c.audioInFlight)
+	clear(c.inFlight)
+	c.audioUnsettled, c.pending = 0, nil
+	return frames, audio
+}
+
+// settleLost records frames and audio chunks the plugin will never answer
+// (plugin_lost), ending the frames' leases when release is set.
+func (c *consumer) settleLost(frames []frameRef, audio []dataplane.Audio, release bool) {
+	for _, f := range frames {
+		c.mu.Lock()
+		c.lost++
+		c.mu.Unlock()
+		if release {
+			// The process is dead, so the lease may go; one already
+			// reclaimed is no error.
+			_ = f.pool.Release(int(f.desc.Slot), f.desc.Generation, c.id)
+		}
+		c.s.asm.Lost(c.name, time.Duration(f.desc.PTS))
+	}
+	for _, a := range audio {
+		c.s.asm.Lost(c.name, time.Duration(a.PTS))
+	}
+}
+
+// revive attaches the consumer to a restarted plugin process: the regions
+// go over first, then the stream is opened again, and only then do frames
+// flow.
+//
+// Live: the new process starts from what capture produces now; what its
+// predecessor lost was recorded when it died, and the segment says
+// plugin_restarted. Lossless: nothing was lost. The new process is handed,
+// before anything new, every frame the dead one held (in seq order, with a
+// fresh lease) and the audio from the dead one's last acknowledged progress
+// on (resendAudioLocked); its topic messages never answered go again too
+// (requeueInFlight). Since every result arrives exactly once, the segments
+// stay complete.
 func (c *consumer) revive(ctx context.Context, p *plugin.Process) error {
+	lossless := c.s.lossless
 	if c.wantsVideo {
-		if st := c.s.currentStore(); st != nil {
+		for _, st := range c.reviveStores(lossless) {
 			if err := st.Announce(p, c.view); err != nil {
 				return err
 			}
@@ -175,23 +268,117 @@ func (c *consumer) revive(ctx context.Context, p *plugin.Process) error {
 	if err := p.OpenStream(ctx, c.s.handle, c.s.cfg.ID, c.attrs(), c.onResult, c.onPublish); err != nil {
 		return err
 	}
-	if c.wantsAudio {
-		c.s.asm.ResetAudioProgress(c.name, c.s.asm.Progressed())
+	if !lossless {
+		if c.wantsAudio {
+			c.s.asm.ResetAudioProgress(c.name, c.s.asm.Progressed())
+		}
+		c.s.asm.PluginRestarted(c.name)
 	}
-	c.s.asm.PluginRestarted(c.name)
+	var frames []frameRef
+	var audio [][]byte
+	if lossless {
+		// Sent while the consumer is still down: nothing else writes to
+		// the new process until every record kept for it is there.
+		frames, audio = c.handOver()
+	}
+	var sendErr error
+	deadline := time.Now().Add(c.s.h.opts.LeaseTimeout)
+	for _, f := range frames {
+		if err := f.pool.Renew(int(f.desc.Slot), f.desc.Generation, c.id, deadline); err != nil {
+			c.s.log.Error("renewing a kept frame's lease", "plugin", c.name, "seq", f.desc.Seq, "error", err)
+		}
+		d := f.desc
+		if sendErr == nil {
+			sendErr = p.SendFrame(&d)
+		}
+	}
+	for _, pkt := range audio {
+		if sendErr == nil {
+			sendErr = p.SendAudio(pkt)
+		}
+	}
 	c.mu.Lock()
 	c.proc, c.dead, c.down = p, false, false
 	c.restarts++
 	again := c.requeueInFlight() // what the dead process never answered goes again
+	if sendErr != nil {
+		// The new process died already: what it did not get is still
+		// kept, and goes to the next one.
+		c.markDownLocked()
+	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
-	for _, pts := range again {
-		c.s.asm.PluginRestartedAt(c.name, pts)
+	if !lossless {
+		for _, pts := range again {
+			c.s.asm.PluginRestartedAt(c.name, pts)
+		}
 	}
 	return nil
 }
 
-func (c *consumer) send(f frameRef) {
+// handOver returns what a lossless consumer's restarted process is handed
+// before anything new: the frames its predecessor held and the audio from
+// its acknowledged progress on; the predecessor's published finals become
+// what the new process must not publish twice.
+func (c *consumer) handOver() (frames []frameRef, audio [][]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	frames = c.resendFramesLocked()
+	audio = c.resendAudioLocked()
+	c.restartPublishesLocked()
+	return frames, audio
+}
+
+// reviveStores are the frame stores a restarted process must know: the
+// current one, and (lossless) those of the frames kept for it.
+func (c *consumer) reviveStores(lossless bool) []frameStore {
+	s := c.s
+	cur := s.currentStore()
+	s.mu.Lock()
+	all := slices.Clone(s.stores)
+	s.mu.Unlock()
+	var out []frameStore
+	if cur != nil {
+		out = append(out, cur)
+	}
+	if !lossless {
+		return out
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range all {
+		if st == cur {
+			continue
+		}
+		for _, f := range c.inFlight {
+			if f.pool == st.Leases() {
+				out = append(out, st)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// resendFramesLocked returns the frames kept for a restarted process, in seq
+// order, stamped as sent now.
+func (c *consumer) resendFramesLocked() []frameRef {
+	frames := make([]frameRef, 0, len(c.inFlight))
+	now := shm.MonotonicNanos()
+	for seq, f := range c.inFlight {
+		f.desc.SentNanos = now
+		c.inFlight[seq] = f
+		frames = append(frames, f)
+	}
+	slices.SortFunc(frames, func(a, b frameRef) int { return cmp.Compare(a.desc.Seq, b.desc.Seq) })
+	c.framesResent += int64(len(frames))
+	return frames
+}
+
+// send writes f, which is in flight, to p: the process that was current
+// when f went in flight (a restart in between hands f to the new process
+// itself).
+func (c *consumer) send(p *plugin.Process, f frameRef) {
 	d := f.desc
 	// Stamp before sending and record it, so the handoff latency the result
 	// reports is measured from this send, whichever goroutine reads it.
@@ -202,14 +389,21 @@ func (c *consumer) send(f frameRef) {
 		c.inFlight[d.Seq] = f
 	}
 	c.mu.Unlock()
-	if err := c.process().SendFrame(&d); err != nil {
+	if err := p.SendFrame(&d); err != nil {
 		// The socket is broken: the plugin never got this descriptor, and
 		// later frames must wait for the restart, not hit the same wall.
+		if c.s.lossless {
+			c.markDownIf(p) // kept in flight: the restarted process gets it
+			return
+		}
 		c.mu.Lock()
+		_, held := c.inFlight[f.desc.Seq]
 		delete(c.inFlight, f.desc.Seq)
 		c.mu.Unlock()
-		c.markDown()
-		c.lose(f)
+		c.markDownIf(p)
+		if held { // not settled already by died
+			c.lose(f)
+		}
 	}
 }
 
@@ -232,8 +426,12 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 		c.recovery.add(int64(time.Since(c.diedAt)))
 		c.diedAt = time.Time{}
 	}
+	if ok {
+		c.answeredLocked(inputVideo, time.Duration(f.desc.PTS))
+	}
 	var next *frameRef
-	if c.pending != nil && len(c.inFlight) < c.window {
+	proc := c.proc
+	if c.pending != nil && len(c.inFlight) < c.window && !c.down && !c.dead {
 		next, c.pending = c.pending, nil
 		c.inFlight[next.desc.Seq] = *next
 	}
@@ -269,7 +467,7 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 		c.slotToResult.Observe(time.Duration(shm.MonotonicNanos() - f.desc.SentNanos))
 	}
 	if next != nil {
-		c.send(*next)
+		c.send(proc, *next)
 	}
 }
 
@@ -294,7 +492,10 @@ func (c *consumer) lose(f frameRef) {
 }
 
 // died is called once the plugin process is gone: only now may its slots be
-// reclaimed, since a live process could still be reading them.
+// reclaimed, since a live process could still be reading them. Live: what
+// it held is lost and recorded. Lossless: everything it held or had not
+// acknowledged is kept, leases included, for the restarted process
+// (revive); a plugin given up settles it as lost (giveUp).
 func (c *consumer) died(pools []*shm.Pool) {
 	c.mu.Lock()
 	if c.dead {
@@ -305,36 +506,17 @@ func (c *consumer) died(pools []*shm.Pool) {
 	if !c.down {
 		c.diedAt = time.Now()
 	}
-	refs := make([]frameRef, 0, len(c.inFlight)+1)
-	for _, f := range c.inFlight {
-		refs = append(refs, f)
-	}
-	if c.pending != nil {
-		refs = append(refs, *c.pending)
-	}
-	lostAudio := make([]dataplane.Audio, 0, len(c.audioInFlight))
-	for _, a := range c.audioInFlight {
-		if a.Flags == 0 {
-			lostAudio = append(lostAudio, a)
-		}
-	}
-	c.audioInFlight = map[uint64]dataplane.Audio{}
-	c.inFlight = map[uint64]frameRef{}
-	c.pending = nil
 	c.cond.Broadcast()
+	if c.s.lossless {
+		c.mu.Unlock()
+		return
+	}
+	frames, audio := c.takeKeptLocked()
 	c.mu.Unlock()
 	for _, p := range pools {
 		p.Reclaim(c.id)
 	}
-	for _, f := range refs {
-		c.mu.Lock()
-		c.lost++
-		c.mu.Unlock()
-		c.s.asm.Lost(c.name, time.Duration(f.desc.PTS))
-	}
-	for _, a := range lostAudio {
-		c.s.asm.Lost(c.name, time.Duration(a.PTS))
-	}
+	c.settleLost(frames, audio, false)
 	if c.wantsAudio {
 		c.s.asm.AudioProgress(c.name, math.MaxInt64) // a dead plugin holds no segment
 	}
@@ -351,11 +533,11 @@ func (c *consumer) drain(deadline time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	busy := func() bool {
-		return len(c.inFlight) > 0 || c.pending != nil || len(c.audioInFlight) > 0 || len(c.msg.queue) > 0 || len(c.msg.inFlight) > 0
+		return len(c.inFlight) > 0 || c.pending != nil || c.audioUnsettled > 0 || len(c.msg.queue) > 0 || len(c.msg.inFlight) > 0
 	}
 	// A restarting plugin is waited for: topic events stay queued for it
-	// through a restart (frames and audio a dead process held are already
-	// settled as lost, so they keep nothing busy).
+	// through a restart, and so do the frames and audio of a lossless
+	// stream (a live stream's were settled as lost when it died).
 	for busy() && !c.gaveUp && time.Now().Before(deadline) {
 		c.cond.Wait()
 	}
@@ -374,6 +556,7 @@ func (c *consumer) counters() map[string]int64 {
 	out := map[string]int64{"errors": c.errors, "lost": c.lost, "restarts": c.restarts}
 	if c.wantsVideo {
 		out["analysed"], out["skipped"], out["in_flight"] = c.analysed, c.skipped, int64(len(c.inFlight))
+		out["frames_resent"] = c.framesResent
 		if p50, p99, n := c.handoff.quantiles(); n > 0 {
 			out["handoff_p50_ns"], out["handoff_p99_ns"] = p50, p99
 		}
@@ -384,6 +567,7 @@ func (c *consumer) counters() map[string]int64 {
 	}
 	if c.wantsAudio {
 		out["audio_chunks"], out["audio_dropped"] = c.audioAnalysed, c.audioDropped
+		out["audio_resent"], out["audio_duplicates"] = c.audioResent, c.audioDuplicates
 		if p50, p99, n := c.audioLatency.quantiles(); n > 0 {
 			out["audio_latency_p50_ns"], out["audio_latency_p99_ns"] = p50, p99
 		}

@@ -96,6 +96,8 @@ type Host struct {
 
 	closeOnce     sync.Once
 	writerRunning bool
+	// losses sums what each stream's runs lost (Loss).
+	losses lossLedger
 }
 
 // New validates cfg against the plugins directory, opens the store, starts
@@ -264,7 +266,7 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	live := st.Realtime
 	s.asm = segment.New(segment.Config{
 		StreamID: st.ID, Duration: h.cfg.Segment.Duration, MaxCloseDelay: h.cfg.Segment.MaxCloseDelay,
-		Plugins: infos, UTCGrid: live, Live: live, AudioRate: capture.AudioRate,
+		Plugins: infos, UTCGrid: live, Live: live, AudioRate: capture.AudioRate, OnLate: s.onLate,
 	}, s.emit)
 	format := shm.FormatRGB24
 	var gpu *capture.GPU
@@ -420,6 +422,9 @@ func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 		defer close(s.done)
 		reason := s.run(sctx)
 		h.endRun(s, reason)
+		h.noteLoss(s)
+		s.close() // its plugins keep no state for an ended stream
+		s.ended(reason)
 		h.persistHealth(s)
 		h.running.Add(-1)
 		select {
@@ -445,6 +450,7 @@ func (s *streamRunner) emit(seg model.Segment) {
 // by the host (shutdown, removal) waits only until they are spooled: the
 // store may be down, and the next start stores them.
 func (h *Host) endRun(s *streamRunner, reason string) {
+	s.closeLate() // late results so far go ahead of the run's end
 	h.w.put(&record{Kind: recRunEnd, RunID: s.runID, StreamID: s.cfg.ID, At: time.Now().UTC(), Reason: reason})
 	b := h.w.flush()
 	select {
@@ -452,7 +458,6 @@ func (h *Host) endRun(s *streamRunner, reason string) {
 	case <-s.ctx.Done():
 		<-b.spooled
 	}
-	s.ended(reason)
 }
 
 // findLostRuns queues a lost_run record for every run that a host which
@@ -584,6 +589,7 @@ func (h *Host) tick() {
 	now := time.Now()
 	for _, s := range h.streamList() {
 		s.asm.Tick()
+		s.flushLate(false)
 		for _, c := range s.consumers {
 			c.mu.Lock()
 			depth := len(c.inFlight) + len(c.audioQ) + len(c.audioInFlight)
@@ -611,6 +617,9 @@ func (h *Host) pluginRestarted(p *plugin.Process, restart bool) {
 	}
 	h.obs.metrics.PluginRestarts(p.Binary().Name)
 	for _, s := range h.streamList() {
+		if s.isClosed() {
+			continue // ended: nothing to reopen
+		}
 		for _, c := range s.consumers {
 			if c.name != p.Binary().Name {
 				continue
@@ -734,6 +743,9 @@ func (h *Host) stopStarted() error {
 	if h.store != nil {
 		if h.writerRunning {
 			h.w.close() // every closed segment is stored or spooled before we exit
+		}
+		if h.w != nil {
+			errs = append(errs, h.w.sp.Close())
 		}
 		if h.obs.enrich != nil {
 			errs = append(errs, h.obs.enrich.Close()) // before the store it writes to

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/model"
@@ -43,6 +45,58 @@ type messageState struct {
 	bound    int // events queued + in flight
 
 	delivered, textDropped, coalesced, redelivered, published, rejected int64
+
+	// Lossless restarts of a producer: marks are the final events the
+	// current process published that a successor could publish again (the
+	// input they came from is not answered yet, as far as horizon says);
+	// dedup are the marks of dead processes, which a restarted one must not
+	// publish twice (republished counts those it did).
+	marks, dedup []pubMark
+	horizon      [inputKinds]time.Duration
+	republished  int64
+}
+
+// Input kinds a consumer answers: the horizon of what it has answered is
+// kept per kind (messageState.horizon).
+const (
+	inputVideo = iota
+	inputAudio
+	inputMessage
+	inputKinds
+)
+
+// maxPubMarks bounds marks and dedup each.
+const maxPubMarks = 1024
+
+// pubMark is one final event a producer published.
+type pubMark struct {
+	topic, family string
+	pts, end      time.Duration
+}
+
+// covers reports whether a message at [pts, end) is the one m marks: the
+// same media time, or (an utterance found again from a slightly different
+// onset) an overlapping span.
+func (m pubMark) covers(pts, end time.Duration) bool {
+	return m.pts == pts || (pts < m.end && m.pts < end)
+}
+
+func markOf(msg *pluginv1.Message) pubMark {
+	pts := time.Duration(msg.GetPtsNs())
+	return pubMark{topic: msg.GetTopic(), family: topicFamily(msg.GetTopic()), pts: pts, end: pts + time.Duration(msg.GetDurationNs())}
+}
+
+// topicFamily is a topic without its last name part, with its major
+// version: "transcript.partial@1" and "transcript.final@1" are both
+// "transcript@1" (as the segment assembler ties a partial to its final).
+func topicFamily(name string) string {
+	base, major, _ := strings.Cut(name, "@")
+	if i := strings.LastIndexByte(base, '.'); i >= 0 {
+		base = base[:i]
+	} else {
+		base = ""
+	}
+	return base + "@" + major
 }
 
 // onPublish runs on the producer's reader goroutine when it publishes on
@@ -67,11 +121,78 @@ func (c *consumer) onPublish(m *pluginv1.Message) {
 	}
 	m.Producer = c.name
 	c.mu.Lock()
+	if c.s.lossless && c.republishedLocked(m, !t.Coalesces()) {
+		c.msg.republished++
+		c.mu.Unlock()
+		return
+	}
 	c.msg.published++
 	c.mu.Unlock()
 	c.s.published(c.name, m)
 	for _, sub := range c.s.routes[c.name][m.GetTopic()] {
 		sub.deliver(m, !t.Coalesces())
+	}
+}
+
+// republishedLocked reports whether a lossless producer's message repeats
+// what a dead process of it published already, and marks the finals it
+// publishes (a successor could publish them again). A restarted process is
+// handed again the input its predecessor had not answered, and publishes
+// again what that input made: a final it published before dying, or a
+// partial of it, must not be stored and delivered twice.
+func (c *consumer) republishedLocked(m *pluginv1.Message, event bool) bool {
+	mk := markOf(m)
+	if !event {
+		for _, d := range c.msg.dedup {
+			if d.family == mk.family && d.covers(mk.pts, mk.end) {
+				return true // its final is there already
+			}
+		}
+		return false
+	}
+	if len(c.msg.marks) >= maxPubMarks {
+		c.msg.marks = c.msg.marks[1:]
+	}
+	c.msg.marks = append(c.msg.marks, mk)
+	for i, d := range c.msg.dedup {
+		if d.topic == mk.topic && d.covers(mk.pts, mk.end) {
+			c.msg.dedup = slices.Delete(c.msg.dedup, i, i+1)
+			return true
+		}
+	}
+	return false
+}
+
+// answeredLocked notes that the current process answered input of kind at
+// media time t (a frame's or message's PTS, audio progress): marks before
+// the horizon of every kind it consumes came from answered input, and no
+// successor publishes them again.
+func (c *consumer) answeredLocked(kind int, t time.Duration) {
+	if !c.s.lossless {
+		return
+	}
+	c.msg.horizon[kind] = max(c.msg.horizon[kind], t)
+	h := time.Duration(math.MaxInt64)
+	for k, wants := range [inputKinds]bool{c.wantsVideo, c.wantsAudio, c.subscribes} {
+		if wants {
+			h = min(h, c.msg.horizon[k])
+		}
+	}
+	before := func(m pubMark) bool { return m.pts < h }
+	c.msg.marks = slices.DeleteFunc(c.msg.marks, before)
+	c.msg.dedup = slices.DeleteFunc(c.msg.dedup, before)
+}
+
+// restartPublishesLocked starts a restarted process: the marks of the dead
+// one are what it must not publish again.
+func (c *consumer) restartPublishesLocked() {
+	c.msg.dedup = append(c.msg.dedup, c.msg.marks...)
+	if n := len(c.msg.dedup); n > maxPubMarks {
+		c.msg.dedup = c.msg.dedup[n-maxPubMarks:]
+	}
+	c.msg.marks = nil
+	for k := range c.msg.horizon {
+		c.msg.horizon[k] = math.MinInt64
 	}
 }
 
@@ -155,7 +276,7 @@ func (c *consumer) deliverLoop() {
 		c.mu.Unlock()
 		if err := proc.SendMessage(c.s.handle, e.seq, e.m); err != nil {
 			// It stays in flight and goes again after the restart.
-			c.markDown()
+			c.markDownIf(proc)
 		}
 	}
 }
@@ -169,6 +290,9 @@ func (c *consumer) onMessageResult(res *pluginv1.Result) {
 		c.msg.delivered++
 	} else if ok {
 		c.errors++
+	}
+	if ok {
+		c.answeredLocked(inputMessage, time.Duration(e.m.GetPtsNs()))
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -257,5 +381,8 @@ func (c *consumer) messageCounters(out map[string]int64) {
 	}
 	if c.msg.published > 0 || c.msg.rejected > 0 {
 		out["published"], out["publish_rejected"] = c.msg.published, c.msg.rejected
+	}
+	if c.msg.republished > 0 {
+		out["republished_dropped"] = c.msg.republished
 	}
 }

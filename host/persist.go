@@ -19,12 +19,14 @@ import (
 // What the store writer keeps, in order, until the store has it
 // (docs/DURABILITY.md): closed segments, the clean end of a stream run, and
 // runs a killed host left open (their hole is recorded when everything
-// spooled before them is stored).
+// spooled before them is stored), and results that arrived after their
+// segment closed (attached to it, behind it).
 const (
 	recSegment = "segment"
 	recRunEnd  = "run_end"
 	recLostRun = "lost_run"
 	recGap     = "gap"
+	recLate    = "late"
 )
 
 // reasonInvalidSegment is the gap reason of a segment that could be
@@ -41,6 +43,18 @@ type record struct {
 	Reason string    `json:"reason,omitempty"`
 	// Gap is a hole to record (gap).
 	Gap *model.Gap `json:"gap,omitempty"`
+	// Late is a batch of late items for one stored segment of the run
+	// (late).
+	Late *lateBatch `json:"late,omitempty"`
+}
+
+// lateBatch is one plugin's items that arrived after segment Index of the
+// run had closed, to attach to it (Store.AttachLate: a retry of the same
+// batch attaches nothing more).
+type lateBatch struct {
+	Index  int64        `json:"index"`
+	Plugin string       `json:"plugin"`
+	Items  []model.Item `json:"items"`
 }
 
 // A barrier is released once every record accepted before it is durable
@@ -106,6 +120,8 @@ type writer struct {
 	held      atomic.Int64 // len(mem)
 	rejected  atomic.Int64 // records that can never be stored, this run
 	spoolErr  atomic.Value // string: why the spool took no record, "" when it does
+	// heldAtExit counts records neither spooled nor stored at exit: lost.
+	heldAtExit atomic.Int64
 }
 
 func newWriter(h *Host, sp *spool.Spool) *writer {
@@ -140,6 +156,17 @@ func (w *writer) spooledRunEnds() map[string]bool {
 // put hands a record to the writer; it blocks only when the writer holds
 // memHold records it could neither spool nor store (backpressure).
 func (w *writer) put(r *record) { w.in <- writeReq{rec: r} }
+
+// tryPut hands a record to the writer unless that would block; false
+// then (the caller keeps it and tries again).
+func (w *writer) tryPut(r *record) bool {
+	select {
+	case w.in <- writeReq{rec: r}:
+		return true
+	default:
+		return false
+	}
+}
 
 // flush returns a barrier behind everything put so far.
 func (w *writer) flush() *barrier {
@@ -407,6 +434,12 @@ func (w *writer) store(rec *record) error {
 			return fmt.Errorf("gap record of run %s without a gap: %w", rec.RunID, store.ErrInvalid)
 		}
 		return h.store.RecordGap(ctx, *rec.Gap)
+	case recLate:
+		l := rec.Late
+		if l == nil {
+			return fmt.Errorf("late record of run %s without items: %w", rec.RunID, store.ErrInvalid)
+		}
+		return h.store.AttachLate(ctx, rec.StreamID, l.Index, rec.RunID, l.Plugin, l.Items)
 	}
 	return fmt.Errorf("unknown spool record kind %q: %w", rec.Kind, store.ErrInvalid)
 }
@@ -506,6 +539,7 @@ func (w *writer) finish() {
 	defer w.mu.Unlock()
 	w.release()
 	if n := len(w.mem); n > 0 {
+		w.heldAtExit.Store(int64(n))
 		w.log.Error("records neither spooled nor stored at exit are lost", "records", n, "error", w.spoolErr.Load())
 	}
 	if n := w.sp.Len(); n > 0 {

@@ -88,6 +88,7 @@ func writerHost(t *testing.T, st store.Store, dir string, maxBytes int64) *Host 
 
 func closeWriterHost(h *Host) {
 	h.w.close()
+	_ = h.w.sp.Close()
 	_ = h.obs.enrich.Close()
 }
 

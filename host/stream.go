@@ -44,6 +44,10 @@ type streamRunner struct {
 	tensors []cuda.PreprocessSpec
 	done    chan struct{} // closed when run has returned
 	removed atomic.Bool
+	// closeOnce guards close; closed says it ran (plugin restarts then
+	// leave the stream alone).
+	closeOnce sync.Once
+	closed    atomic.Bool
 	// consumers are in graph order: every producer before its consumers.
 	consumers []*consumer
 	// routes maps a producer's name and output topic to its consumers.
@@ -54,6 +58,10 @@ type streamRunner struct {
 	mu     sync.Mutex
 	store  frameStore
 	stores []frameStore // every store, the current one last
+
+	// late gathers results that came after their segment closed, for the
+	// store writer.
+	late lateBuffer
 
 	// captureToSlot is this stream's latency series in /metrics.
 	captureToSlot metrics.Latency
@@ -237,6 +245,7 @@ func (s *streamRunner) run(ctx context.Context) string {
 		s.setHealth(model.HealthOK, "")
 	}
 	err := s.cap.Run(ctx)
+	s.asm.Ending()
 	reason := model.ReasonEndOfStream
 	var serr *capture.SourceError
 	switch {
@@ -256,6 +265,13 @@ func (s *streamRunner) run(ctx context.Context) string {
 	// No more capture callbacks: let the audio senders finish their queues,
 	// then let plugins finish what they hold so the last segments are complete.
 	deadline := time.Now().Add(s.h.cfg.Segment.MaxCloseDelay)
+	if s.lossless && ctx.Err() == nil {
+		// A lossless stream that ended waits for its plugins as its
+		// segments do (max_close_delay is a live policy), up to a lease
+		// more: a plugin that holds a frame that long is killed as hung,
+		// which settles what it held.
+		deadline = deadline.Add(s.h.opts.LeaseTimeout)
+	}
 	s.endAudio(deadline)
 	for _, c := range s.consumers {
 		close(c.audioQ)
@@ -293,8 +309,16 @@ func (s *streamRunner) ended(reason string) {
 	}
 }
 
-// close releases the stream's plugins and regions.
-func (s *streamRunner) close() {
+// close releases the stream's plugin streams and regions, once: when its
+// run ends (an ended stream holds no plugin state: issue #15 item 7), or
+// when it is dropped or the host stops.
+func (s *streamRunner) close() { s.closeOnce.Do(s.release) }
+
+// isClosed reports whether close has run.
+func (s *streamRunner) isClosed() bool { return s.closed.Load() }
+
+func (s *streamRunner) release() {
+	s.closed.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s.mu.Lock()

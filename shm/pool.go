@@ -205,6 +205,27 @@ func (p *Pool) Release(slot int, gen uint64, c ConsumerID) error {
 	return fmt.Errorf("%w: consumer %d on slot %d generation %d", ErrNoLease, c, slot, gen)
 }
 
+// Renew moves consumer c's lease on slot at generation gen to deadline: a
+// frame kept for a restarted consumer is handed to it again (lossless mode)
+// with a fresh lease. A lease that is not there is an error (ErrNoLease).
+func (p *Pool) Renew(slot int, gen uint64, c ConsumerID, deadline time.Time) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if slot < 0 || slot >= len(p.slots) {
+		return fmt.Errorf("%w: slot %d out of range [0,%d)", ErrNoLease, slot, len(p.slots))
+	}
+	ps := &p.slots[slot]
+	if ps.state == slotLeased && ps.gen == gen {
+		for i := range ps.leases {
+			if ps.leases[i].consumer == c {
+				ps.leases[i].deadline = deadline
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("%w: consumer %d on slot %d generation %d", ErrNoLease, c, slot, gen)
+}
+
 // Abandon gives back a slot the writer acquired but did not publish.
 func (p *Pool) Abandon(slot int) {
 	p.mu.Lock()

@@ -26,6 +26,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/store/postgres"
 	"github.com/lsie-mlf/lsie/host/store/sqlite"
 	"github.com/lsie-mlf/lsie/internal/pgtest"
+	"github.com/lsie-mlf/lsie/internal/proctest"
 )
 
 // waitHostHealth polls the health route until cond holds.
@@ -410,4 +411,57 @@ func TestAPIStreamsAreDesiredState(t *testing.T) {
 		t.Errorf("streams after a restart: %v", got)
 	}
 	h3.stop(t)
+}
+
+// pluginPID finds the process of plugin name among the host's children.
+func pluginPID(t *testing.T, h *runningHost, name string) int {
+	t.Helper()
+	for _, pid := range proctest.Children(h.cmd.Process.Pid) {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(comm)) == name {
+			return pid
+		}
+	}
+	t.Fatalf("no %s process under the host", name)
+	return 0
+}
+
+// An ended stream releases its plugin streams: 20 streams added through the
+// API that run to their end leave transcription's memory where it was
+// after the first two (each stream loads its own decoder and VAD session,
+// ~107 MB, kept for every ended stream before).
+func TestEndedStreamsReleasePluginState(t *testing.T) {
+	demoWithModels(t, "silero/silero_vad_v5.onnx", "/usr/share/pocketsphinx/model/en-us/en-us.lm.bin")
+	dir := t.TempDir()
+	h := startHost(t, writeConfig(t, dir, fmt.Sprintf(`segment { duration = "2s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "keep" {
+  source = "test://smpte?width=160&height=120&fps=5&audio=440"
+  video { fps = 1 }
+  plugin "transcription" {}
+}
+`, filepath.Join(dir, "lsie.db"))))
+	const cycles = 20
+	var base int64
+	for i := 1; i <= cycles; i++ {
+		id := fmt.Sprintf("c%02d", i)
+		b, _ := json.Marshal(map[string]any{"id": id, "source": "test://smpte?width=160&height=120&fps=5&duration=2s&audio=440",
+			"realtime": false, "video": map[string]any{"fps": 1}, "plugins": []map[string]any{{"name": "transcription"}}})
+		if code := h.do(t, "POST", "/api/v1/streams", "", b); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d", id, code)
+		}
+		h.waitHostHealth(t, id+" ended", func(hh model.HostHealth) bool { return health(hh, id).Health == model.HealthEnded })
+		rss := rssKB(t, pluginPID(t, h, "transcription"))
+		t.Logf("after %s: transcription RSS %d MB", id, rss>>10)
+		if i == 2 {
+			base = rss
+		}
+	}
+	final := rssKB(t, pluginPID(t, h, "transcription"))
+	// Generous for allocator noise; ~18 × 107 MB when ended streams were kept.
+	if grew := (final - base) >> 10; grew > 100 {
+		t.Errorf("transcription grew %d MB over %d cycles (%d → %d MB)", grew, cycles-2, base>>10, final>>10)
+	}
+	h.stop(t)
 }

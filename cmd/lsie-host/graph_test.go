@@ -203,7 +203,8 @@ func TestPluginGraphStoresUnfinishedPartials(t *testing.T) {
 }
 
 // A consumer that crashes with finals in flight gets them again after its
-// restart: every utterance answered exactly once, none dropped.
+// restart: every utterance answered exactly once, none dropped. The stream
+// is lossless, so nothing was lost and its segments are complete.
 func TestPluginGraphRedeliversAfterConsumerRestart(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "crashed")
@@ -218,8 +219,8 @@ func TestPluginGraphRedeliversAfterConsumerRestart(t *testing.T) {
 	if k["plugin.listener.restarts"] != 1 || k["plugin.listener.redelivered"] < 1 || k["plugin.listener.text_dropped"] != 0 {
 		t.Errorf("want 1 restart, ≥ 1 redelivered, 0 dropped: %v", k)
 	}
-	if !slices.Contains(reasons(run.segs), "plugin_restarted") || slices.Contains(reasons(run.segs), model.ReasonTextDropped) {
-		t.Errorf("reasons %v", reasons(run.segs))
+	if r := reasons(run.segs); len(r) > 0 {
+		t.Errorf("reasons %v, want every segment complete", r)
 	}
 	h.stop(t)
 }

@@ -33,12 +33,29 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
+// Exit statuses (README): 0 done, 1 an error (its line on stderr),
+// exitDataLost with --exit-when-done when a stream lost accepted data (the
+// summary line, "lsie: data lost: ...", is on stderr and in the log).
+const exitDataLost = 3
+
 func main() {
 	if err := newApp(os.Stdout, os.Stderr).Run(os.Args); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code) // what it says is printed already
+		}
 		fmt.Fprintln(os.Stderr, "lsie-host:", err)
 		os.Exit(1)
 	}
 }
+
+// exitError ends lsie-host with code once msg has been reported.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	logFlags := []cli.Flag{
@@ -148,7 +165,31 @@ func run(c *cli.Context) error {
 	go reloadOnHUP(ctx, h, path, log)
 	runErr := h.Run(ctx)
 	log.Info("shutting down")
-	return errors.Join(runErr, h.Close())
+	if err := errors.Join(runErr, h.Close()); err != nil {
+		return err
+	}
+	return reportLoss(c, log, h.Loss())
+}
+
+// reportLoss says, in one line on stderr and in the log, what the streams
+// lost of the data the host accepted (or, with nothing lost, what came
+// late and was attached to its closed segment). With --exit-when-done a
+// loss makes the exit status exitDataLost.
+func reportLoss(c *cli.Context, log hclog.Logger, rep host.LossReport) error {
+	line := rep.Summary()
+	if line == "" {
+		return nil
+	}
+	if rep.Lost() {
+		log.Error(line)
+	} else {
+		log.Info(line)
+	}
+	fmt.Fprintln(c.App.ErrWriter, "lsie: "+line)
+	if rep.Lost() && c.Bool("exit-when-done") {
+		return exitError{code: exitDataLost, msg: line}
+	}
+	return nil
 }
 
 // reloadOnHUP re-reads the config file on SIGHUP and applies its streams;

@@ -94,6 +94,13 @@ stream "cam" {
 	if !slices.Contains(outage, model.ReasonSourceStall) && !slices.Contains(outage, model.ReasonAudioGap) {
 		t.Errorf("the outage left no trace in the segments: reasons %v", outage)
 	}
+	// The hole is recorded whole: a window the stalled source never
+	// reached has its missing audio as a gap.
+	for _, s := range segs {
+		if covered := s.AudioSeconds + s.AudioGapSeconds; slices.Contains(s.Reasons, model.ReasonSourceStall) && (covered < 0.999 || covered > 1.001) {
+			t.Errorf("segment %d (%v): audio %.3f s + gaps %.3f s, want the whole second", s.Index, s.Reasons, s.AudioSeconds, s.AudioGapSeconds)
+		}
+	}
 	// Windows that began a second or more after the recovery: a healthy
 	// camera again. Live RTP audio on a loaded machine may still lose a few
 	// milliseconds; those must be recorded gaps, covering the window exactly.

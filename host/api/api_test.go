@@ -97,6 +97,11 @@ func fill(t testing.TB, st store.Store) {
 			t.Fatal(err)
 		}
 	}
+	// A result that came after segment 2 closed (plugin_lag), attached late.
+	if err := st.AttachLate(ctx, "cam1", 2, fixtureRun, "speech", []model.Item{
+		{PTS: 23 * time.Second, Duration: time.Second, Fields: map[string]float64{"words": 2}}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.EndRun(ctx, fixtureRun, t0.Add(31*time.Second), model.ReasonEndOfStream); err != nil {
 		t.Fatal(err)
 	}

@@ -802,9 +802,9 @@ func TestOpenAPIFullModel(t *testing.T) {
 		FramesSeen: 5, FramesDropped: 1, AudioSeconds: 0.75, AudioGapSeconds: 0.25,
 		Plugins: map[string]model.PluginSegment{
 			"asr": {Plugin: "asr", Version: "1.0.0", Status: model.PluginNoAudio, AudioSeconds: 1, AudioDroppedSeconds: 0.5,
-				Messages: 2, TextDropped: 1,
+				Messages: 2, TextDropped: 1, LateItems: 1,
 				Items: []model.Item{{PTS: time.Second, Duration: time.Second, Topic: "transcript.final@1", Text: "hello",
-					Payload: json.RawMessage(`{"words":[{"w":"hello"}]}`), Error: "partial"}},
+					Payload: json.RawMessage(`{"words":[{"w":"hello"}]}`), Error: "partial", Late: true}},
 				Aggregates: map[string]model.Aggregate{"f0": {N: 3, Mean: 1, CV: &f, RisingSlope: &f, FallingSlope: &f}}},
 			"none": {Plugin: "none"},
 		},

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,6 +142,11 @@ func TestPostStream(t *testing.T) {
 		},
 		Pos: got.Pos,
 	}
+	// The manager gets the body as sent, to keep as desired state.
+	if !got.FromAPI() || !json.Valid(got.Spec) || !bytes.Contains(got.Spec, []byte(`"id":"cam2"`)) {
+		t.Errorf("Spec = %q, want the request body", got.Spec)
+	}
+	got.Spec = nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("manager got\n%+v\nwant\n%+v", got, want)
 	}

@@ -89,6 +89,10 @@ type Item struct {
 	Topic   string          `json:"topic,omitempty"`
 	Text    string          `json:"text,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+	// Late marks an item that arrived after its segment had closed (a live
+	// plugin lagging past max_close_delay): attached to the stored segment
+	// afterwards (Store.AttachLate), not counted in its aggregates.
+	Late bool `json:"late,omitempty"`
 }
 
 // Aggregate summarises one numeric field of one plugin over a segment: the
@@ -129,10 +133,13 @@ type PluginSegment struct {
 	AudioDroppedSeconds float64 `json:"audio_dropped_seconds"`
 	// Messages counts topic messages the plugin answered in the window;
 	// TextDropped the events that passed its bound and never reached it.
-	Messages    int                  `json:"messages"`
-	TextDropped int                  `json:"text_dropped"`
-	Items       []Item               `json:"items,omitempty"`
-	Aggregates  map[string]Aggregate `json:"aggregates"`
+	Messages    int `json:"messages"`
+	TextDropped int `json:"text_dropped"`
+	// LateItems counts the items attached after the segment closed (each
+	// marked Late); the aggregates do not include them.
+	LateItems  int                  `json:"late_items"`
+	Items      []Item               `json:"items,omitempty"`
+	Aggregates map[string]Aggregate `json:"aggregates"`
 }
 
 // Segment is one closed window of a stream's time line (Contract 4).

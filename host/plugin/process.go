@@ -88,6 +88,7 @@ func Start(bin Binary, opts Options) (*Process, error) {
 		childEnd.Close()
 		return nil, fmt.Errorf("plugin %q (%s): %w", bin.Name, bin.Path, err)
 	}
+	markCloseOnExec()
 	proto, err := client.Client()
 	if err != nil {
 		return fail(handshakeError(err))

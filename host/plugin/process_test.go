@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -216,5 +217,29 @@ func TestFindAndDiscover(t *testing.T) {
 	}
 	if _, err := Find(dir, "zzz"); err == nil || !strings.Contains(err.Error(), "plugin not found") {
 		t.Fatalf("find missing: %v", err)
+	}
+}
+
+// A descriptor the host opened without close-on-exec (as C libraries do)
+// does not reach a plugin started afterwards.
+func TestPluginInheritsNoHostDescriptors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "media")
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fd, err := syscall.Open(path, syscall.O_RDONLY, 0) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	p := startVisual(t)
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", p.Pid(), e.Name())); target == path {
+			t.Fatalf("plugin holds the host's descriptor of %s as fd %s", path, e.Name())
+		}
 	}
 }

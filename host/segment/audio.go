@@ -46,7 +46,26 @@ func (a *Assembler) AudioCaptured(first, n int64, rate int) {
 	if !a.started {
 		a.startLocked(a.cfg.Now())
 	}
+	a.audioSeen = true
 	a.splitSamples(first, n, rate, func(s *open, k int64) { s.audio += k }, func(int64) {})
+}
+
+// stallGapLocked records as an audio gap the part of a window that the
+// source, stalled, never delivered, before it closes as source_stall: the
+// gap capture reports once it reconnects comes after the window closed,
+// and the hole must be the window's (issue #15: an outage of 10 s read as
+// 5.5 s of gap). Only for streams that deliver audio.
+func (a *Assembler) stallGapLocked(s *open) {
+	rate := a.cfg.AudioRate
+	if !a.audioSeen || rate <= 0 {
+		return
+	}
+	start, end := a.Bounds(s.index)
+	window := firstSampleAt(end, rate) - firstSampleAt(max(start, 0), rate)
+	if missing := window - s.audio - s.audioGap; missing > 0 {
+		s.audioGap += missing
+		s.addReason(model.ReasonAudioGap)
+	}
 }
 
 // AudioGap records samples capture reported missing (an explicit gap).
@@ -66,6 +85,7 @@ func (a *Assembler) AudioGap(first, n int64, rate int) {
 // (past the plugin's bound); it settles the chunk like a result would.
 func (a *Assembler) AudioDropped(plugin string, first, n int64, rate int) {
 	a.mu.Lock()
+	a.counters.AudioDropped += sampleTime(n, rate)
 	if s := a.segFor(sampleTime(first, rate)); s != nil {
 		if p := s.plugins[plugin]; p != nil && p.inFlight > 0 {
 			p.inFlight--
@@ -127,7 +147,7 @@ func (a *Assembler) AudioResult(plugin string, first, n int64, rate int, items [
 	for _, it := range items {
 		s := a.segFor(it.PTS)
 		if s == nil {
-			a.counters.LateResults++
+			a.lateLocked(plugin, it)
 			continue
 		}
 		if p := s.plugins[plugin]; p != nil {
@@ -155,6 +175,7 @@ func (s *open) addReason(r string) {
 func (a *Assembler) Missed(plugin string, pts time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.counters.Missed++
 	if s := a.segFor(pts); s != nil {
 		if p := s.plugins[plugin]; p != nil {
 			p.seg.FramesSkipped++
@@ -167,6 +188,7 @@ func (a *Assembler) Missed(plugin string, pts time.Duration) {
 func (a *Assembler) AudioMissed(plugin string, first, n int64, rate int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.counters.AudioDropped += sampleTime(n, rate)
 	a.splitSamples(first, n, rate, func(s *open, k int64) {
 		if p := s.plugins[plugin]; p != nil {
 			p.audioDropped += k

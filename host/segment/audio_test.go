@@ -88,3 +88,36 @@ func TestAudioDroppedAndNoAudio(t *testing.T) {
 		}
 	}
 }
+
+// A live source that stalls: the windows closed as source_stall record the
+// audio they never got as a gap, so audio + gap cover each window, and the
+// gap capture reports after reconnecting adds nothing to closed windows.
+func TestStalledWindowsRecordTheirGap(t *testing.T) {
+	now := t0
+	s := &sink{}
+	a := New(Config{StreamID: "s", Duration: time.Second, MaxCloseDelay: time.Second, AudioRate: 16000, Live: true,
+		Plugins: []PluginInfo{{Name: "ac", Version: "1"}}, Now: func() time.Time { return now }}, s.emit)
+	a.Start(t0)
+	a.AudioCaptured(0, 24000, 16000) // 1.5 s, then the source stalls
+	a.Progress(1500 * time.Millisecond)
+	now = t0.Add(5 * time.Second)
+	a.Tick() // windows 1, 2 and 3 are 1 s past their end: source_stall
+	if len(s.segs) != 4 {
+		t.Fatalf("%d segments closed, want 4", len(s.segs))
+	}
+	for _, seg := range s.segs {
+		if got := seg.AudioSeconds + seg.AudioGapSeconds; got != 1 {
+			t.Errorf("segment %d: audio %v + gap %v = %v s, want 1 (%v)", seg.Index, seg.AudioSeconds, seg.AudioGapSeconds, got, seg.Reasons)
+		}
+	}
+	if r := s.segs[2].Reasons; !slices.Contains(r, model.ReasonSourceStall) || !slices.Contains(r, model.ReasonAudioGap) {
+		t.Errorf("segment 2 reasons %v", r)
+	}
+	// Reconnected at 4 s: capture reports the hole 1.5–4 s as a gap.
+	a.AudioGap(24000, 40000, 16000)
+	a.AudioCaptured(64000, 16000, 16000)
+	a.Progress(5 * time.Second)
+	if len(s.segs) != 5 || s.segs[4].AudioSeconds != 1 || s.segs[4].AudioGapSeconds != 0 {
+		t.Errorf("after reconnecting: %d segments, last %+v", len(s.segs), s.segs[len(s.segs)-1])
+	}
+}

@@ -1,6 +1,10 @@
 // Package segment cuts a stream's time line into fixed windows and closes
-// each one when capture and every plugin have passed its end (Contract 4),
-// or when max_close_delay runs out, then as partial with the reason.
+// each one when capture and every plugin have passed its end (Contract 4).
+// A live stream also closes a window when max_close_delay runs out, then as
+// partial with the reason; a result that arrives for a closed window is
+// late and handed on (Config.OnLate), never dropped. A lossless stream
+// waits for every plugin's progress instead: the close delay is a live
+// policy.
 package segment
 
 import (
@@ -40,18 +44,48 @@ type Config struct {
 	// Unix epoch, so live streams and telemetry share indexes. Without it the
 	// grid starts at media time zero (lossless file replay).
 	UTCGrid bool
-	// Live enables the source-stall timeout, which only makes sense when
-	// media time advances with the wall clock.
+	// Live enables max_close_delay: a window whose end capture passed
+	// that long ago closes as plugin_lag, and one nothing arrived for as
+	// source_stall (which only makes sense when media time advances with
+	// the wall clock). A lossless stream (Live false) waits instead until
+	// every plugin's progress passed the window's end, or the plugin is
+	// settled as lost (it died, or gave up: Lost, TextDropped), or Finish.
 	Live bool
 	// Now is the clock; nil means time.Now. Tests inject their own.
 	Now func() time.Time
 	// AudioRate converts sample counts to seconds (16000 for Contract 2).
 	AudioRate int
+	// OnLate, if set, receives every item that arrives for a segment
+	// already closed (a plugin lagging past max_close_delay, or answering
+	// after Finish), with that segment's index, after the segment itself
+	// was emitted: the host attaches it to the stored segment. It is
+	// called without the assembler's lock held, in order with emit, and
+	// must not call back into the Assembler.
+	OnLate func(plugin string, index int64, item model.Item)
 }
 
-// Counters are an assembler's running totals, for health and tests.
+// Counters are an assembler's running totals, for health, tests and the
+// loss summary at exit.
 type Counters struct {
-	Closed, Partial, LateResults int64
+	Closed, Partial int64
+	// LateResults counts items that arrived for a segment already closed:
+	// handed to OnLate when it is set, else dropped.
+	LateResults int64
+	// What the stream lost, in open and closed segments alike: frames lost
+	// before any plugin saw them (Dropped), frames or chunks a plugin died
+	// holding (Lost, plugin_lost), topic events that never reached their
+	// consumer (TextDropped), frames produced while a plugin was down
+	// (Missed, plugin_down) and audio that never reached a plugin, past its
+	// bound or while it was down (AudioDropped).
+	Dropped, Lost, TextDropped, Missed int64
+	AudioDropped                       time.Duration
+}
+
+// lateItem is an item for a closed segment, waiting to reach OnLate.
+type lateItem struct {
+	plugin string
+	index  int64
+	item   model.Item
 }
 
 type pluginState struct {
@@ -97,6 +131,13 @@ type Assembler struct {
 	audioProgress map[string]time.Duration
 	// firstReasons mark the first segment closed (FirstReason).
 	firstReasons []string
+	// audioSeen: capture has delivered audio (stallGapLocked).
+	audioSeen bool
+	// ending: capture has stopped (Ending); Finish follows.
+	ending bool
+	// late holds items for closed segments until unlockAndEmit hands them
+	// to OnLate.
+	late []lateItem
 }
 
 // New returns an Assembler that passes each closed segment to emit, in index
@@ -167,16 +208,26 @@ func (a *Assembler) get(k int64) *open {
 	return s
 }
 
-// segFor returns the open segment for pts, or nil if it already closed.
+// segFor returns the open segment for pts, or nil if it already closed
+// (every segment is closed once Finish has run).
 func (a *Assembler) segFor(pts time.Duration) *open {
 	if !a.started {
 		a.startLocked(a.cfg.Now())
 	}
 	k := a.indexOf(pts)
-	if k < a.next {
+	if k < a.next || a.finished {
 		return nil
 	}
 	return a.get(k)
+}
+
+// lateLocked counts an item of plugin whose segment has closed and queues
+// it for OnLate (mu held; unlockAndEmit delivers it).
+func (a *Assembler) lateLocked(plugin string, item model.Item) {
+	a.counters.LateResults++
+	if a.cfg.OnLate != nil {
+		a.late = append(a.late, lateItem{plugin: plugin, index: a.indexOf(item.PTS), item: item})
+	}
 }
 
 // Frame counts an analysis frame capture produced at pts.
@@ -192,6 +243,7 @@ func (a *Assembler) Frame(pts time.Duration) {
 func (a *Assembler) Dropped(pts time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.counters.Dropped++
 	if s := a.segFor(pts); s != nil {
 		s.seen++
 		s.dropped++
@@ -212,17 +264,18 @@ func (a *Assembler) Assigned(plugin string, pts time.Duration) {
 // Skipped records that a waiting frame was replaced by a newer one
 // (latest-wins) and will never reach plugin.
 func (a *Assembler) Skipped(plugin string, pts time.Duration) {
-	a.settle(plugin, pts, func(p *pluginState) { p.seg.FramesSkipped++ })
+	a.settle(plugin, pts, nil, func(p *pluginState) { p.seg.FramesSkipped++ })
 }
 
 // Lost records that plugin died holding the frame or chunk at pts.
 func (a *Assembler) Lost(plugin string, pts time.Duration) {
 	a.mu.Lock()
+	a.counters.Lost++
 	if s := a.segFor(pts); s != nil {
 		s.addReason(ReasonPluginLost)
 	}
 	a.mu.Unlock()
-	a.settle(plugin, pts, func(p *pluginState) { p.seg.Errors++ })
+	a.settle(plugin, pts, nil, func(p *pluginState) { p.seg.Errors++ })
 }
 
 // AudioProgress records that plugin has produced every item before t.
@@ -236,9 +289,9 @@ func (a *Assembler) AudioProgress(plugin string, t time.Duration) {
 }
 
 // Result records plugin's result for the frame at item.PTS. A result for a
-// segment that already closed (late) is counted, not silently dropped.
+// segment that already closed (late) is counted and handed to OnLate.
 func (a *Assembler) Result(plugin string, item model.Item) {
-	a.settle(plugin, item.PTS, func(p *pluginState) {
+	a.settle(plugin, item.PTS, &item, func(p *pluginState) {
 		if item.Error != "" {
 			p.seg.Errors++
 		} else {
@@ -261,27 +314,28 @@ func (a *Assembler) MessageResult(plugin string, item model.Item, event bool) {
 		p.seg.Items = append(p.seg.Items, item)
 	}
 	if event {
-		a.settle(plugin, item.PTS, count)
+		a.settle(plugin, item.PTS, &item, count)
 		return
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if s := a.segFor(item.PTS); s == nil {
-		a.counters.LateResults++
+		a.lateLocked(plugin, item)
 	} else if p := s.plugins[plugin]; p != nil {
 		count(p)
 	}
+	a.unlockAndEmit(nil)
 }
 
 // TextDropped settles an Assigned topic event that will never reach plugin
 // (its bound overflowed, or it gave up): counted, and the segment says so.
 func (a *Assembler) TextDropped(plugin string, pts time.Duration) {
 	a.mu.Lock()
+	a.counters.TextDropped++
 	if s := a.segFor(pts); s != nil {
 		s.addReason(model.ReasonTextDropped)
 	}
 	a.mu.Unlock()
-	a.settle(plugin, pts, func(p *pluginState) { p.seg.TextDropped++ })
+	a.settle(plugin, pts, nil, func(p *pluginState) { p.seg.TextDropped++ })
 }
 
 // Published records a message plugin published, as an item of its own at
@@ -297,12 +351,13 @@ func (a *Assembler) TextDropped(plugin string, pts time.Duration) {
 // lagged past max_close_delay).
 func (a *Assembler) Published(plugin string, item model.Item) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	s := a.segFor(item.PTS)
 	if s == nil {
-		a.counters.LateResults++
+		a.lateLocked(plugin, item) // attached to its closed segment (OnLate)
+		a.unlockAndEmit(nil)
 		return
 	}
+	defer a.mu.Unlock()
 	p := s.plugins[plugin]
 	if p == nil {
 		return
@@ -319,12 +374,17 @@ func (a *Assembler) Published(plugin string, item model.Item) {
 	p.seg.Items = append(p.seg.Items, item)
 }
 
-func (a *Assembler) settle(plugin string, pts time.Duration, f func(*pluginState)) {
+// settle ends a lease of plugin on the segment at pts and applies f. When
+// that segment has closed, late (the result that settles it, if any) is
+// handed on as a late item instead.
+func (a *Assembler) settle(plugin string, pts time.Duration, late *model.Item, f func(*pluginState)) {
 	a.mu.Lock()
 	s := a.segFor(pts)
 	if s == nil {
-		a.counters.LateResults++
-		a.mu.Unlock()
+		if late != nil {
+			a.lateLocked(plugin, *late)
+		}
+		a.unlockAndEmit(nil)
 		return
 	}
 	p := s.plugins[plugin]
@@ -362,8 +422,9 @@ func (a *Assembler) Progress(t time.Duration) {
 	a.unlockAndEmit(closed)
 }
 
-// Tick applies max_close_delay: segments that waited too long close as
-// partial, with plugin_lag or (live only) source_stall.
+// Tick applies max_close_delay to a live stream: segments that waited too
+// long close as partial, with plugin_lag or source_stall. A lossless
+// stream's segments wait for every plugin (Config.Live).
 func (a *Assembler) Tick() {
 	a.mu.Lock()
 	if !a.started || a.finished {
@@ -376,9 +437,10 @@ func (a *Assembler) Tick() {
 		s := a.get(a.next)
 		_, end := a.Bounds(a.next)
 		switch {
-		case !s.reachedAt.IsZero() && now.Sub(s.reachedAt) >= a.cfg.MaxCloseDelay:
+		case a.cfg.Live && !s.reachedAt.IsZero() && now.Sub(s.reachedAt) >= a.cfg.MaxCloseDelay:
 			closed = append(closed, a.closeLocked(s, model.ReasonPluginLag))
-		case s.reachedAt.IsZero() && a.cfg.Live && now.Sub(a.anchor.Add(end)) >= a.cfg.MaxCloseDelay:
+		case s.reachedAt.IsZero() && a.cfg.Live && !a.ending && now.Sub(a.anchor.Add(end)) >= a.cfg.MaxCloseDelay:
+			a.stallGapLocked(s)
 			closed = append(closed, a.closeLocked(s, model.ReasonSourceStall))
 		default:
 			closed = append(closed, a.closeReadyLocked()...)
@@ -420,6 +482,15 @@ func (a *Assembler) Finish(t time.Duration, reason string) {
 	}
 	a.finished = true
 	a.unlockAndEmit(closed)
+}
+
+// Ending says capture has stopped for good: the windows it did not reach
+// are not a stalled source but the end of the stream, closed by Finish
+// with its reason (end_of_stream) once the plugins have drained.
+func (a *Assembler) Ending() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.ending = true
 }
 
 // Counters returns running totals.
@@ -520,10 +591,15 @@ func (a *Assembler) closeLocked(s *open, reasons ...string) model.Segment {
 	return seg
 }
 
-// unlockAndEmit releases mu and emits segs in order. emit must not call
-// back into the Assembler.
+// unlockAndEmit releases mu and emits segs in order, then hands the late
+// items queued so far to OnLate. emitMu, taken before mu is released,
+// keeps the order across goroutines: a late item reaches OnLate after the
+// segment it belongs to reached emit. Neither callback may call back into
+// the Assembler.
 func (a *Assembler) unlockAndEmit(segs []model.Segment) {
-	if len(segs) == 0 {
+	late := a.late
+	a.late = nil
+	if len(segs) == 0 && len(late) == 0 {
 		a.mu.Unlock()
 		return
 	}
@@ -532,5 +608,8 @@ func (a *Assembler) unlockAndEmit(segs []model.Segment) {
 	defer a.emitMu.Unlock()
 	for _, s := range segs {
 		a.emit(s)
+	}
+	for _, l := range late {
+		a.cfg.OnLate(l.plugin, l.index, l.item)
 	}
 }

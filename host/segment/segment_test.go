@@ -102,8 +102,10 @@ func TestSkippedFramesSettle(t *testing.T) {
 	}
 }
 
+// A live stream closes a segment max_close_delay after capture passed its
+// end, as plugin_lag, whatever its plugins still owe.
 func TestMaxCloseDelayPluginLag(t *testing.T) {
-	a, s, c := newAsm(t, false, false)
+	a, s, c := newAsm(t, false, true)
 	a.Start(t0)
 	feed(a, 0, time.Second, false)
 	c.Advance(1999 * time.Millisecond)
@@ -226,5 +228,26 @@ func TestConcurrentProgress(t *testing.T) {
 	}
 	if total != frames || len(s.segs) != frames/5 {
 		t.Fatalf("analysed %d frames in %d segments", total, len(s.segs))
+	}
+}
+
+// A live file that ends while its plugins drain: the window it ended in
+// says end_of_stream, never source_stall, however long the drain takes
+// (issue #15: "the closing segment of a file sometimes lacks
+// end_of_stream").
+func TestEndingIsNotAStall(t *testing.T) {
+	now := t0
+	s := &sink{}
+	a := New(Config{StreamID: "s", Duration: time.Second, MaxCloseDelay: time.Second, Live: true,
+		Plugins: []PluginInfo{{Name: "p", Version: "1"}}, Now: func() time.Time { return now }}, s.emit)
+	a.Start(t0)
+	a.Frame(1200 * time.Millisecond)
+	a.Progress(1500 * time.Millisecond) // the file ends at 1.5 s
+	a.Ending()
+	now = t0.Add(10 * time.Second) // a long drain
+	a.Tick()
+	a.Finish(1500*time.Millisecond, model.ReasonEndOfStream)
+	if len(s.segs) != 2 || !slices.Equal(s.segs[1].Reasons, []string{model.ReasonEndOfStream}) {
+		t.Fatalf("segments %+v", s.segs)
 	}
 }

@@ -22,11 +22,15 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 )
 
 // ErrFull is returned by Append when the record would take the spool past
 // its bound.
 var ErrFull = errors.New("spool full")
+
+// ErrLocked is returned by Open when another process has the spool open.
+var ErrLocked = errors.New("spool in use by another process")
 
 // ErrCorrupt is returned by Read for a record whose header or checksum is
 // wrong.
@@ -61,6 +65,7 @@ type Spool struct {
 	next    uint64
 	// NoSync skips fsync (tests of logic only; never in the host).
 	NoSync bool
+	lock   *os.File // holds the directory's flock while open
 
 	n, bytes, rejected atomic.Int64
 }
@@ -72,11 +77,22 @@ func Open(dir string, limit int64) (*Spool, error) {
 	if err := os.MkdirAll(filepath.Join(dir, RejectedDir), 0o700); err != nil {
 		return nil, fmt.Errorf("spool %s: %w", dir, err)
 	}
-	ents, err := os.ReadDir(dir)
+	// Two hosts on one spool would store each other's records out of
+	// order: the second is refused.
+	lock, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("spool %s: %w", dir, err)
 	}
-	s := &Spool{dir: dir, max: limit, next: 1}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool %s: %w (another lsie-host with the same store?): %w", dir, ErrLocked, err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool %s: %w", dir, err)
+	}
+	s := &Spool{dir: dir, max: limit, next: 1, lock: lock}
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, ".tmp") {
@@ -92,6 +108,7 @@ func Open(dir string, limit int64) (*Spool, error) {
 		}
 		info, err := e.Info()
 		if err != nil {
+			lock.Close()
 			return nil, fmt.Errorf("spool %s: %w", dir, err)
 		}
 		s.pending = append(s.pending, Record{Seq: seq, Size: info.Size()})
@@ -109,6 +126,9 @@ func Open(dir string, limit int64) (*Spool, error) {
 	}
 	return s, nil
 }
+
+// Close releases the spool's lock; its records stay for the next Open.
+func (s *Spool) Close() error { return s.lock.Close() }
 
 // Dir is the spool's directory.
 func (s *Spool) Dir() string { return s.dir }

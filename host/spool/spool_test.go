@@ -15,7 +15,27 @@ func mustOpen(t *testing.T, dir string, limit int64) *Spool {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// reopen closes s and opens its directory again, as a restarted host does.
+func reopen(t *testing.T, s *Spool, limit int64) *Spool {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return mustOpen(t, s.Dir(), limit)
+}
+
+// A second process (here: a second Open) cannot share a spool.
+func TestLocked(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir, 0)
+	if _, err := Open(dir, 0); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
+	}
+	reopen(t, s, 0)
 }
 
 // Records come back in the order they were appended, across a reopen (a
@@ -38,7 +58,7 @@ func TestOrderAcrossReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s = mustOpen(t, dir, 0)
+	s = reopen(t, s, 0)
 	if s.Len() != 10 {
 		t.Fatalf("reopened: %d records, want 10", s.Len())
 	}
@@ -117,7 +137,7 @@ func TestCrashAndCorruption(t *testing.T) {
 	p2 := filepath.Join(dir, Record{Seq: 2}.name())
 	_ = os.Truncate(p2, 10)
 
-	s = mustOpen(t, dir, 0)
+	s = reopen(t, s, 0)
 	if s.Len() != 3 {
 		t.Fatalf("%d records after reopen, want 3 (the temporary file is not one)", s.Len())
 	}
@@ -142,7 +162,7 @@ func TestCrashAndCorruption(t *testing.T) {
 	if err != nil || !strings.Contains(string(why), "checksum mismatch") {
 		t.Errorf("reason of the rejected record: %q, %v", why, err)
 	}
-	if s.Rejected() != 2 || mustOpen(t, dir, 0).Rejected() != 2 {
+	if s.Rejected() != 2 || reopen(t, s, 0).Rejected() != 2 {
 		t.Errorf("rejected: %d", s.Rejected())
 	}
 }
@@ -152,6 +172,7 @@ func BenchmarkAppendRemove(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer s.Close()
 	payload := make([]byte, 16<<10) // a segment with a few hundred items
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {

@@ -106,6 +106,21 @@ type Store interface {
 	// stored last; ErrNotFound when the segment is unknown.
 	SaveEnrichment(ctx context.Context, streamID string, index int64, runID string, e model.Enrichment) error
 
+	// AttachLate appends items that plugin produced for a segment after it
+	// had closed (a live plugin lagging past max_close_delay) to runID's
+	// stored row of that index (runID "": the run stored last). Each is
+	// stored marked Late, after the plugin's items in the segment (their
+	// position continues), and the plugin row's LateItems grows by
+	// len(items); the aggregates and other counters are not recomputed. A
+	// batch is known by its content (plugin and items): attaching the same
+	// batch to the same segment again changes nothing and returns nil, so a
+	// retry after an unknown outcome neither duplicates nor fails.
+	// ErrNotFound when the segment, or its row for plugin, is unknown; an
+	// error wrapping ErrInvalid when an item cannot be stored (non-finite
+	// numbers, invalid JSON payload, text the database refuses). No items:
+	// nothing to attach (nil, once the segment and plugin are found).
+	AttachLate(ctx context.Context, streamID string, index int64, runID string, plugin string, items []model.Item) error
+
 	// StartRun records the start of a stream run (r's RunID, StreamID and
 	// StartedAt; the rest is ignored); recording the same RunID again is a
 	// no-op. ErrNotFound when the stream is unknown.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lsie-mlf/lsie/plugins/internal/memtrim"
 	"github.com/lsie-mlf/lsie/plugins/internal/vad"
 	"github.com/lsie-mlf/lsie/plugins/transcription/engine"
 	"github.com/lsie-mlf/lsie/sdk"
@@ -354,5 +355,7 @@ func (s *stream) Close() error {
 			err = e
 		}
 	}
+	// The decoder and the VAD session are ~100 MB of C memory per stream.
+	memtrim.Trim()
 	return err
 }

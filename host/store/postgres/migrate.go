@@ -202,6 +202,24 @@ CREATE TABLE desired_streams (
 	added_at BIGINT
 );
 `},
+	// SQLite's version 6.
+	{version: 4, name: "late items attached to their closed segment", sql: `
+-- An item that arrived after its segment closed, attached afterwards
+-- (AttachLate): seq continues after the segment's own items.
+ALTER TABLE segment_items ADD COLUMN late BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE segment_plugins ADD COLUMN late_items BIGINT NOT NULL DEFAULT 0;
+
+-- The batches attached to each segment row, by content id: attaching a
+-- batch again (a retry after an unknown outcome) finds it and adds nothing.
+CREATE TABLE segment_late_batches (
+	segment_id  BIGINT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+	plugin      TEXT NOT NULL,
+	batch       TEXT NOT NULL,  -- sha256 of the plugin and the items' JSON
+	items       BIGINT NOT NULL,
+	attached_at BIGINT,
+	PRIMARY KEY (segment_id, batch)
+);
+`},
 }
 
 // migrate brings the schema up to the last version in list, applying every

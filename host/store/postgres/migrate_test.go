@@ -197,8 +197,8 @@ func testVersion3KeepsSegmentRows(t *testing.T, srv *pgtest.Server) {
 		t.Fatalf("Open (migrate to %d): %v", len(migrations), err)
 	}
 	defer d.Close()
-	if got := versions(t, d); len(got) != 3 || len(migrations) != 3 {
-		t.Fatalf("versions = %v, want 1..3", got)
+	if got := versions(t, d); len(got) != len(migrations) || len(migrations) < 3 {
+		t.Fatalf("versions = %v, want 1..%d", got, len(migrations))
 	}
 	counts := func() map[string]int {
 		out := map[string]int{}

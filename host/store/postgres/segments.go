@@ -122,10 +122,10 @@ func insertPlugins(ctx context.Context, tx pgx.Tx, segID int64, plugins []rowcod
 		p := e.P
 		b.Queue(`
 INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			segID, e.Name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.Aggregates,
-			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped)
+			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems)
 		label = append(label, fmt.Sprintf("plugin %q", e.Name))
 		for i, it := range p.Items {
 			var payload *string // NULL: no payload
@@ -134,9 +134,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 				payload = &s
 			}
 			b.Queue(`
-INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields, error, topic, text, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-				segID, e.Name, i, int64(it.PTS), int64(it.Duration), e.Fields[i], it.Error, it.Topic, it.Text, payload)
+INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields, error, topic, text, payload, late)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+				segID, e.Name, i, int64(it.PTS), int64(it.Duration), e.Fields[i], it.Error, it.Topic, it.Text, payload, it.Late)
 			label = append(label, fmt.Sprintf("plugin %q: item %d", e.Name, i))
 		}
 	}
@@ -257,7 +257,7 @@ func readPlugins(ctx context.Context, tx pgx.Tx, segID int64, seg *model.Segment
 func readItems(ctx context.Context, tx pgx.Tx, segID int64, seg *model.Segment) error {
 	// payload::text is the json column's text exactly as stored.
 	rows, err := tx.Query(ctx, `
-SELECT plugin, pts_ns, duration_ns, fields::text, error, topic, text, payload::text FROM segment_items
+SELECT plugin, pts_ns, duration_ns, fields::text, error, topic, text, payload::text, late FROM segment_items
 WHERE segment_id = $1 ORDER BY plugin, seq`, segID)
 	if err != nil {
 		return fmt.Errorf("items: %w", err)
@@ -270,4 +270,4 @@ WHERE segment_id = $1 ORDER BY plugin, seq`, segID)
 }
 
 const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates::text,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped`
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items`

@@ -229,6 +229,23 @@ CREATE TABLE desired_streams (
 	added_at INTEGER                       -- unix ns
 );
 `},
+	{version: 6, name: "late items attached to their closed segment", sql: `
+-- An item that arrived after its segment closed, attached afterwards
+-- (AttachLate): seq continues after the segment's own items.
+ALTER TABLE segment_items ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE segment_plugins ADD COLUMN late_items INTEGER NOT NULL DEFAULT 0;
+
+-- The batches attached to each segment row, by content id: attaching a
+-- batch again (a retry after an unknown outcome) finds it and adds nothing.
+CREATE TABLE segment_late_batches (
+	segment_id  INTEGER NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+	plugin      TEXT NOT NULL,
+	batch       TEXT NOT NULL,               -- sha256 of the plugin and the items' JSON
+	items       INTEGER NOT NULL,
+	attached_at INTEGER,                     -- unix ns
+	PRIMARY KEY (segment_id, batch)
+) WITHOUT ROWID;
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying

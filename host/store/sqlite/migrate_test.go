@@ -187,8 +187,8 @@ func TestMigrateV5KeepsSegmentRows(t *testing.T) {
 		t.Fatalf("Open (migrate to %d): %v", len(migrations), err)
 	}
 	defer d.Close()
-	if got := versions(t, d.w); len(got) != len(migrations) || len(migrations) != 5 {
-		t.Fatalf("versions = %v, want 1..5", got)
+	if got := versions(t, d.w); len(got) != len(migrations) || len(migrations) < 5 {
+		t.Fatalf("versions = %v, want 1..%d", got, len(migrations))
 	}
 	want := map[string]int{"segments": 3, "segment_plugins": 4, "segment_items": 5, "segment_enrichment": 2, "telemetry": 1}
 	if got := counts(t, d.r); !reflect.DeepEqual(got, want) {

@@ -102,15 +102,15 @@ func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, plugins []rowco
 	}
 	pst, err := tx.PrepareContext(ctx, `
 INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer pst.Close()
 	ist, err := tx.PrepareContext(ctx, `
-INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields, error, topic, text, payload)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields, error, topic, text, payload, late)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -118,12 +118,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	for _, e := range plugins {
 		p := e.P
 		if _, err := pst.ExecContext(ctx, segID, e.Name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.Aggregates,
-			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped); err != nil {
+			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems); err != nil {
 			return fmt.Errorf("plugin %q: %w", e.Name, err)
 		}
 		for i, it := range p.Items {
 			if _, err := ist.ExecContext(ctx, segID, e.Name, i, int64(it.PTS), int64(it.Duration), e.Fields[i], it.Error,
-				it.Topic, it.Text, string(it.Payload)); err != nil {
+				it.Topic, it.Text, string(it.Payload), it.Late); err != nil {
 				return fmt.Errorf("plugin %q: item %d: %w", e.Name, i, err)
 			}
 		}
@@ -238,7 +238,7 @@ func readPlugins(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segmen
 
 func readItems(ctx context.Context, tx *sql.Tx, segID int64, seg *model.Segment) error {
 	rows, err := tx.QueryContext(ctx, `
-SELECT plugin, pts_ns, duration_ns, fields, error, topic, text, payload FROM segment_items
+SELECT plugin, pts_ns, duration_ns, fields, error, topic, text, payload, late FROM segment_items
 WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 	if err != nil {
 		return fmt.Errorf("items: %w", err)
@@ -251,4 +251,4 @@ WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 }
 
 const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped`
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items`

@@ -84,6 +84,9 @@ func Run(t *testing.T, be Backend) {
 		{"DesiredStreams", testDesiredStreams},
 		{"DesiredStreamsReopened", testDesiredStreamsReopened},
 		{"HostileRunsText", testHostileRunsText},
+		{"AttachLate", testAttachLate},
+		{"AttachLateRefused", testAttachLateRefused},
+		{"ConcurrentAttachLate", testConcurrentAttachLate},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, be) })
 	}

@@ -2,7 +2,10 @@
 // its stream attributes: crash_every=N exits after every N frames it
 // processed, hang_at=N blocks forever on its Nth frame, slow_ms=M sleeps per
 // frame, malformed=true returns NaN, flood_kb=K writes K KiB to stderr per
-// frame. Counts are per process, so a restarted process starts over.
+// frame, gate_ms=M with gate_file=F holds the first frame at or after media
+// time M until file F exists (writing F.reached first), so a lossless stream
+// waits there for the test (a restarted process holds it again). Counts are
+// per process, so a restarted process starts over.
 package main
 
 import (
@@ -28,13 +31,14 @@ func (fault) Manifest() sdk.Manifest {
 }
 
 type stream struct {
-	crashEvery, hangAt, slowMS, floodKB int64
-	malformed                           bool
+	crashEvery, hangAt, slowMS, floodKB, gateMS int64
+	malformed, gated                            bool
+	gateFile                                    string
 }
 
 func (fault) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	s := &stream{malformed: info.Attributes["malformed"] == "true"}
-	for key, dst := range map[string]*int64{"crash_every": &s.crashEvery, "hang_at": &s.hangAt, "slow_ms": &s.slowMS, "flood_kb": &s.floodKB} {
+	s := &stream{malformed: info.Attributes["malformed"] == "true", gateFile: info.Attributes["gate_file"]}
+	for key, dst := range map[string]*int64{"crash_every": &s.crashEvery, "hang_at": &s.hangAt, "slow_ms": &s.slowMS, "flood_kb": &s.floodKB, "gate_ms": &s.gateMS} {
 		if v, ok := info.Attributes[key]; ok {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -53,6 +57,16 @@ func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
 	}
 	if s.slowMS > 0 {
 		time.Sleep(time.Duration(s.slowMS) * time.Millisecond)
+	}
+	if s.gateFile != "" && !s.gated && f.PTS >= time.Duration(s.gateMS)*time.Millisecond {
+		s.gated = true
+		_ = os.WriteFile(s.gateFile+".reached", nil, 0o644)
+		for {
+			if _, err := os.Stat(s.gateFile); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	if s.hangAt > 0 && n == s.hangAt {
 		sdk.Logger().Error("fault: hanging on purpose", "frame", n)

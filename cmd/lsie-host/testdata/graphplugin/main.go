@@ -6,7 +6,9 @@
 //     transcript.final@1 at each utterance end (fields utt, words; payload
 //     {"words": [...]}), with progress held at the open utterance's start.
 //     no_final="3,6" never publishes those utterances' finals (their last
-//     partial is what the host must store).
+//     partial is what the host must store); slow_ms=M sleeps per audio
+//     record (a lossless stream's audio then waits for it). A restarted
+//     process starts at the first sample it is handed.
 //   - listener consumes transcript.final@1 and transcript.partial@1 and
 //     answers each final with its utt and word count. slow_ms=M sleeps per
 //     final; crash_at=N exits on the Nth final of a process's life when the
@@ -79,7 +81,11 @@ func (p plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
 				skip[n] = true
 			}
 		}
-		return &talker{pub: info.Publisher, utter: ms * 16, noFinal: skip}, nil
+		slow, err := num("slow_ms", 0)
+		if err != nil {
+			return nil, err
+		}
+		return &talker{pub: info.Publisher, utter: ms * 16, noFinal: skip, slow: time.Duration(slow) * time.Millisecond}, nil
 	case "listener":
 		slow, err := num("slow_ms", 0)
 		if err != nil {
@@ -101,13 +107,22 @@ type talker struct {
 	utter int64 // samples per utterance
 	pos   int64 // next sample on the line
 	parts int
+	// started: pos was set from the first record. A restarted process is
+	// handed the sample line from where its predecessor's progress was
+	// (an utterance start), not from sample 0.
+	started bool
 	// noFinal are utterances whose final is never published.
 	noFinal map[int64]bool
+	slow    time.Duration
 }
 
 func (t *talker) at(sample int64) time.Duration { return time.Duration(sample) * time.Second / 16000 }
 
 func (t *talker) ProcessAudio(a *sdk.Audio) ([]sdk.Item, error) {
+	if !t.started {
+		t.started, t.pos = true, a.FirstSample
+	}
+	time.Sleep(t.slow)
 	end := a.FirstSample + int64(len(a.Samples)) + a.GapSamples
 	if a.End {
 		end = a.FirstSample

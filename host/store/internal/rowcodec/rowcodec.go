@@ -196,7 +196,7 @@ func ScanSegment(sc Scanner) (int64, model.Segment, error) {
 
 // ScanPlugin reads segment_id, plugin, version, frames_analysed,
 // frames_skipped, errors, aggregates (JSON text), status, audio_seconds,
-// audio_dropped_seconds, messages, text_dropped.
+// audio_dropped_seconds, messages, text_dropped, late_items.
 func ScanPlugin(sc Scanner) (int64, model.PluginSegment, error) {
 	var (
 		segID int64
@@ -204,7 +204,7 @@ func ScanPlugin(sc Scanner) (int64, model.PluginSegment, error) {
 		aggs  string
 	)
 	if err := sc.Scan(&segID, &p.Plugin, &p.Version, &p.FramesAnalysed, &p.FramesSkipped, &p.Errors, &aggs,
-		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds, &p.Messages, &p.TextDropped); err != nil {
+		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds, &p.Messages, &p.TextDropped, &p.LateItems); err != nil {
 		return 0, p, err
 	}
 	if err := json.Unmarshal([]byte(aggs), &p.Aggregates); err != nil {
@@ -214,8 +214,8 @@ func ScanPlugin(sc Scanner) (int64, model.PluginSegment, error) {
 }
 
 // ScanItem reads plugin, pts_ns, duration_ns, fields (JSON text), error,
-// topic, text, payload (JSON text; NULL or empty when there is none) and
-// appends the item to its plugin in seg.
+// topic, text, payload (JSON text; NULL or empty when there is none), late
+// and appends the item to its plugin in seg.
 func ScanItem(sc Scanner, seg *model.Segment) error {
 	var (
 		plugin, fields string
@@ -223,7 +223,7 @@ func ScanItem(sc Scanner, seg *model.Segment) error {
 		pts, dur       int64
 		it             model.Item
 	)
-	if err := sc.Scan(&plugin, &pts, &dur, &fields, &it.Error, &it.Topic, &it.Text, &payload); err != nil {
+	if err := sc.Scan(&plugin, &pts, &dur, &fields, &it.Error, &it.Topic, &it.Text, &payload, &it.Late); err != nil {
 		return err
 	}
 	it.PTS, it.Duration = time.Duration(pts), time.Duration(dur)
