@@ -465,3 +465,50 @@ stream "keep" {
 	}
 	h.stop(t)
 }
+
+// A quick restart inside a live window: the window is written by both runs
+// and both are kept (issue #15: the second run's partial replaced the
+// first's). 300 s windows on the UTC grid leave minutes for the restart;
+// the test starts only when the current window has more than a minute left.
+func TestQuickRestartKeepsBothRuns(t *testing.T) {
+	const d = 300 * time.Second
+	for time.Until(time.Now().Truncate(d).Add(d)) < time.Minute {
+		time.Sleep(time.Second) // the next window, so a restart cannot cross a boundary
+	}
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "300s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "live" {
+  source = "test://ball?width=160&height=120&fps=10"
+  plugin "visual" {}
+}
+`, filepath.Join(dir, "lsie.db")))
+	var frames []int
+	for range 2 {
+		h := startHost(t, cfg)
+		h.waitHostHealth(t, "frames analysed", func(hh model.HostHealth) bool {
+			return health(hh, "live").Counters["plugin.visual.analysed"] >= 5
+		})
+		h.stop(t)
+	}
+	st, err := sqlite.Open(filepath.Join(dir, "lsie.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	segs, err := st.Segments(context.Background(), "live", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(segs) != 2 || segs[0].Index != segs[1].Index || segs[0].RunID == segs[1].RunID {
+		t.Fatalf("stored %d segments: %+v", len(segs), segs)
+	}
+	for _, s := range segs {
+		frames = append(frames, s.Plugins["visual"].FramesAnalysed)
+		if !slices.Contains(s.Reasons, model.ReasonShutdown) || s.Plugins["visual"].FramesAnalysed < 5 {
+			t.Errorf("run %s: %s %v, %d frames", s.RunID, s.Status, s.Reasons, s.Plugins["visual"].FramesAnalysed)
+		}
+	}
+	t.Logf("window %d: run 1 %d frames, run 2 %d frames, both kept", segs[0].Index, frames[0], frames[1])
+}
