@@ -78,19 +78,10 @@ UPDATE stream_runs SET ended_at = $1, end_reason = $2 WHERE run_id = $3 AND ende
 	return nil
 }
 
-// runSelect reads stream runs with their summary: the count of their stored
-// segments and the one of highest index (none: NULLs).
-const runSelect = `SELECT r.run_id, r.stream_id, r.started_at, r.ended_at, r.end_reason,
-	(SELECT count(*) FROM segments s WHERE s.run_id = r.run_id AND s.stream_id = r.stream_id),
-	l.idx, l.wall_end, l.media_end_ns
-FROM stream_runs r LEFT JOIN segments l ON l.id = (
-	SELECT s.id FROM segments s WHERE s.run_id = r.run_id AND s.stream_id = r.stream_id
-	ORDER BY s.idx DESC LIMIT 1)`
-
 // OpenRuns lists the runs not ended yet, oldest first.
 func (d *DB) OpenRuns(ctx context.Context) ([]model.StreamRun, error) {
 	// NULLS FIRST and COLLATE "C": SQLite's order for the same rows.
-	rows, err := d.pool.Query(ctx, runSelect+`
+	rows, err := d.pool.Query(ctx, rowcodec.RunSelect+`
 WHERE r.ended_at IS NULL ORDER BY r.started_at NULLS FIRST, r.run_id COLLATE "C"`)
 	if err != nil {
 		return nil, fmt.Errorf("open runs: %w", err)
@@ -115,7 +106,7 @@ func (d *DB) Runs(ctx context.Context, streamID string) ([]model.StreamRun, erro
 	} else if !ok {
 		return nil, fmt.Errorf("runs: %w", errStream(streamID))
 	}
-	rows, err := tx.Query(ctx, runSelect+`
+	rows, err := tx.Query(ctx, rowcodec.RunSelect+`
 WHERE r.stream_id = $1 ORDER BY r.started_at DESC NULLS LAST, r.run_id COLLATE "C" DESC`, streamID)
 	if err != nil {
 		return nil, fmt.Errorf("runs of %q: %w", streamID, err)

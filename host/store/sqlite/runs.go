@@ -80,18 +80,9 @@ UPDATE stream_runs SET ended_at = ?, end_reason = ? WHERE run_id = ? AND ended_a
 	return nil
 }
 
-// runSelect reads stream runs with their summary: the count of their stored
-// segments and the one of highest index (none: NULLs).
-const runSelect = `SELECT r.run_id, r.stream_id, r.started_at, r.ended_at, r.end_reason,
-	(SELECT count(*) FROM segments s WHERE s.run_id = r.run_id AND s.stream_id = r.stream_id),
-	l.idx, l.wall_end, l.media_end_ns
-FROM stream_runs r LEFT JOIN segments l ON l.id = (
-	SELECT s.id FROM segments s WHERE s.run_id = r.run_id AND s.stream_id = r.stream_id
-	ORDER BY s.idx DESC LIMIT 1)`
-
 // OpenRuns lists the runs not ended yet, oldest first.
 func (d *DB) OpenRuns(ctx context.Context) ([]model.StreamRun, error) {
-	rows, err := d.r.QueryContext(ctx, runSelect+`
+	rows, err := d.r.QueryContext(ctx, rowcodec.RunSelect+`
 WHERE r.ended_at IS NULL ORDER BY r.started_at, r.run_id`)
 	if err != nil {
 		return nil, fmt.Errorf("open runs: %w", err)
@@ -116,7 +107,7 @@ func (d *DB) Runs(ctx context.Context, streamID string) ([]model.StreamRun, erro
 	} else if !ok {
 		return nil, fmt.Errorf("runs: %w", errStream(streamID))
 	}
-	rows, err := tx.QueryContext(ctx, runSelect+`
+	rows, err := tx.QueryContext(ctx, rowcodec.RunSelect+`
 WHERE r.stream_id = ? ORDER BY r.started_at DESC, r.run_id DESC`, streamID)
 	if err != nil {
 		return nil, fmt.Errorf("runs of %q: %w", streamID, err)

@@ -127,3 +127,13 @@ func ScanDesiredStream(sc Scanner) (model.DesiredStream, error) {
 	d.AddedAt = FromUnixNS(added)
 	return d, nil
 }
+
+// RunSelect reads stream runs with their summary: the count of their stored
+// segments and the one of highest index (none: NULLs). Portable SQL, for
+// ScanStreamRun; callers add WHERE and ORDER BY.
+const RunSelect = `SELECT r.run_id, r.stream_id, r.started_at, r.ended_at, r.end_reason,
+	(SELECT count(*) FROM segments s WHERE s.run_id = r.run_id AND s.stream_id = r.stream_id),
+	l.idx, l.wall_end, l.media_end_ns
+FROM stream_runs r LEFT JOIN segments l ON l.id = (
+	SELECT s.id FROM segments s WHERE s.run_id = r.run_id AND s.stream_id = r.stream_id
+	ORDER BY s.idx DESC LIMIT 1)`
