@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"github.com/lsie-mlf/lsie/internal/testenv"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -64,7 +65,7 @@ func TestLateRecordThroughWriter(t *testing.T) {
 	s.flushLate(false)
 	b := h.w.flush()
 	<-b.spooled
-	waitFor(t, "a failed attempt", func() bool { return h.w.fails.Load() > 0 })
+	testenv.Eventually(t, 30*time.Second, "a failed attempt", func() bool { return h.w.fails.Load() > 0 })
 	if c := h.w.health("sqlite"); c.Health != model.HealthDegraded || c.Counters["spool_records"] != 3 {
 		t.Fatalf("health during the outage: %+v", c)
 	}

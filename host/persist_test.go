@@ -20,6 +20,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/spool"
 	"github.com/lsie-mlf/lsie/host/store"
 	"github.com/lsie-mlf/lsie/host/store/sqlite"
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 // flakyStore is a real SQLite store whose writes fail while down is set,
@@ -111,18 +112,6 @@ func testSegment(stream string, k int64) model.Segment {
 			Items: []model.Item{{PTS: time.Duration(k) * 2 * time.Second, Fields: map[string]float64{"brightness": float64(k)}}}}}}
 }
 
-// waitFor polls cond until it holds; the deadline only bounds a broken run.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func startRun(t *testing.T, st store.Store, stream, run string) {
 	t.Helper()
 	ctx := context.Background()
@@ -150,7 +139,7 @@ func TestWriterSurvivesStoreOutage(t *testing.T) {
 	h.w.put(&record{Kind: recRunEnd, RunID: "0123456789abcdef", StreamID: "cam", At: time.Now().UTC(), Reason: model.ReasonEndOfStream})
 	b := h.w.flush()
 	<-b.spooled
-	waitFor(t, "a failed attempt", func() bool { return h.w.fails.Load() > 0 })
+	testenv.Eventually(t, 30*time.Second, "a failed attempt", func() bool { return h.w.fails.Load() > 0 })
 	c := h.w.health("sqlite")
 	if c.Health != model.HealthDegraded || !strings.Contains(c.Hint, "database is locked") || !strings.Contains(c.Hint, "7 records") ||
 		c.Counters["spool_records"] != 7 {
@@ -187,7 +176,7 @@ func TestWriterSpoolBound(t *testing.T) {
 	for k := range int64(8) {
 		h.w.put(&record{Kind: recSegment, RunID: "0123456789abcdef", StreamID: "cam", Segment: ptr(testSegment("cam", k))})
 	}
-	waitFor(t, "records the spool cannot take", func() bool { return h.w.health("sqlite").Health == model.HealthError })
+	testenv.Eventually(t, 30*time.Second, "records the spool cannot take", func() bool { return h.w.health("sqlite").Health == model.HealthError })
 	if c := h.w.health("sqlite"); !strings.Contains(c.Hint, "spool_max_mb") || c.Counters["held_in_memory"] == 0 {
 		t.Fatalf("health with a full spool: %+v", c)
 	}

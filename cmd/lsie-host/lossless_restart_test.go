@@ -7,6 +7,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/lsie-mlf/lsie/internal/testenv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -248,10 +249,7 @@ func TestLosslessPluginKills(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for round := range kills {
 		for _, name := range targets {
-			for {
-				if time.Now().After(deadline) {
-					t.Fatalf("round %d: %s was not killed in time; log:\n%s", round, name, drain(h.stderr.lines))
-				}
+			testenv.Eventually(t, time.Until(deadline), fmt.Sprintf("round %d: %s killed", round, name), func() bool {
 				var hh model.HostHealth
 				h.get(t, "/api/v1/health", &hh)
 				st := health(hh, "lossless")
@@ -262,39 +260,30 @@ func TestLosslessPluginKills(t *testing.T) {
 				_, err := os.Stat(gate + ".reached")
 				atGate := err == nil
 				pid := losslessPID(h, name)
-				if pid != 0 && pid != dead[name] && (n >= at[name]+more || atGate) {
-					if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-						t.Fatalf("kill %s (%d): %v", name, pid, err)
-					}
-					at[name], dead[name] = n, pid
-					if !atGate {
-						during[name]++
-					}
-					t.Logf("round %d: killed %s (pid %d) at %s = %d", round, name, pid, losslessCounter[name], n)
-					break
+				if pid == 0 || pid == dead[name] || (n < at[name]+more && !atGate) {
+					return false
 				}
-				time.Sleep(10 * time.Millisecond) // polling the condition
-			}
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					t.Fatalf("kill %s (%d): %v", name, pid, err)
+				}
+				at[name], dead[name] = n, pid
+				if !atGate {
+					during[name]++
+				}
+				t.Logf("round %d: killed %s (pid %d) at %s = %d", round, name, pid, losslessCounter[name], n)
+				return true
+			})
 		}
 	}
 	// Every killed plugin is back on the stream before it may end.
-	for {
-		if time.Now().After(deadline) {
-			t.Fatalf("plugins not restarted %d times; log:\n%s", kills, drain(h.stderr.lines))
-		}
-		var hh model.HostHealth
-		h.get(t, "/api/v1/health", &hh)
-		back := 0
+	h.waitHostHealth(t, fmt.Sprintf("every plugin restarted %d times", kills), func(hh model.HostHealth) bool {
 		for _, name := range targets {
-			if health(hh, "lossless").Counters["plugin."+name+".restarts"] == kills {
-				back++
+			if health(hh, "lossless").Counters["plugin."+name+".restarts"] != kills {
+				return false
 			}
 		}
-		if back == len(targets) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // polling the condition
-	}
+		return true
+	})
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -344,25 +333,19 @@ stream "live" {
   }
 }
 `, filepath.Join(dir, "lsie.db"))))
-	deadline := time.Now().Add(time.Minute)
-	for {
-		var sl segmentList
+	var sl segmentList
+	testenv.Eventually(t, time.Minute, "a segment recording the crash", func() bool {
+		sl = segmentList{}
 		h.get(t, "/api/v1/streams/live/segments", &sl)
 		r := reasons(sl.Segments)
-		if slices.Contains(r, "plugin_lost") && slices.Contains(r, "plugin_restarted") {
-			lost := 0
-			for _, s := range sl.Segments {
-				lost += s.Plugins["faultplugin"].Errors
-			}
-			if lost == 0 {
-				t.Errorf("segments say plugin_lost but count no error: %+v", sl.Segments)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no segment records the crash: reasons %v; log:\n%s", r, drain(h.stderr.lines))
-		}
-		time.Sleep(100 * time.Millisecond) // polling the store
+		return slices.Contains(r, "plugin_lost") && slices.Contains(r, "plugin_restarted")
+	})
+	lost := 0
+	for _, s := range sl.Segments {
+		lost += s.Plugins["faultplugin"].Errors
+	}
+	if lost == 0 {
+		t.Errorf("segments say plugin_lost but count no error: %+v", sl.Segments)
 	}
 	var hh model.HostHealth
 	h.get(t, "/api/v1/health", &hh)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Missing skips tb on a developer's machine where a tool is absent, naming
@@ -113,3 +114,26 @@ func (p *Proc) Stop() {
 
 // Output is what the process wrote so far.
 func (p *Proc) Output() string { return p.out.String() }
+
+// Eventually polls cond every 10 ms until it holds, and fails tb with what
+// if it does not within timeout. Tests wait on conditions this way, never
+// on a sleep: the timeout only bounds a broken run.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	if cond() {
+		return
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case <-tick.C:
+			if cond() {
+				return
+			}
+		case <-deadline:
+			tb.Fatalf("waiting for %s: not within %s", what, timeout)
+		}
+	}
+}
