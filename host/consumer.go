@@ -105,11 +105,7 @@ func (c *consumer) offer(ctx context.Context, f frameRef, lossless bool) {
 	c.s.asm.Assigned(c.name, time.Duration(f.desc.PTS))
 	c.mu.Lock()
 	if lossless {
-		stop := context.AfterFunc(ctx, c.wake)
-		for (len(c.inFlight) >= c.window || c.dead || c.down) && !c.gaveUp && ctx.Err() == nil {
-			c.cond.Wait()
-		}
-		stop()
+		c.waitLocked(ctx, func() bool { return (len(c.inFlight) >= c.window || c.dead || c.down) && !c.gaveUp })
 	}
 	switch {
 	case c.dead || c.down || c.gaveUp || ctx.Err() != nil:
@@ -178,13 +174,23 @@ func (c *consumer) markDownIf(p *plugin.Process) {
 // waitAlive blocks (lossless mode) while the plugin is restarting, so every
 // frame still reaches it; it returns at once for a live or given-up plugin.
 func (c *consumer) waitAlive(ctx context.Context) {
-	stop := context.AfterFunc(ctx, c.wake)
-	defer stop()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for (c.dead || c.down) && !c.gaveUp && ctx.Err() == nil {
+	c.waitLocked(ctx, func() bool { return (c.dead || c.down) && !c.gaveUp })
+}
+
+// waitLocked waits on cond (mu held) while blocked holds and ctx lives.
+// Both callers run per frame: the context's wake-up is registered only
+// when there is something to wait for.
+func (c *consumer) waitLocked(ctx context.Context, blocked func() bool) {
+	if !blocked() || ctx.Err() != nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, c.wake)
+	for blocked() && ctx.Err() == nil {
 		c.cond.Wait()
 	}
+	stop()
 }
 
 // giveUp releases everything waiting for this plugin: what a lossless
