@@ -348,6 +348,22 @@ func TestRequestLog(t *testing.T) {
 	}
 }
 
+// TestRequestLogRedacts: a credential a client put in the query is not
+// logged.
+func TestRequestLogRedacts(t *testing.T) {
+	var buf bytes.Buffer
+	log := hclog.New(&hclog.LoggerOptions{Output: &buf, Level: hclog.Debug})
+	h := New(Config{}, newTestStore(t), liveHealth, log).Handler()
+	serve(h, http.MethodGet, "/api/v1/streams?token=s3cret&limit=2&access_token=s3cret")
+	line := buf.String()
+	if want := "uri=\"/api/v1/streams?token=xxxxx&limit=2&access_token=xxxxx\""; !strings.Contains(line, want) {
+		t.Errorf("log %q lacks %q", line, want)
+	}
+	if strings.Contains(line, "s3cret") {
+		t.Errorf("log %q shows the token", line)
+	}
+}
+
 func TestStartAndClose(t *testing.T) {
 	s := newTestServer(t, liveHealth)
 	if err := s.Close(); err != nil { // before Start: a no-op

@@ -3,7 +3,11 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
+
+	"github.com/lsie-mlf/lsie/host/source"
 )
 
 // statusRecorder remembers the status and size of a response for the
@@ -43,9 +47,20 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		s.log.Debug("http request", "method", r.Method, "uri", r.URL.RequestURI(),
+		s.log.Debug("http request", "method", r.Method, "uri", redactedRequestURI(r.URL),
 			"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start), "remote", r.RemoteAddr)
 	})
+}
+
+// redactedRequestURI is the request URI as logged: credential query
+// parameters (?token=, ?access_token=, ...) have their values masked. No
+// route takes a credential in the URL, but clients put them there anyway.
+func redactedRequestURI(u *url.URL) string {
+	uri := u.RequestURI()
+	if u.RawQuery == "" {
+		return uri
+	}
+	return strings.TrimSuffix(uri, u.RawQuery) + source.RedactQuery(u.RawQuery)
 }
 
 // recoverPanics turns a handler panic into a logged 500 instead of a

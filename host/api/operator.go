@@ -9,6 +9,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/analytics"
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/source"
 )
 
 func init() {
@@ -169,6 +170,11 @@ func (s *Server) getOverview(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.internalError(w, r, err)
 		return
+	}
+	for i := range o.Streams {
+		// Stored redacted; rows a host stored before query parameters
+		// were redacted still hold them.
+		o.Streams[i].Source = source.Redact(o.Streams[i].Source)
 	}
 	s.writeJSON(w, http.StatusOK, o)
 }

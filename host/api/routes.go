@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/source"
 	"github.com/lsie-mlf/lsie/host/store"
 )
 
@@ -125,6 +126,19 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no endpoint at %q", r.URL.Path))
 }
 
+// refuseConnect answers CONNECT, which no route takes, with the JSON 404:
+// ServeMux matches a CONNECT by its authority-form target (host:port, no
+// path), which no pattern names, and would answer its plain-text 404.
+func (s *Server) refuseConnect(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no endpoint for CONNECT %q", r.RequestURI))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // getHealth answers the host's live health: 200 unless the host is in
 // error, then 503, so a load balancer or probe can act on the status alone.
 func (s *Server) getHealth(w http.ResponseWriter, r *http.Request) {
@@ -164,6 +178,9 @@ func (s *Server) getStreams(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for i := range streams {
+		// Stored redacted (host.go); rows a host stored before query
+		// parameters were redacted still hold them.
+		streams[i].Source = source.Redact(streams[i].Source)
 		if c, ok := live[streams[i].ID]; ok {
 			streams[i].Health, streams[i].Hint = c.Health, c.Hint
 		}

@@ -88,6 +88,8 @@ type Server struct {
 	telemetry *telemetryState
 	// streams is set by SetStreams; nil until then.
 	streams atomic.Pointer[streamsConfig]
+	// ws serves GET /api/v1/ws; set when New builds the routes.
+	ws *wsEndpoint
 
 	mu      sync.Mutex
 	srv     *http.Server
@@ -108,11 +110,13 @@ func New(cfg Config, st store.Store, hs HealthSource, log hclog.Logger) *Server 
 		s.telemetry = &telemetryState{cfg: *cfg.Telemetry, verifier: telemetry.NewVerifier(cfg.Telemetry.Config, time.Now)}
 	}
 	s.hosts.Store(newHostSet(s.listen(), "", cfg.AllowedHosts))
-	s.handler = s.recoverPanics(s.logRequests(s.guard(s.routes())))
+	s.handler = s.recoverPanics(s.logRequests(s.guard(s.refuseConnect(s.routes()))))
 	return s
 }
 
 // Handler returns the API's http.Handler, for tests or to mount elsewhere.
+// Requests net/http cannot parse never reach it: the listener Start serves
+// on answers those with the JSON error body (see rawerrors.go).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start listens on Config.Listen and serves in a goroutine until Close. It
@@ -142,7 +146,7 @@ func (s *Server) Start() (addr string, err error) {
 	s.done = make(chan struct{})
 	go func(srv *http.Server, done chan<- struct{}) {
 		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(jsonErrorListener{ln}); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("api server stopped", "addr", ln.Addr().String(), "error", err)
 		}
 	}(s.srv, s.done)

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lsie-mlf/lsie/host/config"
+	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/source"
 	"github.com/lsie-mlf/lsie/internal/testenv"
 )
@@ -367,8 +368,8 @@ func TestConcurrentStreams(t *testing.T) {
 	}
 }
 
-// TestPostStreamRedacts checks that a password in the source URI reaches
-// the manager but neither the response nor the log.
+// TestPostStreamRedacts checks that a password or token in the source URI
+// reaches the manager but neither the response nor the log.
 func TestPostStreamRedacts(t *testing.T) {
 	fm := &fakeManager{}
 	logBuf := &testenv.SyncBuffer{}
@@ -378,24 +379,50 @@ func TestPostStreamRedacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.SetStreams(fm, t.TempDir(), policy)
-	rec := post(s.Handler(), `{"id":"door","source":"rtsp://admin:hunter2@door.cams.example/live"}`)
+	rec := post(s.Handler(), `{"id":"door","source":"rtsp://admin:hunter2@door.cams.example/live?channel=2&token=t0k3n"}`)
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("status %d, body %s", rec.Code, rec.Body)
 	}
-	if got, ok := fm.stream("door"); !ok || got.Source.URI != "rtsp://admin:hunter2@door.cams.example/live" {
+	if got, ok := fm.stream("door"); !ok || got.Source.URI != "rtsp://admin:hunter2@door.cams.example/live?channel=2&token=t0k3n" {
 		t.Errorf("manager got %+v", got)
 	}
-	want := `{"stream":{"id":"door","source":"rtsp://admin:xxxxx@door.cams.example/live","health":"starting","plugins":[],` +
+	want := `{"stream":{"id":"door","source":"rtsp://admin:xxxxx@door.cams.example/live?channel=2\u0026token=xxxxx","health":"starting","plugins":[],` +
 		`"realtime":true,"loop":false,"video":{"fps":5,"max_width":640}}}` + "\n"
 	if rec.Body.String() != want {
 		t.Errorf("body\n%s\nwant\n%s", rec.Body, want)
 	}
-	rec = post(s.Handler(), `{"id":"yard","source":"rtsp://admin:hunter2@yard.other.example/live"}`)
-	if rec.Code != http.StatusForbidden || strings.Contains(rec.Body.String(), "hunter2") {
+	rec = post(s.Handler(), `{"id":"yard","source":"rtsp://admin:hunter2@yard.other.example/live?key=t0k3n"}`)
+	if rec.Code != http.StatusForbidden || strings.Contains(rec.Body.String(), "hunter2") || strings.Contains(rec.Body.String(), "t0k3n") {
 		t.Errorf("refused: status %d, body %s", rec.Code, rec.Body)
 	}
-	if strings.Contains(logBuf.String(), "hunter2") {
-		t.Errorf("log holds the password:\n%s", logBuf)
+	if strings.Contains(logBuf.String(), "hunter2") || strings.Contains(logBuf.String(), "t0k3n") {
+		t.Errorf("log holds the password or token:\n%s", logBuf)
+	}
+}
+
+// TestGetStreamsRedacts: a stream row stored with a credential in its
+// source (by a host from before query parameters were redacted) is listed
+// redacted.
+func TestGetStreamsRedacts(t *testing.T) {
+	st := newTestStore(t)
+	if err := st.UpsertStream(context.Background(), model.Stream{ID: "old", Health: model.HealthEnded,
+		Source: "https://u:pw@cdn.example/live.m3u8?token=t0k3n&X-Amz-Signature=s1g&n=1"}); err != nil {
+		t.Fatal(err)
+	}
+	rec := serve(New(Config{}, st, liveHealth, nil).Handler(), http.MethodGet, "/api/v1/streams")
+	var got streamsResponse
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+	}
+	want := map[string]string{"cam1": "file:///media/cam1.mp4", "cam2": "test://smpte?fps=10",
+		"old": "https://u:xxxxx@cdn.example/live.m3u8?token=xxxxx&X-Amz-Signature=xxxxx&n=1"}
+	for _, s := range got.Streams {
+		if s.Source != want[s.ID] {
+			t.Errorf("stream %s: source %q, want %q", s.ID, s.Source, want[s.ID])
+		}
+	}
+	if len(got.Streams) != len(want) {
+		t.Errorf("%d streams, want %d", len(got.Streams), len(want))
 	}
 }
 

@@ -36,6 +36,19 @@ import (
 //   - Any other message gets {"type":"error","error":"..."}; the
 //     connection stays.
 //
+// A socket counts against wsLimits.maxConns only once it has
+// authenticated, so sockets that never send an auth message cannot hold the
+// live slots (issue #16): they are bounded on their own, at most
+// wsLimits.maxPendingPerAddr per client address (an IPv6 client's /64) and
+// wsLimits.maxPending in all, each for at most wsLimits.authTimeout. A new
+// socket beyond either bound is let in and the oldest waiting one (of its
+// address, or of the address waiting with the most) is closed with 4429
+// "too many unauthenticated connections": a real client authenticates one
+// round trip after it connects, so the newest socket is the one to keep,
+// and the console gets in while a flood from its own address goes on. An
+// authenticated socket beyond maxConns (others authenticated meanwhile)
+// closes with 1013 "too many live connections".
+//
 // The host never waits for a client: each connection has a bounded
 // subscription on the bus, and a client that lets it fill, or whose socket
 // does not take a message within wsLimits.writeTimeout, or that does not
@@ -48,8 +61,12 @@ import (
 const (
 	wsCloseUnauthorized  websocket.StatusCode = 4401
 	wsCloseSlow          websocket.StatusCode = 4408
+	wsCloseTooMany       websocket.StatusCode = 4429
 	wsReasonUnauthorized                      = "unauthorized"
 	wsReasonSlow                              = "slow client: dropped"
+	wsReasonTooMany                           = "too many unauthenticated connections"
+	// wsReasonFull goes with 1013 (Try Again Later).
+	wsReasonFull = "too many live connections"
 )
 
 // wsLimits bound what one live connection may cost the host.
@@ -61,8 +78,12 @@ type wsLimits struct {
 	// pingInterval is how often the server pings; pongTimeout how long it
 	// waits for the answer.
 	pingInterval, pongTimeout time.Duration
-	// maxConns caps concurrent connections; more are refused with 503.
+	// maxConns caps authenticated connections; a handshake while they are
+	// all taken is refused with 503.
 	maxConns int
+	// maxPending caps the sockets waiting for their auth message, and
+	// maxPendingPerAddr those of one client address; see wsEndpoint.admit.
+	maxPending, maxPendingPerAddr int
 	// buffer is each connection's bus subscription buffer, in events.
 	buffer int
 	// readLimit caps a client message, in bytes; beyond it the socket
@@ -78,8 +99,12 @@ var wsDefaults = wsLimits{
 	pingInterval: 30 * time.Second,
 	pongTimeout:  10 * time.Second,
 	maxConns:     64,
-	buffer:       256,
-	readLimit:    4 << 10,
+	// A console tab opens one socket; a few tabs behind one NAT
+	// reconnecting at once stay under it.
+	maxPendingPerAddr: 8,
+	maxPending:        64,
+	buffer:            256,
+	readLimit:         4 << 10,
 }
 
 // wsMetrics is what the endpoint reports to when Config.Metrics provides it
@@ -92,10 +117,11 @@ type wsMetrics interface {
 
 func init() {
 	extraRoutes = append(extraRoutes, func(s *Server) []route {
-		ep := &wsEndpoint{s: s, lim: wsDefaults}
+		ep := &wsEndpoint{s: s, lim: wsDefaults, pending: map[string][]*wsPending{}}
 		if m, ok := s.cfg.Metrics.(wsMetrics); ok {
 			ep.met = m
 		}
+		s.ws = ep
 		return []route{{"/api/v1/ws", methods{http.MethodGet: ep.serve}, authFirstMessage}}
 	})
 }
@@ -106,8 +132,13 @@ type wsEndpoint struct {
 	lim wsLimits
 	met wsMetrics // nil without
 
-	mu    sync.Mutex
-	conns int // connections accepted or being accepted
+	mu   sync.Mutex
+	live int // authenticated connections
+	// pending are the sockets waiting for their auth message, by client
+	// address (wsClientAddr), oldest first; npending counts them all.
+	pending  map[string][]*wsPending
+	npending int
+	seq      uint64 // admissions so far: orders pending sockets
 }
 
 // wsClientMessage is a message from the client: auth or subscribe.
@@ -155,14 +186,13 @@ func (ep *wsEndpoint) serve(w http.ResponseWriter, r *http.Request) {
 			"GET /api/v1/ws is a WebSocket: connect with a WebSocket client (Connection: Upgrade, Upgrade: websocket)")
 		return
 	}
-	if !ep.acquire() {
+	if ep.full() {
 		ep.s.log.Warn("refused live connection: too many", "max", ep.lim.maxConns, "remote", r.RemoteAddr)
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, codeUnavailable,
 			fmt.Sprintf("too many live connections (at most %d); retry later", ep.lim.maxConns))
 		return
 	}
-	defer ep.release()
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// The guard has already refused any Origin that is not one of the
 		// API's own hosts (403), by the same rule as every route. Accept's
@@ -177,20 +207,27 @@ func (ep *wsEndpoint) serve(w http.ResponseWriter, r *http.Request) {
 		ep.s.log.Debug("websocket handshake failed", "remote", r.RemoteAddr, "error", err)
 		return // Accept has answered
 	}
-	sess := &wsSession{ep: ep, c: c, log: ep.s.log.With("remote", r.RemoteAddr)}
+	sess := &wsSession{ep: ep, c: c, addr: wsClientAddr(r.RemoteAddr), log: ep.s.log.With("remote", r.RemoteAddr)}
 	sess.run(bus)
 }
 
-// acquire counts a connection in, unless the cap is reached.
+// full reports whether every live slot is taken.
+func (ep *wsEndpoint) full() bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	return ep.live >= ep.lim.maxConns
+}
+
+// acquire counts an authenticated connection in, unless the cap is reached.
 func (ep *wsEndpoint) acquire() bool {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	if ep.conns >= ep.lim.maxConns {
+	if ep.live >= ep.lim.maxConns {
 		return false
 	}
-	ep.conns++
+	ep.live++
 	if ep.met != nil {
-		ep.met.WSClients(ep.conns)
+		ep.met.WSClients(ep.live)
 	}
 	return true
 }
@@ -198,9 +235,9 @@ func (ep *wsEndpoint) acquire() bool {
 func (ep *wsEndpoint) release() {
 	ep.mu.Lock()
 	defer ep.mu.Unlock()
-	ep.conns--
+	ep.live--
 	if ep.met != nil {
-		ep.met.WSClients(ep.conns)
+		ep.met.WSClients(ep.live)
 	}
 }
 
@@ -226,10 +263,14 @@ func (s *Server) wsTokenOK(token string) bool {
 
 // wsSession is one live connection.
 type wsSession struct {
-	ep  *wsEndpoint
-	c   *websocket.Conn
-	log hclog.Logger
+	ep   *wsEndpoint
+	c    *websocket.Conn
+	addr string // wsClientAddr of the client
+	log  hclog.Logger
 
+	// authOver is set by whichever ends the wait for the auth message
+	// first: the message, the auth timeout or an eviction.
+	authOver  atomic.Bool
 	closeOnce sync.Once
 	// filter is the subscribed streams; nil until the first subscribe.
 	filter atomic.Pointer[wsFilter]
@@ -250,6 +291,12 @@ func (ss *wsSession) run(bus *events.Bus) {
 	if !ss.authenticate(ctx) {
 		return
 	}
+	if !ss.ep.acquire() {
+		ss.log.Warn("refused live client: too many live connections", "max", ss.ep.lim.maxConns)
+		ss.close(websocket.StatusTryAgainLater, wsReasonFull)
+		return
+	}
+	defer ss.ep.release()
 	sub := bus.Subscribe(ss.ep.lim.buffer)
 	defer sub.Close()
 	if err := ss.write(ctx, wsReadyMessage{Type: "ready"}); err != nil {
@@ -277,17 +324,26 @@ func (ss *wsSession) close(code websocket.StatusCode, reason string) {
 }
 
 // authenticate reads the first message and checks it is a valid auth
-// message within the auth timeout, closing with 4401 otherwise.
+// message within the auth timeout, closing with 4401 otherwise. Meanwhile
+// the socket counts as pending (wsEndpoint.admit), and a newer one may
+// evict it (4429).
 func (ss *wsSession) authenticate(ctx context.Context) bool {
+	p := &wsPending{addr: ss.addr, evict: func() {
+		ss.endAuth(wsCloseTooMany, wsReasonTooMany, "closed unauthenticated live client: too many from its address or in all")
+	}}
+	if victim := ss.ep.admit(p); victim != nil {
+		go victim.evict()
+	}
+	defer ss.ep.unpend(p)
 	// A timer rather than a read deadline: on a deadline the library cuts
 	// the socket, and the client would not learn why.
 	timer := time.AfterFunc(ss.ep.lim.authTimeout, func() {
-		ss.log.Warn("live client sent no auth message in time")
-		ss.close(wsCloseUnauthorized, wsReasonUnauthorized)
+		ss.endAuth(wsCloseUnauthorized, wsReasonUnauthorized, "live client sent no auth message in time")
 	})
+	defer timer.Stop()
 	typ, data, err := ss.c.Read(ctx)
-	if !timer.Stop() {
-		return false // timed out; the timer closes the connection
+	if !ss.authOver.CompareAndSwap(false, true) {
+		return false // timed out or evicted: that closes the connection
 	}
 	if err != nil {
 		ss.log.Debug("live client left before auth", "error", err)
@@ -300,6 +356,16 @@ func (ss *wsSession) authenticate(ctx context.Context) bool {
 		return false
 	}
 	return true
+}
+
+// endAuth closes a socket still waiting for its auth message, unless the
+// message came first.
+func (ss *wsSession) endAuth(code websocket.StatusCode, reason, why string) {
+	if !ss.authOver.CompareAndSwap(false, true) {
+		return
+	}
+	ss.log.Warn(why)
+	ss.close(code, reason)
 }
 
 // readMessages handles client messages until the connection ends.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/events"
 	"github.com/lsie-mlf/lsie/host/metrics"
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 func init() {
@@ -51,6 +52,7 @@ type liveServer struct {
 	origin  string // http://host:port
 	bus     *events.Bus
 	metrics *metrics.Metrics
+	ep      *wsEndpoint
 }
 
 // newLiveServer serves the API with a bus and metrics on a loopback port,
@@ -70,6 +72,7 @@ func newLiveServer(t *testing.T, token string, edit func(*wsLimits)) *liveServer
 	// client sends.
 	s := New(Config{Listen: ln.Addr().String(), Token: token, Events: ls.bus, Metrics: ls.metrics}, nil, liveHealth, nil)
 	wsDefaults = saved // New has taken its copy
+	ls.ep = s.ws
 	srv := httptest.NewUnstartedServer(s.Handler())
 	_ = srv.Listener.Close()
 	srv.Listener = ln
@@ -531,6 +534,21 @@ func TestWSRefusals(t *testing.T) {
 		waitFor(t, "first connection released", func() bool { return gaugeValue(t, ls.metrics, "lsie_ws_clients") == 0 })
 		login(t, ls, "tok", nil)
 	})
+	t.Run("live slots taken at auth", func(t *testing.T) {
+		// Both handshakes pass while no slot is taken; the second to
+		// authenticate finds the only one gone.
+		ls := newLiveServer(t, "tok", func(l *wsLimits) { l.maxConns = 1 })
+		a, b := ls.dial(t, "", nil), ls.dial(t, "", nil)
+		send(t, a, map[string]any{"type": "auth", "token": "tok"})
+		if m := recv(t, a); m["type"] != "ready" {
+			t.Fatalf("first got %v, want ready", m)
+		}
+		send(t, b, map[string]any{"type": "auth", "token": "tok"})
+		expectClose(t, b, websocket.StatusTryAgainLater, wsReasonFull)
+		if got := gaugeValue(t, ls.metrics, "lsie_ws_clients"); got != 1 {
+			t.Errorf("lsie_ws_clients = %v, want 1", got)
+		}
+	})
 	t.Run("no bus", func(t *testing.T) {
 		srv := httptest.NewServer(New(Config{}, nil, liveHealth, nil).Handler())
 		defer srv.Close()
@@ -557,13 +575,7 @@ func TestWSRefusals(t *testing.T) {
 // waitFor polls cond until it holds, failing after testWait.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.Eventually(t, testWait, what, cond)
 }
 
 func metricFamily(t *testing.T, m *metrics.Metrics, name string) *dto.Metric {

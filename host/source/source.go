@@ -65,8 +65,8 @@ var TestPatterns = []string{
 // Spec is a parsed, validated source description. Pipelines are built from
 // its fields, never by pasting the user's string into a launch line.
 //
-// URI may hold credentials (rtsp://user:pass@cam/...): log and show
-// Redacted(), never URI.
+// URI may hold credentials (rtsp://user:pass@cam/..., ?token=...): log,
+// show and store Redacted(), never URI.
 type Spec struct {
 	URI  string
 	Kind Kind
@@ -109,8 +109,9 @@ func (s Spec) Live() bool {
 	return false
 }
 
-// Redacted is the URI with its password, if any, replaced by "xxxxx": what
-// logs, errors and APIs show.
+// Redacted is the URI with its password and the values of its credential
+// query parameters replaced by "xxxxx" (see Redact): what logs, errors, APIs
+// and the store show.
 func (s Spec) Redacted() string { return Redact(s.URI) }
 
 // Credentials returns the user name and password in the URI's userinfo.
@@ -158,33 +159,6 @@ func stripParams(raw string, keys ...string) string {
 		}
 	}
 	return strings.Join(kept, "&")
-}
-
-// Redact returns uri with the password in its userinfo replaced by "xxxxx".
-// It works on strings url.Parse rejects too, so error messages about a bad
-// URI never echo its password.
-func Redact(uri string) string {
-	if u, err := url.Parse(uri); err == nil {
-		return u.Redacted()
-	}
-	i := strings.Index(uri, "://")
-	if i < 0 {
-		return uri
-	}
-	rest := uri[i+3:]
-	end := strings.IndexAny(rest, "/?#")
-	if end < 0 {
-		end = len(rest)
-	}
-	at := strings.LastIndex(rest[:end], "@")
-	if at < 0 {
-		return uri
-	}
-	colon := strings.Index(rest[:at], ":")
-	if colon < 0 {
-		return uri
-	}
-	return uri[:i+3] + rest[:colon+1] + "xxxxx" + rest[at:]
 }
 
 // ErrUnsupportedScheme is returned for schemes this build cannot open.
