@@ -143,6 +143,18 @@ stream "ball" {
     gpu = 0 # (default: 0)
   }
 
+  # A file source may be a still image (PNG, JPEG, GIF, WebP): it has no
+  # frame rate, so it is refused ("... is a still image") unless the stream
+  # has an image block, which makes it an endless video of that picture at
+  # fps frames per second (1..60, default 1; video.fps still caps what
+  # plugins get). Only for file sources; a video file ignores it.
+  #   image { fps = 1 }
+  #
+  # A source with audio but no video (a WAV or MP3 file, an audio-only
+  # RTMP feed or HLS playlist) runs on its audio: audio plugins work as
+  # usual, plugins that take video get no frame and say "no_video" in every
+  # segment, and segments close on the audio's progress.
+
   # One block per plugin analysing this stream; the label is the plugin's
   # name (1..64 characters of A-Z a-z 0-9 _ -), each at most once per stream.
   plugin "visual" {

@@ -230,6 +230,19 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 	}
 }
 
+// NoVideo is capture's callback for a source without a video track (an
+// audio-only source): the stream runs on its audio, and each plugin that
+// takes video is told nothing, gets no frame, and says no_video in every
+// segment, which does not wait for it.
+func (s *streamRunner) NoVideo() {
+	s.log.Info("source has no video: the stream runs on its audio")
+	for _, c := range s.consumers {
+		if c.wantsVideo {
+			s.asm.NoVideo(c.name)
+		}
+	}
+}
+
 // Progress is capture's callback for time-line progress.
 func (s *streamRunner) Progress(t time.Duration) {
 	s.markStarted()

@@ -37,9 +37,12 @@ type avRecorder struct {
 	events     []avEvent
 	pcm        []int16
 	noAudio    int
+	noVideo    int
 	violations []string
 
-	limit      int // cancel after this many frames (0: run to the end)
+	limit int // cancel after this many frames (0: run to the end)
+	// until, when set, cancels once progress reaches it.
+	until      time.Duration
 	cancel     context.CancelFunc
 	audioDelay time.Duration
 }
@@ -90,6 +93,9 @@ func (r *avRecorder) Progress(t time.Duration) {
 		r.violations = append(r.violations, fmt.Sprintf("progress %v after %v", t, p))
 	}
 	r.progress = append(r.progress, t)
+	if r.until > 0 && t >= r.until && r.cancel != nil {
+		r.cancel()
+	}
 }
 
 func (r *avRecorder) Audio(c *AudioChunk) {
@@ -134,12 +140,24 @@ func (r *avRecorder) NoAudio() {
 	r.mu.Unlock()
 }
 
+func (r *avRecorder) NoVideo() {
+	r.enter()
+	defer r.leave()
+	r.mu.Lock()
+	r.noVideo++
+	if len(r.frames) > 0 {
+		r.violations = append(r.violations, fmt.Sprintf("NoVideo after %d frames", len(r.frames)))
+	}
+	r.mu.Unlock()
+}
+
 type avSnapshot struct {
 	frames     []seen
 	progress   []time.Duration
 	events     []avEvent
 	pcm        []int16
 	noAudio    int
+	noVideo    int
 	violations []string
 }
 
@@ -152,6 +170,7 @@ func (r *avRecorder) snapshot() avSnapshot {
 		events:     append([]avEvent(nil), r.events...),
 		pcm:        append([]int16(nil), r.pcm...),
 		noAudio:    r.noAudio,
+		noVideo:    r.noVideo,
 		violations: append([]string(nil), r.violations...),
 	}
 }
@@ -178,13 +197,13 @@ func runAV(t *testing.T, cfg Config, r *avRecorder, timeout time.Duration) (*Cap
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if r.limit > 0 {
+	if r.limit > 0 || r.until > 0 {
 		r.cancel = cancel
 	}
 	if err := c.Run(ctx); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if r.limit == 0 && ctx.Err() != nil {
+	if r.limit == 0 && r.until == 0 && ctx.Err() != nil {
 		t.Fatalf("capture timed out after %s", timeout)
 	}
 	s := r.snapshot()

@@ -7,6 +7,8 @@
 //
 //	file: filesrc ! decodebin ─(first video pad)→ analysis branch
 //	                          ─(first audio pad, AudioHandler)→ audio branch; other pads → fakesink
+//	      a still image's pad: [imagefreeze ! capsfilter framerate=Source.ImageFPS →]
+//	      analysis branch, or a SourceError (ErrStillImage) without ImageFPS
 //	test: videotestsrc ! capsfilter → analysis branch
 //	      [audiotestsrc wave=sine ! capsfilter S16LE 16 kHz mono → audio branch]
 //	rtsp, rtmp, hls, v4l2: see network.go; decodebin pads as for a file
@@ -14,6 +16,12 @@
 //	                 ! videoscale ! videoconvert ! capsfilter RGB|NV12 WxH ! appsink
 //	audio branch: [clocksync, realtime files and rtmp/hls] ! queue [leaky, realtime] ! audioconvert
 //	              ! audioresample ! capsfilter S16LE 16 kHz mono ! appsink
+//
+// A source with audio but no video (a WAV or MP3 file, an audio-only RTMP
+// feed or HLS playlist) runs for an AudioHandler: the analysis branch is
+// dropped once the source's pads are known, a NoVideoHandler is told
+// (NoVideo), and progress follows audio alone. Without audio wanted, such a
+// source fails.
 //
 // Realtime (live) captures are paced like a camera and never block; lossless
 // captures run as fast as the handler allows and deliver every analysis frame
@@ -128,9 +136,9 @@ type Frame struct {
 }
 
 // Handler consumes a capture's frames and time line progress. Calls to one
-// handler never overlap (Frame, Progress and, for an AudioHandler or a
-// StateHandler, its audio and state callbacks are serialised, even though
-// they come from different threads).
+// handler never overlap (Frame, Progress and, for an AudioHandler, a
+// NoVideoHandler or a StateHandler, their callbacks are serialised, even
+// though they come from different threads).
 type Handler interface {
 	// Frame is called on the streaming thread for each analysis frame.
 	// Lossless mode (Realtime=false): it may block to push back on the
@@ -141,8 +149,9 @@ type Handler interface {
 	// sample (chunk or gap) before t will follow. Video alone moves to pts +
 	// one analysis frame period after each frame; with audio, progress is the
 	// smaller of that and the end of the audio delivered so far (a branch
-	// that reached EOS no longer holds it back). At EOS or a loop seam it is
-	// the media time reached, once both branches reached EOS.
+	// that reached EOS no longer holds it back); without video (NoVideo), the
+	// end of the audio alone. At EOS or a loop seam it is the media time
+	// reached, once both branches reached EOS.
 	Progress(t time.Duration)
 }
 
@@ -224,6 +233,15 @@ type AudioHandler interface {
 	NoAudio()
 }
 
+// NoVideoHandler is implemented by an AudioHandler that wants to know when
+// the source turns out to have no video track: NoVideo is called once, when
+// the source's pads are all known and none was video (a WAV or MP3 file, an
+// audio-only RTMP feed or HLS playlist). No frame follows; progress
+// follows the audio alone. Its call is serialised with the other callbacks.
+type NoVideoHandler interface {
+	NoVideo()
+}
+
 // Stats are a capture's counters.
 type Stats struct {
 	// Frames is the number of analysis frames delivered to the handler.
@@ -266,6 +284,9 @@ type SourceError struct {
 	Message string
 	// Debug is GStreamer's debug detail.
 	Debug string
+	// Err is the condition capture found itself (ErrStillImage), or nil
+	// for an error GStreamer reported.
+	Err error
 }
 
 // Error implements error; Debug is left out (it is long), see the field.
@@ -275,6 +296,14 @@ func (e *SourceError) Error() string {
 	}
 	return fmt.Sprintf("stream %q: source error: %s", e.StreamID, e.Message)
 }
+
+// Unwrap returns Err, so errors.Is(err, ErrStillImage) works.
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// ErrStillImage is the condition of a SourceError for a file source that is
+// a still image (PNG, JPEG, ...) while Source.ImageFPS is 0: a picture is
+// not a video, and capture does not guess a frame rate for it.
+var ErrStillImage = errors.New("still image")
 
 // ErrAlreadyRun is returned by Run on a capture already run or closed.
 var ErrAlreadyRun = errors.New("capture already run")
@@ -319,9 +348,11 @@ type Capture struct {
 	// fr is reused for every frame, ac for every audio chunk (under hmu).
 	fr Frame
 	ac AudioChunk
-	// ah is h when it wants audio, else nil; sh when it wants states.
+	// ah is h when it wants audio, else nil; sh when it wants states; vh
+	// when it wants to know the source has no video.
 	ah AudioHandler
 	sh StateHandler
+	vh NoVideoHandler
 	// att is the current attempt (under hmu).
 	att attemptState
 	// audioSeen: an audio branch was linked in some attempt.
@@ -330,6 +361,11 @@ type Capture struct {
 	// al is the audio sample line (under hmu).
 	al          audioLine
 	noAudioOnce atomic.Bool
+	// videoSeen: a video pad was linked in some attempt; noVideoOnce: the
+	// source turned out to have no video (NoVideo was due), so later
+	// attempts of a live source discard video pads as unasked for.
+	videoSeen   atomic.Bool
+	noVideoOnce atomic.Bool
 
 	tl       timeline
 	stop     <-chan struct{} // Run's ctx.Done(), set before PLAYING
@@ -401,6 +437,9 @@ func New(cfg Config, h Handler) (*Capture, error) {
 	}
 	if sh, ok := h.(StateHandler); ok {
 		c.sh = sh
+	}
+	if vh, ok := h.(NoVideoHandler); ok {
+		c.vh = vh
 	}
 	c.al = newAudioLine(c)
 	c.wd = newCWatch()

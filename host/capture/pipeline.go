@@ -21,9 +21,15 @@ type graph struct {
 	pipeline    *gst.Pipeline
 	pipelinePtr unsafe.Pointer
 	head        *gst.Element // first element of the analysis branch
-	capsfilter  *gst.Element // analysis output caps (RGB or NV12)
-	sink        *app.Sink
-	sinkPtr     unsafe.Pointer
+	// analysis is the whole analysis branch, head first: dropped from the
+	// pipeline when the source turns out to have no video.
+	analysis   []*gst.Element
+	capsfilter *gst.Element // analysis output caps (RGB or NV12)
+	sink       *app.Sink
+	sinkPtr    unsafe.Pointer
+
+	// head, capsfilter and sink are nil, and analysis empty, for a live
+	// source's reconnect once it turned out to have no video.
 
 	// The audio branch, when the handler wants audio and the source may
 	// have it: its elements, head first (a decodebin source adds them when
@@ -117,7 +123,9 @@ func (g *graph) disconnect() {
 		g.handle.Delete()
 		g.handle = 0
 	}
-	g.sink.SetCallbacks(&app.SinkCallbacks{})
+	if g.sink != nil {
+		g.sink.SetCallbacks(&app.SinkCallbacks{})
+	}
 	if g.audioSink != nil {
 		g.audioSink.SetCallbacks(&app.SinkCallbacks{})
 	}
@@ -168,8 +176,12 @@ func (c *Capture) build() (*graph, error) {
 }
 
 func (c *Capture) assemble(g *graph) error {
-	if err := c.buildAnalysis(g); err != nil {
-		return err
+	// A live source found without video reconnects without the analysis
+	// branch: its sink would hold the preroll until the pads are known.
+	if !c.noVideoOnce.Load() {
+		if err := c.buildAnalysis(g); err != nil {
+			return err
+		}
 	}
 	s := c.cfg.Source
 	if c.wantAudio() {
@@ -305,6 +317,7 @@ func (c *Capture) buildAnalysis(g *graph) error {
 		return fmt.Errorf("link analysis branch: %w", err)
 	}
 	g.head = chain[0]
+	g.analysis = chain
 	g.capsfilter = filter
 	g.sink = sink
 	g.sinkPtr = sinkEl.Unsafe()
@@ -502,52 +515,6 @@ func (c *Capture) decodeStatic(g *graph, src *gst.Element) error {
 		c.tl.setAudio(audioWait)
 	}
 	return nil
-}
-
-// onNoMorePads runs when the dynamic source or a decodebin has exposed all
-// its pads. Once all are known: a source without video fails; one without
-// audio says so to an AudioHandler.
-func (c *Capture) onNoMorePads(g *graph, el unsafe.Pointer) {
-	if !g.noMorePads(el == g.dynSrc) {
-		return
-	}
-	if !g.videoLinked.Load() {
-		c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: "decode", Message: "source has no video stream"})
-	}
-	if g.audioSink != nil && !g.audioLinked.Load() {
-		c.audioMissing()
-	}
-}
-
-// onPadAdded runs on a streaming thread when the dynamic source or a
-// decodebin exposes a pad.
-func (c *Capture) onPadAdded(g *graph, el unsafe.Pointer, pad *gst.Pad) {
-	if el == g.dynSrc {
-		c.onSourcePad(g, pad)
-		return
-	}
-	isVideo, d, known := padVideoDims(pad.Unsafe())
-	if isVideo && g.videoLinked.CompareAndSwap(false, true) {
-		if known {
-			w, h := outputSize(d, c.cfg.MaxWidth)
-			setVideoCaps(g.capsfilter.Unsafe(), c.cfg.Format, c.cfg.GPU != nil, w, h)
-			c.log.Debug("video stream", "pad", pad.GetName(), "source_size", fmt.Sprintf("%dx%d", d.W, d.H), "analysis_size", fmt.Sprintf("%dx%d", w, h))
-		} else {
-			c.log.Warn("video stream size unknown; frames keep the source size", "pad", pad.GetName())
-		}
-		if ret := pad.Link(g.head.GetStaticPad("sink")); ret != gst.PadLinkOK {
-			c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: "decode", Message: fmt.Sprintf("link video pad: %s", ret)})
-		}
-		return
-	}
-	if g.audioSink != nil && !isVideo && padIsRawAudio(pad.Unsafe()) && g.audioLinked.CompareAndSwap(false, true) {
-		if err := c.linkAudio(g, pad); err != nil {
-			c.fail(&SourceError{StreamID: c.cfg.StreamID, Element: "decode", Message: err.Error()})
-		}
-		return
-	}
-	// Audio nobody asked for and extra streams are discarded.
-	c.discardPad(g, pad)
 }
 
 // discardPad links pad to a new fakesink.

@@ -240,12 +240,17 @@ func (c *Capture) attempt(ctx context.Context, g *graph) (stalled bool, err erro
 // install makes g the current graph: appsink callbacks set, attempt state
 // reset (failures is the number of this reconnect, 0 for the first).
 func (c *Capture) install(g *graph, failures int) {
-	g.sink.SetCallbacks(&app.SinkCallbacks{NewSampleFunc: c.onSample, EOSFunc: c.onVideoEOS})
+	if g.sink != nil {
+		g.sink.SetCallbacks(&app.SinkCallbacks{NewSampleFunc: c.onSample, EOSFunc: c.onVideoEOS})
+	}
 	if g.audioSink != nil {
 		g.audioSink.SetCallbacks(&app.SinkCallbacks{NewSampleFunc: c.onAudioSample, EOSFunc: c.onAudioEOS})
 	}
 	c.hmu.Lock()
 	c.att = attemptState{n: failures}
+	// A source known to have no video keeps progress on its audio; one
+	// that had video waits for this attempt's pads to say.
+	c.tl.setVideoOff(c.noVideoOnce.Load())
 	c.hmu.Unlock()
 	c.gp.Store(g)
 }

@@ -96,6 +96,9 @@ type timeline struct {
 	// Progress components; reported progress is their minimum.
 	videoAt   time.Duration // no frame before this will follow (in this pass)
 	videoDone bool          // the video branch reached EOS in this pass
+	// videoOff: the current pipeline has no video (an audio-only source);
+	// progress follows audio alone.
+	videoOff  bool
 	audio     audioMode
 	audioAt   int64 // end of the samples delivered or declared gaps
 	audioDone bool  // the audio branch reached EOS in this pass
@@ -124,6 +127,14 @@ func (t *timeline) frame(running time.Duration, w, h int) (pts time.Duration, se
 	}
 	t.videoAt = pts + t.period
 	return pts, seq, true
+}
+
+// setVideoOff says whether the current pipeline lacks video: progress then
+// follows audio alone.
+func (t *timeline) setVideoOff(off bool) {
+	t.mu.Lock()
+	t.videoOff = off
+	t.mu.Unlock()
 }
 
 // setAudio sets how audio takes part in progress.
@@ -178,16 +189,16 @@ func (t *timeline) branchEOS(audio bool) {
 
 // next returns the progress both branches allow (the smaller of video's and
 // audio's) when it is ahead of the progress reported; the caller reports it
-// with advance. A branch that reached EOS no longer holds progress back (the
-// caller declares the audio it passes a gap first: see audioBehind). Once
-// both branches reached EOS it returns nothing: the EOS handling reports the
-// media time reached.
+// with advance. A branch that reached EOS, or video the source does not
+// have, no longer holds progress back (the caller declares the audio it
+// passes a gap first: see audioBehind). Once both branches reached EOS it
+// returns nothing: the EOS handling reports the media time reached.
 func (t *timeline) next() (time.Duration, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	const open = time.Duration(math.MaxInt64)
 	p := t.videoAt
-	if t.videoDone {
+	if t.videoDone || t.videoOff {
 		p = open
 	}
 	switch t.audio {

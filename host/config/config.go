@@ -159,6 +159,10 @@ type Stream struct {
 	Loop bool
 	// Video sets the analysis frame rate and size (block `video`).
 	Video Video
+	// Image makes a file source that is a still image (PNG, JPEG, GIF,
+	// WebP) a video (block `image`). Without the block such a source is
+	// refused: a picture has no frame rate to analyse it at.
+	Image Image
 	// Plugins are the analysers attached to this stream (blocks
 	// `plugin "NAME"`), in file order, each name at most once.
 	Plugins []PluginRef
@@ -191,6 +195,15 @@ type Video struct {
 	// GPU is the CUDA device ordinal of the stream's frames (`gpu`): 0..63,
 	// default 0; used with Memory "cuda".
 	GPU int
+}
+
+// Image turns a still picture into an endless video of it.
+type Image struct {
+	// FPS is that video's frame rate (`fps`): 1..60, default 1 once the
+	// block is written; the analysis rate (video.fps) still caps what
+	// plugins get. 0, without the block, refuses a still image. Only for
+	// file sources; it has no effect on a file that is a video.
+	FPS int
 }
 
 // PluginRef attaches one plugin to one stream.
@@ -242,6 +255,7 @@ const (
 	defaultFPS             = 5
 	defaultMaxWidth        = 640
 	defaultGPU             = 0
+	defaultImageFPS        = 1
 	defaultWindow          = 2
 	defaultEventBound      = 256
 )

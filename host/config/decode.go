@@ -191,10 +191,21 @@ func (d *decoder) stream(b *hclsyntax.Block, parent path, c *Config) {
 				{"gpu", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Video.GPU) }},
 			}, nil)
 			d.blocks(blk.Body, vp)
+		case "image":
+			if !d.once(blk, p, seen) || !d.noLabels(blk, p) {
+				continue
+			}
+			ip := p.attr("image")
+			d.at[ip.key] = d.pos(blk.TypeRange.Start)
+			s.Image.FPS = defaultImageFPS
+			d.attributes(blk.Body, ip, []field{
+				{"fps", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &s.Image.FPS) }},
+			}, nil)
+			d.blocks(blk.Body, ip)
 		case "plugin":
 			d.plugin(blk, p, &s)
 		default:
-			d.unknownBlock(blk, p, "video", "plugin")
+			d.unknownBlock(blk, p, "video", "image", "plugin")
 		}
 	}
 	c.Streams = append(c.Streams, s)

@@ -18,7 +18,7 @@ import (
 // the plugin-specific attributes in "attributes":
 //
 //	{"id": "cam2", "source": "test://ball", "realtime": true, "loop": false,
-//	 "video": {"fps": 5, "max_width": 640},
+//	 "video": {"fps": 5, "max_width": 640}, "image": {"fps": 1},
 //	 "plugins": [{"name": "visual", "window": 2, "version": "~> 0.1", "attributes": {"threshold": "0.5"}}]}
 //
 // Only id and source (and a plugin's name) are required; the others default
@@ -244,6 +244,8 @@ func (d *decoder) jsonStream(data []byte, p path) (Stream, bool) {
 			return r.boolean(kp, &s.Loop)
 		case "video":
 			return r.video(kp, &s.Video)
+		case "image":
+			return r.image(kp, &s.Image)
 		case "plugins":
 			return r.plugins(kp, &s)
 		}
@@ -310,6 +312,23 @@ func (r *jsonReader) video(p path, v *Video) error {
 			return r.str(kp, &v.Memory)
 		case "gpu":
 			return r.integer(kp, &v.GPU)
+		}
+		return r.unknown(keyAt, kp)
+	})
+}
+
+// image decodes the image object; present, it turns a still image into a
+// video at fps, 1 unless given.
+func (r *jsonReader) image(p path, img *Image) error {
+	at, ok, err := r.open(p, '{', "an object")
+	if err != nil || !ok {
+		return err
+	}
+	r.d.at[p.key] = offsetPos(at)
+	img.FPS = defaultImageFPS
+	return r.object(p, func(key string, keyAt int, kp path) error {
+		if key == "fps" {
+			return r.integer(kp, &img.FPS)
 		}
 		return r.unknown(keyAt, kp)
 	})

@@ -134,6 +134,7 @@ func (d *decoder) validateStream(s *Stream, p path) {
 			s.Source = spec
 		}
 	}
+	d.validateImage(s, p)
 	vp := p.attr("video")
 	d.intIn(vp.attr("fps"), s.Pos, s.Video.FPS, minFPS, maxFPS)
 	d.intIn(vp.attr("max_width"), s.Pos, s.Video.MaxWidth, minWidth, maxWidth)

@@ -52,6 +52,10 @@ const (
 // stream has none.
 const PluginNoAudio = "no_audio"
 
+// PluginNoVideo is a PluginSegment.Status: the plugin takes video and the
+// stream has none (an audio-only source).
+const PluginNoVideo = "no_video"
+
 // Stream is a configured input as the store and API see it.
 type Stream struct {
 	ID        string    `json:"id"`
@@ -122,7 +126,7 @@ type Aggregate struct {
 type PluginSegment struct {
 	Plugin  string `json:"plugin"`
 	Version string `json:"version"`
-	// Status is empty normally, or PluginNoAudio.
+	// Status is empty normally, or PluginNoAudio or PluginNoVideo.
 	Status         string `json:"status,omitempty"`
 	FramesAnalysed int    `json:"frames_analysed"`
 	FramesSkipped  int    `json:"frames_skipped"`

@@ -119,6 +119,24 @@ func (a *Assembler) NoAudio(plugin string) {
 	}
 }
 
+// NoVideo marks plugin as getting no frames on this stream: it takes video
+// and the source has none (an audio-only source). Every segment, open or
+// future, says so; the plugin holds none open, as it is assigned no frame,
+// so segments close on capture's (audio) progress and the other plugins.
+func (a *Assembler) NoVideo(plugin string) {
+	a.mu.Lock()
+	defer func() { a.unlockAndEmit(a.closeReadyLocked()) }()
+	if a.noVideo == nil {
+		a.noVideo = map[string]bool{}
+	}
+	a.noVideo[plugin] = true
+	for _, s := range a.segs {
+		if p := s.plugins[plugin]; p != nil && p.seg.Status == "" {
+			p.seg.Status = model.PluginNoVideo
+		}
+	}
+}
+
 // AudioResult records plugin's result for the chunk of samples [first,
 // first+n): the chunk's lease on its segment ends, and each item lands in
 // the segment where it starts (a result that spans a boundary belongs to the

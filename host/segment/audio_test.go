@@ -121,3 +121,35 @@ func TestStalledWindowsRecordTheirGap(t *testing.T) {
 		t.Errorf("after reconnecting: %d segments, last %+v", len(s.segs), s.segs[len(s.segs)-1])
 	}
 }
+
+// An audio-only stream: segments close on capture's audio progress and the
+// audio plugin's, the video plugin holds none open and says no_video in
+// every one, open or future.
+func TestNoVideoClosesOnAudio(t *testing.T) {
+	s := &sink{}
+	a := New(Config{StreamID: "radio", Duration: time.Second, MaxCloseDelay: time.Second, AudioRate: 16000,
+		Plugins: []PluginInfo{{Name: "ac", Version: "1", Audio: true}, {Name: "vis", Version: "1"}}, Now: func() time.Time { return t0 }}, s.emit)
+	a.Start(t0)
+	a.AudioCaptured(0, 8000, 16000) // segment 0 opens before capture knows
+	a.NoVideo("vis")
+	a.AudioCaptured(8000, 40000, 16000)
+	a.Progress(3 * time.Second)
+	if len(s.segs) != 0 {
+		t.Fatalf("%d segments closed before the audio plugin's progress", len(s.segs))
+	}
+	a.AudioResult("ac", 0, 48000, 16000, nil, "", 2500*time.Millisecond)
+	if len(s.segs) != 2 {
+		t.Fatalf("%d segments closed at audio progress 2.5 s, want 2", len(s.segs))
+	}
+	a.AudioProgress("ac", 3*time.Second)
+	if len(s.segs) != 3 {
+		t.Fatalf("%d segments closed at audio progress 3 s, want 3", len(s.segs))
+	}
+	for _, seg := range s.segs {
+		vis, ac := seg.Plugins["vis"], seg.Plugins["ac"]
+		if seg.Status != model.SegmentComplete || seg.AudioSeconds != 1 || vis.Status != model.PluginNoVideo || vis.FramesAnalysed != 0 ||
+			ac.Status != "" || ac.AudioSeconds != 1 {
+			t.Errorf("segment %d: %s %v audio %v, vis %q, ac %q %v s", seg.Index, seg.Status, seg.Reasons, seg.AudioSeconds, vis.Status, ac.Status, ac.AudioSeconds)
+		}
+	}
+}

@@ -127,6 +127,7 @@ type Assembler struct {
 	finished bool
 	counters Counters
 	noAudio  map[string]bool
+	noVideo  map[string]bool
 	// audioProgress is each audio plugin's reported progress.
 	audioProgress map[string]time.Duration
 	// firstReasons mark the first segment closed (FirstReason).
@@ -198,8 +199,11 @@ func (a *Assembler) get(k int64) *open {
 		s = &open{index: k, plugins: map[string]*pluginState{}}
 		for _, p := range a.cfg.Plugins {
 			ps := &pluginState{info: p, seg: model.PluginSegment{Plugin: p.Name, Version: p.Version}}
-			if a.noAudio[p.Name] {
+			switch {
+			case a.noAudio[p.Name]:
 				ps.seg.Status = model.PluginNoAudio
+			case a.noVideo[p.Name]:
+				ps.seg.Status = model.PluginNoVideo
 			}
 			s.plugins[p.Name] = ps
 		}

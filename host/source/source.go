@@ -96,6 +96,12 @@ type Spec struct {
 	Latency   time.Duration
 	// Device is the device path of a V4L2 source (/dev/videoN).
 	Device string
+
+	// ImageFPS, for a file source that is a still image (PNG, JPEG, ...),
+	// is the rate of the endless video capture makes of it; 0 refuses a
+	// still image. It is not part of the URI: a stream's image block sets
+	// it (host/config).
+	ImageFPS int
 }
 
 // Live reports whether the source is a live network stream or a device:
