@@ -187,10 +187,13 @@ func (c *consumer) sendAudio() {
 	lossless := c.s.lossless
 	for j := range c.audioQ {
 		c.mu.Lock()
-		if lossless {
-			for (c.down || c.dead || c.audioUnsettled >= audioBound) && !c.gaveUp && !c.msg.stopped {
-				c.cond.Wait()
-			}
+		// At most audioBound records are unanswered per (stream, plugin),
+		// live too: the plugin's per-stream queue never fills, so a plugin
+		// slow on this stream's audio never holds up its other streams; a
+		// live stream's records wait here, and past the queue's bound
+		// capture records the newest as dropped (queueAudio).
+		for c.audioBlockedLocked(lossless) {
+			c.cond.Wait()
 		}
 		dead, proc := c.dead || c.down || c.gaveUp || c.msg.stopped, c.proc
 		if !dead {
@@ -221,6 +224,18 @@ func (c *consumer) sendAudio() {
 			}
 		}
 	}
+}
+
+// audioBlockedLocked says whether the sender must wait before the next
+// record: for room in the window, or (lossless) for a restarted process.
+func (c *consumer) audioBlockedLocked(lossless bool) bool {
+	switch {
+	case c.gaveUp || c.msg.stopped:
+		return false
+	case c.down || c.dead:
+		return lossless // live: the record is dropped and recorded
+	}
+	return c.audioUnsettled >= audioBound
 }
 
 // trackAudioLocked records j as sent: in flight until its result.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/metrics"
@@ -64,8 +65,20 @@ type consumer struct {
 	// first, at once; dead only once nothing can still read the slots. A
 	// lossless consumer keeps what the dead process held for its successor.
 	down, dead bool
-	// gaveUp: the plugin is in error for good; nothing waits for it.
+	// gaveUp: the plugin is in error for good, or (failed) closed this
+	// stream; nothing waits for it.
 	gaveUp bool
+	// outcomes judges the plugin's recent segments (pluginhealth.go).
+	outcomes outcomes
+	// answeredAt is when the plugin last answered anything on this stream
+	// (unix ns): a lease past its deadline on a stream still answered is a
+	// slow stream, not a hung plugin (Host.tick).
+	answeredAt atomic.Int64
+	// slowLease is set while that is so, for health.
+	slowLease atomic.Bool
+	// failed is why the plugin closed this stream alone (its SDK's
+	// stream_failed after repeated panics); "" while it serves it.
+	failed string
 	msg    messageState
 
 	analysed, skipped, errors, lost int64
@@ -191,6 +204,30 @@ func (c *consumer) waitLocked(ctx context.Context, blocked func() bool) {
 		c.cond.Wait()
 	}
 	stop()
+}
+
+// streamFailed stops this stream from waiting for a plugin that closed it
+// alone: the plugin serves its other streams, this one reports it in health
+// (failure) and its segments count what the plugin no longer analyses.
+func (c *consumer) streamFailed(why string) {
+	c.mu.Lock()
+	first := c.failed == ""
+	if first {
+		c.failed = why
+	}
+	c.mu.Unlock()
+	if first {
+		c.s.log.Error("plugin closed this stream after repeated panics; it serves the stream's other inputs no more",
+			"plugin", c.name, "reason", why)
+		c.giveUp()
+	}
+}
+
+// failure is why the plugin closed this stream, or "".
+func (c *consumer) failure() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
 }
 
 // giveUp releases everything waiting for this plugin: what a lossless
@@ -413,8 +450,19 @@ func (c *consumer) send(p *plugin.Process, f frameRef) {
 	}
 }
 
+// codeStreamFailed is the SDK's answer for every input of a stream it
+// closed after repeated panics in the plugin's code (docs/DATAPLANE.md).
+const codeStreamFailed = "stream_failed"
+
 // onResult runs on the plugin's reader goroutine.
 func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
+	c.answeredAt.Store(time.Now().UnixNano())
+	if e := res.GetError(); e != nil && e.GetCode() == codeStreamFailed {
+		// Everything sent and not answered is settled as lost at once,
+		// this input included; later answers find nothing in flight.
+		c.streamFailed(e.GetMessage())
+		return
+	}
 	switch res.GetInput() {
 	case pluginv1.Input_INPUT_AUDIO:
 		c.onAudioResult(res)

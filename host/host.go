@@ -192,7 +192,9 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 		if err != nil {
 			return nil, err
 		}
+		h.mu.Lock()
 		h.sups[n] = sup
+		h.mu.Unlock()
 		h.log.Info("plugin started", "plugin", n, "version", p.Manifest().GetVersion(), "sha256", bins[n].SHA256[:12],
 			"file", bins[n].File(), "locked", bins[n].Locked)
 	}
@@ -362,6 +364,18 @@ func (h *Host) streamList() []*streamRunner {
 	return slices.Clone(h.streams)
 }
 
+// supervisors is a snapshot of the plugin supervisors, by name in order:
+// AddStream adds to them while the API, the tick and health read them.
+func (h *Host) supervisors() []*plugin.Supervisor {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*plugin.Supervisor, 0, len(h.sups))
+	for _, n := range slices.Sorted(maps.Keys(h.sups)) {
+		out = append(out, h.sups[n])
+	}
+	return out
+}
+
 // supervisor returns the supervisor of a running plugin.
 func (h *Host) supervisor(name string) *plugin.Supervisor {
 	h.mu.Lock()
@@ -369,45 +383,52 @@ func (h *Host) supervisor(name string) *plugin.Supervisor {
 	return h.sups[name]
 }
 
-// startStream records the stream and a new run of it, opens it on its
-// plugins and runs it.
+// startStream opens the stream on its plugins, records it and a new run
+// of it, and runs it. A plugin that refuses the stream (its attributes,
+// say) fails this stream alone, before anything about it is stored
+// (errRefused).
 func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 	bg := context.Background()
 	started := time.Now().UTC()
+	sctx, cancel := context.WithCancel(ctx)
+	s.ctx, s.cancel, s.done = sctx, cancel, make(chan struct{})
+	fail := func(opened []*consumer, err error) error {
+		for _, c := range opened {
+			_ = c.process().CloseStream(bg, s.handle)
+		}
+		cancel()
+		close(s.done)
+		return err
+	}
+	for i, c := range s.consumers {
+		// Bounded: a plugin that never answers must not hold the caller
+		// (the API, the host's start) for longer than a handshake.
+		octx, ocancel := context.WithTimeout(sctx, h.opts.PluginStartTimeout)
+		err := c.process().OpenStream(octx, s.handle, s.cfg.ID, c.attrs(), c.onResult, c.onPublish)
+		ocancel()
+		if err != nil {
+			return fail(s.consumers[:i], &refusedError{plugin: c.name, err: err})
+		}
+	}
 	s.runID = newRunID()
 	if h.takeRestarted(s.cfg.ID) {
 		s.asm.FirstReason(model.ReasonHostRestarted)
 	}
 	if err := h.store.UpsertStream(bg, model.Stream{ID: s.cfg.ID, Source: s.cfg.Source.Redacted(), Health: model.HealthStarting,
 		Plugins: pluginNames(s), StartedAt: started}); err != nil {
-		return fmt.Errorf("store: %w", err)
+		return fail(s.consumers, fmt.Errorf("store: %w", err))
 	}
 	for _, c := range s.consumers {
 		p := c.process()
 		b := p.Binary()
 		if err := h.store.RecordPluginRun(bg, model.PluginRun{RunID: s.runID, StreamID: s.cfg.ID, Plugin: c.name,
 			Version: p.Manifest().GetVersion(), SHA256: b.SHA256, Path: b.Path, Started: time.Now().UTC()}); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	s.ctx, s.cancel, s.done = sctx, cancel, make(chan struct{})
-	for i, c := range s.consumers {
-		if err := c.process().OpenStream(sctx, s.handle, s.cfg.ID, c.attrs(), c.onResult, c.onPublish); err != nil {
-			for _, opened := range s.consumers[:i] {
-				_ = opened.process().CloseStream(bg, s.handle)
-			}
-			cancel()
-			return err
+			return fail(s.consumers, fmt.Errorf("store: %w", err))
 		}
 	}
 	// Recorded last: a run that never started is no hole.
 	if err := h.store.StartRun(bg, model.StreamRun{RunID: s.runID, StreamID: s.cfg.ID, StartedAt: started}); err != nil {
-		for _, c := range s.consumers {
-			_ = c.process().CloseStream(bg, s.handle)
-		}
-		cancel()
-		return fmt.Errorf("store: %w", err)
+		return fail(s.consumers, fmt.Errorf("store: %w", err))
 	}
 	for _, c := range s.consumers {
 		go c.sendAudio()
@@ -435,10 +456,22 @@ func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 	return nil
 }
 
+// refusedError is a plugin's refusal to open a stream (bad attributes, a
+// model it cannot load): it costs that stream only, and the API answers
+// 422 with the plugin's message.
+type refusedError struct {
+	plugin string
+	err    error
+}
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() []error { return []error{api.ErrUnrunnable, e.err} }
+
 // emit hands a closed segment to the store writer (the assembler's
 // callback).
 func (s *streamRunner) emit(seg model.Segment) {
 	seg.RunID = s.runID
+	s.noteOutcomes(&seg)
 	if s.h.opts.OnSegment != nil {
 		s.h.opts.OnSegment(seg)
 	}
@@ -511,13 +544,13 @@ func (h *Host) Run(ctx context.Context) error {
 	h.mu.Lock()
 	h.runCtx = runCtx
 	h.mu.Unlock()
+	for _, sup := range h.supervisors() {
+		go sup.Run(runCtx)
+	}
 	for _, s := range h.streamList() {
 		if err := h.startStream(runCtx, s); err != nil {
-			return err
+			h.failedToStart(s, err)
 		}
-	}
-	for _, sup := range h.sups {
-		go sup.Run(runCtx)
 	}
 	h.restoreStreams(runCtx)
 	// Not runCtx: Close drains the segments closed by the shutdown too.
@@ -529,24 +562,21 @@ func (h *Host) Run(ctx context.Context) error {
 	if h.api != nil {
 		addr, err := h.api.Start()
 		if err != nil {
+			h.stopStreams(cancel)
 			return fmt.Errorf("api: listen on %s: %w", h.cfg.API.Listen, err)
 		}
 		h.apiAddr = addr
 		h.log.Info("API listening", "addr", "http://"+addr+"/api/v1/health", "console", "http://"+addr+"/")
+	}
+	if h.opts.ExitWhenDone && h.running.Load() == 0 {
+		return errors.New("no stream could start; the log says why")
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			h.w.exiting()
-			cancel()
-			for _, s := range h.streamList() {
-				for _, c := range s.consumers {
-					c.wake()
-				}
-			}
-			h.wg.Wait()
+			h.stopStreams(cancel)
 			return nil
 		case <-h.ended:
 			if h.opts.ExitWhenDone && h.running.Load() == 0 {
@@ -556,6 +586,31 @@ func (h *Host) Run(ctx context.Context) error {
 			h.tick()
 			h.healthWatch(h.healthLast)
 		}
+	}
+}
+
+// stopStreams ends every running stream and waits for them: nothing of a
+// stream runs when Run returns, so Close may release what they use.
+func (h *Host) stopStreams(cancel context.CancelFunc) {
+	h.w.exiting()
+	cancel()
+	for _, s := range h.streamList() {
+		for _, c := range s.consumers {
+			c.wake()
+		}
+	}
+	h.wg.Wait()
+}
+
+// failedToStart leaves a config stream that could not start in error, with
+// why, while the others run: it costs that stream only.
+func (h *Host) failedToStart(s *streamRunner, err error) {
+	s.setHealth(model.HealthError, "could not start: "+err.Error())
+	h.log.Error("stream could not start; the other streams run", "stream", s.cfg.ID, "error", err)
+	s.close()
+	if err := h.store.UpsertStream(context.Background(), model.Stream{ID: s.cfg.ID, Source: s.cfg.Source.Redacted(),
+		Health: model.HealthError, Hint: "could not start: " + err.Error(), Plugins: pluginNames(s), StartedAt: time.Now().UTC()}); err != nil {
+		h.log.Warn("saving stream health", "stream", s.cfg.ID, "error", err)
 	}
 }
 
@@ -584,7 +639,11 @@ func (h *Host) persistHealth(s *streamRunner) {
 }
 
 // tick closes overdue segments and kills plugins that hold leases past
-// their deadline (hung): only after they are dead are slots reclaimed.
+// their deadline (hung): only after they are dead are slots reclaimed. A
+// plugin that still answers the stream is slow on it, not hung: killing
+// it would cost every other stream it serves, so the stream waits (its
+// pool's other slots go on; live frames past them are dropped and
+// counted) and its health says so.
 func (h *Host) tick() {
 	now := time.Now()
 	for _, s := range h.streamList() {
@@ -596,15 +655,27 @@ func (h *Host) tick() {
 			c.mu.Unlock()
 			h.obs.metrics.QueueDepth(s.cfg.ID, c.name, depth)
 		}
-		pools := s.leases()
-		for _, p := range pools {
+		slow := make([]bool, len(s.consumers))
+		for _, p := range s.leases() {
 			for _, l := range p.Expired(now) {
-				c := s.consumers[int(l.Consumer)-1]
+				i := int(l.Consumer) - 1
+				c := s.consumers[i]
 				if c.isDead() {
 					continue
 				}
-				h.log.Error("plugin holds a frame past its lease deadline; killing it", "plugin", c.name, "stream", s.cfg.ID, "slot", l.Slot)
-				h.sups[c.name].Kill(fmt.Sprintf("held a frame of stream %q past its %s lease", s.cfg.ID, h.opts.LeaseTimeout))
+				if now.Sub(time.Unix(0, c.answeredAt.Load())) < h.opts.LeaseTimeout {
+					slow[i] = true
+					continue
+				}
+				h.log.Error("plugin holds a frame past its lease deadline and answers nothing on the stream; killing it",
+					"plugin", c.name, "stream", s.cfg.ID, "slot", l.Slot)
+				h.supervisor(c.name).Kill(fmt.Sprintf("held a frame of stream %q past its %s lease", s.cfg.ID, h.opts.LeaseTimeout))
+			}
+		}
+		for i, c := range s.consumers {
+			if c.slowLease.Swap(slow[i]) != slow[i] && slow[i] {
+				s.log.Warn("plugin holds frames past their lease but still answers the stream: too slow for it; not killed, as it serves other streams",
+					"plugin", c.name, "lease", h.opts.LeaseTimeout)
 			}
 		}
 	}
@@ -621,8 +692,8 @@ func (h *Host) pluginRestarted(p *plugin.Process, restart bool) {
 			continue // ended: nothing to reopen
 		}
 		for _, c := range s.consumers {
-			if c.name != p.Binary().Name {
-				continue
+			if c.name != p.Binary().Name || c.failure() != "" {
+				continue // a stream the plugin closed stays closed
 			}
 			ctx, cancel := context.WithTimeout(h.runCtx, 10*time.Second)
 			if err := c.revive(ctx, p); err != nil {
@@ -694,14 +765,9 @@ func (h *Host) Health() model.HostHealth {
 			Hint: "added through the API, not restored after the restart: " + why + "; fix it, or forget it with DELETE /api/v1/streams/" + id})
 	}
 	h.mu.Unlock()
-	names := make([]string, 0, len(h.sups))
-	for n := range h.sups {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		health, hint, restarts := h.sups[n].Status()
-		ch := model.ComponentHealth{Name: n, Kind: "plugin", Health: health, Hint: hint,
+	for _, sup := range h.supervisors() {
+		health, hint, restarts := sup.Status()
+		ch := model.ComponentHealth{Name: sup.Binary().Name, Kind: "plugin", Health: health, Hint: hint,
 			Counters: map[string]int64{"restarts": int64(restarts)}}
 		if health != model.HealthOK {
 			worst(model.HealthError)
@@ -734,7 +800,7 @@ func (h *Host) stopStarted() error {
 	if h.obs.bus != nil {
 		h.obs.bus.Close() // ends WebSocket subscriptions
 	}
-	for _, sup := range h.sups {
+	for _, sup := range h.supervisors() {
 		sup.Close()
 	}
 	if h.plugins != nil {

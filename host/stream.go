@@ -363,6 +363,11 @@ func (s *streamRunner) release() {
 func (s *streamRunner) componentHealth() model.ComponentHealth {
 	h, _ := s.health.Load().(model.Health)
 	hint, _ := s.hint.Load().(string)
+	if h == model.HealthOK {
+		if why := s.pluginTrouble(); why != "" {
+			h, hint = model.HealthDegraded, why
+		}
+	}
 	counters := map[string]int64{
 		"frames":   s.frames.Load(),
 		"dropped":  s.dropped.Load(),

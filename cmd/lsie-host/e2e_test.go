@@ -39,8 +39,13 @@ func TestMain(m *testing.M) {
 			{"plugins/transcription", "../../plugins/transcription"}, {"plugins/semantic", "../../plugins/semantic"}, {"plugins/au", "../../plugins/au"},
 			// One binary, four plugins: graphplugin's role is its file name.
 			{"plugins/talker", "./testdata/graphplugin"}, {"plugins/listener", "./testdata/graphplugin"},
-			{"plugins/loopa", "./testdata/graphplugin"}, {"plugins/loopb", "./testdata/graphplugin"}} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b[0]), b[1]).CombinedOutput()
+			{"plugins/loopa", "./testdata/graphplugin"}, {"plugins/loopb", "./testdata/graphplugin"},
+			// One binary, several plugins (isolation tests): the name is the file's.
+			{"plugins/iso", "./testdata/isoplugin"}, {"plugins/isobase", "./testdata/isoplugin"}, {"plugins/isostop", "./testdata/isoplugin"},
+			// The host under the race detector, for the isolation tests.
+			{"lsie-host-race", "-race ."}} {
+			args := append([]string{"build", "-o", filepath.Join(dir, b[0])}, strings.Fields(b[1])...)
+			out, err := exec.Command("go", args...).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", b[0], err, out)
 				return 1
@@ -88,8 +93,15 @@ type syncBuffer struct {
 
 func startHost(t testing.TB, configPath string, extra ...string) *runningHost {
 	t.Helper()
+	return startHostBin(t, hostBin(), configPath, extra...)
+}
+
+// startHostBin is startHost with another build of the host (the race
+// detector's).
+func startHostBin(t testing.TB, bin, configPath string, extra ...string) *runningHost {
+	t.Helper()
 	args := append([]string{"--plugins", pluginDir(), "--config", configPath, "--log-format", "json", "--log-level", "debug"}, extra...)
-	cmd := exec.Command(hostBin(), args...)
+	cmd := exec.Command(bin, args...)
 	h := &runningHost{cmd: cmd, stdout: &bytes.Buffer{}, stderr: &syncBuffer{lines: make(chan string, 4096)}}
 	cmd.Stdout = h.stdout
 	pr, err := cmd.StderrPipe()

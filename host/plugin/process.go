@@ -50,7 +50,7 @@ type Process struct {
 	data     *net.UnixConn
 	log      hclog.Logger
 
-	wmu      sync.Mutex // one packet at a time
+	out      *outbox // the data plane's only writer (writer goroutine)
 	mu       sync.RWMutex
 	handlers map[uint32]ResultHandler
 	publish  map[uint32]PublishHandler
@@ -108,9 +108,15 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	if err := checkManifest(bin, m); err != nil {
 		return fail(err)
 	}
+	sc, err := hostEnd.SyscallConn()
+	if err != nil {
+		return fail(err)
+	}
 	p := &Process{bin: bin, manifest: m, client: client, cmd: cmd, rpc: rpc, data: hostEnd, log: log, tail: tail, raw: rawOut,
-		handlers: map[uint32]ResultHandler{}, publish: map[uint32]PublishHandler{}, exited: make(chan struct{})}
+		handlers: map[uint32]ResultHandler{}, publish: map[uint32]PublishHandler{}, exited: make(chan struct{}),
+		out: newOutbox(sc)}
 	go p.readLoop()
+	go p.writeLoop()
 	return p, nil
 }
 
@@ -137,29 +143,24 @@ func (p *Process) RPC() pluginv1.PluginClient { return p.rpc }
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 
 // SendRegion hands a region's fd to the plugin. It must precede any frame
-// in that region; the socket keeps order.
+// in that region; the outbox keeps order.
 func (p *Process) SendRegion(r *shm.Region) error {
-	var b [dataplane.RegionSize]byte
-	dataplane.PutRegion(b[:], dataplane.Region{ID: r.ID(), Spec: r.Spec()})
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	return shm.SendFDs(p.data, b[:], r.Fd())
+	b := make([]byte, dataplane.RegionSize)
+	dataplane.PutRegion(b, dataplane.Region{ID: r.ID(), Spec: r.Spec()})
+	return p.out.putFD(b, r.Fd())
 }
 
 // SendCUDARegion announces a region of GPU frame buffers (cuda.MsgRegion:
 // geometry and IPC handles) with its slot-header region's memfd.
 func (p *Process) SendCUDARegion(info *cuda.RegionInfo, headerFd int) error {
-	b := info.Append(make([]byte, 0, info.Size()))
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	return shm.SendFDs(p.data, b, headerFd)
+	return p.out.putFD(info.Append(make([]byte, 0, info.Size())), headerFd)
 }
 
 // DropRegion tells the plugin to unmap a region.
 func (p *Process) DropRegion(id uint32) error {
-	var b [dataplane.DropRegionSize]byte
-	dataplane.PutDropRegion(b[:], id)
-	return p.write(b[:])
+	b := make([]byte, dataplane.DropRegionSize)
+	dataplane.PutDropRegion(b, id)
+	return p.out.put(b)
 }
 
 // OpenStream opens a stream on the plugin; results for handle go to h, and
@@ -217,12 +218,12 @@ func (p *Process) CloseStream(ctx context.Context, handle uint32) error {
 // SendFrame writes one descriptor, stamping its send time unless the
 // caller already did.
 func (p *Process) SendFrame(d *shm.Descriptor) error {
-	var b [dataplane.FrameSize]byte
+	b := make([]byte, dataplane.FrameSize)
 	if d.SentNanos == 0 {
 		d.SentNanos = shm.MonotonicNanos()
 	}
-	dataplane.PutFrame(b[:], d)
-	return p.write(b[:])
+	dataplane.PutFrame(b, d)
+	return p.out.put(b)
 }
 
 // SendMessage delivers one topic message to a consumer of stream handle;
@@ -232,18 +233,15 @@ func (p *Process) SendMessage(handle uint32, seq uint64, m *pluginv1.Message) er
 	if err != nil {
 		return err
 	}
-	return p.write(b)
+	return p.out.put(b)
 }
 
-// SendAudio writes one audio record packet (dataplane.PutAudio + PCM).
-func (p *Process) SendAudio(pkt []byte) error { return p.write(pkt) }
+// SendAudio queues one audio record packet (dataplane.PutAudio + PCM); the
+// packet must not change afterwards.
+func (p *Process) SendAudio(pkt []byte) error { return p.out.put(pkt) }
 
-func (p *Process) write(b []byte) error {
-	p.wmu.Lock()
-	defer p.wmu.Unlock()
-	_, err := p.data.Write(b)
-	return err
-}
+// Queued is how many packets wait for the writer.
+func (p *Process) Queued() int { return p.out.len() }
 
 func (p *Process) readLoop() {
 	buf := make([]byte, dataplane.MaxMessage)
@@ -301,6 +299,7 @@ func (p *Process) markExited(err error) {
 		}
 		p.exitErr = err
 		close(p.exited)
+		p.out.close(errExited)
 	})
 }
 

@@ -195,6 +195,7 @@ type stream struct {
 	done  chan struct{}
 	// samples is reused to decode PCM; one goroutine per stream uses it.
 	samples []int16
+	panics  panics
 }
 
 // service implements pluginv1.PluginServer and owns the data plane.
@@ -231,11 +232,6 @@ func (s *service) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv
 	return out, nil
 }
 
-// queueDepth bounds a stream's queue. The host keeps fewer than this in
-// flight per stream (video window ≤ 64, audio queue 50, message window 16),
-// so the socket reader never blocks on a full queue.
-const queueDepth = 256
-
 func (s *service) OpenStream(_ context.Context, req *pluginv1.OpenStreamRequest) (*pluginv1.OpenStreamResponse, error) {
 	s.mu.Lock()
 	_, exists := s.streams[req.Handle]
@@ -243,11 +239,17 @@ func (s *service) OpenStream(_ context.Context, req *pluginv1.OpenStreamRequest)
 	if exists {
 		return &pluginv1.OpenStreamResponse{Error: &pluginv1.Error{Code: "already_open", Message: fmt.Sprintf("stream handle %d is already open", req.Handle)}}, nil
 	}
-	proc, err := s.impl.OpenStream(req.StreamId, req.Attributes, streamPublisher{s: s, handle: req.Handle})
+	var proc Processor
+	var err error
+	if perr := s.guard(&stream{id: req.StreamId}, "OpenStream", func() {
+		proc, err = s.impl.OpenStream(req.StreamId, req.Attributes, streamPublisher{s: s, handle: req.Handle})
+	}); perr != nil {
+		err = errors.New(perr.Message)
+	}
 	if err != nil {
 		return &pluginv1.OpenStreamResponse{Error: &pluginv1.Error{Code: "open_failed", Message: err.Error()}}, nil
 	}
-	st := &stream{id: req.StreamId, proc: proc, queue: make(chan job, queueDepth), done: make(chan struct{})}
+	st := &stream{id: req.StreamId, proc: proc, queue: make(chan job, dataplane.StreamQueue), done: make(chan struct{})}
 	s.mu.Lock()
 	s.streams[req.Handle] = st
 	s.mu.Unlock()
@@ -264,8 +266,8 @@ func (s *service) CloseStream(_ context.Context, req *pluginv1.CloseStreamReques
 	if st != nil {
 		close(st.queue)
 		<-st.done
-		if err := st.proc.Close(); err != nil {
-			s.log.Warn("closing stream", "stream", st.id, "error", err)
+		if st.panics.failure() == "" { // a failed stream's processor is closed already
+			s.closeProcessor(st)
 		}
 		if s.cuda != nil {
 			if err := s.cuda.CloseStream(req.Handle); err != nil {
@@ -295,7 +297,7 @@ func (s *service) Process(_ context.Context, req *pluginv1.ProcessRequest) (*plu
 	}
 	f := &Frame{Seq: fr.GetSeq(), PTS: time.Duration(fr.GetPtsNs()), Width: int(fr.GetWidth()), Height: int(fr.GetHeight()),
 		Stride: int(fr.GetStride()), Format: shm.PixelFormat(fr.GetFormat()), Pixels: fr.GetPixels()}
-	fillResult(res, st.proc, f)
+	s.fillResult(res, st, f)
 	return &pluginv1.ProcessResponse{Result: res}, nil
 }
 
@@ -335,9 +337,20 @@ func (s *service) Health(context.Context, *pluginv1.HealthRequest) (*pluginv1.He
 	return &pluginv1.HealthResponse{Status: "ok", OpenStreams: uint32(n)}, nil
 }
 
-func fillResult(res *pluginv1.Result, proc Processor, f *Frame) {
-	fields, code, err := proc.Process(f)
+func (s *service) fillResult(res *pluginv1.Result, st *stream, f *Frame) {
+	if why := st.panics.failure(); why != "" {
+		res.DoneNanos, res.Error = shm.MonotonicNanos(), &pluginv1.Error{Code: CodeStreamFailed, Message: why}
+		return
+	}
+	var fields map[string]float64
+	var code string
+	var err error
+	perr := s.guard(st, "ProcessFrame", func() { fields, code, err = st.proc.Process(f) })
 	res.DoneNanos = shm.MonotonicNanos()
+	if perr != nil {
+		res.Error = perr
+		return
+	}
 	if err != nil {
 		if code == "" {
 			code = "plugin_error"
@@ -466,40 +479,42 @@ func (s *service) dropRegion(id uint32) {
 }
 
 func (s *service) enqueue(d shm.Descriptor) {
-	s.mu.RLock()
-	st := s.streams[d.Stream]
-	s.mu.RUnlock()
-	if st == nil {
-		s.sendResult(d, &pluginv1.Result{Handle: d.Stream, Seq: d.Seq, PtsNs: d.PTS, ReceivedNanos: shm.MonotonicNanos(),
-			Error: &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", d.Stream)}})
-		return
+	if err := s.push(d.Stream, job{frame: d}); err != nil {
+		s.sendResult(d, &pluginv1.Result{Handle: d.Stream, Seq: d.Seq, PtsNs: d.PTS, ReceivedNanos: shm.MonotonicNanos(), Error: err})
 	}
-	st.queue <- job{frame: d}
 }
 
 func (s *service) enqueueAudio(j job) {
-	s.mu.RLock()
-	st := s.streams[j.audio.Handle]
-	s.mu.RUnlock()
-	if st == nil {
+	if err := s.push(j.audio.Handle, j); err != nil {
 		s.sendAudioResult(j.audio.Handle, &pluginv1.Result{Handle: j.audio.Handle, Seq: j.audio.Seq, PtsNs: j.audio.PTS,
-			Input: pluginv1.Input_INPUT_AUDIO, ReceivedNanos: shm.MonotonicNanos(),
-			Error: &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", j.audio.Handle)}})
-		return
+			Input: pluginv1.Input_INPUT_AUDIO, ReceivedNanos: shm.MonotonicNanos(), Error: err})
 	}
-	st.queue <- j
 }
 
 func (s *service) enqueueJob(handle uint32, j job) {
-	s.mu.RLock()
-	st := s.streams[handle]
-	s.mu.RUnlock()
-	if st == nil {
-		s.send(dataplane.Ack{Handle: handle}, &pluginv1.Result{Handle: handle, Seq: j.deliver.Seq, Input: pluginv1.Input_INPUT_MESSAGE,
-			Error: &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", handle)}})
-		return
+	if err := s.push(handle, j); err != nil {
+		s.send(dataplane.Ack{Handle: handle}, &pluginv1.Result{Handle: handle, Seq: j.deliver.Seq, Input: pluginv1.Input_INPUT_MESSAGE, Error: err})
 	}
-	st.queue <- j
+}
+
+// push queues j on its stream without ever waiting: the reader serves every
+// stream, so a full queue is refused (the host keeps fewer in flight than
+// dataplane.StreamQueue, so only a host bug gets there). Sent under the read
+// lock: CloseStream removes the stream under the write lock before it
+// closes the queue, so a send never meets a closed channel.
+func (s *service) push(handle uint32, j job) *pluginv1.Error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	st := s.streams[handle]
+	if st == nil {
+		return &pluginv1.Error{Code: "unknown_stream", Message: fmt.Sprintf("stream handle %d is not open", handle)}
+	}
+	select {
+	case st.queue <- j:
+		return nil
+	default:
+		return &pluginv1.Error{Code: "overloaded", Message: fmt.Sprintf("stream %q: %d inputs queued already", st.id, cap(st.queue))}
+	}
 }
 
 // work runs one stream's frames in order.
@@ -507,12 +522,7 @@ func (s *service) work(handle uint32, st *stream) {
 	defer close(st.done)
 	for j := range st.queue {
 		if j.cmd != nil {
-			res, code, err := st.proc.Command(j.cmd.req.GetName(), j.cmd.req.GetArgs())
-			out := &pluginv1.CommandResponse{Result: res}
-			if err != nil {
-				out = &pluginv1.CommandResponse{Error: &pluginv1.Error{Code: code, Message: err.Error()}}
-			}
-			j.cmd.reply <- out
+			j.cmd.reply <- s.command(st, j.cmd.req)
 			continue
 		}
 		if j.audio != nil {
@@ -548,7 +558,7 @@ func (s *service) work(handle uint32, st *stream) {
 		}
 		f := &Frame{Seq: d.Seq, PTS: time.Duration(d.PTS), Width: int(d.Width), Height: int(d.Height),
 			Stride: int(d.Stride), Format: d.Format, Pixels: pix}
-		fillResult(res, st.proc, f)
+		s.fillResult(res, st, f)
 		// Seqlock check: if the host rewrote the slot while we read it, the
 		// fields describe a torn frame and must not be trusted.
 		if err := m.Check(&d); err != nil {
@@ -578,7 +588,7 @@ func (s *service) workDevice(handle uint32, st *stream, d shm.Descriptor) {
 	v := df.View()
 	f := &Frame{Seq: d.Seq, PTS: time.Duration(d.PTS), Width: int(d.Width), Height: int(d.Height),
 		Stride: int(d.Stride), Format: d.Format, Device: &v}
-	fillResult(res, st.proc, f)
+	s.fillResult(res, st, f)
 	// Done also runs after a failed Process: kernels may still be queued.
 	if err := df.Done(); err != nil {
 		code := "cuda_error"
@@ -595,6 +605,10 @@ func (s *service) workAudio(handle uint32, st *stream, j job) {
 	a := j.audio
 	res := &pluginv1.Result{Handle: handle, Seq: a.Seq, PtsNs: a.PTS, Input: pluginv1.Input_INPUT_AUDIO, ReceivedNanos: shm.MonotonicNanos()}
 	defer func() { s.sendAudioResult(handle, res) }()
+	if why := st.panics.failure(); why != "" {
+		res.Error = &pluginv1.Error{Code: CodeStreamFailed, Message: why}
+		return
+	}
 	if !st.proc.WantsAudio() {
 		res.Error = &pluginv1.Error{Code: "bad_input", Message: "this plugin does not consume audio"}
 		return
@@ -614,8 +628,19 @@ func (s *service) workAudio(handle uint32, st *stream, j job) {
 		in.Samples = st.samples
 		res.DurationNs = int64(a.Samples) * int64(time.Second) / int64(max(a.Rate, 1))
 	}
-	items, progress, code, err := st.proc.ProcessAudio(in)
+	var items []ItemOut
+	var progress time.Duration
+	var code string
+	var err error
+	perr := s.guard(st, "ProcessAudio", func() { items, progress, code, err = st.proc.ProcessAudio(in) })
 	res.DoneNanos = shm.MonotonicNanos()
+	if perr != nil {
+		// No progress claimed: the host keeps the segment open for it, and
+		// counts the chunk's error.
+		res.ProgressNs = a.PTS + res.DurationNs
+		res.Error = perr
+		return
+	}
 	switch {
 	case in.End:
 		res.ProgressNs = math.MaxInt64 // nothing more will come
@@ -642,11 +667,21 @@ func (s *service) workMessage(handle uint32, st *stream, j job) {
 	m := j.msg
 	res := &pluginv1.Result{Handle: handle, Seq: j.deliver.Seq, PtsNs: m.GetPtsNs(), DurationNs: m.GetDurationNs(),
 		Input: pluginv1.Input_INPUT_MESSAGE, ReceivedNanos: shm.MonotonicNanos()}
-	answer, code, err := st.proc.ProcessMessage(&MessageIn{Producer: m.GetProducer(), MessageOut: MessageOut{
-		Topic: m.GetTopic(), PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
-		Text: m.GetText(), Fields: m.GetFields(), Payload: m.GetPayload()}})
+	var answer AnswerOut
+	var code string
+	var err error
+	perr := &pluginv1.Error{Code: CodeStreamFailed, Message: st.panics.failure()}
+	if perr.Message == "" {
+		perr = s.guard(st, "ProcessMessage", func() {
+			answer, code, err = st.proc.ProcessMessage(&MessageIn{Producer: m.GetProducer(), MessageOut: MessageOut{
+				Topic: m.GetTopic(), PTS: time.Duration(m.GetPtsNs()), Duration: time.Duration(m.GetDurationNs()),
+				Text: m.GetText(), Fields: m.GetFields(), Payload: m.GetPayload()}})
+		})
+	}
 	res.DoneNanos = shm.MonotonicNanos()
-	if err != nil {
+	if perr != nil {
+		res.Error = perr
+	} else if err != nil {
 		if code == "" {
 			code = "plugin_error"
 		}
@@ -700,4 +735,21 @@ func (s *service) write(buf []byte) {
 		s.log.Info("data plane write failed; host gone, exiting", "error", err)
 		os.Exit(0)
 	}
+}
+
+// command runs an operator command in the stream's order.
+func (s *service) command(st *stream, req *pluginv1.CommandRequest) *pluginv1.CommandResponse {
+	if why := st.panics.failure(); why != "" {
+		return &pluginv1.CommandResponse{Error: &pluginv1.Error{Code: CodeStreamFailed, Message: why}}
+	}
+	var res []byte
+	var code string
+	var err error
+	if perr := s.guard(st, "Command "+req.GetName(), func() { res, code, err = st.proc.Command(req.GetName(), req.GetArgs()) }); perr != nil {
+		return &pluginv1.CommandResponse{Error: perr}
+	}
+	if err != nil {
+		return &pluginv1.CommandResponse{Error: &pluginv1.Error{Code: code, Message: err.Error()}}
+	}
+	return &pluginv1.CommandResponse{Result: res}
 }

@@ -44,6 +44,13 @@ const (
 	PublishHeaderSize = 8
 	// MaxMessage bounds one packet; results larger than this are an error.
 	MaxMessage = 64 << 10
+	// StreamQueue is how many inputs a plugin queues per stream. The host
+	// keeps fewer than this in flight per (stream, plugin) — frames within
+	// their window (≤ 64), audio records (≤ 50 unanswered, plus ≤ 600
+	// answered ones handed again after a restart), topic messages (≤ 16) —
+	// so a plugin's reader never waits for one stream's queue, and one slow
+	// stream never holds up the others (docs/DATAPLANE.md).
+	StreamQueue = 1024
 )
 
 // Region announces a shared-memory region whose fd rides along.
