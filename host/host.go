@@ -464,7 +464,7 @@ type refusedError struct {
 	err    error
 }
 
-func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Error() string   { return e.err.Error() }
 func (e *refusedError) Unwrap() []error { return []error{api.ErrUnrunnable, e.err} }
 
 // emit hands a closed segment to the store writer (the assembler's
