@@ -73,6 +73,8 @@ type Host struct {
 	mu      sync.Mutex // guards sups and streams, which change at run time
 	sups    map[string]*plugin.Supervisor
 	plugins *plugin.Catalog // resolves (and verifies) plugin binaries
+	// run is the host's private directory for plugin sockets and copies.
+	run     *plugin.RunDir
 	streams []*streamRunner
 	runCtx  context.Context
 	handles atomic.Uint32
@@ -138,7 +140,10 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	if err != nil {
 		return nil, err
 	}
-	h.plugins = plugin.NewCatalog(opts.PluginDir, lock, plugin.Options{StartTimeout: opts.PluginStartTimeout, Logger: h.log.Named("plugin")})
+	if h.run, err = plugin.OpenRunDir(); err != nil {
+		return nil, err
+	}
+	h.plugins = plugin.NewCatalog(opts.PluginDir, lock, h.pluginOptions())
 	bins := map[string]plugin.Binary{}
 	wants := map[string][]plugin.Want{}
 	var order []string              // plugin names, first use first
@@ -186,7 +191,7 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		sup := plugin.NewSupervisor(bins[n], plugin.Options{StartTimeout: opts.PluginStartTimeout, Logger: h.log.Named("plugin")},
+		sup := plugin.NewSupervisor(bins[n], h.pluginOptions(),
 			opts.Restart, plugin.Hooks{Started: h.pluginRestarted, Down: h.pluginDown, Exited: h.pluginExited, GaveUp: h.pluginGaveUp})
 		p, err := sup.Start()
 		if err != nil {
@@ -210,6 +215,11 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 		h.api.SetStreams(h, opts.ConfigDir, cfg.Sources)
 	}
 	return h, nil
+}
+
+// pluginOptions is how this host starts plugin processes.
+func (h *Host) pluginOptions() plugin.Options {
+	return plugin.Options{StartTimeout: h.opts.PluginStartTimeout, Logger: h.log.Named("plugin"), RunDir: h.run}
 }
 
 func newRunID() string {
@@ -805,6 +815,9 @@ func (h *Host) stopStarted() error {
 	}
 	if h.plugins != nil {
 		errs = append(errs, h.plugins.Close()) // the verified copies
+	}
+	if h.run != nil {
+		errs = append(errs, h.run.Close()) // sockets of plugins killed on the way
 	}
 	if h.store != nil {
 		if h.writerRunning {

@@ -27,25 +27,42 @@ func (h *Host) AddStream(ctx context.Context, st config.Stream) error {
 // addStream starts st, storing it as desired state first when persist.
 func (h *Host) addStream(ctx context.Context, st config.Stream, persist bool) error {
 	h.mu.Lock()
-	runCtx := h.runCtx
 	exists := slices.ContainsFunc(h.streams, func(s *streamRunner) bool { return s.cfg.ID == st.ID })
 	h.mu.Unlock()
 	if exists {
 		return fmt.Errorf("stream %q: %w", st.ID, api.ErrStreamExists)
 	}
-	if runCtx == nil {
-		return fmt.Errorf("stream %q: the host is not running", st.ID)
-	}
-	for _, ref := range st.Plugins {
-		if err := h.ensurePlugin(runCtx, st.ID, ref); err != nil {
-			return fmt.Errorf("stream %q: %w: %w", st.ID, api.ErrUnrunnable, err)
-		}
-	}
-	s, err := h.buildStream(st, h.handles.Add(1))
+	s, err := h.prepareStream(st)
 	if err != nil {
 		return err
 	}
+	return h.launchStream(ctx, s, persist)
+}
+
+// prepareStream starts st's plugins if need be and builds its runner and
+// pipeline, without running or registering it: what can be checked before
+// a stream it replaces is stopped.
+func (h *Host) prepareStream(st config.Stream) (*streamRunner, error) {
 	h.mu.Lock()
+	runCtx := h.runCtx
+	h.mu.Unlock()
+	if runCtx == nil {
+		return nil, fmt.Errorf("stream %q: the host is not running", st.ID)
+	}
+	for _, ref := range st.Plugins {
+		if err := h.ensurePlugin(runCtx, st.ID, ref); err != nil {
+			return nil, fmt.Errorf("stream %q: %w: %w", st.ID, api.ErrUnrunnable, err)
+		}
+	}
+	return h.buildStream(st, h.handles.Add(1))
+}
+
+// launchStream registers a prepared stream and runs it, storing it as
+// desired state first when persist.
+func (h *Host) launchStream(ctx context.Context, s *streamRunner, persist bool) error {
+	st := s.cfg
+	h.mu.Lock()
+	runCtx := h.runCtx
 	if slices.ContainsFunc(h.streams, func(o *streamRunner) bool { return o.cfg.ID == st.ID }) {
 		h.mu.Unlock()
 		return fmt.Errorf("stream %q: %w", st.ID, api.ErrStreamExists)
@@ -166,7 +183,7 @@ func (h *Host) ensurePlugin(ctx context.Context, streamID string, ref config.Plu
 	if err != nil {
 		return err
 	}
-	sup := plugin.NewSupervisor(bin, plugin.Options{StartTimeout: h.opts.PluginStartTimeout, Logger: h.log.Named("plugin")},
+	sup := plugin.NewSupervisor(bin, h.pluginOptions(),
 		h.opts.Restart, plugin.Hooks{Started: h.pluginRestarted, Down: h.pluginDown, Exited: h.pluginExited, GaveUp: h.pluginGaveUp})
 	if _, err := sup.Start(); err != nil {
 		return err
@@ -314,12 +331,20 @@ func (h *Host) Reload(ctx context.Context, cfg *config.Config) error {
 		case !ok:
 			errs = append(errs, h.AddStream(ctx, st))
 		case !sameStream(prev, st):
+			// The new settings are checked (plugins, pipeline) before the
+			// running stream stops: a bad edit keeps the old one running.
+			next, err := h.prepareStream(st)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("stream %q (%s) keeps running unchanged: %w", st.ID, st.Pos, err))
+				continue
+			}
 			h.log.Info("reload: stream changed; restarting it", "stream", st.ID)
 			if err := h.RemoveStream(ctx, st.ID); err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			errs = append(errs, h.AddStream(ctx, st))
+			next.bindMetrics() // the removal forgot the id's series
+			errs = append(errs, h.launchStream(ctx, next, st.FromAPI()))
 		}
 	}
 	for id := range old {

@@ -78,6 +78,14 @@ type streamRunner struct {
 	hasAudio                atomic.Bool
 }
 
+// bindMetrics (re)attaches the stream's latency series in /metrics.
+func (s *streamRunner) bindMetrics() {
+	s.captureToSlot = s.h.obs.metrics.CaptureToSlot(s.cfg.ID)
+	for _, c := range s.consumers {
+		c.slotToResult = s.h.obs.metrics.SlotToResult(s.cfg.ID, c.name)
+	}
+}
+
 // markStarted fixes the segment grid's anchor on the first callback.
 func (s *streamRunner) markStarted() {
 	if s.started.CompareAndSwap(false, true) {

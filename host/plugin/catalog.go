@@ -145,6 +145,9 @@ func (c *Catalog) privateDir() (string, error) {
 			base = xdg
 		}
 	}
+	if c.opts.RunDir != nil {
+		base = c.opts.RunDir.Bin() // swept by the next host if this one is killed
+	}
 	dir, err := os.MkdirTemp(base, "lsie-plugins-")
 	if err != nil {
 		return "", fmt.Errorf("private plugin directory: %w", err)

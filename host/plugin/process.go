@@ -27,6 +27,9 @@ type Options struct {
 	// fails within it instead of hanging the host.
 	StartTimeout time.Duration
 	Logger       hclog.Logger
+	// RunDir, if set, holds the plugins' gRPC sockets and verified copies
+	// (one host's private directory); otherwise the temp dir does.
+	RunDir *RunDir
 }
 
 // ResultHandler receives one plugin result and the lease it ends. It runs on
@@ -78,6 +81,10 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	rawOut := newTailWriter(20)
 	rawOut.onLine = func(line string) { log.Info(line) }
 	cmd := pluginv1.Command(bin.execPath(), childEnd)
+	if opts.RunDir != nil {
+		// go-plugin's server makes its socket there (not /tmp/pluginNNN).
+		cmd.Env = append(cmd.Env, "PLUGIN_UNIX_SOCKET_DIR="+opts.RunDir.Sockets())
+	}
 	cc := pluginv1.ClientConfig(cmd)
 	cc.StartTimeout, cc.Logger, cc.Stderr, cc.SyncStderr, cc.SyncStdout = opts.StartTimeout, log, tail, rawOut, rawOut
 	client := goplugin.NewClient(cc)
