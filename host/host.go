@@ -57,6 +57,15 @@ type Options struct {
 	// the API, as the config file's directory does for its own streams.
 	ConfigDir string
 
+	// CaptureWorker is the executable that runs each host-memory stream's
+	// capture in a process of its own (a host binary that calls
+	// worker.MaybeRun first: lsie-host itself); "" captures in this
+	// process. GPU streams always capture in this process.
+	CaptureWorker string
+	// CaptureLogLevel and CaptureLogJSON configure the workers' logs.
+	CaptureLogLevel string
+	CaptureLogJSON  bool
+
 	// devices replaces this build's GPU frame pools (tests: a host-memory
 	// stand-in, as no GPU is at hand).
 	devices deviceProvider
@@ -290,12 +299,19 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 			s.log.Info("frames are scaled and converted on the GPU (nvcodec) and copied device to device")
 		}
 	}
-	c, err := capture.New(capture.Config{StreamID: st.ID, Source: st.Source, FPS: st.Video.FPS,
-		MaxWidth: st.Video.MaxWidth, Realtime: st.Realtime, Loop: st.Loop, Logger: s.log, Format: format, GPU: gpu}, s)
+	ccfg := capture.Config{StreamID: st.ID, Source: st.Source, FPS: st.Video.FPS,
+		MaxWidth: st.Video.MaxWidth, Realtime: st.Realtime, Loop: st.Loop, Logger: s.log, Format: format, GPU: gpu}
+	c, err := capture.New(ccfg, s)
 	if err != nil {
 		return nil, fmt.Errorf("stream %q: %w", st.ID, err)
 	}
 	s.cap = c
+	if h.opts.CaptureWorker != "" && st.Video.Memory != config.MemoryCUDA {
+		// Built here too, to refuse what cannot run before anything
+		// starts; the worker process builds its own and runs it.
+		_ = c.Close()
+		s.cap = s.newWorker(ccfg)
+	}
 	return s, nil
 }
 

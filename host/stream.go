@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/lsie-mlf/lsie/host/capture"
+	"github.com/lsie-mlf/lsie/host/capture/worker"
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/host/model"
@@ -30,7 +31,7 @@ type streamRunner struct {
 	h        *Host
 	log      hclog.Logger
 	asm      *segment.Assembler
-	cap      *capture.Capture
+	cap      capturer
 	lossless bool
 
 	ctx    context.Context
@@ -58,6 +59,9 @@ type streamRunner struct {
 	mu     sync.Mutex
 	store  frameStore
 	stores []frameStore // every store, the current one last
+	// pending is the store made for a capture worker, until it has mapped
+	// it (worker mode).
+	pending *memfdStore
 
 	// late gathers results that came after their segment closed, for the
 	// store writer.
@@ -151,6 +155,15 @@ func (s *streamRunner) ensureStore(f *capture.Frame) (frameStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.announceLocked(st)
+	s.log.Debug("frame store created", "regions", st.Regions(), "memory", s.cfg.Video.Memory, "slots", slots,
+		"size", fmt.Sprintf("%dx%d", f.Width, f.Height), "format", f.Format, "tensors", len(s.tensors))
+	return st, nil
+}
+
+// announceLocked hands a new store to the video consumers, before any
+// frame of it, and makes it the current one (mu held).
+func (s *streamRunner) announceLocked(st frameStore) {
 	for _, c := range s.consumers {
 		if !c.wantsVideo || c.isDead() {
 			continue // a restarted plugin gets the current store when it revives
@@ -161,9 +174,6 @@ func (s *streamRunner) ensureStore(f *capture.Frame) (frameStore, error) {
 	}
 	s.store = st
 	s.stores = append(s.stores, st)
-	s.log.Debug("frame store created", "regions", st.Regions(), "memory", s.cfg.Video.Memory, "slots", slots,
-		"size", fmt.Sprintf("%dx%d", f.Width, f.Height), "format", f.Format, "tensors", len(s.tensors))
-	return st, nil
 }
 
 // Frame is capture's callback: one copy into a slot (a memfd region, or
@@ -205,7 +215,12 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 	}
 	s.frames.Add(1)
 	s.asm.Frame(pts)
+	s.publish(store, pool, slot, desc, arrived)
+}
 
+// publish hands a written slot to the video consumers that can take it.
+func (s *streamRunner) publish(store frameStore, pool *shm.Pool, slot int, desc shm.Descriptor, arrived time.Time) {
+	pts := time.Duration(desc.PTS)
 	// Scratch reused frame after frame: capture never calls Frame
 	// concurrently for one stream, and Publish copies the ids it keeps.
 	live, ids := s.liveScratch[:0], s.idScratch[:0]
@@ -344,6 +359,10 @@ func (s *streamRunner) release() {
 	defer cancel()
 	s.mu.Lock()
 	stores := slices.Clone(s.stores)
+	if s.pending != nil { // made for a capture process that never mapped it
+		_ = s.pending.Close()
+		s.pending = nil
+	}
 	s.mu.Unlock()
 	for _, c := range s.consumers {
 		p := c.process()
@@ -387,6 +406,9 @@ func (s *streamRunner) componentHealth() model.ComponentHealth {
 	}
 	for _, p := range s.leases() {
 		counters["pool_exhausted"] += int64(p.Stats().Exhausted)
+	}
+	if w, ok := s.cap.(*worker.Worker); ok {
+		counters["capture_restarts"] = w.Restarts()
 	}
 	ac := s.asm.Counters()
 	counters["segments_closed"], counters["segments_partial"], counters["late_results"] = ac.Closed, ac.Partial, ac.LateResults

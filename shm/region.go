@@ -88,6 +88,21 @@ type Region struct {
 // this mapping can write it, and nobody can resize it, so a plugin can neither
 // corrupt other streams nor SIGBUS the host by truncating it.
 func CreateRegion(id uint32, name string, spec RegionSpec) (*Region, error) {
+	r, err := CreateRegionUnsealed(id, name, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Seal(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// CreateRegionUnsealed is CreateRegion for a region another process must map
+// writable first (a capture worker writes frames into the host's region):
+// Seal it once that process has mapped it, before any plugin gets it.
+func CreateRegionUnsealed(id uint32, name string, spec RegionSpec) (*Region, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, fmt.Errorf("create region %q: %w", name, err)
 	}
@@ -107,12 +122,37 @@ func CreateRegion(id uint32, name string, spec RegionSpec) (*Region, error) {
 	if err != nil {
 		return fail("mmap", err)
 	}
-	// FUTURE_WRITE must come after our own writable mmap: it refuses new
-	// writable mappings (and write(2)) but leaves existing ones working.
+	return &Region{id: id, spec: spec, fd: fd, mem: mem}, nil
+}
+
+// Seal fixes the region's size and refuses any new writable mapping.
+// FUTURE_WRITE must come after the writers' mmaps: it refuses new writable
+// mappings (and write(2)) but leaves existing ones working.
+func (r *Region) Seal() error {
 	const seals = unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_FUTURE_WRITE | unix.F_SEAL_SEAL
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-		unix.Munmap(mem)
-		return fail("add seals", err)
+	if _, err := unix.FcntlInt(uintptr(r.fd), unix.F_ADD_SEALS, seals); err != nil {
+		return fmt.Errorf("region %d: add seals: %w", r.id, err)
+	}
+	return nil
+}
+
+// OpenRegion maps, writable, a region another process created and has not
+// sealed yet (a capture worker's view of the host's region); Close unmaps
+// it and closes fd, which it takes over.
+func OpenRegion(fd int, id uint32, spec RegionSpec) (*Region, error) {
+	if err := spec.Validate(); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("open region %d: %w", id, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Size != int64(spec.Size()) {
+		unix.Close(fd)
+		return nil, fmt.Errorf("open region %d: size %d, want %d (%v)", id, st.Size, spec.Size(), err)
+	}
+	mem, err := unix.Mmap(fd, 0, spec.Size(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("open region %d: mmap: %w", id, err)
 	}
 	return &Region{id: id, spec: spec, fd: fd, mem: mem}, nil
 }

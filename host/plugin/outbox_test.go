@@ -33,7 +33,9 @@ func outboxPair(t *testing.T) (*Process, *shmConn) {
 	return p, &shmConn{peer}
 }
 
-type shmConn struct{ c interface{ Read([]byte) (int, error) } }
+type shmConn struct {
+	c interface{ Read([]byte) (int, error) }
+}
 
 // A plugin that never reads its socket blocks no sender: the socket fills,
 // packets wait in the outbox in order, and past its bound they are refused;
