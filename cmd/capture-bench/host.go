@@ -12,11 +12,12 @@ import (
 	"github.com/lsie-mlf/lsie/host/source"
 )
 
-// runHost runs the whole host in lossless mode on spec with one plugin, so
+// runHost runs the whole host (its capture in a worker process if
+// inWorker) in lossless mode on spec with one plugin, so
 // every frame goes through shared memory to a plugin process and back, and
 // returns its wall time (plugin start included, as gst-launch's process
 // start is) and the frames the plugin analysed.
-func runHost(spec source.Spec, o options) (time.Duration, int, error) {
+func runHost(spec source.Spec, o options, inWorker bool) (time.Duration, int, error) {
 	dir, err := os.MkdirTemp("", "capture-bench-host-")
 	if err != nil {
 		return 0, 0, err
@@ -30,7 +31,14 @@ func runHost(spec source.Spec, o options) (time.Duration, int, error) {
 		Plugins: []config.PluginRef{{Name: o.plugin, Window: 2}}}
 	cfg.Streams = []config.Stream{st}
 	start := time.Now()
-	h, err := host.New(cfg, host.Options{PluginDir: o.pluginDir, ExitWhenDone: true})
+	opts := host.Options{PluginDir: o.pluginDir, ExitWhenDone: true}
+	if inWorker {
+		// The capture runs in a process of its own (lsie-host's default).
+		if opts.CaptureWorker, err = os.Executable(); err != nil {
+			return 0, 0, err
+		}
+	}
+	h, err := host.New(cfg, opts)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -9,6 +9,8 @@
 package main
 
 import (
+	"github.com/lsie-mlf/lsie/host/capture/worker"
+
 	"context"
 	"flag"
 	"fmt"
@@ -34,6 +36,7 @@ type options struct {
 }
 
 func main() {
+	worker.MaybeRun() // the capture processes of the whole-host path
 	var o options
 	flag.StringVar(&o.clip720, "720", "", "720p H.264 MP4 to use (generated when empty)")
 	flag.StringVar(&o.clip1080, "1080", "", "1080p H.264 MP4 to use (generated when empty)")
@@ -215,10 +218,10 @@ func benchClip(c clip, o options, startup time.Duration) error {
 	if err != nil {
 		return err
 	}
-	names := []string{"gst-launch decodebin", "gst-launch explicit", "capture (copy)", "lsie-host → plugin"}
+	names := []string{"gst-launch decodebin", "gst-launch explicit", "capture (copy)", "lsie-host → plugin", "host, capture process"}
 	paths := 3
 	if o.pluginDir != "" {
-		paths = 4
+		paths = 5
 	}
 	names = names[:paths]
 	frames := make([]int, paths)
@@ -243,13 +246,15 @@ func benchClip(c clip, o options, startup time.Duration) error {
 		}
 		times[2] = append(times[2], d)
 		frames[2] = n
-		if paths == 4 {
-			d, n, err := runHost(spec, o)
-			if err != nil {
-				return fmt.Errorf("whole host: %w", err)
+		if paths == 5 {
+			for i, worker := range []bool{false, true} {
+				d, n, err := runHost(spec, o, worker)
+				if err != nil {
+					return fmt.Errorf("whole host: %w", err)
+				}
+				times[3+i] = append(times[3+i], d)
+				frames[3+i] = n
 			}
-			times[3] = append(times[3], d)
-			frames[3] = n
 		}
 	}
 	base := median(times[0])

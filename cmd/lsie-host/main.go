@@ -2,6 +2,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,10 +21,13 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/lsie-mlf/lsie/host"
+	"github.com/lsie-mlf/lsie/host/capture/worker"
 	"github.com/lsie-mlf/lsie/host/config"
+	"github.com/lsie-mlf/lsie/host/graph"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/host/semver"
+	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/sdk/transcript"
 	"github.com/lsie-mlf/lsie/shm/cuda"
@@ -39,6 +43,7 @@ var version = "0.1.0-dev"
 const exitDataLost = 3
 
 func main() {
+	worker.MaybeRun() // this binary is also each stream's capture process
 	if err := newApp(os.Stdout, os.Stderr).Run(os.Args); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
@@ -77,6 +82,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "exit-when-done", Usage: "exit once every stream has ended (replays, tests)", EnvVars: []string{"LSIE_EXIT_WHEN_DONE"}},
 			&cli.BoolFlag{Name: "quiet", Usage: "do not print a line per closed segment", EnvVars: []string{"LSIE_QUIET"}},
 			&cli.DurationFlag{Name: "lease-timeout", Value: 30 * time.Second, Usage: "how long a plugin may hold a frame before it is killed as hung (and restarted)", EnvVars: []string{"LSIE_LEASE_TIMEOUT"}},
+			&cli.BoolFlag{Name: "capture-in-process", Usage: "run every stream's GStreamer pipeline in the host process instead of a capture process per stream (a crash in one then ends the host)", EnvVars: []string{"LSIE_CAPTURE_IN_PROCESS"}},
 		}, logFlags...),
 		Action: run,
 		Commands: []*cli.Command{
@@ -84,10 +90,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 				Name:  "config",
 				Usage: "work with config files",
 				Subcommands: []*cli.Command{{
-					Name:      "check",
-					Usage:     "validate a config file and print what it runs",
+					Name: "check",
+					Usage: "validate a config file and print what it runs; with --plugins DIR, also resolve every plugin as the host " +
+						"would, start it and open each stream on it with the stream's attributes",
 					ArgsUsage: "FILE",
-					Action:    configCheck,
+					Flags: []cli.Flag{
+						&cli.StringFlag{Name: "plugins", Usage: "plugins directory to check the streams against (default: none, or the global --plugins / LSIE_PLUGINS when set)"},
+						&cli.StringFlag{Name: "lock", Usage: "plugins.lock file (default: DIR/plugins.lock when it exists, or the global --lock / LSIE_PLUGINS_LOCK)"},
+					},
+					Action: configCheck,
 				}},
 			},
 			{
@@ -154,9 +165,15 @@ func run(c *cli.Context) error {
 	}
 	table := newSegmentTable(c.App.Writer, c.Bool("quiet"))
 	path := c.String("config")
-	h, err := host.New(cfg, host.Options{PluginDir: c.String("plugins"), PluginLock: c.String("lock"), Version: version, Logger: log,
+	opts := host.Options{PluginDir: c.String("plugins"), PluginLock: c.String("lock"), Version: version, Logger: log,
 		OnSegment: table.print, ExitWhenDone: c.Bool("exit-when-done"), LeaseTimeout: c.Duration("lease-timeout"),
-		ConfigDir: filepath.Dir(path)})
+		ConfigDir: filepath.Dir(path), CaptureLogLevel: c.String("log-level"), CaptureLogJSON: c.String("log-format") == "json"}
+	if !c.Bool("capture-in-process") {
+		if opts.CaptureWorker, err = os.Executable(); err != nil {
+			return fmt.Errorf("finding this executable to run capture processes: %w (or use --capture-in-process)", err)
+		}
+	}
+	h, err := host.New(cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -224,6 +241,19 @@ func configCheck(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var checked string
+	if dir := setFlag(c, "plugins"); dir != "" {
+		log, err := newLogger(c)
+		if err != nil {
+			return err
+		}
+		if !c.IsSet("log-level") {
+			log.SetLevel(hclog.Warn) // not every plugin start and exit
+		}
+		if checked, err = checkPlugins(cfg, dir, setFlag(c, "lock"), log); err != nil {
+			return err
+		}
+	}
 	w := c.App.Writer
 	storeDesc := fmt.Sprintf("sqlite %q", cfg.Store.SQLite)
 	if cfg.Store.Postgres != "" {
@@ -252,7 +282,185 @@ func configCheck(c *cli.Context) error {
 	for _, e := range cfg.Experiments {
 		fmt.Fprintf(w, "  experiment %q: arms [%s], assignment %s\n", e.Name, strings.Join(e.Arms, ", "), e.Assignment)
 	}
+	if checked != "" {
+		fmt.Fprintln(w, "  "+checked)
+	}
 	return nil
+}
+
+// setFlag is the value of flag name given to this command or, failing
+// that, to a command above it (the global --plugins), or by its
+// environment variable; "" when none set it (defaults do not count).
+func setFlag(c *cli.Context, name string) string {
+	for _, cc := range c.Lineage() {
+		if cc.IsSet(name) {
+			return cc.String(name)
+		}
+	}
+	return ""
+}
+
+// checkPlugins checks cfg's streams against the plugins in dir as the host
+// would run them: each plugin name resolves to one binary for every
+// stream using it (under plugins.lock when there is one), the binary
+// starts, each stream opens on it with its attributes (on a throwaway
+// handle, closed at once), and each stream's plugins wire into a graph.
+// It returns what it checked, or config.Diagnostics at the plugin blocks
+// with every problem found; other errors (an unreadable lock) stop it.
+func checkPlugins(cfg *config.Config, dir, lockPath string, log hclog.Logger) (string, error) {
+	lock, err := plugin.OpenLock(dir, lockPath)
+	if err != nil {
+		return "", err
+	}
+	run, err := plugin.OpenRunDir()
+	if err != nil {
+		return "", err
+	}
+	defer run.Close()
+	opts := plugin.Options{StartTimeout: 5 * time.Second, Logger: log.Named("plugin"), RunDir: run}
+	cat := plugin.NewCatalog(dir, lock, opts)
+	defer cat.Close()
+
+	type use struct {
+		st   config.Stream
+		ref  config.PluginRef
+		want plugin.Want
+	}
+	var ds config.Diagnostics
+	problem := func(u use, format string, args ...any) {
+		ds = append(ds, config.Diagnostic{Pos: u.ref.Pos, Field: fmt.Sprintf("stream %q: plugin %q", u.st.ID, u.ref.Name),
+			Message: fmt.Sprintf(format, args...)})
+	}
+	var order []string // plugin names, first use first
+	uses := map[string][]use{}
+	for _, st := range cfg.Streams {
+		for _, ref := range st.Plugins {
+			u := use{st: st, ref: ref, want: plugin.Want{By: fmt.Sprintf("stream %q (%s)", st.ID, ref.Pos)}}
+			if u.want.Constraint, err = semver.ParseConstraint(ref.Version); err != nil {
+				problem(u, "version: %s", oneLine(err))
+				continue
+			}
+			if _, ok := uses[ref.Name]; !ok {
+				order = append(order, ref.Name)
+			}
+			uses[ref.Name] = append(uses[ref.Name], u)
+		}
+	}
+	procs := map[string]*plugin.Process{}
+	defer func() {
+		for _, p := range procs {
+			p.Close()
+		}
+	}()
+	var started []string
+	for _, name := range order {
+		us := uses[name]
+		wants := make([]plugin.Want, len(us))
+		for i, u := range us {
+			wants[i] = u.want
+		}
+		bin, err := cat.Resolve(name, wants...)
+		if err != nil {
+			// Point at each block whose own constraint nothing satisfies
+			// and go on with the others; if each alone is satisfied, they
+			// conflict: point at the first use.
+			var rest []use
+			for _, u := range us {
+				if _, err := cat.Pick(name, u.want); err != nil {
+					problem(u, "%s", oneLine(err))
+				} else {
+					rest = append(rest, u)
+				}
+			}
+			if len(rest) == len(us) {
+				problem(us[0], "%s", oneLine(err))
+				continue
+			}
+			if us = rest; len(us) == 0 {
+				continue
+			}
+			wants = wants[:0]
+			for _, u := range us {
+				wants = append(wants, u.want)
+			}
+			if bin, err = cat.Resolve(name, wants...); err != nil {
+				problem(us[0], "%s", oneLine(err))
+				continue
+			}
+		}
+		p, err := plugin.Start(bin, opts)
+		if err != nil {
+			problem(us[0], "does not start (%s, used by %d stream(s)): %s", bin.File(), len(us), oneLine(err))
+			continue
+		}
+		procs[name] = p
+		desc := name + " " + p.Manifest().GetVersion()
+		if bin.Locked {
+			desc += " locked"
+		}
+		started = append(started, desc)
+		for i, u := range us {
+			handle := uint32(i + 1)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			version := p.Manifest().GetVersion()
+			if err := p.OpenStream(ctx, handle, u.st.ID, u.ref.Attributes, func(dataplane.Ack, *pluginv1.Result) {}, nil); err != nil {
+				if inner := errors.Unwrap(err); inner != nil {
+					err = inner // the plugin's code and message; the field names the stream and plugin
+				}
+				problem(u, "refuses the stream (version %s): %s", version, oneLine(err))
+			} else if err := p.CloseStream(ctx, handle); err != nil {
+				problem(u, "closing the stream (version %s): %s", version, oneLine(err))
+			}
+			cancel()
+		}
+	}
+	for _, st := range cfg.Streams {
+		nodes := make([]graph.Node, 0, len(st.Plugins))
+		for _, ref := range st.Plugins {
+			p := procs[ref.Name]
+			if p == nil {
+				nodes = nil // reported above; the wiring cannot be checked
+				break
+			}
+			m := p.Manifest()
+			nodes = append(nodes, graph.Node{Name: ref.Name, Inputs: m.GetInputs(), Outputs: m.GetOutputs()})
+		}
+		if len(nodes) == 0 {
+			continue
+		}
+		_, err := graph.Build(nodes)
+		var probs graph.Problems
+		if err != nil && !errors.As(err, &probs) {
+			probs = graph.Problems{{Plugin: nodes[0].Name, Message: oneLine(err)}}
+		}
+		for _, pr := range probs {
+			for _, ref := range st.Plugins {
+				if ref.Name == pr.Plugin {
+					problem(use{st: st, ref: ref}, "%s", pr.Message)
+				}
+			}
+		}
+	}
+	if len(ds) > 0 {
+		slices.SortStableFunc(ds, func(a, b config.Diagnostic) int {
+			return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+		})
+		return "", ds
+	}
+	lockDesc := "no lock"
+	if lock != nil {
+		lockDesc = "lock " + lock.File
+	}
+	return fmt.Sprintf("plugins in %s (%s): ok: %s, %s (%s), every stream opened on its plugins",
+		dir, lockDesc, plural(len(cfg.Streams), "stream"), plural(len(started), "plugin"), strings.Join(started, ", ")), nil
+}
+
+// plural is "1 stream", "2 streams".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func pluginsLs(c *cli.Context) error {

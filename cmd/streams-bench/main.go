@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lsie-mlf/lsie/host"
+	"github.com/lsie-mlf/lsie/host/capture/worker"
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/source"
@@ -23,13 +24,24 @@ import (
 )
 
 func main() {
+	worker.MaybeRun() // the host's capture processes
 	clip := flag.String("clip", "", "720p30 H.264/AAC clip, looped as a live stream (default: generate 20 s of moving bars with a tone; a slideshow decodes far too cheaply to be a fair bound)")
 	plugins := flag.String("plugins", "bin/plugins", "plugins directory (visual, acoustic)")
 	dur := flag.Duration("duration", 30*time.Second, "measured run per stream count")
 	minN := flag.Int("min", 1, "smallest stream count to try")
 	maxN := flag.Int("max", 10, "largest stream count to try")
+	inProcess := flag.Bool("capture-in-process", false, "capture in the host process (lsie-host --capture-in-process) instead of a capture process per stream")
 	rtsp := flag.Bool("rtsp", false, "read every stream from one local RTSP server (libgstrtspserver, 720p30 H.264 + L16 audio, one shared encoder in this process) instead of the looped file")
 	flag.Parse()
+	if !*inProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "streams-bench:", err)
+			os.Exit(1)
+		}
+		captureWorker = exe
+	}
+	fmt.Printf("capture: %s\n", map[bool]string{true: "in the host process", false: "one capture process per stream"}[*inProcess])
 	if err := run(*clip, *plugins, *dur, *minN, *maxN, *rtsp); err != nil {
 		fmt.Fprintln(os.Stderr, "streams-bench:", err)
 		os.Exit(1)
@@ -126,6 +138,10 @@ func gstDecodeFPS(path string) (float64, error) {
 	return seconds * 30 / best.Seconds(), nil
 }
 
+// captureWorker is the executable of the host's capture processes ("": in
+// the host process).
+var captureWorker string
+
 type result struct {
 	fps                          float64
 	drops, skipped, audioDropped int64
@@ -150,7 +166,7 @@ func runN(spec source.Spec, plugins string, n int, dur time.Duration) (result, e
 			Plugins: []config.PluginRef{{Name: "visual", Window: 2}, {Name: "acoustic", Window: 2}}})
 	}
 	var segs, complete int
-	h, err := host.New(cfg, host.Options{PluginDir: plugins, OnSegment: func(s model.Segment) {
+	h, err := host.New(cfg, host.Options{PluginDir: plugins, CaptureWorker: captureWorker, OnSegment: func(s model.Segment) {
 		segs++
 		if s.Status == model.SegmentComplete {
 			complete++

@@ -1,0 +1,129 @@
+package main
+
+// config check --plugins DIR: every stream of the config resolved, started
+// and opened on its plugins as the host would, every problem at its plugin
+// block.
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestConfigCheckPlugins(t *testing.T) {
+	const good = "stream \"good\" {\n  source = \"test://smpte\"\n  plugin \"iso\" {}\n}\n"
+	cases := []struct {
+		name   string
+		config string
+		args   []string // before "config check"; default: after it, --plugins DIR
+		env    []string
+		code   int
+		want   []*regexp.Regexp
+		absent []string
+	}{
+		{
+			name:   "refused attributes",
+			config: good + "stream \"bad\" {\n  source = \"test://smpte\"\n  plugin \"iso\" {\n    refuse = \"yes\"\n  }\n}\n",
+			code:   1,
+			want: []*regexp.Regexp{regexp.MustCompile(`lsie\.hcl:7:3: stream "bad": plugin "iso": refuses the stream \(version 0\.0\.1\): ` +
+				`open_failed: bad_input: attribute refuse: "yes" is not accepted\n`)},
+			absent: []string{`stream "good"`, "ok:"},
+		},
+		{
+			name:   "no version matches",
+			config: "stream \"a\" {\n  source = \"test://smpte\"\n  plugin \"iso\" { version = \">= 2.0\" }\n}\n",
+			code:   1,
+			want: []*regexp.Regexp{regexp.MustCompile(`lsie\.hcl:3:3: stream "a": plugin "iso": no plugin version matches: ` +
+				`plugin "iso" wants ">= 2\.0" for stream "a" \(\S*lsie\.hcl:3:3\); available in \S+: 0\.0\.1 \(iso\)\n`)},
+			absent: []string{"ok:"},
+		},
+		{
+			name: "every problem",
+			config: "stream \"a\" {\n  source = \"test://smpte\"\n  plugin \"iso\" { version = \">= 2.0\" }\n  plugin \"nosuch\" {}\n}\n" +
+				"stream \"b\" {\n  source = \"test://smpte\"\n  plugin \"iso\" { refuse = \"no thanks\" }\n}\n" +
+				"stream \"c\" {\n  source = \"test://smpte\"\n  plugin \"listener\" {}\n}\n",
+			code: 1,
+			want: []*regexp.Regexp{
+				regexp.MustCompile(`lsie\.hcl:3:3: stream "a": plugin "iso": no plugin version matches`),
+				regexp.MustCompile(`lsie\.hcl:4:3: stream "a": plugin "nosuch": plugin not found: "nosuch"`),
+				// The other stream using iso is still opened on it.
+				regexp.MustCompile(`lsie\.hcl:8:3: stream "b": plugin "iso": refuses the stream \(version 0\.0\.1\): open_failed: bad_input: attribute refuse: "no thanks" is not accepted`),
+				regexp.MustCompile(`lsie\.hcl:12:3: stream "c": plugin "listener": consumes "transcript\.final@1" but no plugin of this stream produces it`),
+			},
+			absent: []string{"ok:"},
+		},
+		{
+			name:   "good",
+			config: good + "stream \"more\" {\n  source = \"test://smpte\"\n  plugin \"iso\" { frame_sleep_ms = 1 }\n  plugin \"talker\" {}\n  plugin \"listener\" {}\n}\n",
+			want: []*regexp.Regexp{regexp.MustCompile(`lsie\.hcl: ok: `),
+				regexp.MustCompile(`\n  plugins in \S+ \(no lock\): ok: 2 streams, 3 plugins \(iso 0\.0\.1, talker 0\.0\.1, listener 0\.0\.1\), every stream opened on its plugins\n`)},
+		},
+		{
+			name:   "global --plugins",
+			config: good + "stream \"bad\" {\n  source = \"test://smpte\"\n  plugin \"iso\" { refuse = \"yes\" }\n}\n",
+			args:   []string{"--plugins", pluginDir()},
+			code:   1,
+			want:   []*regexp.Regexp{regexp.MustCompile(`lsie\.hcl:7:3: stream "bad": plugin "iso": refuses the stream`)},
+		},
+		{
+			name:   "LSIE_PLUGINS",
+			config: good,
+			args:   []string{},
+			env:    []string{"LSIE_PLUGINS=" + pluginDir()},
+			want:   []*regexp.Regexp{regexp.MustCompile(`plugins in \S+ \(no lock\): ok: 1 stream, 1 plugin \(iso 0\.0\.1\)`)},
+		},
+		{
+			name:   "without a plugins directory, the config alone",
+			config: good + "stream \"bad\" {\n  source = \"test://smpte\"\n  plugin \"iso\" { refuse = \"yes\" }\n}\n",
+			args:   []string{},
+			want:   []*regexp.Regexp{regexp.MustCompile(`lsie\.hcl: ok: `)},
+			absent: []string{"plugins in"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, t.TempDir(), tc.config)
+			args := []string{"config", "check", "--plugins", pluginDir(), path}
+			if tc.args != nil {
+				args = append(slices.Clone(tc.args), "config", "check", path)
+			}
+			cmd := exec.Command(hostBin(), args...)
+			cmd.Env = append(withoutEnv("LSIE_PLUGINS", "LSIE_PLUGINS_LOCK"), tc.env...)
+			b, err := cmd.CombinedOutput()
+			out, code := string(b), 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\n%s", code, tc.code, out)
+			}
+			for _, re := range tc.want {
+				if !re.MatchString(out) {
+					t.Errorf("output does not match %s:\n%s", re, out)
+				}
+			}
+			for _, s := range tc.absent {
+				if strings.Contains(out, s) {
+					t.Errorf("output has %q:\n%s", s, out)
+				}
+			}
+		})
+	}
+}
+
+// withoutEnv is the environment less the named variables.
+func withoutEnv(names ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
