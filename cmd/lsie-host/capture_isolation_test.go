@@ -39,6 +39,18 @@ func captureWorkers(t *testing.T, h *runningHost) []int {
 	return out
 }
 
+// pluginProcesses are the host's children that are not capture processes.
+func pluginProcesses(h *runningHost) []int {
+	var out []int
+	for _, pid := range proctest.Children(h.cmd.Process.Pid) {
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && !strings.Contains(string(cmd), "capture-worker") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
 // Media that crashes GStreamer costs its own stream only: a file that
 // aborts the pipeline, a truncated MP4 and a still image are added through
 // the API while two live streams run; the host and the two streams go on

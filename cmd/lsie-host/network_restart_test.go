@@ -12,7 +12,6 @@ import (
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/store/sqlite"
 	"github.com/lsie-mlf/lsie/internal/hlstest"
-	"github.com/lsie-mlf/lsie/internal/proctest"
 	"github.com/lsie-mlf/lsie/internal/rtmptest"
 )
 
@@ -79,10 +78,10 @@ stream "cam" {
 
 	await("ok", isOK)
 	before := len(h.waitSegments(t, "cam", 3))
-	kids := proctest.Children(h.cmd.Process.Pid)
+	kids := pluginProcesses(h)
 	slices.Sort(kids)
 	if len(kids) != 2 {
-		t.Fatalf("host has %d children %v, want 2 plugins", len(kids), kids)
+		t.Fatalf("host has %d plugin processes %v, want 2", len(kids), kids)
 	}
 
 	downAt := time.Now()
@@ -117,7 +116,7 @@ stream "cam" {
 	}
 	var end model.HostHealth
 	h.get(t, "/api/v1/health", &end)
-	after := proctest.Children(h.cmd.Process.Pid)
+	after := pluginProcesses(h)
 	slices.Sort(after)
 	h.stop(t)
 

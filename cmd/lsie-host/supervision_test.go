@@ -20,6 +20,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/store/sqlite"
 	"github.com/lsie-mlf/lsie/internal/proctest"
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 // faultConfig runs two lossless test streams: "faulty" with the fault
@@ -195,11 +196,11 @@ stream "live" {
 }
 `, filepath.Join(dir, "lsie.db")))
 	h := startHost(t, cfg)
-	time.Sleep(time.Second)
-	kids := proctest.Children(h.cmd.Process.Pid)
-	if len(kids) != 2 {
-		t.Fatalf("host has %d children, want 2 plugins", len(kids))
-	}
+	var kids []int
+	testenv.Eventually(t, time.Minute, "2 plugins and the capture process", func() bool {
+		kids = proctest.Children(h.cmd.Process.Pid)
+		return len(pluginProcesses(h)) == 2 && len(kids) == 3
+	})
 	_ = h.cmd.Process.Signal(syscall.SIGKILL)
 	_ = h.cmd.Wait()
 	for _, pid := range kids {
