@@ -27,7 +27,7 @@ func (s *streamRunner) newWorker(cfg capture.Config) capturer {
 	return worker.New(worker.Config{StreamID: cfg.StreamID, Handle: s.handle, Source: cfg.Source, FPS: cfg.FPS,
 		MaxWidth: cfg.MaxWidth, Realtime: cfg.Realtime, Loop: cfg.Loop, Reconnect: cfg.Reconnect,
 		LogLevel: s.h.opts.CaptureLogLevel, LogJSON: s.h.opts.CaptureLogJSON},
-		s, worker.Options{Exe: s.h.opts.CaptureWorker, Logger: s.log})
+		s, worker.Options{Spares: s.h.spares, Logger: s.log})
 }
 
 // FrameRegion makes an unsealed memfd store for the worker's frames; it

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/lsie-mlf/lsie/host/api"
 	"github.com/lsie-mlf/lsie/host/capture"
+	"github.com/lsie-mlf/lsie/host/capture/worker"
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/graph"
 	"github.com/lsie-mlf/lsie/host/model"
@@ -82,6 +83,8 @@ type Host struct {
 	mu      sync.Mutex // guards sups and streams, which change at run time
 	sups    map[string]*plugin.Supervisor
 	plugins *plugin.Catalog // resolves (and verifies) plugin binaries
+	// spares starts capture processes, one ahead (CaptureWorker set).
+	spares *worker.Spares
 	// run is the host's private directory for plugin sockets and copies.
 	run     *plugin.RunDir
 	streams []*streamRunner
@@ -194,6 +197,9 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	}
 	h.w = newWriter(h, sp)
 	h.buildObservers()
+	if opts.CaptureWorker != "" {
+		h.spares = worker.NewSpares(opts.CaptureWorker)
+	}
 	names := make([]string, 0, len(bins))
 	for n := range bins {
 		names = append(names, n)
@@ -834,6 +840,9 @@ func (h *Host) stopStarted() error {
 	}
 	if h.run != nil {
 		errs = append(errs, h.run.Close()) // sockets of plugins killed on the way
+	}
+	if h.spares != nil {
+		h.spares.Close()
 	}
 	if h.store != nil {
 		if h.writerRunning {

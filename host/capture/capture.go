@@ -318,6 +318,10 @@ var initOnce sync.Once
 // initGst initialises GStreamer once per process.
 func initGst() { initOnce.Do(func() { gst.Init(nil) }) }
 
+// Init initialises GStreamer now (it loads its plugin registry) rather than
+// on the first New: a capture process does it while it waits for work.
+func Init() { initGst() }
+
 // Capture is one running source pipeline.
 type Capture struct {
 	cfg    Config

@@ -40,6 +40,9 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, "lsie capture worker: must be started by lsie-host:", err)
 		return 2
 	}
+	// Ready before there is work: a spare process (Spares) waits here
+	// with GStreamer's registry loaded.
+	capture.Init()
 	buf := make([]byte, 64<<10)
 	n, _, err := shm.RecvFDs(conn, buf)
 	if err != nil || n == 0 || buf[0] != msgConfig {

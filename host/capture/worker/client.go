@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,8 +48,8 @@ type Sink interface {
 
 // Options configure a worker.
 type Options struct {
-	// Exe is the binary to run with Arg (a host binary calling MaybeRun).
-	Exe    string
+	// Spares starts the capture processes (the host's one set).
+	Spares *Spares
 	Logger hclog.Logger
 	// Restart: the wait after a worker of a live source died, doubling
 	// per consecutive death up to 30 s.
@@ -140,27 +137,12 @@ func (w *Worker) Run(ctx context.Context) error {
 // runOnce runs one worker process. ended: it reported the end of Run
 // (err is that end); otherwise it died, and died says how.
 func (w *Worker) runOnce(ctx context.Context) (ended bool, died string, err error) {
-	hostEnd, childEnd, err := shm.SocketPair()
+	p, err := w.opts.Spares.take()
 	if err != nil {
-		return true, "", fmt.Errorf("stream %q: capture socket: %w", w.cfg.StreamID, err)
-	}
-	defer hostEnd.Close()
-	cmd := exec.Command(w.opts.Exe, Arg)
-	cmd.ExtraFiles = []*os.File{childEnd}
-	cmd.Env = captureEnv()
-	tail := &tailBuffer{max: 4096}
-	cmd.Stdout = os.Stderr
-	cmd.Stderr = io.MultiWriter(os.Stderr, tail)
-	// Its own process group, killed with the host (Pdeathsig): a worker
-	// never outlives its host.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		childEnd.Close()
 		return true, "", fmt.Errorf("stream %q: starting the capture process: %w", w.cfg.StreamID, err)
 	}
-	childEnd.Close()
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
+	hostEnd, cmd, exited, tail := p.conn, p.cmd, p.exited, p.tail
+	defer hostEnd.Close()
 	stop := context.AfterFunc(ctx, func() { hostEnd.Close() }) // the worker exits on EOF
 	defer stop()
 	cfg := w.cfg
@@ -194,9 +176,6 @@ func (w *Worker) runOnce(ctx context.Context) (ended bool, died string, err erro
 	return false, status, nil
 }
 
-// captureEnv is the worker's environment: the host's (GStreamer's plugin
-// paths and registry, GST_DEBUG), nothing added.
-func captureEnv() []string { return os.Environ() }
 
 // session is one worker process's protocol state, owned by its reader.
 type session struct {
