@@ -176,7 +176,6 @@ func (w *Worker) runOnce(ctx context.Context) (ended bool, died string, err erro
 	return false, status, nil
 }
 
-
 // session is one worker process's protocol state, owned by its reader.
 type session struct {
 	w    *Worker
