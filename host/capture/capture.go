@@ -332,7 +332,8 @@ type Capture struct {
 	// buffer times do not follow the pipeline clock (rtmp, hls).
 	live, unclocked bool
 	rc              Reconnect
-	password        string // the URI's, redacted from messages
+	password        string   // the URI's, redacted from messages
+	secrets         []string // the password and credential query values, masked in messages
 
 	// gp is the current pipeline: replaced on every reconnect, nil between
 	// a teardown and the next build. Streaming threads only run while it is
@@ -435,6 +436,9 @@ func New(cfg Config, h Handler) (*Capture, error) {
 		runDone:   make(chan struct{}),
 	}
 	_, c.password, _ = cfg.Source.Credentials()
+	// The password and credential query values (?token=...) never reach
+	// a log or hint through GStreamer's messages quoting the location.
+	c.secrets = cfg.Source.Secrets()
 	c.tl.period = c.period
 	if ah, ok := h.(AudioHandler); ok {
 		c.ah = ah
@@ -456,7 +460,7 @@ func New(cfg Config, h Handler) (*Capture, error) {
 		if c.pace != nil {
 			c.pace.free()
 		}
-		if c.password != "" {
+		if len(c.secrets) > 0 {
 			return nil, fmt.Errorf("stream %q: %s", cfg.StreamID, c.redact(err.Error()))
 		}
 		return nil, fmt.Errorf("stream %q: %w", cfg.StreamID, err)

@@ -3,6 +3,7 @@ package capture
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -456,4 +457,24 @@ func TestHLS(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	t.Logf("states:%s", r.describeStates())
+}
+
+// GStreamer's messages quote the location: the password and credential
+// query values in it are masked before they reach a log or a hint.
+func TestRedactMasksCredentialParams(t *testing.T) {
+	spec, err := source.Parse("rtsp://user:pa%20ss@cam.example:8554/live?token=s3cr3t&transport=tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Capture{secrets: spec.Secrets()}
+	msg := "Could not open resource for reading: rtsp://user:pa%20ss@cam.example:8554/live?token=s3cr3t (pa ss, s3cr3t)"
+	got := c.redact(msg)
+	for _, secret := range []string{"s3cr3t", "pa ss", "pa%20ss"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("%q survives in %q", secret, got)
+		}
+	}
+	if !strings.Contains(got, "token=xxxxx") || !strings.Contains(got, "cam.example") {
+		t.Errorf("too much masked: %q", got)
+	}
 }

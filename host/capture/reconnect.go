@@ -382,15 +382,14 @@ func ceilSample(d time.Duration) time.Duration {
 // redact removes the source's password from a message (GStreamer's, or an
 // error's) in its plain and URL-escaped forms.
 func (c *Capture) redact(s string) string {
-	if c.password == "" {
-		return s
-	}
-	s = strings.ReplaceAll(s, c.password, "xxxxx")
-	if esc := url.PathEscape(c.password); esc != c.password {
-		s = strings.ReplaceAll(s, esc, "xxxxx")
-	}
-	if esc := url.QueryEscape(c.password); esc != c.password {
-		s = strings.ReplaceAll(s, esc, "xxxxx")
+	for _, secret := range c.secrets {
+		s = strings.ReplaceAll(s, secret, "xxxxx")
+		if esc := url.PathEscape(secret); esc != secret {
+			s = strings.ReplaceAll(s, esc, "xxxxx")
+		}
+		if esc := url.QueryEscape(secret); esc != secret {
+			s = strings.ReplaceAll(s, esc, "xxxxx")
+		}
 	}
 	return s
 }
