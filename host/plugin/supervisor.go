@@ -125,6 +125,11 @@ func (s *Supervisor) Run(ctx context.Context) {
 		if s.hooks.Exited != nil {
 			s.hooks.Exited(p)
 		}
+		// Release what the dead process still holds here: its data-plane
+		// socket and go-plugin's client (a gRPC connection that would
+		// otherwise keep redialling a socket nobody listens on: ~3
+		// goroutines and an fd per restart).
+		_ = p.Close()
 		if s.recordCrash(status, note, tail) {
 			s.gaveUp()
 			return // error state: streams carry on without it
