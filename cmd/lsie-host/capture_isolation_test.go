@@ -26,17 +26,16 @@ func crashClip(t *testing.T, dir string) string {
 	return p
 }
 
-// captureWorkers are the host's capture processes.
-func captureWorkers(t *testing.T, h *runningHost) []int {
-	t.Helper()
-	var out []int
+// captureWorker is the capture process of stream id (its comm is
+// "cap:ID"), or 0.
+func captureWorker(h *runningHost, id string) int {
 	for _, pid := range proctest.Children(h.cmd.Process.Pid) {
-		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && strings.Contains(string(cmd), "capture-worker") {
-			out = append(out, pid)
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err == nil && strings.TrimSpace(string(comm)) == "cap:"+id {
+			return pid
 		}
 	}
-	return out
+	return 0
 }
 
 // pluginProcesses are the host's children that are not capture processes.
@@ -134,25 +133,18 @@ func TestCaptureProcessKilledIsReplaced(t *testing.T) {
 	h := startHost(t, isoConfig(t, dir, fmt.Sprintf(live, "victim"), fmt.Sprintf(live, "other")))
 	h.token = "s3cret"
 	h.waitSegments(t, "victim", 2)
-	workers := captureWorkers(t, h)
-	if len(workers) != 2 {
-		t.Fatalf("capture processes: %v, want one per stream", workers)
-	}
-	// Which stream the first belongs to is found by its counters.
-	if err := syscall.Kill(workers[0], syscall.SIGKILL); err != nil {
+	var victim int
+	testenv.Eventually(t, time.Minute, "the victim's capture process", func() bool {
+		victim = captureWorker(h, "victim")
+		return victim != 0
+	})
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	var hit, spared string
-	testenv.Eventually(t, time.Minute, "a stream to replace its capture process", func() bool {
-		hh := h.hostHealth(t)
-		for _, id := range []string{"victim", "other"} {
-			if health(hh, id).Counters["capture_restarts"] == 1 {
-				hit = id
-			}
-		}
-		return hit != ""
+	hit, spared := "victim", "other"
+	testenv.Eventually(t, time.Minute, "the victim to replace its capture process", func() bool {
+		return health(h.hostHealth(t), hit).Counters["capture_restarts"] == 1
 	})
-	spared = map[string]string{"victim": "other", "other": "victim"}[hit]
 	k0 := health(h.hostHealth(t), hit).Counters
 	hh := h.waitHostHealth(t, "the hit stream to run again", func(hh model.HostHealth) bool {
 		k := health(hh, hit).Counters
@@ -176,8 +168,8 @@ func TestCaptureProcessKilledIsReplaced(t *testing.T) {
 	if s := health(hh, spared); s.Health != model.HealthOK || s.Counters["capture_restarts"] != 0 {
 		t.Errorf("%s: %s %q restarts %d", spared, s.Health, s.Hint, s.Counters["capture_restarts"])
 	}
-	if n := len(captureWorkers(t, h)); n != 2 {
-		t.Errorf("%d capture processes after the restart", n)
+	if pid := captureWorker(h, hit); pid == 0 || pid == victim {
+		t.Errorf("the victim's capture process after the restart: %d (killed: %d)", pid, victim)
 	}
 	h.stop(t)
 }

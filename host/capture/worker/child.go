@@ -54,6 +54,10 @@ func runChild() int {
 		fmt.Fprintln(os.Stderr, "lsie capture worker: bad config:", err)
 		return 2
 	}
+	// Named after its stream in ps and /proc (comm holds 15 bytes): an
+	// operator sees which stream each capture process serves.
+	name := "cap:" + cfg.StreamID
+	_ = os.WriteFile(fmt.Sprintf("/proc/self/task/%d/comm", os.Getpid()), []byte(name[:min(len(name), 15)]), 0)
 	log := hclog.New(&hclog.LoggerOptions{Name: "lsie.capture", Level: hclog.LevelFromString(cfg.LogLevel), JSONFormat: cfg.LogJSON, Output: os.Stderr})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
