@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 )
 
 // Catalog is a plugins directory as one host uses it: which binary runs
@@ -153,13 +152,7 @@ func (c *Catalog) privateDir() (string, error) {
 		return "", fmt.Errorf("private plugin directory: %w", err)
 	}
 	// MkdirTemp makes it 0700; make sure, and that it is ours.
-	info, err := os.Lstat(dir)
-	if err == nil {
-		if st, ok := info.Sys().(*syscall.Stat_t); !info.IsDir() || info.Mode().Perm() != 0o700 || (ok && int(st.Uid) != os.Getuid()) {
-			err = fmt.Errorf("%s is not a private directory (mode %v)", dir, info.Mode())
-		}
-	}
-	if err != nil {
+	if err := checkPrivate(dir); err != nil {
 		_ = os.RemoveAll(dir)
 		return "", fmt.Errorf("private plugin directory: %w", err)
 	}
