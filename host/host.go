@@ -418,7 +418,7 @@ func (h *Host) supervisor(name string) *plugin.Supervisor {
 // startStream opens the stream on its plugins, records it and a new run
 // of it, and runs it. A plugin that refuses the stream (its attributes,
 // say) fails this stream alone, before anything about it is stored
-// (errRefused).
+// (refusedError).
 func (h *Host) startStream(ctx context.Context, s *streamRunner) error {
 	bg := context.Background()
 	started := time.Now().UTC()
