@@ -154,7 +154,10 @@ stream "cam" {
 {"id":"stim-1","kind":"stimulus","time":%q,"experiment":"greeting","arm":"warm"},
 {"id":"bad-1","kind":"stream_event","time":%q,"type":"Chat Message"}
 ]}`, past.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
-	code, body := h.postTelemetry(t, "polar", secret, events)
+	// Signed once: the replay below must be the very same request, whatever
+	// second the clock has reached by then on a loaded machine.
+	signedAt := time.Now()
+	code, body := h.postTelemetryAt(t, "polar", secret, events, signedAt)
 	if code != http.StatusUnprocessableEntity {
 		t.Fatalf("telemetry: %d %s", code, body)
 	}
@@ -180,10 +183,10 @@ stream "cam" {
 	}
 	// The same request again is a replay (409); the same batch signed
 	// anew is all duplicates, nothing new; a bad signature is 401.
-	if code, body := h.postTelemetry(t, "polar", secret, events); code != http.StatusConflict {
+	if code, body := h.postTelemetryAt(t, "polar", secret, events, signedAt); code != http.StatusConflict {
 		t.Errorf("replay: %d %s", code, body)
 	}
-	if code, body := h.postTelemetryAt(t, "polar", secret, events, time.Now().Add(2*time.Second)); code != http.StatusUnprocessableEntity || !bytes.Contains(body, []byte(`"duplicates":3`)) {
+	if code, body := h.postTelemetryAt(t, "polar", secret, events, signedAt.Add(2*time.Second)); code != http.StatusUnprocessableEntity || !bytes.Contains(body, []byte(`"duplicates":3`)) {
 		t.Errorf("resend: %d %s", code, body)
 	}
 	if code, _ := h.postTelemetry(t, "polar", "wrong-secret-wrong-secret", events); code != http.StatusUnauthorized {
