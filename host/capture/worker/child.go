@@ -232,7 +232,10 @@ func (w *child) newRegion(f *capture.Frame) bool {
 	}
 }
 
-func (w *child) Progress(t time.Duration) { w.send(i64Msg(msgProgress, int64(t))) }
+func (w *child) Progress(t time.Duration) {
+	w.anchor() // before any time the host must place on the stream's line
+	w.send(i64Msg(msgProgress, int64(t)))
+}
 
 func (w *child) Audio(c *capture.AudioChunk) {
 	w.anchor()
