@@ -127,3 +127,20 @@ func withoutEnv(names ...string) []string {
 	}
 	return env
 }
+
+// Commands that start plugins only to ask them something say nothing of
+// each start and exit unless asked (--log-level), and a plugin's own log
+// lines carry its name once.
+func TestPluginToolsAreQuiet(t *testing.T) {
+	out, code := runHost(t, "plugins", "ls", "--plugins", pluginDir())
+	if code != 0 || strings.Contains(out, "plugin process exited") || strings.Contains(out, "starting plugin") {
+		t.Errorf("plugins ls (exit %d) is noisy:\n%s", code, out)
+	}
+	out, code = runHost(t, "plugins", "ls", "--plugins", pluginDir(), "--log-level", "debug", "--log-format", "json")
+	if code != 0 || !strings.Contains(out, "plugin process exited") {
+		t.Errorf("plugins ls --log-level debug (exit %d) hides the plugin starts:\n%.2000s", code, out)
+	}
+	if strings.Contains(out, `visual.visual"`) || !strings.Contains(out, `.visual"`) {
+		t.Errorf("plugin log lines do not carry the plugin's name once:\n%.2000s", out)
+	}
+}

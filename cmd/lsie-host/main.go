@@ -243,12 +243,9 @@ func configCheck(c *cli.Context) error {
 	}
 	var checked string
 	if dir := setFlag(c, "plugins"); dir != "" {
-		log, err := newLogger(c)
+		log, err := toolLogger(c)
 		if err != nil {
 			return err
-		}
-		if !c.IsSet("log-level") {
-			log.SetLevel(hclog.Warn) // not every plugin start and exit
 		}
 		if checked, err = checkPlugins(cfg, dir, setFlag(c, "lock"), log); err != nil {
 			return err
@@ -463,8 +460,19 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func pluginsLs(c *cli.Context) error {
+// toolLogger is the logger of a command that starts plugins only to ask
+// them something (ls, inspect, lock): quiet about every plugin start and
+// exit unless --log-level asks for them.
+func toolLogger(c *cli.Context) (hclog.Logger, error) {
 	log, err := newLogger(c)
+	if err == nil && !c.IsSet("log-level") {
+		log.SetLevel(hclog.Warn)
+	}
+	return log, err
+}
+
+func pluginsLs(c *cli.Context) error {
+	log, err := toolLogger(c)
 	if err != nil {
 		return err
 	}
@@ -590,7 +598,7 @@ func pluginsInspect(c *cli.Context) error {
 	if c.Args().Len() != 1 {
 		return errors.New("plugins inspect: want exactly one plugin NAME (or NAME@VERSION), after the flags: plugins inspect --plugins DIR NAME")
 	}
-	log, err := newLogger(c)
+	log, err := toolLogger(c)
 	if err != nil {
 		return err
 	}
@@ -664,7 +672,7 @@ func pluginsInspect(c *cli.Context) error {
 // version of each plugin, or with --all every version, each started once
 // to check that it is a working plugin of the version it claims.
 func pluginsLock(c *cli.Context) error {
-	log, err := newLogger(c)
+	log, err := toolLogger(c)
 	if err != nil {
 		return err
 	}

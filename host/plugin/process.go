@@ -86,7 +86,10 @@ func Start(bin Binary, opts Options) (*Process, error) {
 		cmd.Env = append(cmd.Env, "PLUGIN_UNIX_SOCKET_DIR="+opts.RunDir.Sockets())
 	}
 	cc := pluginv1.ClientConfig(cmd)
-	cc.StartTimeout, cc.Logger, cc.Stderr, cc.SyncStderr, cc.SyncStdout = opts.StartTimeout, log, tail, rawOut, rawOut
+	// go-plugin names the plugin's own log lines after the executable
+	// itself: given our logger named after the plugin, they read
+	// lsie.plugin.NAME.NAME.
+	cc.StartTimeout, cc.Logger, cc.Stderr, cc.SyncStderr, cc.SyncStdout = opts.StartTimeout, opts.Logger, tail, rawOut, rawOut
 	client := goplugin.NewClient(cc)
 	fail := func(err error) (*Process, error) {
 		pluginv1.KillGroup(cmd)
