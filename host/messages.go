@@ -16,7 +16,7 @@ import (
 )
 
 // Bounds of topic delivery per (stream, consumer). The window keeps the
-// plugin's per-stream queue from filling (the SDK's holds 256 jobs); the
+// plugin's per-stream queue from filling (dataplane.StreamQueue); the
 // event bound (config `event_bound`, this default) is how far a slow
 // consumer may fall behind before events are recorded as text_dropped
 // instead of held: consumers never block producers.

@@ -635,8 +635,8 @@ func (s *service) workAudio(handle uint32, st *stream, j job) {
 	perr := s.guard(st, "ProcessAudio", func() { items, progress, code, err = st.proc.ProcessAudio(in) })
 	res.DoneNanos = shm.MonotonicNanos()
 	if perr != nil {
-		// No progress claimed: the host keeps the segment open for it, and
-		// counts the chunk's error.
+		// The chunk's hops are lost to the panic: progress moves past it
+		// (the chunk's end) and the host counts the chunk's error.
 		res.ProgressNs = a.PTS + res.DurationNs
 		res.Error = perr
 		return
