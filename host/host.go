@@ -839,7 +839,12 @@ func (h *Host) stopStarted() error {
 		errs = append(errs, h.plugins.Close()) // the verified copies
 	}
 	if h.run != nil {
-		errs = append(errs, h.run.Close()) // sockets of plugins killed on the way
+		// Sockets of plugins killed on the way. Not a failed exit if a
+		// plugin still starting (a restart racing the shutdown) adds one
+		// meanwhile: the next start sweeps what is left, as after a kill.
+		if err := h.run.Close(); err != nil {
+			h.log.Warn("removing the plugins' run directory; the next start removes it", "error", err)
+		}
 	}
 	if h.spares != nil {
 		h.spares.Close()
