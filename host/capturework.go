@@ -67,12 +67,10 @@ func (s *streamRunner) RegionReady(r *shm.Region) error {
 func (s *streamRunner) Written(pool *shm.Pool, slot int, gen uint64, f worker.FrameMeta) {
 	arrived := time.Now()
 	s.markStarted()
-	s.mu.Lock()
-	store := s.store
-	s.mu.Unlock()
-	desc := shm.Descriptor{Stream: s.handle, Region: store.Regions()[0], Slot: uint32(slot), Memory: shm.MemoryHost,
-		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),
-		Generation: gen, Seq: f.Seq, PTS: int64(f.PTS)}
+	// The worker writes only into the current store: the one it mapped
+	// last, a memfd store (RegionReady).
+	store := s.currentStore().(*memfdStore)
+	desc := store.descriptor(slot, gen, s.handle, f.Width, f.Height, f.Stride, f.Seq, f.PTS)
 	s.frames.Add(1)
 	s.asm.Frame(f.PTS)
 	s.publish(store, pool, slot, desc, arrived)

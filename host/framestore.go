@@ -2,6 +2,7 @@ package host
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/lsie-mlf/lsie/host/capture"
 	"github.com/lsie-mlf/lsie/host/plugin"
@@ -64,9 +65,15 @@ func (m *memfdStore) Write(slot int, f *capture.Frame, stream uint32) (shm.Descr
 	dst := m.r.BeginWrite(slot)
 	copy(dst[:size], f.Data)
 	gen := m.r.EndWrite(slot, stream, f.Seq, int64(f.PTS), size)
+	return m.descriptor(slot, gen, stream, f.Width, f.Height, f.Stride, f.Seq, f.PTS), nil
+}
+
+// descriptor describes an RGB24 frame written into slot at generation gen
+// (by Write, or by a capture process: streamRunner.Written).
+func (m *memfdStore) descriptor(slot int, gen uint64, stream uint32, width, height, stride int, seq uint64, pts time.Duration) shm.Descriptor {
 	return shm.Descriptor{Stream: stream, Region: m.r.ID(), Slot: uint32(slot), Memory: shm.MemoryHost,
-		Format: shm.FormatRGB24, Width: uint32(f.Width), Height: uint32(f.Height), Stride: uint32(f.Stride),
-		Generation: gen, Seq: f.Seq, PTS: int64(f.PTS)}, nil
+		Format: shm.FormatRGB24, Width: uint32(width), Height: uint32(height), Stride: uint32(stride),
+		Generation: gen, Seq: seq, PTS: int64(pts)}
 }
 
 func (m *memfdStore) Announce(p *plugin.Process, _ int) error { return p.SendRegion(m.r) }

@@ -28,15 +28,7 @@ func crashClip(t *testing.T, dir string) string {
 
 // captureWorker is the capture process of stream id (its comm is
 // "cap:ID"), or 0.
-func captureWorker(h *runningHost, id string) int {
-	for _, pid := range proctest.Children(h.cmd.Process.Pid) {
-		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err == nil && strings.TrimSpace(string(comm)) == "cap:"+id {
-			return pid
-		}
-	}
-	return 0
-}
+func captureWorker(h *runningHost, id string) int { return childNamed(h, "cap:"+id) }
 
 // pluginProcesses are the host's children that are not capture processes.
 func pluginProcesses(h *runningHost) []int {

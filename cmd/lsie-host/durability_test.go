@@ -412,13 +412,21 @@ func TestAPIStreamsAreDesiredState(t *testing.T) {
 // pluginPID finds the process of plugin name among the host's children.
 func pluginPID(t *testing.T, h *runningHost, name string) int {
 	t.Helper()
+	pid := childNamed(h, name)
+	if pid == 0 {
+		t.Fatalf("no %s process under the host", name)
+	}
+	return pid
+}
+
+// childNamed is the host's child process whose comm is name, or 0.
+func childNamed(h *runningHost, name string) int {
 	for _, pid := range proctest.Children(h.cmd.Process.Pid) {
 		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 		if err == nil && strings.TrimSpace(string(comm)) == name {
 			return pid
 		}
 	}
-	t.Fatalf("no %s process under the host", name)
 	return 0
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 
 	"github.com/lsie-mlf/lsie/shm"
 	"golang.org/x/sys/unix"
@@ -43,13 +42,38 @@ type outbox struct {
 	busy   bool
 	err    error // set once: nothing more is queued or written
 	notify chan struct{}
-	raw    syscall.RawConn // nil: always queue
+	// sock is the socket's fd for the direct send (-1: always queue). It
+	// is used only under mu and before err is set; the owner sets err
+	// (close) before it closes the socket, so the number is never reused
+	// under us.
+	sock int
 }
 
-func newOutbox(raw syscall.RawConn) *outbox { return &outbox{notify: make(chan struct{}, 1), raw: raw} }
+func newOutbox(sock int) *outbox { return &outbox{notify: make(chan struct{}, 1), sock: sock} }
 
 // put queues b (which must not change afterwards) and returns at once.
-func (o *outbox) put(b []byte) error { return o.push(packet{b: b, fd: -1}) }
+func (o *outbox) put(b []byte) error {
+	o.mu.Lock()
+	if sent, err := o.sendNowLocked(b, -1); sent || err != nil {
+		o.mu.Unlock()
+		return err
+	}
+	o.queueLocked(packet{b: b, fd: -1})
+	return nil
+}
+
+// putCopy is put for a caller's scratch bytes (a descriptor on its stack):
+// sent at once they cost no allocation; only a packet that must wait is
+// copied.
+func (o *outbox) putCopy(b []byte) error {
+	o.mu.Lock()
+	if sent, err := o.sendNowLocked(b, -1); sent || err != nil {
+		o.mu.Unlock()
+		return err
+	}
+	o.queueLocked(packet{b: append([]byte(nil), b...), fd: -1})
+	return nil
+}
 
 // putFD queues b with a duplicate of fd: the caller may close its own at
 // once, and the region behind it stays alive until the plugin has it.
@@ -58,36 +82,46 @@ func (o *outbox) putFD(b []byte, fd int) error {
 	if err != nil {
 		return fmt.Errorf("duplicating fd %d for the plugin: %w", fd, err)
 	}
-	if err := o.push(packet{b: b, fd: dup}); err != nil {
-		_ = unix.Close(dup)
+	o.mu.Lock()
+	sent, err := o.sendNowLocked(b, dup)
+	if sent || err != nil {
+		o.mu.Unlock()
+		_ = unix.Close(dup) // the kernel holds its own copy in the message
 		return err
 	}
+	o.queueLocked(packet{b: b, fd: dup})
 	return nil
 }
 
-func (o *outbox) push(k packet) error {
-	o.mu.Lock()
+// sendNowLocked refuses a packet the outbox cannot take (closed, full), and
+// sends it at once when nothing waits and the socket takes it; sent false
+// with no error: queue it (mu held).
+func (o *outbox) sendNowLocked(b []byte, fd int) (sent bool, err error) {
 	switch {
 	case o.err != nil:
-		o.mu.Unlock()
-		return o.err
-	case o.bytes+len(k.b) > maxOutboxBytes:
-		o.mu.Unlock()
-		return errOutboxFull
-	case len(o.q) == 0 && !o.busy && o.raw != nil:
-		sent, err := o.trySend(k)
-		if err != nil {
-			o.err = fmt.Errorf("data plane: %w", err)
-		}
-		if sent || err != nil {
-			err = o.err
-			o.mu.Unlock()
-			if k.fd >= 0 {
-				_ = unix.Close(k.fd)
-			}
-			return err
-		}
+		return false, o.err
+	case o.bytes+len(b) > maxOutboxBytes:
+		return false, errOutboxFull
+	case len(o.q) > 0 || o.busy || o.sock < 0:
+		return false, nil
 	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	_, err = unix.SendmsgN(o.sock, b, oob, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+	switch {
+	case err == unix.EAGAIN:
+		return false, nil
+	case err != nil:
+		o.err = fmt.Errorf("data plane: %w", err)
+		return false, o.err
+	}
+	return true, nil
+}
+
+// queueLocked queues k for the writer and releases mu.
+func (o *outbox) queueLocked(k packet) {
 	o.q = append(o.q, k)
 	o.bytes += len(k.b)
 	o.mu.Unlock()
@@ -95,28 +129,6 @@ func (o *outbox) push(k packet) error {
 	case o.notify <- struct{}{}:
 	default:
 	}
-	return nil
-}
-
-// trySend writes k if the socket takes it now (mu held): sent false with
-// no error means it would block.
-func (o *outbox) trySend(k packet) (sent bool, err error) {
-	var oob []byte
-	if k.fd >= 0 {
-		oob = unix.UnixRights(k.fd)
-	}
-	cerr := o.raw.Control(func(fd uintptr) {
-		_, err = unix.SendmsgN(int(fd), k.b, oob, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-	})
-	switch {
-	case cerr != nil:
-		return false, cerr
-	case err == unix.EAGAIN:
-		return false, nil
-	case err != nil:
-		return false, err
-	}
-	return true, nil
 }
 
 // take waits for packets and moves them into buf; false once closed.

@@ -24,12 +24,16 @@ func outboxPair(t *testing.T) (*Process, *shmConn) {
 		t.Fatal(err)
 	}
 	sc, err := host.SyscallConn()
+	sock := -1
+	if err == nil {
+		err = sc.Control(func(fd uintptr) { sock = int(fd) })
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Process{data: host, out: newOutbox(sc), exited: make(chan struct{}), log: hclog.NewNullLogger()}
+	p := &Process{data: host, out: newOutbox(sock), exited: make(chan struct{}), log: hclog.NewNullLogger()}
 	go p.writeLoop()
-	t.Cleanup(func() { p.markExited(nil); host.Close(); peer.Close() })
+	t.Cleanup(func() { p.markExited(nil); host.Close(); peer.Close() }) // markExited closes the outbox first
 	return p, &shmConn{peer}
 }
 

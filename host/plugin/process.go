@@ -119,12 +119,16 @@ func Start(bin Binary, opts Options) (*Process, error) {
 		return fail(err)
 	}
 	sc, err := hostEnd.SyscallConn()
+	sock := -1
+	if err == nil {
+		err = sc.Control(func(fd uintptr) { sock = int(fd) })
+	}
 	if err != nil {
 		return fail(err)
 	}
 	p := &Process{bin: bin, manifest: m, client: client, cmd: cmd, rpc: rpc, data: hostEnd, log: log, tail: tail, raw: rawOut,
 		handlers: map[uint32]ResultHandler{}, publish: map[uint32]PublishHandler{}, exited: make(chan struct{}),
-		out: newOutbox(sc)}
+		out: newOutbox(sock)}
 	go p.readLoop()
 	go p.writeLoop()
 	return p, nil
@@ -168,9 +172,9 @@ func (p *Process) SendCUDARegion(info *cuda.RegionInfo, headerFd int) error {
 
 // DropRegion tells the plugin to unmap a region.
 func (p *Process) DropRegion(id uint32) error {
-	b := make([]byte, dataplane.DropRegionSize)
-	dataplane.PutDropRegion(b, id)
-	return p.out.put(b)
+	var b [dataplane.DropRegionSize]byte
+	dataplane.PutDropRegion(b[:], id)
+	return p.out.putCopy(b[:])
 }
 
 // OpenStream opens a stream on the plugin; results for handle go to h, and
@@ -228,12 +232,12 @@ func (p *Process) CloseStream(ctx context.Context, handle uint32) error {
 // SendFrame writes one descriptor, stamping its send time unless the
 // caller already did.
 func (p *Process) SendFrame(d *shm.Descriptor) error {
-	b := make([]byte, dataplane.FrameSize)
+	var b [dataplane.FrameSize]byte
 	if d.SentNanos == 0 {
 		d.SentNanos = shm.MonotonicNanos()
 	}
-	dataplane.PutFrame(b, d)
-	return p.out.put(b)
+	dataplane.PutFrame(b[:], d)
+	return p.out.putCopy(b[:])
 }
 
 // SendMessage delivers one topic message to a consumer of stream handle;
@@ -318,6 +322,7 @@ func (p *Process) markExited(err error) {
 func (p *Process) Close() error {
 	p.client.Kill()
 	pluginv1.KillGroup(p.cmd) // leftovers of a plugin that forked
+	p.out.close(errExited)    // before the socket closes: its fd number may be reused
 	err := p.data.Close()
 	<-p.exited
 	if errors.Is(err, net.ErrClosed) {

@@ -102,37 +102,33 @@ func (a *Assembler) AudioDropped(plugin string, first, n int64, rate int) {
 
 // NoAudio marks plugin as unable to work on this stream: it needs audio and
 // the stream has none. Every segment, open or future, says so.
-func (a *Assembler) NoAudio(plugin string) {
-	a.mu.Lock()
-	defer func() { a.unlockAndEmit(a.closeReadyLocked()) }()
-	if a.noAudio == nil {
-		a.noAudio = map[string]bool{}
-	}
-	a.noAudio[plugin] = true
-	if _, ok := a.audioProgress[plugin]; ok {
-		a.audioProgress[plugin] = math.MaxInt64 // nothing to wait for
-	}
-	for _, s := range a.segs {
-		if p := s.plugins[plugin]; p != nil {
-			p.seg.Status = model.PluginNoAudio
-		}
-	}
-}
+func (a *Assembler) NoAudio(plugin string) { a.trackMissing(plugin, model.PluginNoAudio) }
 
 // NoVideo marks plugin as getting no frames on this stream: it takes video
 // and the source has none (an audio-only source). Every segment, open or
 // future, says so; the plugin holds none open, as it is assigned no frame,
 // so segments close on capture's (audio) progress and the other plugins.
-func (a *Assembler) NoVideo(plugin string) {
+func (a *Assembler) NoVideo(plugin string) { a.trackMissing(plugin, model.PluginNoVideo) }
+
+// trackMissing records that plugin's input track is missing (status
+// no_audio or no_video) on every segment, open or future; the first
+// recorded stands. The plugin holds no segment open for audio any more.
+func (a *Assembler) trackMissing(plugin, status string) {
 	a.mu.Lock()
 	defer func() { a.unlockAndEmit(a.closeReadyLocked()) }()
-	if a.noVideo == nil {
-		a.noVideo = map[string]bool{}
+	if a.missing[plugin] != "" {
+		return
 	}
-	a.noVideo[plugin] = true
+	if a.missing == nil {
+		a.missing = map[string]string{}
+	}
+	a.missing[plugin] = status
+	if _, ok := a.audioProgress[plugin]; ok && status == model.PluginNoAudio {
+		a.audioProgress[plugin] = math.MaxInt64 // nothing to wait for
+	}
 	for _, s := range a.segs {
 		if p := s.plugins[plugin]; p != nil && p.seg.Status == "" {
-			p.seg.Status = model.PluginNoVideo
+			p.seg.Status = status
 		}
 	}
 }

@@ -126,8 +126,9 @@ type Assembler struct {
 	progress time.Duration
 	finished bool
 	counters Counters
-	noAudio  map[string]bool
-	noVideo  map[string]bool
+	// missing is the status of plugins whose input track the source
+	// lacks (no_audio, no_video), by plugin.
+	missing map[string]string
 	// audioProgress is each audio plugin's reported progress.
 	audioProgress map[string]time.Duration
 	// firstReasons mark the first segment closed (FirstReason).
@@ -198,13 +199,7 @@ func (a *Assembler) get(k int64) *open {
 	if s == nil {
 		s = &open{index: k, plugins: map[string]*pluginState{}}
 		for _, p := range a.cfg.Plugins {
-			ps := &pluginState{info: p, seg: model.PluginSegment{Plugin: p.Name, Version: p.Version}}
-			switch {
-			case a.noAudio[p.Name]:
-				ps.seg.Status = model.PluginNoAudio
-			case a.noVideo[p.Name]:
-				ps.seg.Status = model.PluginNoVideo
-			}
+			ps := &pluginState{info: p, seg: model.PluginSegment{Plugin: p.Name, Version: p.Version, Status: a.missing[p.Name]}}
 			s.plugins[p.Name] = ps
 		}
 		a.segs[k] = s

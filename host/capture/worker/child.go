@@ -65,7 +65,7 @@ func runChild() int {
 	// socket closes too); a signal is an operator's, and stops it as well.
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP) // the host's terminal group signal is the host's to handle
 	w := &child{conn: conn, log: log, handle: cfg.Handle, realtime: cfg.Realtime, grants: make(chan grant, 64),
-		regions: make(chan *shm.Region, 1), ctx: ctx}
+		regions: make(chan *shm.Region, 1), ctx: ctx, scratch: make([]byte, 64, 17+2*capture.AudioChunkSamples)}
 	go w.readLoop(cancel)
 	c, err := capture.New(capture.Config{StreamID: cfg.StreamID, Source: cfg.Source, FPS: cfg.FPS, MaxWidth: cfg.MaxWidth,
 		Realtime: cfg.Realtime, Loop: cfg.Loop, Reconnect: cfg.Reconnect, Logger: log, Format: shm.FormatRGB24}, w)
@@ -98,6 +98,9 @@ type child struct {
 	regions  chan *shm.Region
 	region   *shm.Region // the current one; the capture thread's
 	anchored bool
+	// scratch holds the message being sent: capture's callbacks never
+	// overlap, and the socket copies it, so no message allocates.
+	scratch []byte
 }
 
 // readLoop takes the host's regions and grants until the socket closes.
@@ -159,7 +162,7 @@ func (w *child) anchor() {
 	}
 	if a := w.cap.WallAnchor(); !a.IsZero() {
 		w.anchored = true
-		w.send(i64Msg(msgAnchor, a.UnixNano()))
+		w.send(i64Msg(w.scratch, msgAnchor, a.UnixNano()))
 	}
 }
 
@@ -168,7 +171,7 @@ func (w *child) Frame(f *capture.Frame) {
 	size := f.Stride * f.Height
 	if w.region == nil || w.region.Spec().FrameBytes < size {
 		if !w.newRegion(f) {
-			w.send(i64Msg(msgDropped, int64(f.PTS)))
+			w.send(i64Msg(w.scratch, msgDropped, int64(f.PTS)))
 			return
 		}
 	}
@@ -180,7 +183,7 @@ func (w *child) Frame(f *capture.Frame) {
 			default:
 				// Never block a live source: the host's slots are all
 				// leased, so the frame is dropped and counted.
-				w.send(i64Msg(msgDropped, int64(f.PTS)))
+				w.send(i64Msg(w.scratch, msgDropped, int64(f.PTS)))
 				return
 			}
 		} else {
@@ -200,7 +203,7 @@ func (w *child) Frame(f *capture.Frame) {
 	copy(dst[:size], f.Data[:size])
 	gen := w.region.EndWrite(int(g.slot), w.handle, f.Seq, int64(f.PTS), size)
 	w.send(frameMsg{region: g.region, slot: g.slot, gen: gen, seq: f.Seq, pts: int64(f.PTS),
-		width: uint32(f.Width), height: uint32(f.Height), stride: uint32(f.Stride)}.encode())
+		width: uint32(f.Width), height: uint32(f.Height), stride: uint32(f.Stride)}.encode(w.scratch))
 }
 
 // newRegion asks the host for a region that fits f and maps it.
@@ -234,12 +237,13 @@ func (w *child) newRegion(f *capture.Frame) bool {
 
 func (w *child) Progress(t time.Duration) {
 	w.anchor() // before any time the host must place on the stream's line
-	w.send(i64Msg(msgProgress, int64(t)))
+	w.send(i64Msg(w.scratch, msgProgress, int64(t)))
 }
 
 func (w *child) Audio(c *capture.AudioChunk) {
 	w.anchor()
-	w.send(audioMsg(c))
+	w.scratch = audioMsg(w.scratch, c)
+	w.send(w.scratch)
 }
 
 func (w *child) AudioGap(g capture.AudioGap) {

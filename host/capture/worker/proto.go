@@ -66,8 +66,9 @@ type frameMsg struct {
 
 const frameMsgSize = 1 + 4 + 4 + 8 + 8 + 8 + 4 + 4 + 4
 
-func (f frameMsg) encode() []byte {
-	b := make([]byte, frameMsgSize)
+// encode writes the message into b (len ≥ frameMsgSize) and returns it.
+func (f frameMsg) encode(b []byte) []byte {
+	b = b[:frameMsgSize]
 	b[0] = msgFrame
 	le := binary.LittleEndian
 	le.PutUint32(b[1:], f.region)
@@ -148,8 +149,9 @@ func decodeU32(m []byte) (uint32, uint32, error) {
 	return binary.LittleEndian.Uint32(m[1:]), binary.LittleEndian.Uint32(m[5:]), nil
 }
 
-func i64Msg(t byte, v int64) []byte {
-	m := make([]byte, 9)
+// i64Msg writes a type and a value into m (len ≥ 9) and returns it.
+func i64Msg(m []byte, t byte, v int64) []byte {
+	m = m[:9]
 	m[0] = t
 	binary.LittleEndian.PutUint64(m[1:], uint64(v))
 	return m
@@ -162,9 +164,10 @@ func decodeI64(m []byte) (int64, error) {
 	return int64(binary.LittleEndian.Uint64(m[1:])), nil
 }
 
-// audioMsg carries one chunk: first sample, pts, then PCM.
-func audioMsg(c *capture.AudioChunk) []byte {
-	b := make([]byte, 17+2*c.Samples)
+// audioMsg carries one chunk: first sample, pts, then PCM; written into
+// b's storage when it has room.
+func audioMsg(b []byte, c *capture.AudioChunk) []byte {
+	b = append(b[:0], make([]byte, 17+2*c.Samples)...)
 	b[0] = msgAudio
 	binary.LittleEndian.PutUint64(b[1:], uint64(c.FirstSample))
 	binary.LittleEndian.PutUint64(b[9:], uint64(c.PTS))
