@@ -11,10 +11,14 @@ PLUGINS := $(filter-out internal,$(notdir $(wildcard plugins/*)))
 # Packages with concurrency run under the race detector; end-to-end ones
 # (real GStreamer pipelines and plugin processes) run without it, serially.
 # Every host package but capture (GStreamer pipelines) runs under -race.
-RACE_PKGS := ./shm/... ./sdk/... $(filter-out %/host/capture %/host/capture/internal/rtsptest,$(shell $(GO) list ./host/...))
+# The repository is a workspace (go.work): the host module (.), the SDK's
+# modules and the examples; ./... names the host module's packages alone.
+SDK_PKGS := ./shm/... ./shm/cuda/... ./sdk/... ./sdk/cudaframe/...
+EXAMPLE_PKGS := ./examples/minimal/... ./examples/brightness/... ./examples/gpustat/...
+RACE_PKGS := $(SDK_PKGS) $(filter-out %/host/capture %/host/capture/internal/rtsptest,$(shell $(GO) list ./host/...))
 E2E_PKGS := ./host/capture/... ./internal/... ./plugins/... ./cmd/...
 
-.PHONY: all setup build demo test lint unit e2e bench proto clean
+.PHONY: all setup build demo test lint unit e2e bench proto clean sdk-dist sdk-check tidy
 
 all: build
 
@@ -31,20 +35,32 @@ build:
 demo: setup build
 	bin/lsie-host --plugins bin/plugins --config configs/demo.hcl
 
-test: setup build lint cuda-check unit e2e
+test: setup build lint cuda-check unit e2e sdk-check
 
 lint:
 	@fmt=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$fmt" ]; then echo "gofmt needed:"; echo "$$fmt"; exit 1; fi
-	$(GO) vet ./...
-	staticcheck ./...
-	cd examples/brightness && staticcheck ./...
+	$(GO) vet ./... $(SDK_PKGS) $(EXAMPLE_PKGS)
+	staticcheck ./... $(SDK_PKGS) $(EXAMPLE_PKGS)
 
 unit:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 
 e2e:
 	$(GO) test -p 1 -count=1 -timeout 20m $(E2E_PKGS)
-	cd examples/brightness && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(GO) test -count=1 ./examples/brightness/...
+
+# The SDK's modules at sdk/VERSION in the module-proxy layout (var/goproxy),
+# with what a CPU plugin needs beside them (docs/PLUGIN_SDK.md "Depending on
+# the SDK"); sdk-check builds examples/brightness from that alone.
+sdk-dist:
+	$(GO) run ./cmd/sdk-dist -out var/goproxy
+
+sdk-check: sdk-dist
+	bash scripts/sdk-proxy-check.sh
+
+# Tidies every module of the workspace (go mod tidy ignores go.work).
+tidy:
+	bash scripts/tidy.sh
 
 bench: build
 	$(GO) run ./cmd/handoff-bench -plugin bin/examples/minimal
@@ -74,8 +90,8 @@ CUDA_ENV := CGO_CFLAGS=-I$(CURDIR)/var/cuda/include CGO_LDFLAGS=-L$(CURDIR)/var/
 .PHONY: cuda-check
 cuda-check:
 	bash scripts/fetch-cuda.sh
-	$(CUDA_ENV) $(GO) vet -tags cuda ./...
-	$(CUDA_ENV) staticcheck -tags cuda ./shm/... ./sdk/... ./host/... ./cmd/cuda-bench/ ./cmd/lsie-host/
+	$(CUDA_ENV) $(GO) vet -tags cuda ./... $(SDK_PKGS) $(EXAMPLE_PKGS)
+	$(CUDA_ENV) staticcheck -tags cuda $(SDK_PKGS) ./host/... ./cmd/cuda-bench/ ./cmd/lsie-host/
 	@mkdir -p bin/cuda
 	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/cuda-bench ./cmd/cuda-bench
 	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/lsie-host ./cmd/lsie-host
@@ -84,7 +100,7 @@ cuda-check:
 	$(CUDA_ENV) $(GO) test -tags cuda -c -o bin/cuda/host-cuda.test ./host
 	@mkdir -p bin/cuda/plugins
 	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/plugins/tensor64 ./host/testdata/tensorplugin
-	cd examples/gpustat && $(CUDA_ENV) $(GO) vet -tags cuda ./... && $(CUDA_ENV) $(GO) build -tags cuda -o ../../bin/cuda/gpustat .
+	$(CUDA_ENV) $(GO) build -tags cuda -o bin/cuda/gpustat ./examples/gpustat
 	cp bin/cuda/gpustat bin/cuda/plugins/gpustat
 	cp -P var/cuda/lib/libnvrtc.so.11.2 var/cuda/lib/libnvrtc-builtins.so.11.8 bin/cuda/
 
@@ -98,7 +114,7 @@ cuda-pack: cuda-check
 	$(CUDA_ENV) $(GO) test -tags cuda -ldflags "-s -w" -c -o var/cuda-pack/shm-cuda.test ./shm/cuda
 	$(CUDA_ENV) $(GO) test -tags cuda -ldflags "-s -w" -c -o var/cuda-pack/host-cuda.test ./host
 	$(CUDA_ENV) $(GO) build -tags cuda -ldflags "-s -w" -o var/cuda-pack/plugins/tensor64 ./host/testdata/tensorplugin
-	cd examples/gpustat && $(CUDA_ENV) $(GO) build -tags cuda -ldflags "-s -w" -o ../../var/cuda-pack/plugins/gpustat .
+	$(CUDA_ENV) $(GO) build -tags cuda -ldflags "-s -w" -o var/cuda-pack/plugins/gpustat ./examples/gpustat
 	cp -P var/cuda/lib/libnvrtc.so.11.2 var/cuda/lib/libnvrtc-builtins.so.11.8 configs/cuda.hcl var/cuda-pack/
 	tar -C var -cJf var/cuda-pack.tar.xz cuda-pack
 	@ls -l var/cuda-pack.tar.xz

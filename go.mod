@@ -9,6 +9,10 @@ require (
 	github.com/hashicorp/go-plugin v1.8.0
 	github.com/hashicorp/hcl/v2 v2.25.0
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/lsie-mlf/lsie/sdk v1.0.0
+	github.com/lsie-mlf/lsie/sdk/cudaframe v1.0.0
+	github.com/lsie-mlf/lsie/shm v1.0.0
+	github.com/lsie-mlf/lsie/shm/cuda v1.0.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0
@@ -18,10 +22,11 @@ require (
 	golang.org/x/mod v0.42.0
 	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.43.0
-	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 	modernc.org/sqlite v1.61.1
 )
+
+require google.golang.org/grpc v1.85.0 // indirect
 
 require (
 	github.com/agext/levenshtein v1.2.1 // indirect

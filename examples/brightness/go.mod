@@ -2,7 +2,7 @@ module example.com/brightness
 
 go 1.26.8
 
-require github.com/lsie-mlf/lsie v0.0.0
+require github.com/lsie-mlf/lsie/sdk v1.0.0
 
 require (
 	github.com/fatih/color v1.13.0 // indirect
@@ -10,6 +10,7 @@ require (
 	github.com/hashicorp/go-hclog v1.6.3 // indirect
 	github.com/hashicorp/go-plugin v1.8.0 // indirect
 	github.com/hashicorp/yamux v0.1.2 // indirect
+	github.com/lsie-mlf/lsie/shm v1.0.0 // indirect
 	github.com/mattn/go-colorable v0.1.12 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/oklog/run v1.1.0 // indirect
@@ -20,5 +21,3 @@ require (
 	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
-
-replace github.com/lsie-mlf/lsie => ../..

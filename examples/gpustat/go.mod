@@ -2,7 +2,13 @@ module example.com/gpustat
 
 go 1.26.8
 
-require github.com/lsie-mlf/lsie v0.0.0
+require (
+	github.com/lsie-mlf/lsie/sdk v1.0.0
+	github.com/lsie-mlf/lsie/sdk/cudaframe v1.0.0
+	github.com/lsie-mlf/lsie/shm v1.0.0
+	github.com/lsie-mlf/lsie/shm/cuda v1.0.0
+	gorgonia.org/cu v0.9.6
+)
 
 require (
 	github.com/fatih/color v1.13.0 // indirect
@@ -21,7 +27,4 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
 	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
-	gorgonia.org/cu v0.9.6 // indirect
 )
-
-replace github.com/lsie-mlf/lsie => ../..

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/lsie-mlf/lsie/sdk"
+	// Opens CUDA frames in a -tags cuda build (sdk.DeviceStream needs it).
+	_ "github.com/lsie-mlf/lsie/sdk/cudaframe"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 
 // errNoCUDA answers every CUDA region and frame in a plugin built without
 // the cuda tag: the host sent device memory this binary cannot open.
-var errNoCUDA = errors.New("plugin built without CUDA (rebuild it with -tags cuda)")
+var errNoCUDA = errors.New("plugin built without CUDA (import github.com/lsie-mlf/lsie/sdk/cudaframe and build with -tags cuda)")
 
 // DeviceView is a CUDA frame as a plugin sees it. The handles are plain
 // numbers so that this package and the public sdk stay free of cgo.
@@ -26,8 +26,10 @@ type DeviceFrame interface {
 	Done() error
 }
 
-// CUDAFrames opens the host's CUDA regions and frames; a cuda-tagged file
-// provides it through newCUDA, so the default build links no CUDA.
+// CUDAFrames opens the host's CUDA regions and frames. The module
+// github.com/lsie-mlf/lsie/sdk/cudaframe provides it (RegisterCUDA, in a
+// -tags cuda build), so that this module links no CUDA and a CPU plugin's
+// module graph never names gorgonia.org/cu.
 type CUDAFrames interface {
 	// AddRegion opens a MsgCUDARegion packet; it closes fds either way.
 	AddRegion(msg []byte, fds []int) error
@@ -38,5 +40,12 @@ type CUDAFrames interface {
 	CloseStream(handle uint32) error
 }
 
-// newCUDA is set by cuda_on.go's init in a -tags cuda build; nil otherwise.
+// newCUDA is set through RegisterCUDA; nil otherwise.
 var newCUDA func() CUDAFrames
+
+// RegisterCUDA installs the CUDA implementation; sdk/cudaframe calls it from
+// an init function, before Serve runs.
+func RegisterCUDA(f func() CUDAFrames) { newCUDA = f }
+
+// CloseFDs closes descriptors received with a packet that is not kept.
+func CloseFDs(fds []int) { closeFDs(fds) }

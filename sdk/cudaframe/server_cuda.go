@@ -1,22 +1,22 @@
 //go:build cuda
 
-package server
+package cudaframe
 
 import (
 	"errors"
 	"fmt"
 	"sync"
 
-	"github.com/lsie-mlf/lsie/sdk/cudaframe"
+	"github.com/lsie-mlf/lsie/sdk/internal/server"
 	"github.com/lsie-mlf/lsie/shm"
 	"github.com/lsie-mlf/lsie/shm/cuda"
 	"gorgonia.org/cu"
 )
 
 func init() {
-	newCUDA = func() CUDAFrames {
-		return &cudaFrames{openers: map[uint16]*cudaframe.Opener{}, streams: map[streamKey]cu.Stream{}}
-	}
+	server.RegisterCUDA(func() server.CUDAFrames {
+		return &cudaFrames{openers: map[uint16]*Opener{}, streams: map[streamKey]cu.Stream{}}
+	})
 }
 
 type streamKey struct {
@@ -30,22 +30,22 @@ type streamKey struct {
 // Done does not wait for another's kernels.
 type cudaFrames struct {
 	mu      sync.Mutex
-	openers map[uint16]*cudaframe.Opener
+	openers map[uint16]*Opener
 	streams map[streamKey]cu.Stream
 }
 
 func (c *cudaFrames) AddRegion(msg []byte, fds []int) error {
 	info, err := cuda.ParseRegion(msg)
 	if err != nil {
-		closeFDs(fds)
+		server.CloseFDs(fds)
 		return err
 	}
 	c.mu.Lock()
 	o := c.openers[info.Device]
 	if o == nil {
-		if o, err = cudaframe.NewOpener(int(info.Device)); err != nil {
+		if o, err = NewOpener(int(info.Device)); err != nil {
 			c.mu.Unlock()
-			closeFDs(fds)
+			server.CloseFDs(fds)
 			return fmt.Errorf("cuda region %d: %w", info.ID, err)
 		}
 		c.openers[info.Device] = o
@@ -53,7 +53,7 @@ func (c *cudaFrames) AddRegion(msg []byte, fds []int) error {
 	c.mu.Unlock()
 	// A region that moved to another device must not linger on the old one.
 	if err := c.dropExcept(info.ID, info.Device); err != nil {
-		closeFDs(fds)
+		server.CloseFDs(fds)
 		return err
 	}
 	return o.AddRegion(msg, fds)
@@ -75,7 +75,7 @@ func (c *cudaFrames) dropExcept(id uint32, keep uint16) error {
 	return errors.Join(errs...)
 }
 
-func (c *cudaFrames) Frame(handle uint32, d *shm.Descriptor) (DeviceFrame, error) {
+func (c *cudaFrames) Frame(handle uint32, d *shm.Descriptor) (server.DeviceFrame, error) {
 	key := streamKey{handle, d.Device}
 	c.mu.Lock()
 	o := c.openers[d.Device]
@@ -113,10 +113,10 @@ func (c *cudaFrames) CloseStream(handle uint32) error {
 	return errors.Join(errs...)
 }
 
-type deviceFrame struct{ f *cudaframe.Frame }
+type deviceFrame struct{ f *Frame }
 
-func (d deviceFrame) View() DeviceView {
-	return DeviceView{Ordinal: d.f.Device().Ordinal(), Ptr: uintptr(d.f.Ptr), Stream: cudaframe.RawStream(d.f.Stream)}
+func (d deviceFrame) View() server.DeviceView {
+	return server.DeviceView{Ordinal: d.f.Device().Ordinal(), Ptr: uintptr(d.f.Ptr), Stream: RawStream(d.f.Stream)}
 }
 
 func (d deviceFrame) Done() error { return d.f.Done() }

@@ -14,7 +14,6 @@ import (
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/shm"
-	"github.com/lsie-mlf/lsie/shm/cuda"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 )
@@ -126,12 +125,6 @@ func readResult(t *testing.T, host *net.UnixConn) (dataplane.Ack, *pluginv1.Resu
 func fdOpen(fd int) bool {
 	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 	return err == nil
-}
-
-func TestCUDARegionTypeMatchesWire(t *testing.T) {
-	if dataplane.MsgCUDARegion != cuda.MsgRegion {
-		t.Fatalf("dataplane.MsgCUDARegion %#x, shm/cuda.MsgRegion %#x", dataplane.MsgCUDARegion, cuda.MsgRegion)
-	}
 }
 
 type fakeCUDA struct {

@@ -1,0 +1,28 @@
+module github.com/lsie-mlf/lsie/sdk/cudaframe
+
+go 1.26.0
+
+require (
+	github.com/lsie-mlf/lsie/sdk v1.0.0
+	github.com/lsie-mlf/lsie/shm v1.0.0
+	github.com/lsie-mlf/lsie/shm/cuda v1.0.0
+	golang.org/x/sys v0.49.0
+	google.golang.org/protobuf v1.36.12
+	gorgonia.org/cu v0.9.6
+)
+
+require (
+	github.com/fatih/color v1.13.0 // indirect
+	github.com/golang/protobuf v1.5.4 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/hashicorp/go-hclog v1.6.3 // indirect
+	github.com/hashicorp/go-plugin v1.8.0 // indirect
+	github.com/hashicorp/yamux v0.1.2 // indirect
+	github.com/mattn/go-colorable v0.1.12 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/oklog/run v1.1.0 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	golang.org/x/net v0.61.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+	google.golang.org/grpc v1.85.0 // indirect
+)
