@@ -77,8 +77,7 @@ bench: build
 	$(GO) test -run XXX -bench FrameWrite1080p -count 3 ./host/
 
 proto:
-	cd sdk/proto/pluginv1 && protoc -I. --go_out=. --go_opt=paths=source_relative \
-	  --go-grpc_out=. --go-grpc_opt=paths=source_relative plugin.proto
+	bash scripts/proto.sh
 
 clean:
 	rm -rf bin var/lsie.db*

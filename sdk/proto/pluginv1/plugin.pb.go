@@ -195,7 +195,11 @@ type Manifest struct {
 	Outputs         []string               `protobuf:"bytes,6,rep,name=outputs,proto3" json:"outputs,omitempty"` // e.g. "visual.frame@1"
 	Fields          []*FieldSpec           `protobuf:"bytes,7,rep,name=fields,proto3" json:"fields,omitempty"`
 	// device_input is required with the input "video.rgbf32.cuda".
-	DeviceInput   *DeviceInput `protobuf:"bytes,8,opt,name=device_input,json=deviceInput,proto3" json:"device_input,omitempty"`
+	DeviceInput *DeviceInput `protobuf:"bytes,8,opt,name=device_input,json=deviceInput,proto3" json:"device_input,omitempty"`
+	// Fields 20-29: attribute schema (typed attributes). Fields 30-39: objects.
+	// labels are the object labels the plugin may report (Object.label);
+	// none: it reports no objects.
+	Labels        []string `protobuf:"bytes,30,rep,name=labels,proto3" json:"labels,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -282,6 +286,13 @@ func (x *Manifest) GetFields() []*FieldSpec {
 func (x *Manifest) GetDeviceInput() *DeviceInput {
 	if x != nil {
 		return x.DeviceInput
+	}
+	return nil
+}
+
+func (x *Manifest) GetLabels() []string {
+	if x != nil {
+		return x.Labels
 	}
 	return nil
 }
@@ -741,10 +752,12 @@ func (x *ProcessResponse) GetResult() *Result {
 
 // Item is one time-stamped set of fields, e.g. one 10 ms audio hop.
 type Item struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PtsNs         int64                  `protobuf:"varint,1,opt,name=pts_ns,json=ptsNs,proto3" json:"pts_ns,omitempty"`
-	DurationNs    int64                  `protobuf:"varint,2,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
-	Fields        map[string]float64     `protobuf:"bytes,3,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	PtsNs      int64                  `protobuf:"varint,1,opt,name=pts_ns,json=ptsNs,proto3" json:"pts_ns,omitempty"`
+	DurationNs int64                  `protobuf:"varint,2,opt,name=duration_ns,json=durationNs,proto3" json:"duration_ns,omitempty"`
+	Fields     map[string]float64     `protobuf:"bytes,3,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// objects of this span, e.g. a speaker turn; their boxes may be empty.
+	Objects       []*Object `protobuf:"bytes,20,rep,name=objects,proto3" json:"objects,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -800,6 +813,203 @@ func (x *Item) GetFields() map[string]float64 {
 	return nil
 }
 
+func (x *Item) GetObjects() []*Object {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
+// Object is one thing a plugin saw in a frame (or heard in a chunk): a box
+// in coordinates normalised to the frame (0..1, origin top left, w and h
+// the size), a label the manifest declares, a score in 0..1, a track id
+// stable within the stream (0: not tracked), numeric attributes, recognised
+// text (on-screen text, a transcript turn) and optional keypoints.
+type Object struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	X             float32                `protobuf:"fixed32,1,opt,name=x,proto3" json:"x,omitempty"`
+	Y             float32                `protobuf:"fixed32,2,opt,name=y,proto3" json:"y,omitempty"`
+	W             float32                `protobuf:"fixed32,3,opt,name=w,proto3" json:"w,omitempty"`
+	H             float32                `protobuf:"fixed32,4,opt,name=h,proto3" json:"h,omitempty"`
+	Label         string                 `protobuf:"bytes,5,opt,name=label,proto3" json:"label,omitempty"`
+	Score         float32                `protobuf:"fixed32,6,opt,name=score,proto3" json:"score,omitempty"`
+	TrackId       int64                  `protobuf:"varint,7,opt,name=track_id,json=trackId,proto3" json:"track_id,omitempty"`
+	Attributes    map[string]float64     `protobuf:"bytes,8,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Keypoints     []*Keypoint            `protobuf:"bytes,9,rep,name=keypoints,proto3" json:"keypoints,omitempty"`
+	Text          string                 `protobuf:"bytes,10,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Object) Reset() {
+	*x = Object{}
+	mi := &file_plugin_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Object) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Object) ProtoMessage() {}
+
+func (x *Object) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Object.ProtoReflect.Descriptor instead.
+func (*Object) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Object) GetX() float32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *Object) GetY() float32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *Object) GetW() float32 {
+	if x != nil {
+		return x.W
+	}
+	return 0
+}
+
+func (x *Object) GetH() float32 {
+	if x != nil {
+		return x.H
+	}
+	return 0
+}
+
+func (x *Object) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+func (x *Object) GetScore() float32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Object) GetTrackId() int64 {
+	if x != nil {
+		return x.TrackId
+	}
+	return 0
+}
+
+func (x *Object) GetAttributes() map[string]float64 {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *Object) GetKeypoints() []*Keypoint {
+	if x != nil {
+		return x.Keypoints
+	}
+	return nil
+}
+
+func (x *Object) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+// Keypoint is a named point of an object, normalised like its box.
+type Keypoint struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	X             float32                `protobuf:"fixed32,2,opt,name=x,proto3" json:"x,omitempty"`
+	Y             float32                `protobuf:"fixed32,3,opt,name=y,proto3" json:"y,omitempty"`
+	Score         float32                `protobuf:"fixed32,4,opt,name=score,proto3" json:"score,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Keypoint) Reset() {
+	*x = Keypoint{}
+	mi := &file_plugin_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Keypoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Keypoint) ProtoMessage() {}
+
+func (x *Keypoint) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Keypoint.ProtoReflect.Descriptor instead.
+func (*Keypoint) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Keypoint) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Keypoint) GetX() float32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *Keypoint) GetY() float32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
+func (x *Keypoint) GetScore() float32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
 // Result is what a plugin produced for one frame or audio chunk: typed
 // fields (a frame) or items (hops of a chunk), or an error as data.
 // Timestamps are CLOCK_MONOTONIC ns, comparable across processes.
@@ -819,15 +1029,17 @@ type Result struct {
 	// media time (audio); segments wait for it (Contract 4).
 	ProgressNs int64 `protobuf:"varint,11,opt,name=progress_ns,json=progressNs,proto3" json:"progress_ns,omitempty"`
 	// text and payload (JSON) of a message's answer: e.g. the matched intent.
-	Text          string `protobuf:"bytes,12,opt,name=text,proto3" json:"text,omitempty"`
-	Payload       []byte `protobuf:"bytes,13,opt,name=payload,proto3" json:"payload,omitempty"`
+	Text    string `protobuf:"bytes,12,opt,name=text,proto3" json:"text,omitempty"`
+	Payload []byte `protobuf:"bytes,13,opt,name=payload,proto3" json:"payload,omitempty"`
+	// objects seen in the frame, beside its fields.
+	Objects       []*Object `protobuf:"bytes,20,rep,name=objects,proto3" json:"objects,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Result) Reset() {
 	*x = Result{}
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1051,7 @@ func (x *Result) String() string {
 func (*Result) ProtoMessage() {}
 
 func (x *Result) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[12]
+	mi := &file_plugin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1064,7 @@ func (x *Result) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Result.ProtoReflect.Descriptor instead.
 func (*Result) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{12}
+	return file_plugin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Result) GetHandle() uint32 {
@@ -946,6 +1158,13 @@ func (x *Result) GetPayload() []byte {
 	return nil
 }
 
+func (x *Result) GetObjects() []*Object {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
 // Error is a failure the host records, not a string to parse.
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -957,7 +1176,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1188,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[13]
+	mi := &file_plugin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,7 +1201,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{13}
+	return file_plugin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Error) GetCode() string {
@@ -1007,7 +1226,7 @@ type HealthRequest struct {
 
 func (x *HealthRequest) Reset() {
 	*x = HealthRequest{}
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1238,7 @@ func (x *HealthRequest) String() string {
 func (*HealthRequest) ProtoMessage() {}
 
 func (x *HealthRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[14]
+	mi := &file_plugin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1251,7 @@ func (x *HealthRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthRequest.ProtoReflect.Descriptor instead.
 func (*HealthRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{14}
+	return file_plugin_proto_rawDescGZIP(), []int{16}
 }
 
 type HealthResponse struct {
@@ -1046,7 +1265,7 @@ type HealthResponse struct {
 
 func (x *HealthResponse) Reset() {
 	*x = HealthResponse{}
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1277,7 @@ func (x *HealthResponse) String() string {
 func (*HealthResponse) ProtoMessage() {}
 
 func (x *HealthResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[15]
+	mi := &file_plugin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1290,7 @@ func (x *HealthResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthResponse.ProtoReflect.Descriptor instead.
 func (*HealthResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{15}
+	return file_plugin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HealthResponse) GetStatus() string {
@@ -1115,7 +1334,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1346,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[16]
+	mi := &file_plugin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1359,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{16}
+	return file_plugin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Message) GetTopic() string {
@@ -1203,7 +1422,7 @@ type CommandRequest struct {
 
 func (x *CommandRequest) Reset() {
 	*x = CommandRequest{}
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1434,7 @@ func (x *CommandRequest) String() string {
 func (*CommandRequest) ProtoMessage() {}
 
 func (x *CommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[17]
+	mi := &file_plugin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1447,7 @@ func (x *CommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandRequest.ProtoReflect.Descriptor instead.
 func (*CommandRequest) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{17}
+	return file_plugin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CommandRequest) GetHandle() uint32 {
@@ -1262,7 +1481,7 @@ type CommandResponse struct {
 
 func (x *CommandResponse) Reset() {
 	*x = CommandResponse{}
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1493,7 @@ func (x *CommandResponse) String() string {
 func (*CommandResponse) ProtoMessage() {}
 
 func (x *CommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_proto_msgTypes[18]
+	mi := &file_plugin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1506,7 @@ func (x *CommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResponse.ProtoReflect.Descriptor instead.
 func (*CommandResponse) Descriptor() ([]byte, []int) {
-	return file_plugin_proto_rawDescGZIP(), []int{18}
+	return file_plugin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CommandResponse) GetResult() []byte {
@@ -1314,7 +1533,7 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
 	"\x04unit\x18\x03 \x01(\tR\x04unit\x12 \n" +
-	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xaa\x02\n" +
+	"\vdescription\x18\x04 \x01(\tR\vdescription\"\xc2\x02\n" +
 	"\bManifest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12)\n" +
@@ -1323,7 +1542,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\x06inputs\x18\x05 \x03(\tR\x06inputs\x12\x18\n" +
 	"\aoutputs\x18\x06 \x03(\tR\aoutputs\x121\n" +
 	"\x06fields\x18\a \x03(\v2\x19.lsie.plugin.v1.FieldSpecR\x06fields\x12>\n" +
-	"\fdevice_input\x18\b \x01(\v2\x1b.lsie.plugin.v1.DeviceInputR\vdeviceInput\"a\n" +
+	"\fdevice_input\x18\b \x01(\v2\x1b.lsie.plugin.v1.DeviceInputR\vdeviceInput\x12\x16\n" +
+	"\x06labels\x18\x1e \x03(\tR\x06labels\"a\n" +
 	"\vDeviceInput\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\rR\x05width\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\rR\x06height\x12\x12\n" +
@@ -1357,15 +1577,38 @@ const file_plugin_proto_rawDesc = "" +
 	"\x0eProcessRequest\x12+\n" +
 	"\x05frame\x18\x01 \x01(\v2\x15.lsie.plugin.v1.FrameR\x05frame\"A\n" +
 	"\x0fProcessResponse\x12.\n" +
-	"\x06result\x18\x01 \x01(\v2\x16.lsie.plugin.v1.ResultR\x06result\"\xb3\x01\n" +
+	"\x06result\x18\x01 \x01(\v2\x16.lsie.plugin.v1.ResultR\x06result\"\xe5\x01\n" +
 	"\x04Item\x12\x15\n" +
 	"\x06pts_ns\x18\x01 \x01(\x03R\x05ptsNs\x12\x1f\n" +
 	"\vduration_ns\x18\x02 \x01(\x03R\n" +
 	"durationNs\x128\n" +
-	"\x06fields\x18\x03 \x03(\v2 .lsie.plugin.v1.Item.FieldsEntryR\x06fields\x1a9\n" +
+	"\x06fields\x18\x03 \x03(\v2 .lsie.plugin.v1.Item.FieldsEntryR\x06fields\x120\n" +
+	"\aobjects\x18\x14 \x03(\v2\x16.lsie.plugin.v1.ObjectR\aobjects\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xfc\x03\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xda\x02\n" +
+	"\x06Object\x12\f\n" +
+	"\x01x\x18\x01 \x01(\x02R\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\x02R\x01y\x12\f\n" +
+	"\x01w\x18\x03 \x01(\x02R\x01w\x12\f\n" +
+	"\x01h\x18\x04 \x01(\x02R\x01h\x12\x14\n" +
+	"\x05label\x18\x05 \x01(\tR\x05label\x12\x14\n" +
+	"\x05score\x18\x06 \x01(\x02R\x05score\x12\x19\n" +
+	"\btrack_id\x18\a \x01(\x03R\atrackId\x12F\n" +
+	"\n" +
+	"attributes\x18\b \x03(\v2&.lsie.plugin.v1.Object.AttributesEntryR\n" +
+	"attributes\x126\n" +
+	"\tkeypoints\x18\t \x03(\v2\x18.lsie.plugin.v1.KeypointR\tkeypoints\x12\x12\n" +
+	"\x04text\x18\n" +
+	" \x01(\tR\x04text\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"P\n" +
+	"\bKeypoint\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\f\n" +
+	"\x01x\x18\x02 \x01(\x02R\x01x\x12\f\n" +
+	"\x01y\x18\x03 \x01(\x02R\x01y\x12\x14\n" +
+	"\x05score\x18\x04 \x01(\x02R\x05score\"\xae\x04\n" +
 	"\x06Result\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\rR\x06handle\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x15\n" +
@@ -1383,7 +1626,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\vprogress_ns\x18\v \x01(\x03R\n" +
 	"progressNs\x12\x12\n" +
 	"\x04text\x18\f \x01(\tR\x04text\x12\x18\n" +
-	"\apayload\x18\r \x01(\fR\apayload\x1a9\n" +
+	"\apayload\x18\r \x01(\fR\apayload\x120\n" +
+	"\aobjects\x18\x14 \x03(\v2\x16.lsie.plugin.v1.ObjectR\aobjects\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"5\n" +
@@ -1440,7 +1684,7 @@ func file_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_plugin_proto_goTypes = []any{
 	(Input)(0),                  // 0: lsie.plugin.v1.Input
 	(*DescribeRequest)(nil),     // 1: lsie.plugin.v1.DescribeRequest
@@ -1455,49 +1699,56 @@ var file_plugin_proto_goTypes = []any{
 	(*ProcessRequest)(nil),      // 10: lsie.plugin.v1.ProcessRequest
 	(*ProcessResponse)(nil),     // 11: lsie.plugin.v1.ProcessResponse
 	(*Item)(nil),                // 12: lsie.plugin.v1.Item
-	(*Result)(nil),              // 13: lsie.plugin.v1.Result
-	(*Error)(nil),               // 14: lsie.plugin.v1.Error
-	(*HealthRequest)(nil),       // 15: lsie.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),      // 16: lsie.plugin.v1.HealthResponse
-	(*Message)(nil),             // 17: lsie.plugin.v1.Message
-	(*CommandRequest)(nil),      // 18: lsie.plugin.v1.CommandRequest
-	(*CommandResponse)(nil),     // 19: lsie.plugin.v1.CommandResponse
-	nil,                         // 20: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	nil,                         // 21: lsie.plugin.v1.Item.FieldsEntry
-	nil,                         // 22: lsie.plugin.v1.Result.FieldsEntry
-	nil,                         // 23: lsie.plugin.v1.Message.FieldsEntry
+	(*Object)(nil),              // 13: lsie.plugin.v1.Object
+	(*Keypoint)(nil),            // 14: lsie.plugin.v1.Keypoint
+	(*Result)(nil),              // 15: lsie.plugin.v1.Result
+	(*Error)(nil),               // 16: lsie.plugin.v1.Error
+	(*HealthRequest)(nil),       // 17: lsie.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),      // 18: lsie.plugin.v1.HealthResponse
+	(*Message)(nil),             // 19: lsie.plugin.v1.Message
+	(*CommandRequest)(nil),      // 20: lsie.plugin.v1.CommandRequest
+	(*CommandResponse)(nil),     // 21: lsie.plugin.v1.CommandResponse
+	nil,                         // 22: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	nil,                         // 23: lsie.plugin.v1.Item.FieldsEntry
+	nil,                         // 24: lsie.plugin.v1.Object.AttributesEntry
+	nil,                         // 25: lsie.plugin.v1.Result.FieldsEntry
+	nil,                         // 26: lsie.plugin.v1.Message.FieldsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
 	2,  // 0: lsie.plugin.v1.Manifest.fields:type_name -> lsie.plugin.v1.FieldSpec
 	4,  // 1: lsie.plugin.v1.Manifest.device_input:type_name -> lsie.plugin.v1.DeviceInput
-	20, // 2: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	14, // 3: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
+	22, // 2: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	16, // 3: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
 	9,  // 4: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
-	13, // 5: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
-	21, // 6: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
-	22, // 7: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
-	14, // 8: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
-	0,  // 9: lsie.plugin.v1.Result.input:type_name -> lsie.plugin.v1.Input
-	12, // 10: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
-	23, // 11: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
-	14, // 12: lsie.plugin.v1.CommandResponse.error:type_name -> lsie.plugin.v1.Error
-	1,  // 13: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
-	5,  // 14: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
-	7,  // 15: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
-	10, // 16: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
-	15, // 17: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
-	18, // 18: lsie.plugin.v1.Plugin.Command:input_type -> lsie.plugin.v1.CommandRequest
-	3,  // 19: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
-	6,  // 20: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
-	8,  // 21: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
-	11, // 22: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
-	16, // 23: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
-	19, // 24: lsie.plugin.v1.Plugin.Command:output_type -> lsie.plugin.v1.CommandResponse
-	19, // [19:25] is the sub-list for method output_type
-	13, // [13:19] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 5: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
+	23, // 6: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
+	13, // 7: lsie.plugin.v1.Item.objects:type_name -> lsie.plugin.v1.Object
+	24, // 8: lsie.plugin.v1.Object.attributes:type_name -> lsie.plugin.v1.Object.AttributesEntry
+	14, // 9: lsie.plugin.v1.Object.keypoints:type_name -> lsie.plugin.v1.Keypoint
+	25, // 10: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
+	16, // 11: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
+	0,  // 12: lsie.plugin.v1.Result.input:type_name -> lsie.plugin.v1.Input
+	12, // 13: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
+	13, // 14: lsie.plugin.v1.Result.objects:type_name -> lsie.plugin.v1.Object
+	26, // 15: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
+	16, // 16: lsie.plugin.v1.CommandResponse.error:type_name -> lsie.plugin.v1.Error
+	1,  // 17: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
+	5,  // 18: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
+	7,  // 19: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
+	10, // 20: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
+	17, // 21: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
+	20, // 22: lsie.plugin.v1.Plugin.Command:input_type -> lsie.plugin.v1.CommandRequest
+	3,  // 23: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
+	6,  // 24: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
+	8,  // 25: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
+	11, // 26: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
+	18, // 27: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
+	21, // 28: lsie.plugin.v1.Plugin.Command:output_type -> lsie.plugin.v1.CommandResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1511,7 +1762,7 @@ func file_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
