@@ -47,6 +47,8 @@ type Item struct {
 	PTS      time.Duration
 	Duration time.Duration
 	Fields   Fields
+	// Objects of the span, e.g. a speaker turn (Box zero); see Object.
+	Objects []Object
 }
 
 // AudioStream is implemented by a Stream that consumes audio (its manifest

@@ -76,6 +76,10 @@ type Manifest struct {
 	// ("visual.frame@1") and messages published to other plugins.
 	Outputs []string
 	Fields  []Field
+	// Labels are the object labels the plugin may report (Object.Label);
+	// none when it reports no objects. Lower case, like field names
+	// ("person", "face", "text").
+	Labels []string
 }
 
 // StreamInfo describes a stream the host opens on the plugin.
@@ -227,7 +231,7 @@ type adapter struct{ p Plugin }
 
 func (a adapter) Manifest() server.Manifest {
 	m := a.p.Manifest()
-	out := server.Manifest{Name: m.Name, Version: m.Version, Description: m.Description, Inputs: m.Inputs, Outputs: m.Outputs}
+	out := server.Manifest{Name: m.Name, Version: m.Version, Description: m.Description, Inputs: m.Inputs, Outputs: m.Outputs, Labels: m.Labels}
 	if d := m.DeviceInput; d != nil {
 		std := d.Std
 		if std == ([3]float32{}) {
@@ -264,7 +268,10 @@ func checkImplements(s Stream, inputs []string) error {
 		switch in {
 		case TopicVideoRGB24:
 			_, ok = s.(VideoStream)
-			need = "ProcessFrame (sdk.VideoStream)"
+			if !ok {
+				_, ok = s.(ObjectStream)
+			}
+			need = "ProcessFrame (sdk.VideoStream) or ProcessFrameObjects (sdk.ObjectStream)"
 		case TopicVideoNV12CUDA, TopicVideoRGBF32CUDA:
 			_, ok = s.(DeviceStream)
 			need = "ProcessDeviceFrame (sdk.DeviceStream)"
@@ -305,7 +312,7 @@ type processor struct {
 	s  Stream
 }
 
-func (p processor) Process(f *server.Frame) (map[string]float64, string, error) {
+func (p processor) Process(f *server.Frame) (server.FrameOut, string, error) {
 	fr := &Frame{
 		StreamID: p.id, Seq: f.Seq, PTS: f.PTS, Width: f.Width, Height: f.Height,
 		Stride: f.Stride, Format: f.Format, Pixels: f.Pixels,
@@ -313,16 +320,26 @@ func (p processor) Process(f *server.Frame) (map[string]float64, string, error) 
 	if f.Device != nil {
 		ds, ok := p.s.(DeviceStream)
 		if !ok {
-			return nil, "bad_input", errors.New("this plugin does not take frames in GPU memory (sdk.DeviceStream)")
+			return server.FrameOut{}, "bad_input", errors.New("this plugin does not take frames in GPU memory (sdk.DeviceStream)")
 		}
 		fr.Device = &DeviceFrame{Ordinal: f.Device.Ordinal, Ptr: f.Device.Ptr, Stream: f.Device.Stream}
-		return fieldsOrError(ds.ProcessDeviceFrame(fr))
+		fields, code, err := fieldsOrError(ds.ProcessDeviceFrame(fr))
+		return server.FrameOut{Fields: fields}, code, err
+	}
+	if obs, ok := p.s.(ObjectStream); ok {
+		fields, objs, err := obs.ProcessFrameObjects(fr)
+		fields, code, err := fieldsOrError(fields, err)
+		if err != nil {
+			return server.FrameOut{}, code, err
+		}
+		return server.FrameOut{Fields: fields, Objects: objectsToProto(objs)}, "", nil
 	}
 	vs, ok := p.s.(VideoStream)
 	if !ok {
-		return nil, "bad_input", errors.New("this plugin does not consume frames in host memory (sdk.VideoStream)")
+		return server.FrameOut{}, "bad_input", errors.New("this plugin does not consume frames in host memory (sdk.VideoStream)")
 	}
-	return fieldsOrError(vs.ProcessFrame(fr))
+	fields, code, err := fieldsOrError(vs.ProcessFrame(fr))
+	return server.FrameOut{Fields: fields}, code, err
 }
 
 func (p processor) ProcessMessage(m *server.MessageIn) (server.AnswerOut, string, error) {
@@ -390,7 +407,7 @@ func (p processor) ProcessAudio(a *server.AudioIn) ([]server.ItemOut, time.Durat
 	}
 	out := make([]server.ItemOut, len(items))
 	for i, it := range items {
-		out[i] = server.ItemOut{PTS: it.PTS, Duration: it.Duration, Fields: it.Fields}
+		out[i] = server.ItemOut{PTS: it.PTS, Duration: it.Duration, Fields: it.Fields, Objects: objectsToProto(it.Objects)}
 	}
 	return out, progress, "", nil
 }

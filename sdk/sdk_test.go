@@ -92,17 +92,17 @@ func TestDeviceFramesGoToProcessDeviceFrame(t *testing.T) {
 		t.Errorf("plain video stream: %q %v", code, err)
 	}
 	d := &deviceToo{}
-	fields, code, err := processor{id: "cam", s: d}.Process(f)
-	if err != nil || code != "" || fields["device"] != 1 {
-		t.Fatalf("device stream: %v %q %v", fields, code, err)
+	out, code, err := processor{id: "cam", s: d}.Process(f)
+	if err != nil || code != "" || out.Fields["device"] != 1 {
+		t.Fatalf("device stream: %v %q %v", out, code, err)
 	}
 	if g := d.got; g.Pixels != nil || g.Device == nil || g.Device.Ptr != 0x7000 || g.Device.Stream != 0x42 ||
 		g.Device.Ordinal != 1 || g.Stride != 256 || g.Seq != 7 || g.StreamID != "cam" {
 		t.Errorf("frame %+v device %+v", g, g.Device)
 	}
 	// A stream of TopicVideoNV12CUDA alone needs no ProcessFrame.
-	if fields, code, err := (processor{id: "cam", s: deviceOnly{}}).Process(f); err != nil || code != "" || fields["device_only"] != 1 {
-		t.Errorf("device-only stream: %v %q %v", fields, code, err)
+	if out, code, err := (processor{id: "cam", s: deviceOnly{}}).Process(f); err != nil || code != "" || out.Fields["device_only"] != 1 {
+		t.Errorf("device-only stream: %v %q %v", out, code, err)
 	}
 	if _, code, err := (processor{id: "cam", s: deviceOnly{}}).Process(&server.Frame{Pixels: []byte{1}}); code != "bad_input" ||
 		err == nil || !strings.Contains(err.Error(), "sdk.VideoStream") {
@@ -132,5 +132,36 @@ func TestDeviceInputInManifest(t *testing.T) {
 	}
 	if m := (adapter{tensorPlugin{}}).Manifest(); m.DeviceInput != nil {
 		t.Errorf("no device input declared, manifest has %v", m.DeviceInput)
+	}
+}
+
+type detector struct{ got *Frame }
+
+func (d *detector) ProcessFrameObjects(f *Frame) (Fields, []Object, error) {
+	d.got = f
+	return Fields{"n": 1}, []Object{{Box: Box{X: 0.25, Y: 0.5, W: 0.125, H: 0.25}, Label: "person", Score: 0.75, TrackID: 3,
+		Attributes: Fields{"speed": 2}, Keypoints: []Keypoint{{Name: "nose", X: 0.3, Y: 0.55, Score: 0.5}}, Text: "hi"}}, nil
+}
+func (d *detector) Close() error { return nil }
+
+// A stream that implements only ProcessFrameObjects takes video, and its
+// objects reach the wire beside its fields, every member converted.
+func TestObjectStreamResults(t *testing.T) {
+	d := &detector{}
+	if err := checkImplements(d, []string{TopicVideoRGB24}); err != nil {
+		t.Fatalf("ObjectStream refused for %s: %v", TopicVideoRGB24, err)
+	}
+	out, code, err := processor{id: "cam", s: d}.Process(&server.Frame{Seq: 2, Width: 4, Height: 4, Stride: 12, Pixels: make([]byte, 48)})
+	if err != nil || code != "" || out.Fields["n"] != 1 || d.got == nil || d.got.Seq != 2 {
+		t.Fatalf("process: %v %q %v", out, code, err)
+	}
+	if len(out.Objects) != 1 {
+		t.Fatalf("%d objects", len(out.Objects))
+	}
+	o := out.Objects[0]
+	if o.X != 0.25 || o.Y != 0.5 || o.W != 0.125 || o.H != 0.25 || o.Label != "person" || o.Score != 0.75 || o.TrackId != 3 ||
+		o.Attributes["speed"] != 2 || o.Text != "hi" || len(o.Keypoints) != 1 || o.Keypoints[0].Name != "nose" ||
+		o.Keypoints[0].X != float32(0.3) || o.Keypoints[0].Score != 0.5 {
+		t.Fatalf("object on the wire %v", o)
 	}
 }

@@ -41,12 +41,12 @@ type recordingProc struct {
 	err    error
 }
 
-func (p *recordingProc) Process(f *Frame) (map[string]float64, string, error) {
+func (p *recordingProc) Process(f *Frame) (FrameOut, string, error) {
 	p.frames <- f
 	if p.err != nil {
-		return nil, "", p.err
+		return FrameOut{}, "", p.err
 	}
-	return map[string]float64{"x": 1}, "", nil
+	return FrameOut{Fields: map[string]float64{"x": 1}}, "", nil
 }
 func (p *recordingProc) WantsAudio() bool { return false }
 func (p *recordingProc) ProcessAudio(*AudioIn) ([]ItemOut, time.Duration, string, error) {

@@ -19,10 +19,10 @@ type panicProc struct {
 	calls, closed atomic.Int32
 }
 
-func (p *panicProc) Process(*Frame) (map[string]float64, string, error) {
+func (p *panicProc) Process(*Frame) (FrameOut, string, error) {
 	p.calls.Add(1)
 	var s []int
-	return map[string]float64{"x": float64(s[p.calls.Load()])}, "", nil // a real runtime panic: index out of range
+	return FrameOut{Fields: map[string]float64{"x": float64(s[p.calls.Load()])}}, "", nil // a real runtime panic: index out of range
 }
 
 func (p *panicProc) Close() error { p.closed.Add(1); return nil }
@@ -81,9 +81,9 @@ type blockingProc struct {
 	release chan struct{}
 }
 
-func (p *blockingProc) Process(*Frame) (map[string]float64, string, error) {
+func (p *blockingProc) Process(*Frame) (FrameOut, string, error) {
 	<-p.release
-	return map[string]float64{"x": 1}, "", nil
+	return FrameOut{Fields: map[string]float64{"x": 1}}, "", nil
 }
 
 // The socket reader never waits for a stream's queue: past

@@ -30,6 +30,7 @@ type Manifest struct {
 	Inputs, Outputs            []string
 	Fields                     []Field
 	DeviceInput                *pluginv1.DeviceInput
+	Labels                     []string
 }
 
 // Frame is a frame handed to a Processor.
@@ -57,6 +58,13 @@ type AudioIn struct {
 type ItemOut struct {
 	PTS, Duration time.Duration
 	Fields        map[string]float64
+	Objects       []*pluginv1.Object
+}
+
+// FrameOut is a frame's result: fields and the objects seen.
+type FrameOut struct {
+	Fields  map[string]float64
+	Objects []*pluginv1.Object
 }
 
 // MessageOut is a message a plugin publishes on one of its output topics.
@@ -88,8 +96,8 @@ type Publisher interface {
 
 // Processor is one stream's state in the plugin.
 type Processor interface {
-	// Process returns fields, or an error code and error.
-	Process(f *Frame) (map[string]float64, string, error)
+	// Process returns fields and objects, or an error code and error.
+	Process(f *Frame) (FrameOut, string, error)
 	// WantsAudio says whether ProcessAudio is implemented.
 	WantsAudio() bool
 	// ProcessAudio also returns the plugin's progress: every item before it
@@ -225,7 +233,8 @@ func newService(impl Impl, conn *net.UnixConn, log hclog.Logger) *service {
 func (s *service) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.Manifest, error) {
 	m := s.impl.Manifest()
 	out := &pluginv1.Manifest{Name: m.Name, Version: m.Version, Description: m.Description,
-		ProtocolVersion: pluginv1.ProtocolVersion, Inputs: m.Inputs, Outputs: m.Outputs, DeviceInput: m.DeviceInput}
+		ProtocolVersion: pluginv1.ProtocolVersion, Inputs: m.Inputs, Outputs: m.Outputs, DeviceInput: m.DeviceInput,
+		Labels: m.Labels}
 	for _, f := range m.Fields {
 		out.Fields = append(out.Fields, &pluginv1.FieldSpec{Name: f.Name, Type: "float64", Unit: f.Unit, Description: f.Description})
 	}
@@ -342,10 +351,10 @@ func (s *service) fillResult(res *pluginv1.Result, st *stream, f *Frame) {
 		res.DoneNanos, res.Error = shm.MonotonicNanos(), &pluginv1.Error{Code: CodeStreamFailed, Message: why}
 		return
 	}
-	var fields map[string]float64
+	var out FrameOut
 	var code string
 	var err error
-	perr := s.guard(st, "ProcessFrame", func() { fields, code, err = st.proc.Process(f) })
+	perr := s.guard(st, "ProcessFrame", func() { out, code, err = st.proc.Process(f) })
 	res.DoneNanos = shm.MonotonicNanos()
 	if perr != nil {
 		res.Error = perr
@@ -358,7 +367,7 @@ func (s *service) fillResult(res *pluginv1.Result, st *stream, f *Frame) {
 		res.Error = &pluginv1.Error{Code: code, Message: err.Error()}
 		return
 	}
-	res.Fields = fields
+	res.Fields, res.Objects = out.Fields, out.Objects
 }
 
 // readLoop receives regions and descriptors until the host closes the
@@ -657,7 +666,7 @@ func (s *service) workAudio(handle uint32, st *stream, j job) {
 		return
 	}
 	for _, it := range items {
-		res.Items = append(res.Items, &pluginv1.Item{PtsNs: int64(it.PTS), DurationNs: int64(it.Duration), Fields: it.Fields})
+		res.Items = append(res.Items, &pluginv1.Item{PtsNs: int64(it.PTS), DurationNs: int64(it.Duration), Fields: it.Fields, Objects: it.Objects})
 	}
 }
 
