@@ -284,6 +284,8 @@ func (c *consumer) onAudioResult(res *pluginv1.Result) {
 		}
 		if msg := checkFields(item.Fields); msg != "" {
 			item.Error, item.Fields = msg, nil
+		} else if item.Objects, msg = convertObjects(c.labels, it.GetObjects()); msg != "" {
+			item.Error, item.Fields = msg, nil
 		}
 		items = append(items, item)
 	}

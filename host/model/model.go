@@ -97,6 +97,99 @@ type Item struct {
 	// plugin lagging past max_close_delay): attached to the stored segment
 	// afterwards (Store.AttachLate), not counted in its aggregates.
 	Late bool `json:"late,omitempty"`
+	// Objects the plugin reported with this item (a frame's detections, a
+	// chunk's speaker turn). The stores keep them as object rows
+	// (ObjectRecord), not inside the item: Store.Segment returns items
+	// without them, Store.Objects returns them.
+	Objects []Object `json:"objects,omitempty"`
+}
+
+// Object is one thing a plugin saw or heard (sdk.Object): a box
+// normalised to the frame (X, Y top left, W, H size, all 0..1), a label the
+// plugin's manifest declares, a score in 0..1, a track id stable within the
+// stream (0: not tracked), numeric attributes, text and keypoints.
+type Object struct {
+	Label      string             `json:"label"`
+	Score      float64            `json:"score"`
+	TrackID    int64              `json:"track_id,omitempty"`
+	X          float64            `json:"x"`
+	Y          float64            `json:"y"`
+	W          float64            `json:"w"`
+	H          float64            `json:"h"`
+	Attributes map[string]float64 `json:"attributes,omitempty"`
+	Keypoints  []Keypoint         `json:"keypoints,omitempty"`
+	Text       string             `json:"text,omitempty"`
+}
+
+// Keypoint is a named point of an object, normalised like its box.
+type Keypoint struct {
+	Name  string  `json:"name"`
+	X     float64 `json:"x"`
+	Y     float64 `json:"y"`
+	Score float64 `json:"score,omitempty"`
+}
+
+// ObjectRecord is a stored object: where and when it was seen, and by
+// which plugin. Wall is the segment's WallStart plus the item's offset from
+// MediaStart, so objects can be asked for by wall-clock time.
+type ObjectRecord struct {
+	StreamID string        `json:"stream_id"`
+	RunID    string        `json:"run_id"`
+	Index    int64         `json:"segment_index"`
+	Plugin   string        `json:"plugin"`
+	PTS      time.Duration `json:"pts_ns"`
+	Duration time.Duration `json:"duration_ns,omitempty"`
+	Wall     time.Time     `json:"time"`
+	Late     bool          `json:"late,omitempty"`
+	Object
+}
+
+// ObjectQuery selects stored objects of one stream. Zero members match
+// everything; From/To bound Wall (From <= Wall < To). Index, when not
+// nil, keeps one segment (of RunID, or with RunID "" the run of that index
+// stored last). Limit <= 0 means no limit; the order is Wall, then as
+// stored.
+type ObjectQuery struct {
+	StreamID string
+	Label    string
+	Plugin   string
+	TrackID  int64
+	From, To time.Time
+	Index    *int64
+	RunID    string
+	Limit    int
+}
+
+// ObjectStats summarise one plugin's objects over a segment.
+type ObjectStats struct {
+	// Labels by label: how many were reported and how.
+	Labels map[string]LabelStats `json:"labels"`
+	// Tracks lists every tracked object seen in the segment (TrackID != 0),
+	// ordered by label, then track id.
+	Tracks []TrackStats `json:"tracks,omitempty"`
+}
+
+// LabelStats summarise one label's objects over a segment.
+type LabelStats struct {
+	// Detections counts objects; Items the frames (or chunks) with at
+	// least one; MaxSimultaneous the most in one frame.
+	Detections      int `json:"detections"`
+	Items           int `json:"items"`
+	MaxSimultaneous int `json:"max_simultaneous"`
+	// Tracks counts distinct track ids (0 not counted).
+	Tracks    int     `json:"tracks"`
+	MeanScore float64 `json:"mean_score"`
+}
+
+// TrackStats is one track within a segment: first and last sighting (media
+// time) and the dwell between them, in seconds.
+type TrackStats struct {
+	TrackID    int64         `json:"track_id"`
+	Label      string        `json:"label"`
+	First      time.Duration `json:"first_pts_ns"`
+	Last       time.Duration `json:"last_pts_ns"`
+	Detections int           `json:"detections"`
+	Dwell      float64       `json:"dwell_seconds"`
 }
 
 // Aggregate summarises one numeric field of one plugin over a segment: the
@@ -144,6 +237,9 @@ type PluginSegment struct {
 	LateItems  int                  `json:"late_items"`
 	Items      []Item               `json:"items,omitempty"`
 	Aggregates map[string]Aggregate `json:"aggregates"`
+	// Objects summarises the objects of the plugin's items (not late ones);
+	// nil when it reported none.
+	Objects *ObjectStats `json:"objects,omitempty"`
 }
 
 // Segment is one closed window of a stream's time line (Contract 4).

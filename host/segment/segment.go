@@ -582,6 +582,7 @@ func (a *Assembler) closeLocked(s *open, reasons ...string) model.Segment {
 		}
 		sort.SliceStable(ps.Items, func(i, j int) bool { return ps.Items[i].PTS < ps.Items[j].PTS })
 		ps.Aggregates = Aggregate(ps.Items)
+		ps.Objects = ObjectStats(ps.Items)
 		seg.Plugins[name] = ps
 	}
 	delete(a.segs, s.index)
