@@ -72,6 +72,12 @@ type Store interface {
 	// means the run of that index stored last; otherwise that run's.
 	// ErrNotFound when the stream or the segment is unknown.
 	Segment(ctx context.Context, streamID string, index int64, runID string) (*model.Segment, error)
+	// Objects lists a stream's stored objects matching q (model.ObjectQuery:
+	// label, plugin, track, wall-time range, one segment), ordered by wall
+	// time and then as stored; the objects SaveSegment and AttachLate wrote
+	// from the items' Objects. ErrNotFound when the stream, or the segment
+	// q names, is unknown.
+	Objects(ctx context.Context, q model.ObjectQuery) ([]model.ObjectRecord, error)
 	// PluginRuns lists the plugin runs recorded for a stream, oldest first;
 	// ErrNotFound when the stream is unknown.
 	PluginRuns(ctx context.Context, streamID string) ([]model.PluginRun, error)

@@ -31,9 +31,10 @@ func (d *DB) AttachLate(ctx context.Context, streamID string, index int64, runID
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
-	var segID, next int64
-	err = tx.QueryRow(ctx, `SELECT id FROM segments
-WHERE stream_id = $1 AND idx = $2 AND ($3 = '' OR run_id = $3) ORDER BY id DESC LIMIT 1`, streamID, index, runID).Scan(&segID)
+	var segID, next, mediaStart int64
+	var wallStart *int64
+	err = tx.QueryRow(ctx, `SELECT id, wall_start, media_start_ns FROM segments
+WHERE stream_id = $1 AND idx = $2 AND ($3 = '' OR run_id = $3) ORDER BY id DESC LIMIT 1`, streamID, index, runID).Scan(&segID, &wallStart, &mediaStart)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%s: %s: %w", e.Where, segmentWhere(streamID, index, runID), store.ErrNotFound)
 	}
@@ -78,6 +79,7 @@ INSERT INTO segment_items (segment_id, plugin, seq, pts_ns, duration_ns, fields,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, TRUE)`,
 			segID, plugin, next+int64(i), int64(it.PTS), int64(it.Duration), e.Fields[i], it.Error, it.Topic, it.Text, payload)
 	}
+	queueObjects(&b, segID, streamID, plugin, wallStart, mediaStart, next, e.Objects)
 	b.Queue(`UPDATE segment_plugins SET late_items = late_items + $1 WHERE segment_id = $2 AND plugin = $3`, len(items), segID, plugin)
 	br := tx.SendBatch(ctx, &b)
 	for i := range b.Len() {

@@ -220,6 +220,38 @@ CREATE TABLE segment_late_batches (
 	PRIMARY KEY (segment_id, batch)
 );
 `},
+	{version: 5, name: "objects: one row per object, per-segment object stats", sql: `
+-- A plugin's per-segment object summary (model.ObjectStats), null when it
+-- reported none.
+ALTER TABLE segment_plugins ADD COLUMN objects JSONB NOT NULL DEFAULT 'null';
+
+-- One row per object a plugin reported (model.ObjectRecord). wall_ns is the
+-- segment's wall start plus the item's offset, so objects are asked for by
+-- time; stream_id is copied from the segment for the same reason.
+CREATE TABLE segment_objects (
+	id          BIGSERIAL PRIMARY KEY,
+	segment_id  BIGINT NOT NULL,
+	plugin      TEXT NOT NULL,
+	stream_id   TEXT NOT NULL,
+	item_seq    BIGINT NOT NULL,
+	pts_ns      BIGINT NOT NULL,
+	duration_ns BIGINT NOT NULL,
+	wall_ns     BIGINT,
+	label       TEXT NOT NULL,
+	score       DOUBLE PRECISION NOT NULL,
+	track_id    BIGINT NOT NULL,
+	x DOUBLE PRECISION NOT NULL, y DOUBLE PRECISION NOT NULL,
+	w DOUBLE PRECISION NOT NULL, h DOUBLE PRECISION NOT NULL,
+	attributes  JSONB NOT NULL,
+	keypoints   JSONB NOT NULL,
+	text        TEXT NOT NULL DEFAULT '',
+	late        BOOLEAN NOT NULL DEFAULT FALSE,
+	FOREIGN KEY (segment_id, plugin) REFERENCES segment_plugins(segment_id, plugin) ON DELETE CASCADE
+);
+CREATE INDEX segment_objects_time ON segment_objects (stream_id, wall_ns);
+CREATE INDEX segment_objects_label ON segment_objects (stream_id, label, wall_ns);
+CREATE INDEX segment_objects_segment ON segment_objects (segment_id);
+`},
 }
 
 // migrate brings the schema up to the last version in list, applying every

@@ -80,7 +80,7 @@ RETURNING id`,
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, classify(err))
 	}
-	if err = insertPlugins(ctx, tx, id, plugins); err != nil {
+	if err = insertPlugins(ctx, tx, id, seg, plugins); err != nil {
 		return fmt.Errorf("%s: %w", where, classify(err))
 	}
 	// A NULL bound (zero wall time) matches nothing.
@@ -110,7 +110,7 @@ func classify(err error) error {
 
 // insertPlugins writes every plugin row and item row in one batch: one
 // round trip instead of one per row.
-func insertPlugins(ctx context.Context, tx pgx.Tx, segID int64, plugins []rowcodec.Plugin) error {
+func insertPlugins(ctx context.Context, tx pgx.Tx, segID int64, seg model.Segment, plugins []rowcodec.Plugin) error {
 	if len(plugins) == 0 {
 		return nil
 	}
@@ -122,10 +122,10 @@ func insertPlugins(ctx context.Context, tx pgx.Tx, segID int64, plugins []rowcod
 		p := e.P
 		b.Queue(`
 INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			segID, e.Name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.Aggregates,
-			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems)
+			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems, e.Objects)
 		label = append(label, fmt.Sprintf("plugin %q", e.Name))
 		for i, it := range p.Items {
 			var payload *string // NULL: no payload
@@ -139,6 +139,9 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 				segID, e.Name, i, int64(it.PTS), int64(it.Duration), e.Fields[i], it.Error, it.Topic, it.Text, payload, it.Late)
 			label = append(label, fmt.Sprintf("plugin %q: item %d", e.Name, i))
 		}
+		for i := range queueObjects(&b, segID, seg.StreamID, e.Name, rowcodec.UnixNS(seg.WallStart), int64(seg.MediaStart), 0, e.ObjectRows) {
+			label = append(label, fmt.Sprintf("plugin %q: object %d", e.Name, i))
+		}
 	}
 	br := tx.SendBatch(ctx, &b)
 	for _, l := range label {
@@ -148,6 +151,22 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		}
 	}
 	return br.Close()
+}
+
+// queueObjects queues the inserts of a plugin's object rows of one segment
+// (base: the position of the rows' first item in the plugin's list) and
+// returns how many it queued.
+func queueObjects(b *pgx.Batch, segID int64, streamID, plugin string, wallStart *int64, mediaStart, base int64, rows []rowcodec.ObjectRow) int {
+	for _, r := range rows {
+		o := r.O
+		b.Queue(`
+INSERT INTO segment_objects (segment_id, plugin, stream_id, item_seq, pts_ns, duration_ns, wall_ns, label, score, track_id,
+	x, y, w, h, attributes, keypoints, text, late)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
+			segID, plugin, streamID, base+r.ItemSeq, r.PTS, r.Duration, rowcodec.ObjectWall(wallStart, mediaStart, r.PTS),
+			o.Label, o.Score, o.TrackID, o.X, o.Y, o.W, o.H, r.Attributes, r.Keypoints, o.Text, r.Late)
+	}
+	return len(rows)
 }
 
 const segmentColumns = `id, stream_id, idx, run_id, media_start_ns, media_end_ns, wall_start, wall_end,
@@ -270,4 +289,4 @@ WHERE segment_id = $1 ORDER BY plugin, seq`, segID)
 }
 
 const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates::text,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items`
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects::text`

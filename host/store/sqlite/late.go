@@ -30,9 +30,10 @@ func (d *DB) AttachLate(ctx context.Context, streamID string, index int64, runID
 			_ = tx.Rollback()
 		}
 	}()
-	var segID, next int64
-	err = tx.QueryRowContext(ctx, `SELECT id FROM segments
-WHERE stream_id = ? AND idx = ? AND (? = '' OR run_id = ?) ORDER BY id DESC LIMIT 1`, streamID, index, runID, runID).Scan(&segID)
+	var segID, next, mediaStart int64
+	var wallStart *int64
+	err = tx.QueryRowContext(ctx, `SELECT id, wall_start, media_start_ns FROM segments
+WHERE stream_id = ? AND idx = ? AND (? = '' OR run_id = ?) ORDER BY id DESC LIMIT 1`, streamID, index, runID, runID).Scan(&segID, &wallStart, &mediaStart)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%s: %s: %w", e.Where, segmentWhere(streamID, index, runID), store.ErrNotFound)
 	}
@@ -73,6 +74,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`)
 			it.Topic, it.Text, string(it.Payload)); err != nil {
 			return fmt.Errorf("%s: item %d: %w", e.Where, i, classify(err))
 		}
+	}
+	if err = insertObjects(ctx, tx, segID, streamID, plugin, wallStart, mediaStart, next, e.Objects); err != nil {
+		return fmt.Errorf("%s: %w", e.Where, err)
 	}
 	if _, err = tx.ExecContext(ctx, `UPDATE segment_plugins SET late_items = late_items + ? WHERE segment_id = ? AND plugin = ?`,
 		len(items), segID, plugin); err != nil {

@@ -246,6 +246,37 @@ CREATE TABLE segment_late_batches (
 	PRIMARY KEY (segment_id, batch)
 ) WITHOUT ROWID;
 `},
+	{version: 7, name: "objects: one row per object, per-segment object stats", sql: `
+-- A plugin's per-segment object summary (model.ObjectStats), "null" when it
+-- reported none.
+ALTER TABLE segment_plugins ADD COLUMN objects TEXT NOT NULL DEFAULT 'null';
+
+-- One row per object a plugin reported (model.ObjectRecord). wall_ns is the
+-- segment's wall start plus the item's offset, so objects are asked for by
+-- time; stream_id is copied from the segment for the same reason.
+CREATE TABLE segment_objects (
+	id          INTEGER PRIMARY KEY,
+	segment_id  INTEGER NOT NULL,
+	plugin      TEXT NOT NULL,
+	stream_id   TEXT NOT NULL,
+	item_seq    INTEGER NOT NULL,        -- the item's position in the plugin's list
+	pts_ns      INTEGER NOT NULL,
+	duration_ns INTEGER NOT NULL,
+	wall_ns     INTEGER,                 -- unix ns; NULL when the segment has no wall time
+	label       TEXT NOT NULL,
+	score       REAL NOT NULL,
+	track_id    INTEGER NOT NULL,        -- 0: not tracked
+	x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+	attributes  TEXT NOT NULL,           -- JSON object name -> number, or null
+	keypoints   TEXT NOT NULL,           -- JSON array, or null
+	text        TEXT NOT NULL DEFAULT '',
+	late        INTEGER NOT NULL DEFAULT 0,
+	FOREIGN KEY (segment_id, plugin) REFERENCES segment_plugins(segment_id, plugin) ON DELETE CASCADE
+);
+CREATE INDEX segment_objects_time ON segment_objects (stream_id, wall_ns);
+CREATE INDEX segment_objects_label ON segment_objects (stream_id, label, wall_ns);
+CREATE INDEX segment_objects_segment ON segment_objects (segment_id);
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying

@@ -66,7 +66,7 @@ RETURNING id`,
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, classify(err))
 	}
-	if err = insertPlugins(ctx, tx, id, plugins); err != nil {
+	if err = insertPlugins(ctx, tx, id, seg, plugins); err != nil {
 		return fmt.Errorf("%s: %w", where, classify(err))
 	}
 	// A NULL bound (zero wall time) matches nothing.
@@ -96,14 +96,14 @@ func classify(err error) error {
 	return err
 }
 
-func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, plugins []rowcodec.Plugin) error {
+func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, seg model.Segment, plugins []rowcodec.Plugin) error {
 	if len(plugins) == 0 {
 		return nil
 	}
 	pst, err := tx.PrepareContext(ctx, `
 INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	for _, e := range plugins {
 		p := e.P
 		if _, err := pst.ExecContext(ctx, segID, e.Name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.Aggregates,
-			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems); err != nil {
+			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems, e.Objects); err != nil {
 			return fmt.Errorf("plugin %q: %w", e.Name, err)
 		}
 		for i, it := range p.Items {
@@ -126,6 +126,34 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 				it.Topic, it.Text, string(it.Payload), it.Late); err != nil {
 				return fmt.Errorf("plugin %q: item %d: %w", e.Name, i, err)
 			}
+		}
+		if err := insertObjects(ctx, tx, segID, seg.StreamID, e.Name, rowcodec.UnixNS(seg.WallStart), int64(seg.MediaStart), 0, e.ObjectRows); err != nil {
+			return fmt.Errorf("plugin %q: %w", e.Name, err)
+		}
+	}
+	return nil
+}
+
+// insertObjects writes a plugin's object rows of one segment; base is the
+// position of the rows' first item in the plugin's list.
+func insertObjects(ctx context.Context, tx *sql.Tx, segID int64, streamID, plugin string, wallStart *int64, mediaStart, base int64, rows []rowcodec.ObjectRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `
+INSERT INTO segment_objects (segment_id, plugin, stream_id, item_seq, pts_ns, duration_ns, wall_ns, label, score, track_id,
+	x, y, w, h, attributes, keypoints, text, late)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for i, r := range rows {
+		o := r.O
+		if _, err := st.ExecContext(ctx, segID, plugin, streamID, base+r.ItemSeq, r.PTS, r.Duration,
+			rowcodec.ObjectWall(wallStart, mediaStart, r.PTS), o.Label, o.Score, o.TrackID, o.X, o.Y, o.W, o.H,
+			r.Attributes, r.Keypoints, o.Text, r.Late); err != nil {
+			return fmt.Errorf("object %d: %w", i, classify(err))
 		}
 	}
 	return nil
@@ -251,4 +279,4 @@ WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 }
 
 const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items`
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects`

@@ -56,6 +56,7 @@ func Run(t *testing.T, be Backend) {
 		{"NotFound", testNotFound},
 		{"PluginRuns", testPluginRuns},
 		{"SegmentRoundTrip", testSegmentRoundTrip},
+		{"Objects", testObjects},
 		{"SegmentOfTwoRuns", testSegmentOfTwoRuns},
 		{"SegmentOfReplayedRun", testSegmentOfReplayedRun},
 		{"SegmentsSinceLimit", testSegmentsSinceLimit},

@@ -18,6 +18,9 @@ type Late struct {
 	Batch  string
 	Items  []model.Item
 	Fields []string // per item
+	// Objects are the items' objects; their ItemSeq counts from 0 (the
+	// store adds the position the batch starts at).
+	Objects []ObjectRow
 }
 
 // EncodeLate checks a late batch and encodes its items' JSON columns.
@@ -44,6 +47,12 @@ func encodeLate(streamID string, index int64, runID, plugin string, items []mode
 		if len(it.Payload) > 0 && !json.Valid(it.Payload) {
 			return e, fmt.Errorf("%s: item %d (pts %s): payload is not valid JSON", e.Where, i, it.PTS)
 		}
+	}
+	if e.Objects, err = encodeObjects(0, items); err != nil {
+		return e, fmt.Errorf("%s: %w", e.Where, err)
+	}
+	for i := range e.Objects {
+		e.Objects[i].Late = true
 	}
 	b, err := json.Marshal(items)
 	if err != nil {

@@ -56,6 +56,10 @@ type Plugin struct {
 	P          model.PluginSegment
 	Aggregates string
 	Fields     []string // per item
+	// Objects is P.Objects (the stats) as JSON; ObjectRows the items'
+	// objects, one row each.
+	Objects    string
+	ObjectRows []ObjectRow
 }
 
 // Segment is a segment ready to write: the context for errors, and its
@@ -112,6 +116,12 @@ func encodePlugins(plugins map[string]model.PluginSegment) ([]Plugin, error) {
 		var err error
 		if e.Aggregates, err = JSONText(p.Aggregates); err != nil {
 			return nil, fmt.Errorf("plugin %q: aggregates: %w", name, err)
+		}
+		if e.Objects, err = JSONText(p.Objects); err != nil {
+			return nil, fmt.Errorf("plugin %q: object stats: %w", name, err)
+		}
+		if e.ObjectRows, err = encodeObjects(0, p.Items); err != nil {
+			return nil, fmt.Errorf("plugin %q: %w", name, err)
 		}
 		for i, it := range p.Items {
 			if e.Fields[i], err = JSONText(it.Fields); err != nil {
@@ -196,19 +206,23 @@ func ScanSegment(sc Scanner) (int64, model.Segment, error) {
 
 // ScanPlugin reads segment_id, plugin, version, frames_analysed,
 // frames_skipped, errors, aggregates (JSON text), status, audio_seconds,
-// audio_dropped_seconds, messages, text_dropped, late_items.
+// audio_dropped_seconds, messages, text_dropped, late_items, objects (JSON
+// text).
 func ScanPlugin(sc Scanner) (int64, model.PluginSegment, error) {
 	var (
-		segID int64
-		p     model.PluginSegment
-		aggs  string
+		segID      int64
+		p          model.PluginSegment
+		aggs, objs string
 	)
 	if err := sc.Scan(&segID, &p.Plugin, &p.Version, &p.FramesAnalysed, &p.FramesSkipped, &p.Errors, &aggs,
-		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds, &p.Messages, &p.TextDropped, &p.LateItems); err != nil {
+		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds, &p.Messages, &p.TextDropped, &p.LateItems, &objs); err != nil {
 		return 0, p, err
 	}
 	if err := json.Unmarshal([]byte(aggs), &p.Aggregates); err != nil {
 		return 0, p, fmt.Errorf("plugin %q: decode aggregates: %w", p.Plugin, err)
+	}
+	if err := json.Unmarshal([]byte(objs), &p.Objects); err != nil {
+		return 0, p, fmt.Errorf("plugin %q: decode object stats: %w", p.Plugin, err)
 	}
 	return segID, p, nil
 }
