@@ -801,6 +801,15 @@ func (h *Host) Health() model.HostHealth {
 		health, hint, restarts := sup.Status()
 		ch := model.ComponentHealth{Name: sup.Binary().Name, Kind: "plugin", Health: health, Hint: hint,
 			Counters: map[string]int64{"restarts": int64(restarts)}}
+		if p := sup.Current(); p != nil {
+			// The running process's data-plane traffic: descriptors and
+			// records only, so the largest packets stay far below a frame.
+			dp := p.DataPlane()
+			ch.Counters["dataplane_sent_packets"], ch.Counters["dataplane_sent_bytes"] = dp.SentPackets, dp.SentBytes
+			ch.Counters["dataplane_max_sent_packet"] = dp.MaxSent
+			ch.Counters["dataplane_received_packets"], ch.Counters["dataplane_received_bytes"] = dp.ReceivedPackets, dp.ReceivedBytes
+			ch.Counters["dataplane_max_received_packet"] = dp.MaxReceived
+		}
 		if health != model.HealthOK {
 			worst(model.HealthError)
 		}

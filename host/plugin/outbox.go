@@ -47,6 +47,9 @@ type outbox struct {
 	// (close) before it closes the socket, so the number is never reused
 	// under us.
 	sock int
+	// stats counts the socket's traffic both ways (the reader counts what
+	// it receives here too).
+	stats dataPlaneCounters
 }
 
 func newOutbox(sock int) *outbox { return &outbox{notify: make(chan struct{}, 1), sock: sock} }
@@ -117,6 +120,7 @@ func (o *outbox) sendNowLocked(b []byte, fd int) (sent bool, err error) {
 		o.err = fmt.Errorf("data plane: %w", err)
 		return false, o.err
 	}
+	o.stats.sent(len(b))
 	return true, nil
 }
 
@@ -207,6 +211,7 @@ func (p *Process) writeLoop() {
 				p.log.Debug("data-plane write failed", "error", err)
 				return
 			}
+			p.out.stats.sent(len(k.b))
 		}
 		clear(buf)
 	}

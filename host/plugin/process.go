@@ -265,6 +265,7 @@ func (p *Process) readLoop() {
 			p.markExited(err)
 			return
 		}
+		p.out.stats.received(n)
 		if n > 0 && buf[0] == dataplane.MsgPublish {
 			p.onPublish(buf[:n])
 			continue
