@@ -275,6 +275,11 @@ func (s *Server) getSegment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
+	withObjects, err := queryInclude(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
+	}
 	seg, err := s.st.Segment(r.Context(), id, index, run)
 	if errors.Is(err, store.ErrNotFound) {
 		// Say which is missing: the stream, the segment or that run's.
@@ -292,6 +297,14 @@ func (s *Server) getSegment(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.internalError(w, r, err)
 		return
+	}
+	if withObjects {
+		// The same run's row as the segment read: a run stored later
+		// between the two reads does not mix in.
+		if seg.Objects, err = s.st.Objects(r.Context(), model.ObjectQuery{StreamID: id, Index: &index, RunID: seg.RunID}); err != nil {
+			s.internalError(w, r, err)
+			return
+		}
 	}
 	s.writeJSON(w, http.StatusOK, seg)
 }

@@ -141,7 +141,7 @@ type ObjectRecord struct {
 	Duration time.Duration `json:"duration_ns,omitempty"`
 	Wall     time.Time     `json:"time"`
 	Late     bool          `json:"late,omitempty"`
-	Object
+	Object   Object        `json:"object"`
 }
 
 // ObjectQuery selects stored objects of one stream. Zero members match
@@ -279,6 +279,10 @@ type Segment struct {
 	// Enrichment holds the results of the asynchronous jobs run on the
 	// closed segment, by kind. Only Store.Segment fills it.
 	Enrichment []Enrichment `json:"enrichment,omitempty"`
+	// Objects are the segment's objects (every plugin's, by time) when
+	// asked for: GET /api/v1/segments/{stream}/{index}?include=objects
+	// (Store.Objects); stores ignore it on save and leave it nil on reads.
+	Objects []ObjectRecord `json:"objects,omitempty"`
 }
 
 // StreamRun is one start of a stream: from its start until every segment of
