@@ -79,7 +79,7 @@ func testObjects(t *testing.T, be Backend) {
 			t.Fatalf("objects not in wall-time order: %v before %v", all[i-1].Wall, all[i].Wall)
 		}
 	}
-	if all[1].Text != "ünïcode ✓" || all[1].TrackID != 0 || all[1].Attributes != nil || all[1].Keypoints != nil {
+	if o := all[1].Object; o.Text != "ünïcode ✓" || o.TrackID != 0 || o.Attributes != nil || o.Keypoints != nil {
 		t.Fatalf("second object %#v", all[1])
 	}
 

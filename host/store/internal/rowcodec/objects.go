@@ -71,16 +71,17 @@ func ScanObject(sc Scanner) (model.ObjectRecord, error) {
 		wall       *int64
 		attrs, kps string
 	)
-	if err := sc.Scan(&r.StreamID, &r.Index, &r.RunID, &r.Plugin, &pts, &dur, &wall, &r.Label, &r.Score,
-		&r.TrackID, &r.X, &r.Y, &r.W, &r.H, &attrs, &kps, &r.Text, &r.Late); err != nil {
+	o := &r.Object
+	if err := sc.Scan(&r.StreamID, &r.Index, &r.RunID, &r.Plugin, &pts, &dur, &wall, &o.Label, &o.Score,
+		&o.TrackID, &o.X, &o.Y, &o.W, &o.H, &attrs, &kps, &o.Text, &r.Late); err != nil {
 		return r, err
 	}
 	r.PTS, r.Duration = time.Duration(pts), time.Duration(dur)
 	r.Wall = FromUnixNS(wall)
-	if err := json.Unmarshal([]byte(attrs), &r.Attributes); err != nil {
+	if err := json.Unmarshal([]byte(attrs), &o.Attributes); err != nil {
 		return r, fmt.Errorf("object of %q: decode attributes: %w", r.Plugin, err)
 	}
-	if err := json.Unmarshal([]byte(kps), &r.Keypoints); err != nil {
+	if err := json.Unmarshal([]byte(kps), &o.Keypoints); err != nil {
 		return r, fmt.Errorf("object of %q: decode keypoints: %w", r.Plugin, err)
 	}
 	return r, nil
