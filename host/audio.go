@@ -277,16 +277,12 @@ func (c *consumer) onAudioResult(res *pluginv1.Result) {
 	var items []model.Item
 	dups := 0
 	for _, it := range res.GetItems() {
-		item := model.Item{PTS: time.Duration(it.GetPtsNs()), Duration: time.Duration(it.GetDurationNs()), Fields: it.GetFields()}
+		item := model.Item{PTS: time.Duration(it.GetPtsNs()), Duration: time.Duration(it.GetDurationNs())}
 		if item.PTS < floor {
 			dups++ // produced before the restart already
 			continue
 		}
-		if msg := checkFields(item.Fields); msg != "" {
-			item.Error, item.Fields = msg, nil
-		} else if item.Objects, msg = convertObjects(c.labels, it.GetObjects()); msg != "" {
-			item.Error, item.Fields = msg, nil
-		}
+		item.Fields, item.Objects, item.Error = itemOutcome(c.checks, it)
 		items = append(items, item)
 	}
 	if dups > 0 {

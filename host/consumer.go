@@ -15,6 +15,7 @@ import (
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/sdk/topic"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 	"github.com/lsie-mlf/lsie/shm"
 )
 
@@ -33,8 +34,8 @@ type consumer struct {
 	s      *streamRunner
 	window int
 
-	// labels are the object labels the plugin's manifest declares.
-	labels []string
+	// checks are the plugin's manifest's result rules.
+	checks *validate.Results
 	// wantsVideo and wantsAudio come from the plugin's manifest inputs:
 	// video in the memory the stream's frames live in (assignVideo).
 	wantsVideo, wantsAudio bool
@@ -105,7 +106,7 @@ func newConsumer(id shm.ConsumerID, name string, proc *plugin.Process, s *stream
 		msg: messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound}}
 	c.cond = sync.NewCond(&c.mu)
 	c.slotToResult = s.h.obs.metrics.SlotToResult(s.cfg.ID, name)
-	c.labels = proc.Manifest().GetLabels()
+	c.checks = proc.Results()
 	for _, in := range proc.Manifest().GetInputs() {
 		if in == topic.AudioPCM16k {
 			c.wantsAudio = true
@@ -509,10 +510,8 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 		}
 		if e := res.GetError(); e != nil {
 			item.Error = e.GetCode() + ": " + e.GetMessage()
-		} else if msg := checkFields(item.Fields); msg != "" {
-			item.Error, item.Fields = msg, nil
-		} else if item.Objects, msg = convertObjects(c.labels, res.GetObjects()); msg != "" {
-			item.Error, item.Fields = msg, nil
+		} else {
+			item.Fields, item.Objects, item.Error = frameOutcome(c.checks, res)
 		}
 		c.mu.Lock()
 		if item.Error != "" {

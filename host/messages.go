@@ -2,8 +2,6 @@ package host
 
 import (
 	"cmp"
-	"encoding/json"
-	"errors"
 	"maps"
 	"math"
 	"slices"
@@ -102,16 +100,8 @@ func topicFamily(name string) string {
 // onPublish runs on the producer's reader goroutine when it publishes on
 // this stream: the message is checked, recorded and routed to consumers.
 func (c *consumer) onPublish(m *pluginv1.Message) {
-	t, err := topic.Parse(m.GetTopic())
-	if err == nil && (t.Host() || !slices.Contains(c.process().Manifest().GetOutputs(), m.GetTopic())) {
-		err = errNotOutput
-	}
-	if err == nil && len(m.GetPayload()) > 0 && !json.Valid(m.GetPayload()) {
-		err = errPayload
-	}
-	if err == nil && checkFields(m.GetFields()) != "" {
-		err = errFields
-	}
+	err := c.checks.Message(m)
+	t, _ := topic.Parse(m.GetTopic()) // it parses when err is nil
 	if err != nil {
 		c.mu.Lock()
 		c.msg.rejected++
@@ -214,12 +204,6 @@ func publishedItem(m *pluginv1.Message) model.Item {
 		Fields: m.GetFields(), Topic: m.GetTopic(), Text: m.GetText(), Payload: m.GetPayload()}
 }
 
-var (
-	errNotOutput = errors.New("not one of the plugin's manifest outputs")
-	errPayload   = errors.New("payload is not valid JSON")
-	errFields    = errors.New("fields must be finite numbers")
-)
-
 // deliver queues m for this consumer without ever waiting: events up to
 // eventBound (then text_dropped), partials coalesced per producer and topic.
 func (c *consumer) deliver(m *pluginv1.Message, event bool) {
@@ -304,11 +288,9 @@ func (c *consumer) onMessageResult(res *pluginv1.Result) {
 		Text: res.GetText(), Payload: res.GetPayload()}
 	if err := res.GetError(); err != nil {
 		item.Error, item.Fields, item.Text, item.Payload = err.GetCode()+": "+err.GetMessage(), nil, "", nil
-	} else if msg := checkFields(item.Fields); msg != "" {
-		item.Error, item.Fields = msg, nil
-	} else if len(item.Payload) > 0 && !json.Valid(item.Payload) {
+	} else if err := c.checks.Answer(res); err != nil {
 		// The API serves payloads as JSON: a bad one is the plugin's error.
-		item.Error, item.Fields, item.Text, item.Payload = "bad_result: answer "+errPayload.Error(), nil, "", nil
+		item.Error, item.Fields, item.Text, item.Payload = err.Error(), nil, "", nil
 	}
 	c.s.asm.MessageResult(c.name, item, e.event)
 	c.s.observe(c.name, item)

@@ -6,10 +6,13 @@ import (
 	"testing"
 
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 )
 
+// Objects reach the store through the SDK's result rules (validate.Results)
+// and are converted as they were sent.
 func TestConvertObjects(t *testing.T) {
-	labels := []string{"person", "car"}
+	checks := validate.NewResults(&pluginv1.Manifest{Labels: []string{"person", "car"}})
 	good := func() *pluginv1.Object {
 		return &pluginv1.Object{X: 0.5, Y: 0.25, W: 0.5, H: 0.75, Label: "person", Score: 0.9, TrackId: 4,
 			Attributes: map[string]float64{"speed": 1}, Text: "ok",
@@ -30,7 +33,7 @@ func TestConvertObjects(t *testing.T) {
 		{"past the edge", func(o *pluginv1.Object) { o.X, o.W = 0.6, 0.5 }, "ends outside the frame"},
 		{"score above 1", func(o *pluginv1.Object) { o.Score = 1.5 }, "score"},
 		{"negative track", func(o *pluginv1.Object) { o.TrackId = -1 }, "track_id"},
-		{"inf attribute", func(o *pluginv1.Object) { o.Attributes["speed"] = math.Inf(1) }, "attributes"},
+		{"inf attribute", func(o *pluginv1.Object) { o.Attributes["speed"] = math.Inf(1) }, `attribute "speed" is +Inf`},
 		{"bad utf-8", func(o *pluginv1.Object) { o.Text = "\xff" }, "UTF-8"},
 		{"nan keypoint", func(o *pluginv1.Object) { o.Keypoints[0].Y = nan }, "keypoint 0"},
 	}
@@ -38,7 +41,7 @@ func TestConvertObjects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := good()
 			tc.edit(o)
-			got, msg := convertObjects(labels, []*pluginv1.Object{good(), o})
+			_, got, msg := frameOutcome(checks, &pluginv1.Result{Objects: []*pluginv1.Object{good(), o}})
 			if tc.want == "" {
 				if msg != "" || len(got) != 2 || got[1].Label != "person" || got[1].TrackID != 4 || got[1].Keypoints[0].X != float64(float32(-0.1)) {
 					t.Fatalf("refused or mangled: %q %+v", msg, got)
@@ -50,7 +53,7 @@ func TestConvertObjects(t *testing.T) {
 			}
 		})
 	}
-	if _, msg := convertObjects(labels, make([]*pluginv1.Object, maxObjects+1)); !strings.Contains(msg, "objects (at most") {
+	if _, _, msg := frameOutcome(checks, &pluginv1.Result{Objects: make([]*pluginv1.Object, validate.MaxObjects+1)}); !strings.Contains(msg, "objects (at most") {
 		t.Errorf("too many objects: %q", msg)
 	}
 }

@@ -1,28 +1,32 @@
 package host
 
 import (
-	"fmt"
-	"math"
-	"sort"
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 )
 
-// checkFields turns a plugin's malformed output into an error on the item
-// (errors are data), so one lying plugin cannot make a segment unstorable.
-func checkFields(fields map[string]float64) string {
-	var bad []string
-	for k, v := range fields {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			bad = append(bad, fmt.Sprintf("%s=%v", k, v))
-		} else if k == "" || len(k) > 128 {
-			bad = append(bad, fmt.Sprintf("field name %q", k))
-		}
+// The rules a plugin's results follow are the SDK's (validate.Results), the
+// ones sdk/plugintest applies: a plugin that passes its harness tests has
+// its results stored here. A result that breaks them is stored as its
+// item's error instead, with none of its values (errors are data), so one
+// lying plugin cannot make a segment unstorable.
+
+// frameOutcome is what the host stores of a frame's (or a message's)
+// result that is not an error: its fields and objects, or the error that
+// replaces them.
+func frameOutcome(checks *validate.Results, res *pluginv1.Result) (map[string]float64, []model.Object, string) {
+	if err := checks.Frame(res); err != nil {
+		return nil, nil, err.Error()
 	}
-	if len(fields) > 1024 {
-		return fmt.Sprintf("malformed_result: %d fields (at most 1024)", len(fields))
+	return res.GetFields(), convertObjects(res.GetObjects()), ""
+}
+
+// itemOutcome is frameOutcome for one item of an audio result: each item
+// is kept or refused alone.
+func itemOutcome(checks *validate.Results, it *pluginv1.Item) (map[string]float64, []model.Object, string) {
+	if err := checks.Item(it); err != nil {
+		return nil, nil, err.Error()
 	}
-	if len(bad) == 0 {
-		return ""
-	}
-	sort.Strings(bad)
-	return "malformed_result: " + fmt.Sprint(bad)
+	return it.GetFields(), convertObjects(it.GetObjects()), ""
 }

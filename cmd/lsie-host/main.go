@@ -30,6 +30,7 @@ import (
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/sdk/transcript"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 	"github.com/lsie-mlf/lsie/shm/cuda"
 	"github.com/urfave/cli/v2"
 )
@@ -561,12 +562,15 @@ func inspectFile(cat *plugin.Catalog, b plugin.Binary, opts plugin.Options, keep
 			inner = err
 		}
 		var pe *plugin.ProtocolError
-		var vm *plugin.VersionMismatchError
+		var me *validate.ManifestError
 		switch {
 		case errors.As(err, &pe):
 			r.protocol = fmt.Sprint(pe.Plugin)
-		case errors.As(err, &vm):
-			r.version = vm.Manifest
+		case errors.As(err, &me):
+			// Refused by the SDK's manifest rules, as a run refuses it:
+			// show what it described beside the reason.
+			m := me.Manifest
+			r.version, r.protocol, r.manifest = m.GetVersion(), fmt.Sprint(m.GetProtocolVersion()), m
 		default:
 			inner = fmt.Errorf("not an lsie plugin (%w)", inner)
 		}
@@ -719,12 +723,8 @@ func pluginsLock(c *cli.Context) error {
 			fmt.Fprintf(w, "skipped %s: %s\n", b.File(), oneLine(err))
 			continue
 		}
-		v := p.Manifest().GetVersion()
+		v := p.Manifest().GetVersion() // a version: Start refuses a manifest without one
 		p.Close()
-		if err := semver.Check(v); err != nil {
-			fmt.Fprintf(w, "skipped %s: its manifest's %s\n", b.File(), oneLine(err))
-			continue
-		}
 		key := [2]string{b.Name, v}
 		if other, dup := have[key]; dup {
 			fmt.Fprintf(w, "skipped %s: %s %s is locked from %s already\n", b.File(), b.Name, v, other)

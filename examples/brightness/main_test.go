@@ -10,7 +10,7 @@ import (
 
 func TestBrightness(t *testing.T) {
 	h := plugintest.Start(t, plugintest.Build(t, "."))
-	if m := h.Manifest(); m.GetName() != "brightness" || len(m.GetFields()) != 2 {
+	if m := h.Manifest(); m.Name != "brightness" || len(m.Fields) != 2 {
 		t.Fatalf("manifest %v", m)
 	}
 

@@ -16,6 +16,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 	"github.com/lsie-mlf/lsie/shm"
 	"github.com/lsie-mlf/lsie/shm/cuda"
 	"google.golang.org/protobuf/proto"
@@ -45,6 +46,7 @@ type PublishHandler func(m *pluginv1.Message)
 type Process struct {
 	bin      Binary
 	manifest *pluginv1.Manifest
+	results  *validate.Results // the manifest's result rules
 	client   *goplugin.Client
 	cmd      *exec.Cmd
 	tail     *tailWriter // structured log lines
@@ -126,7 +128,7 @@ func Start(bin Binary, opts Options) (*Process, error) {
 	if err != nil {
 		return fail(err)
 	}
-	p := &Process{bin: bin, manifest: m, client: client, cmd: cmd, rpc: rpc, data: hostEnd, log: log, tail: tail, raw: rawOut,
+	p := &Process{bin: bin, manifest: m, results: validate.NewResults(m), client: client, cmd: cmd, rpc: rpc, data: hostEnd, log: log, tail: tail, raw: rawOut,
 		handlers: map[uint32]ResultHandler{}, publish: map[uint32]PublishHandler{}, exited: make(chan struct{}),
 		out: newOutbox(sock)}
 	go p.readLoop()
@@ -149,6 +151,10 @@ func (p *Process) Binary() Binary { return p.bin }
 
 // Manifest returns what the plugin said about itself.
 func (p *Process) Manifest() *pluginv1.Manifest { return p.manifest }
+
+// Results checks the plugin's results and published messages by the SDK's
+// rules (validate.Results): what fails is stored as an error on its item.
+func (p *Process) Results() *validate.Results { return p.results }
 
 // RPC exposes the control client (benchmarks use Process directly).
 func (p *Process) RPC() pluginv1.PluginClient { return p.rpc }

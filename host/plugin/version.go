@@ -1,23 +1,24 @@
 package plugin
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 )
 
 // ProtocolError is a plugin that speaks another plugin protocol version
 // than this host.
-type ProtocolError struct {
-	Plugin int // the plugin's version
-	Host   int // this host's
-}
+type ProtocolError = validate.ProtocolError
 
-func (e *ProtocolError) Error() string {
-	return fmt.Sprintf("speaks protocol %d; this host speaks protocol %d", e.Plugin, e.Host)
-}
+// VersionMismatchError is a plugin whose manifest reports another version
+// than its file name (or plugins.lock) says.
+type VersionMismatchError = validate.VersionMismatchError
+
+// NameMismatchError is a plugin whose manifest names another plugin than
+// its file.
+type NameMismatchError = validate.NameMismatchError
 
 // goPluginVersion matches go-plugin's refusal of a handshake whose
 // protocol version the host does not serve ("incompatible API version with
@@ -35,31 +36,10 @@ func handshakeError(err error) error {
 	return err
 }
 
-// VersionMismatchError is a plugin whose manifest reports another version
-// than its file name (or plugins.lock) says.
-type VersionMismatchError struct {
-	Expected string // what the host resolved the binary as
-	From     string // where Expected came from: Binary.VersionFrom
-	Manifest string
-}
-
-func (e *VersionMismatchError) Error() string {
-	return fmt.Sprintf("its manifest says version %q but %s says %q", e.Manifest, e.From, e.Expected)
-}
-
-// checkManifest checks what a started plugin described against what the
-// host expects of bin: the protocol version, and the version bin was
+// checkManifest checks what a started plugin described by the SDK's rules
+// (validate.Manifest, which sdk/plugintest applies too) against what the
+// host knows of bin: its file's plugin name and the version it was
 // resolved as, if any.
 func checkManifest(bin Binary, m *pluginv1.Manifest) error {
-	if m.GetProtocolVersion() != pluginv1.ProtocolVersion {
-		return &ProtocolError{Plugin: int(m.GetProtocolVersion()), Host: pluginv1.ProtocolVersion}
-	}
-	if bin.Version != "" && m.GetVersion() != bin.Version {
-		from := bin.VersionFrom
-		if from == "" {
-			from = "the host"
-		}
-		return &VersionMismatchError{Expected: bin.Version, From: from, Manifest: m.GetVersion()}
-	}
-	return nil
+	return validate.Manifest(m, validate.File{Name: bin.Name, Version: bin.Version, VersionFrom: bin.VersionFrom})
 }

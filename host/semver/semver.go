@@ -4,11 +4,11 @@
 package semver
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/lsie-mlf/lsie/sdk/validate"
 	modsemver "golang.org/x/mod/semver"
 )
 
@@ -19,25 +19,9 @@ import (
 
 // Check reports whether v is a full semantic version, as a plugin's
 // file name (visual@1.3.0), its manifest and plugins.lock must give it.
-func Check(v string) error {
-	if v == "" {
-		return errors.New("empty version: want MAJOR.MINOR.PATCH like 1.2.3")
-	}
-	if strings.HasPrefix(v, "v") {
-		return fmt.Errorf("version %q: drop the leading v (want MAJOR.MINOR.PATCH like 1.2.3)", v)
-	}
-	pv, err := parseVersion(v, 0)
-	if err != nil {
-		return fmt.Errorf("version %q: %s", v, err.(*ConstraintError).Msg)
-	}
-	if pv.n != 3 {
-		return fmt.Errorf("version %q: want all three numbers, MAJOR.MINOR.PATCH like 1.2.3", v)
-	}
-	if pv.len != len(v) {
-		return fmt.Errorf("version %q: unexpected %q at column %d", v, v[pv.len:], pv.len+1)
-	}
-	return nil
-}
+// The rule is the SDK's (validate.Version), which plugins and
+// sdk/plugintest apply too.
+func Check(v string) error { return validate.Version(v) }
 
 // Compare orders two versions as semver does: -1, 0 or +1. A
 // string that is not a version sorts before every version.

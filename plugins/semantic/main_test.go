@@ -43,7 +43,7 @@ func final(text string) sdk.Message {
 func TestPluginThroughHarness(t *testing.T) {
 	dir := modelDir(t)
 	h := plugintest.Start(t, plugintest.Build(t, "."))
-	if m := h.Manifest(); m.GetName() != "semantic" || m.GetVersion() != "0.1.0" || len(m.GetInputs()) != 1 || m.GetInputs()[0] != transcript.TopicFinal {
+	if m := h.Manifest(); m.Name != "semantic" || m.Version != "0.1.0" || len(m.Inputs) != 1 || m.Inputs[0] != transcript.TopicFinal {
 		t.Fatalf("manifest %+v", m)
 	}
 	s := h.Open("mic", map[string]string{"model_dir": dir, "intents": intents, "gate_threshold": "0.6"})

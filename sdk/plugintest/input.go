@@ -27,8 +27,9 @@ type Frame struct {
 
 // Result is what the plugin answered for one frame or audio record.
 type Result struct {
-	Fields map[string]float64 // a frame's or message's fields
-	Items  []Item             // an audio record's items
+	Fields  map[string]float64 // a frame's or message's fields
+	Objects []sdk.Object       // a frame's objects (sdk.ObjectStream)
+	Items   []Item             // an audio record's items
 	// Text and Payload of a message's answer.
 	Text    string
 	Payload []byte
@@ -43,6 +44,10 @@ type Result struct {
 type Item struct {
 	PTS, Duration time.Duration
 	Fields        map[string]float64
+	Objects       []sdk.Object
+	// ErrCode and ErrMsg are set, and Fields and Objects not, when the
+	// host would store the item as an error (malformed_result).
+	ErrCode, ErrMsg string
 }
 
 // SolidFrame returns a w×h frame of one colour.

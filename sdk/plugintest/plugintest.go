@@ -24,6 +24,7 @@ import (
 	"github.com/lsie-mlf/lsie/sdk"
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 	"github.com/lsie-mlf/lsie/shm"
 	"google.golang.org/protobuf/proto"
 )
@@ -32,9 +33,9 @@ import (
 const Timeout = 10 * time.Second
 
 // Harness runs one plugin binary over the real protocol (go-plugin + data
-// plane + sealed shared memory), as the host does.
-//
-// This is a small client of its own; a later refactor will share one with host/plugin.
+// plane + sealed shared memory), as the host does, and checks its manifest
+// and every result by the host's own rules (package validate): a result
+// the host would store as malformed_result comes back with that ErrCode.
 type Harness struct {
 	tb       testing.TB
 	binary   string
@@ -43,6 +44,7 @@ type Harness struct {
 	rpc      pluginv1.PluginClient
 	data     *net.UnixConn
 	manifest *pluginv1.Manifest
+	checks   *validate.Results
 	logs     *tail
 
 	wmu      sync.Mutex // one packet at a time
@@ -101,9 +103,12 @@ func startErr(tb testing.TB, binary string) (*Harness, error) {
 	if h.manifest, err = h.rpc.Describe(ctx, &pluginv1.DescribeRequest{}); err != nil {
 		return fail(fmt.Errorf("describe: %w", err))
 	}
-	if v := h.manifest.GetProtocolVersion(); v != pluginv1.ProtocolVersion {
-		return fail(fmt.Errorf("speaks protocol %d, want %d", v, pluginv1.ProtocolVersion))
+	// The host's rules, but for the file name: go build named the binary
+	// after its package directory, not the name it will be installed as.
+	if err := validate.Manifest(h.manifest, validate.File{}); err != nil {
+		return fail(fmt.Errorf("the host would refuse it: %w", err))
 	}
+	h.checks = validate.NewResults(h.manifest)
 	go h.readLoop()
 	tb.Cleanup(h.stop)
 	return h, nil
@@ -122,8 +127,9 @@ func (h *Harness) stop() {
 	}
 }
 
-// Manifest returns what the plugin said about itself.
-func (h *Harness) Manifest() *pluginv1.Manifest { return h.manifest }
+// Manifest returns what the plugin said about itself (its Describe answer),
+// as the SDK's type.
+func (h *Harness) Manifest() sdk.Manifest { return manifestFromProto(h.manifest) }
 
 // Logs returns the plugin's recent log and stderr lines.
 func (h *Harness) Logs() string { return h.logs.String() }
@@ -166,6 +172,9 @@ func (h *Harness) onPublish(b []byte) {
 	s := h.byHandle[handle]
 	if s == nil {
 		return
+	}
+	if err == nil {
+		err = h.checks.Message(m)
 	}
 	if err != nil {
 		s.publishErrs = append(s.publishErrs, err)
@@ -374,7 +383,7 @@ func (s *Stream) Published() []sdk.Message {
 	s.h.mu.Lock()
 	defer s.h.mu.Unlock()
 	for _, err := range s.publishErrs {
-		s.h.tb.Errorf("plugintest: undecodable published message: %v", err)
+		s.h.tb.Errorf("plugintest: the host would refuse a published message: %v", err)
 	}
 	out := s.published
 	s.published, s.publishErrs = nil, nil
@@ -389,7 +398,7 @@ func (s *Stream) wait() Result {
 	defer t.Stop()
 	select {
 	case res := <-s.results:
-		return convert(res)
+		return s.h.convert(res)
 	case <-s.h.dead:
 		s.h.tb.Fatalf("plugintest: %s closed the data plane (%v)%s", s.h.binary, s.h.readErr, s.h.logs.String())
 	case <-t.C:
@@ -413,15 +422,46 @@ func (s *Stream) Close() {
 	}
 }
 
-func convert(r *pluginv1.Result) Result {
-	out := Result{Fields: r.GetFields(), Text: r.GetText(), Payload: r.GetPayload(), Progress: time.Duration(r.GetProgressNs())}
+// convert turns a result into the harness's, refusing what the host would
+// refuse (and store as the item's error) by the same rules.
+func (h *Harness) convert(r *pluginv1.Result) Result {
+	out := Result{Text: r.GetText(), Payload: r.GetPayload(), Progress: time.Duration(r.GetProgressNs())}
 	if e := r.GetError(); e != nil {
 		out.ErrCode, out.ErrMsg = e.GetCode(), e.GetMessage()
+		return out
 	}
 	for _, it := range r.GetItems() {
-		out.Items = append(out.Items, Item{PTS: time.Duration(it.GetPtsNs()), Duration: time.Duration(it.GetDurationNs()), Fields: it.GetFields()})
+		item := Item{PTS: time.Duration(it.GetPtsNs()), Duration: time.Duration(it.GetDurationNs())}
+		if err := h.checks.Item(it); err != nil {
+			item.ErrCode, item.ErrMsg = resultError(err)
+		} else {
+			item.Fields, item.Objects = it.GetFields(), objectsFromProto(it.GetObjects())
+		}
+		out.Items = append(out.Items, item)
 	}
+	if len(r.GetItems()) > 0 {
+		return out // an audio result: its items are checked one by one
+	}
+	check := h.checks.Frame
+	if r.GetInput() == pluginv1.Input_INPUT_MESSAGE {
+		check = h.checks.Answer
+	}
+	if err := check(r); err != nil {
+		out.ErrCode, out.ErrMsg = resultError(err)
+		out.Text, out.Payload = "", nil
+		return out
+	}
+	out.Fields, out.Objects = r.GetFields(), objectsFromProto(r.GetObjects())
 	return out
+}
+
+// resultError splits a refusal into the code and message the host stores
+// as "code: message".
+func resultError(err error) (string, string) {
+	if re, ok := err.(*validate.ResultError); ok {
+		return re.Code, strings.Join(re.Problems, "; ")
+	}
+	return validate.CodeMalformed, err.Error()
 }
 
 // tail keeps the last lines the plugin logged, for failure messages.

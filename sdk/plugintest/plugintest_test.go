@@ -12,7 +12,7 @@ import (
 
 func TestVisual(t *testing.T) {
 	h := Start(t, Build(t, "../../plugins/visual"))
-	if got := h.Manifest().GetName(); got != "visual" {
+	if got := h.Manifest().Name; got != "visual" {
 		t.Fatalf("manifest name %q, want visual", got)
 	}
 	s := h.Open("cam1", nil)
