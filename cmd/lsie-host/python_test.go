@@ -1,0 +1,171 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/internal/testenv"
+)
+
+// python is the interpreter Debian's python3-grpcio, -numpy and -torch are
+// installed for (scripts/setup.sh); the plugin files name it too.
+const python = "/usr/bin/python3"
+
+// needPython skips (fails in CI) unless python can run the Python SDK and
+// the examples, naming what is missing.
+func needPython(t *testing.T, modules ...string) {
+	t.Helper()
+	imports := "import " + strings.Join(modules, ", ")
+	if out, err := exec.Command(python, "-c", imports).CombinedOutput(); err != nil {
+		testenv.Missing(t, "%s cannot %q (scripts/setup.sh installs python3-grpcio, -grpc-tools, -numpy, -cryptography, -torch): %v\n%s",
+			python, imports, err, out)
+	}
+}
+
+// buildPythonPlugin writes examples/NAME as one executable plugin file,
+// DIR/NAME, the way make build does.
+func buildPythonPlugin(t *testing.T, dir, name string) {
+	t.Helper()
+	out, err := exec.Command(python, "../../sdk/python/build.py", "plugin", "../../examples/"+name+"/plugin.py",
+		filepath.Join(dir, name)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("building %s: %v\n%s", name, err, out)
+	}
+}
+
+// Python plugins run through the real host like any other: executable
+// files (zipapps) in the plugins directory, pinned by plugins.lock and so
+// run as verified private copies. python-brightness agrees with the Go
+// examples/brightness on every frame of the same stream; python-torch's
+// fields follow the content; and the data-plane counters show that no
+// frame's bytes crossed either plugin's socket.
+func TestPythonPluginsThroughHost(t *testing.T) {
+	needPython(t, "grpc", "grpc_tools", "google.protobuf", "numpy", "cryptography", "torch")
+	dir := t.TempDir()
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(plugins, "brightness"), ".")
+	build.Dir = "../../examples/brightness"
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building examples/brightness: %v\n%s", err, out)
+	}
+	for _, name := range []string{"python-brightness", "python-torch"} {
+		buildPythonPlugin(t, plugins, name)
+	}
+	if out, err := exec.Command(hostBin(), "plugins", "lock", "--plugins", plugins).CombinedOutput(); err != nil {
+		t.Fatalf("plugins lock: %v\n%s", err, out)
+	}
+	ball := clip(t, dir, "ball", "pattern=ball")
+	white := clip(t, dir, "white", "pattern=white")
+	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "ball" {
+  source = "file://%s"
+  realtime = false
+  video { fps = 10 }
+  plugin "brightness" { threshold = 20 }
+  plugin "python-brightness" { threshold = 20 }
+  plugin "python-torch" {}
+}
+stream "white" {
+  source = "file://%s"
+  realtime = false
+  video { fps = 10 }
+  plugin "python-torch" {}
+}
+`, filepath.Join(dir, "lsie.db"), ball, white))
+	h := startHost(t, cfg, "--plugins", plugins) // the last --plugins wins
+	hh := h.waitStreams(t)
+
+	const frames = 30 // 3 s at 10 fps
+	items := func(stream, plugin string) []model.Item {
+		t.Helper()
+		var sl segmentList
+		if code := h.get(t, "/api/v1/streams/"+stream+"/segments?since=0", &sl); code != 200 || len(sl.Segments) != 3 {
+			t.Fatalf("%s: status %d, %d segments, want 3", stream, code, len(sl.Segments))
+		}
+		var out []model.Item
+		for _, s := range sl.Segments {
+			var seg model.Segment
+			h.get(t, fmt.Sprintf("/api/v1/segments/%s/%d", stream, s.Index), &seg)
+			p := seg.Plugins[plugin]
+			if seg.Status != model.SegmentComplete || p.Errors != 0 {
+				t.Errorf("%s/%d: status %s, %s errors %d", stream, s.Index, seg.Status, plugin, p.Errors)
+			}
+			out = append(out, p.Items...)
+		}
+		if len(out) != frames {
+			t.Fatalf("%s: %s answered %d frames, want %d", stream, plugin, len(out), frames)
+		}
+		for _, it := range out {
+			if it.Error != "" {
+				t.Fatalf("%s: %s at %v: %s", stream, plugin, it.PTS, it.Error)
+			}
+		}
+		return out
+	}
+
+	// Same frames, same numbers: every frame's centre_luma within 1e-6.
+	goItems, pyItems := items("ball", "brightness"), items("ball", "python-brightness")
+	lumas := map[float64]bool{}
+	for i := range goItems {
+		g, p := goItems[i], pyItems[i]
+		if g.PTS != p.PTS {
+			t.Fatalf("frame %d: Go at %v, Python at %v", i, g.PTS, p.PTS)
+		}
+		if d := math.Abs(g.Fields["centre_luma"] - p.Fields["centre_luma"]); d > 1e-6 || g.Fields["dark"] != p.Fields["dark"] {
+			t.Errorf("frame %d (%v): Go %v, Python %v (luma differs by %g)", i, g.PTS, g.Fields, p.Fields, d)
+		}
+		lumas[g.Fields["centre_luma"]] = true
+	}
+	if len(lumas) < 2 {
+		t.Errorf("centre_luma took %d values over the moving ball: the comparison proves little", len(lumas))
+	}
+
+	// The edge model: nothing on a white frame, edges around the ball.
+	edges := map[float64]bool{}
+	for _, it := range items("ball", "python-torch") {
+		m, mx, fr := it.Fields["edge_mean"], it.Fields["edge_max"], it.Fields["edge_fraction"]
+		if !(m > 0 && m < mx && mx <= 1 && fr > 0 && fr < 0.5) {
+			t.Errorf("ball at %v: edges %v", it.PTS, it.Fields)
+		}
+		edges[m] = true
+	}
+	if len(edges) < 2 {
+		t.Errorf("edge_mean took %d values over the moving ball, want it to follow the content", len(edges))
+	}
+	for _, it := range items("white", "python-torch") {
+		if it.Fields["edge_mean"] != 0 || it.Fields["edge_max"] != 0 || it.Fields["edge_fraction"] != 0 {
+			t.Errorf("white at %v: edges %v, want none", it.PTS, it.Fields)
+		}
+	}
+
+	// Zero copy: each plugin's whole data-plane traffic, both ways, is
+	// smaller than one frame (320×240 RGB24), and its largest packet is a
+	// record, not pixels.
+	const frameBytes = 320 * 240 * 3
+	for _, c := range hh.Components {
+		if c.Kind != "plugin" {
+			continue
+		}
+		n := c.Counters
+		t.Logf("%s: data plane %v", c.Name, n)
+		if n["dataplane_sent_packets"] < frames || n["dataplane_received_packets"] < frames {
+			t.Errorf("%s: %d packets sent, %d received for at least %d frames", c.Name, n["dataplane_sent_packets"], n["dataplane_received_packets"], frames)
+		}
+		if n["dataplane_sent_bytes"] >= frameBytes || n["dataplane_received_bytes"] >= frameBytes ||
+			n["dataplane_max_sent_packet"] > 1024 || n["dataplane_max_received_packet"] > 1024 {
+			t.Errorf("%s: frame-sized traffic on the data plane: %v", c.Name, n)
+		}
+	}
+	h.stop(t)
+}
