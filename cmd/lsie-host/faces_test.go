@@ -39,12 +39,31 @@ stream "faces" {
 	if len(sl.Segments) != 6 {
 		t.Fatalf("%d segments, want 6", len(sl.Segments))
 	}
-	var frames, withFaces int
+	var frames, withFaces, objects int
 	ids := map[string]bool{}
 	for i := range sl.Segments {
 		var seg model.Segment
-		h.get(t, fmt.Sprintf("/api/v1/segments/faces/%d", i), &seg)
+		h.get(t, fmt.Sprintf("/api/v1/segments/faces/%d?include=objects", i), &seg)
 		p := seg.Plugins["au"]
+		// The faces as objects: stored one row each, summarised per
+		// segment, and the summary agrees with the rows.
+		objects += len(seg.Objects)
+		if len(seg.Objects) > 0 {
+			if p.Objects == nil {
+				t.Fatalf("faces/%d: %d objects and no object stats", i, len(seg.Objects))
+			}
+			fs := p.Objects.Labels["face"]
+			if fs.Detections != len(seg.Objects) || fs.Items < 1 || fs.Items > p.FramesAnalysed ||
+				fs.MaxSimultaneous < 1 || fs.Tracks < 1 || len(p.Objects.Tracks) != fs.Tracks {
+				t.Errorf("faces/%d: %d objects, stats %+v", i, len(seg.Objects), p.Objects)
+			}
+			for _, o := range seg.Objects {
+				if o.Plugin != "au" || o.Index != int64(i) || o.Object.Label != "face" || o.Wall.Before(seg.WallStart) ||
+					!o.Wall.Before(seg.WallEnd) || o.Object.W <= 0 || (o.Object.TrackID > 0 && len(o.Object.Keypoints) != 5) {
+					t.Errorf("faces/%d: object %+v", i, o)
+				}
+			}
+		}
 		var records int
 		for _, it := range p.Items {
 			if it.Topic == "face.frame@1" {
@@ -83,6 +102,18 @@ stream "faces" {
 	// 11 s at 2 fps; every photo holds faces.
 	if frames != 22 || withFaces < 20 || len(ids) < 6 {
 		t.Errorf("%d frames, %d with faces, %d face ids", frames, withFaces, len(ids))
+	}
+	// The stream's objects endpoint serves the same rows, by track.
+	var all struct {
+		Objects []model.ObjectRecord `json:"objects"`
+	}
+	h.get(t, "/api/v1/streams/faces/objects?label=face&limit=10000", &all)
+	var one struct {
+		Objects []model.ObjectRecord `json:"objects"`
+	}
+	h.get(t, "/api/v1/streams/faces/objects?track=1", &one)
+	if objects < withFaces || len(all.Objects) != objects || len(one.Objects) == 0 || len(one.Objects) >= objects {
+		t.Errorf("%d objects in segments, %d from the stream, %d of track 1", objects, len(all.Objects), len(one.Objects))
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -99,6 +100,11 @@ func (p *plugin) Manifest() sdk.Manifest {
 		Inputs:      []string{sdk.TopicVideoRGB24},
 		Outputs:     []string{TopicFrame},
 		Fields:      fields,
+		// Each face is also an object: its box, track id, score, its
+		// numbers as attributes (the faceN.* fields without the prefix)
+		// and five landmarks as keypoints, so overlays and the API see one
+		// shape for every detector.
+		Labels: []string{"face"},
 	}
 }
 
@@ -269,13 +275,14 @@ type frameOut struct {
 
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
 
-func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
+func (s *stream) ProcessFrameObjects(f *sdk.Frame) (sdk.Fields, []sdk.Object, error) {
 	start := time.Now()
 	rgb, gray, err := s.views(f)
 	if err != nil {
-		return nil, sdk.Errorf("bad_input", "%v", err)
+		return nil, nil, sdk.Errorf("bad_input", "%v", err)
 	}
 	out := frameOut{Width: f.Width, Height: f.Height, Faces: []faceOut{}}
+	var objects []sdk.Object
 	fields := sdk.Fields{"faces": 0, "faces_too_small": 0}
 	faces, err := s.det.Detect(rgb)
 	if err != nil {
@@ -292,6 +299,8 @@ func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
 		if fc.TooSmall {
 			fields["faces_too_small"]++
 			out.Faces = append(out.Faces, faceOut{ID: -1, Box: box4(fc.Box), Score: fc.Score, TooSmall: true})
+			objects = append(objects, sdk.Object{Box: normBox(fc.Box, f.Width, f.Height), Label: "face",
+				Score: clamp01(float64(fc.Score)), Attributes: sdk.Fields{"too_small": 1}})
 			continue
 		}
 		if len(analysed) < s.cfg.maxFaces {
@@ -358,23 +367,68 @@ func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
 			fo.Flags = append(fo.Flags, "no_expression")
 		}
 		out.Faces = append(out.Faces, fo)
+		objects = append(objects, faceObject(id, fc, &pts, fields, p, f.Width, f.Height))
 	}
 	fields["faces"] = float64(len(analysed))
 	fields["detect_ms"], fields["landmarks_ms"], fields["expression_ms"] = ms(tDetect), ms(tLand), ms(tExpr)
 	fields["total_ms"] = ms(time.Since(start))
 	payload, err := json.Marshal(out)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := s.pub.Publish(sdk.Message{Topic: TopicFrame, PTS: f.PTS, Payload: payload}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for k, v := range fields {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			delete(fields, k) // never a non-finite result: the host would refuse the frame
 		}
 	}
-	return fields, nil
+	return fields, objects, nil
+}
+
+// faceObject is an analysed face as an object: the face's fields (prefix
+// p, "faceN.") as attributes, without the prefix; five landmarks (eye
+// centres, nose tip, mouth corners of dlib's 68) as keypoints.
+func faceObject(id int, fc blazeface.Face, pts *[landmarks.NumParts]img.Point, fields sdk.Fields, p string, w, h int) sdk.Object {
+	o := sdk.Object{Box: normBox(fc.Box, w, h), Label: "face", Score: clamp01(float64(fc.Score)), TrackID: int64(id),
+		Attributes: sdk.Fields{}}
+	for k, v := range fields {
+		if name, ok := strings.CutPrefix(k, p); ok && name != "present" && !math.IsNaN(v) && !math.IsInf(v, 0) {
+			o.Attributes[name] = v
+		}
+	}
+	mean := func(from, to int) (x, y float64) {
+		for i := from; i <= to; i++ {
+			x += float64(pts[i].X)
+			y += float64(pts[i].Y)
+		}
+		n := float64(to - from + 1)
+		return x / n / float64(w), y / n / float64(h)
+	}
+	for _, kp := range []struct {
+		name     string
+		from, to int
+	}{{"right_eye", 36, 41}, {"left_eye", 42, 47}, {"nose_tip", 30, 30}, {"mouth_right", 48, 48}, {"mouth_left", 54, 54}} {
+		x, y := mean(kp.from, kp.to)
+		o.Keypoints = append(o.Keypoints, sdk.Keypoint{Name: kp.name, X: x, Y: y})
+	}
+	return o
+}
+
+// normBox is a pixel box as sdk.Box: normalised to the frame and clipped
+// to it (BlazeFace's boxes may reach past the edge for a face cut by it).
+func normBox(r img.Rect, w, h int) sdk.Box {
+	x0, x1 := clamp01(float64(r.X0)/float64(w)), clamp01(float64(r.X1)/float64(w))
+	y0, y1 := clamp01(float64(r.Y0)/float64(h)), clamp01(float64(r.Y1)/float64(h))
+	return sdk.Box{X: x0, Y: y0, W: max(x1-x0, 0), H: max(y1-y0, 0)}
+}
+
+func clamp01(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return min(max(v, 0), 1)
 }
 
 // landmarkBox is the box dlib's predictor expects for a BlazeFace box:

@@ -152,6 +152,30 @@ func TestPluginOnPhotos(t *testing.T) {
 	}
 	last := s.Frame(fr)
 	lastFrame(t, s)
+	// Each analysed face is also an object: label face, its track id, its
+	// box normalised, its fields as attributes, five keypoints inside it.
+	if len(last.Objects) != 3 {
+		t.Fatalf("%d objects, want the 3 faces", len(last.Objects))
+	}
+	for _, o := range last.Objects {
+		p := fmt.Sprintf("face%d.", o.TrackID)
+		b := o.Box
+		if o.Label != "face" || o.TrackID < 1 || o.TrackID > 3 || b.W <= 0 || b.H <= 0 || b.X < 0 || b.Y < 0 || b.X+b.W > 1 || b.Y+b.H > 1 {
+			t.Errorf("object %+v", o)
+		}
+		if math.Abs(o.Score-last.Fields[p+"score"]) > 1e-6 || o.Attributes["au12"] != last.Fields[p+"au12"] || o.Attributes["happy"] != last.Fields[p+"happy"] {
+			t.Errorf("face %d: object score %v attributes au12 %v happy %v; fields %v %v %v", o.TrackID, o.Score,
+				o.Attributes["au12"], o.Attributes["happy"], last.Fields[p+"score"], last.Fields[p+"au12"], last.Fields[p+"happy"])
+		}
+		if len(o.Keypoints) != 5 {
+			t.Fatalf("face %d: %d keypoints", o.TrackID, len(o.Keypoints))
+		}
+		for _, k := range o.Keypoints {
+			if k.X < b.X || k.X > b.X+b.W || k.Y < b.Y || k.Y > b.Y+b.H {
+				t.Errorf("face %d: keypoint %s (%.3f,%.3f) outside box %+v", o.TrackID, k.Name, k.X, k.Y, b)
+			}
+		}
+	}
 	for id := 1; id <= 3; id++ {
 		p := fmt.Sprintf("face%d.", id)
 		var sum float64
