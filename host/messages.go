@@ -288,9 +288,8 @@ func (c *consumer) onMessageResult(res *pluginv1.Result) {
 		Text: res.GetText(), Payload: res.GetPayload()}
 	if err := res.GetError(); err != nil {
 		item.Error, item.Fields, item.Text, item.Payload = err.GetCode()+": "+err.GetMessage(), nil, "", nil
-	} else if err := c.checks.Answer(res); err != nil {
-		// The API serves payloads as JSON: a bad one is the plugin's error.
-		item.Error, item.Fields, item.Text, item.Payload = err.Error(), nil, "", nil
+	} else if msg := answerError(c.checks, res); msg != "" {
+		item.Error, item.Fields, item.Text, item.Payload = msg, nil, "", nil
 	}
 	c.s.asm.MessageResult(c.name, item, e.event)
 	c.s.observe(c.name, item)

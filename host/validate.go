@@ -30,3 +30,13 @@ func itemOutcome(checks *validate.Results, it *pluginv1.Item) (map[string]float6
 	}
 	return it.GetFields(), convertObjects(it.GetObjects()), ""
 }
+
+// answerError is the error the host stores instead of a message's answer
+// that breaks the rules (its payload must be JSON: the API serves it as
+// JSON), "" when it keeps it.
+func answerError(checks *validate.Results, res *pluginv1.Result) string {
+	if err := checks.Answer(res); err != nil {
+		return err.Error()
+	}
+	return ""
+}

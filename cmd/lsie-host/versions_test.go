@@ -328,3 +328,41 @@ stream "a" {
 	h.waitSegments(t, "b", 1)
 	h.stop(t)
 }
+
+// plugins ls refuses exactly the manifests a run refuses, with the same
+// message (both apply the SDK's validate.Manifest), and so does config
+// check --plugins: a file whose manifest names another plugin, a version
+// with a leading v, an output topic that is not a topic.
+func TestPluginsLsRefusesWhatARunRefuses(t *testing.T) {
+	plugins := versionedPlugins(t, "1.2.0")
+	cases := []struct{ file, sets, want string }{
+		{"edgy", "name=faulty", `its manifest names plugin "faulty" but its file name says "edgy"`},
+		{"vee", "name=vee version=v1.0", `manifest version "v1.0": drop the leading v (want MAJOR.MINOR.PATCH like 1.2.3)`},
+		{"Upper", "name=Upper", `manifest output: topic "Upper.frame@1": name part 1 "Upper": character 'U' at 1: use [a-z][a-z0-9_]*`},
+	}
+	for _, tc := range cases {
+		copyExec(t, versionPluginBin(t, strings.Fields(tc.sets)...), filepath.Join(plugins, tc.file))
+	}
+	out, code := runHost(t, "plugins", "ls", "--plugins", plugins, "--log-level", "off")
+	if code != 0 || !regexp.MustCompile(`(?m)^versioned\s+1\.2\.0\s+1\s+.*\s+versioned@1\.2\.0\s+ok$`).MatchString(out) {
+		t.Fatalf("plugins ls: exit %d:\n%s", code, out)
+	}
+	ls := out
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			cfg := writeConfig(t, t.TempDir(), fmt.Sprintf("api { listen = \"\" }\nstream \"a\" {\n  source = \"test://ball\"\n  plugin %q {}\n}\n", tc.file))
+			out, code := runHost(t, "--plugins", plugins, "--config", cfg, "--log-level", "error")
+			m := regexp.MustCompile(`plugin "` + tc.file + `" \(` + regexp.QuoteMeta(filepath.Join(plugins, tc.file)) + `\): (.*)`).FindStringSubmatch(out)
+			if code == 0 || m == nil || m[1] != tc.want {
+				t.Fatalf("run: exit %d, want %q:\n%s", code, tc.want, out)
+			}
+			if !regexp.MustCompile(`(?m)^` + tc.file + `\s+.*\s+` + tc.file + `\s+failed: ` + regexp.QuoteMeta(m[1]) + `$`).MatchString(ls) {
+				t.Errorf("plugins ls does not refuse it with the run's message %q:\n%s", m[1], ls)
+			}
+			out, code = runHost(t, "--log-level", "off", "config", "check", "--plugins", plugins, cfg)
+			if code == 0 || !strings.Contains(out, m[1]) {
+				t.Errorf("config check --plugins: exit %d, want %q:\n%s", code, m[1], out)
+			}
+		})
+	}
+}
