@@ -2,15 +2,19 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/internal/testenv"
+	"github.com/lsie-mlf/lsie/sdk"
+	"github.com/lsie-mlf/lsie/sdk/plugintest"
 )
 
 // python is the interpreter Debian's python3-grpcio, -numpy and -torch are
@@ -168,4 +172,80 @@ stream "white" {
 		}
 	}
 	h.stop(t)
+}
+
+// The Python SDK over sdk/plugintest (the real protocol, without the
+// host): frames with objects, errors as data, audio with items, progress
+// and published messages, topic messages, commands and a refused stream.
+func TestPythonSDKHarness(t *testing.T) {
+	needPython(t, "grpc", "grpc_tools", "google.protobuf", "numpy", "cryptography")
+	bin := filepath.Join(t.TempDir(), "pyharness")
+	out, err := exec.Command(python, "../../sdk/python/build.py", "plugin", "../../sdk/python/tests/harness_plugin.py", bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("building the harness plugin: %v\n%s", err, out)
+	}
+	h := plugintest.Start(t, bin)
+	if m := h.Manifest(); m.Name != "pyharness" || len(m.Labels) != 1 || len(m.Inputs) != 3 {
+		t.Fatalf("manifest %+v", m)
+	}
+	s := h.Open("cam", nil)
+
+	res := s.Frame(plugintest.SolidFrame(64, 48, 10, 20, 30))
+	want := map[string]float64{"r": 10, "g": 20, "b": 30, "width": 64, "height": 48, "stride": 192}
+	if res.ErrCode != "" || !maps.Equal(res.Fields, want) {
+		t.Errorf("frame: %+v, want fields %v", res, want)
+	}
+	if len(res.Objects) != 1 {
+		t.Fatalf("frame: objects %+v, want one", res.Objects)
+	}
+	o := res.Objects[0]
+	if o.Label != "square" || o.Box != (sdk.Box{X: 0.25, Y: 0.25, W: 0.5, H: 0.5}) || math.Abs(o.Score-0.9) > 1e-6 || o.TrackID != 3 ||
+		o.Text != "hi" || o.Attributes["area"] != 0.25 || len(o.Keypoints) != 1 || o.Keypoints[0].Name != "centre" {
+		t.Errorf("object %+v", o)
+	}
+	for _, c := range []struct {
+		red      byte
+		code, in string
+	}{{1, "bad_input", "red 1"}, {2, "plugin_error", "ValueError: boom"}} {
+		if res := s.Frame(plugintest.SolidFrame(8, 8, c.red, 0, 0)); res.ErrCode != c.code || !strings.Contains(res.ErrMsg, c.in) || len(res.Fields) != 0 {
+			t.Errorf("red %d: %+v, want %s (%s)", c.red, res, c.code, c.in)
+		}
+	}
+	if res := s.Frame(plugintest.SolidFrame(8, 8, 5, 0, 0)); res.ErrCode != "" || res.Fields["r"] != 5 {
+		t.Errorf("a frame after the errors: %+v", res)
+	}
+
+	res = s.Audio(plugintest.Tone(440, 0.1, 0.5), 16000)
+	if res.ErrCode != "" || len(res.Items) != 1 || res.Items[0].PTS != time.Second || res.Items[0].Duration != 100*time.Millisecond ||
+		res.Items[0].Fields["n"] != 1600 || math.Abs(res.Items[0].Fields["rms"]-0.5/math.Sqrt2) > 1e-3 || res.Progress != 1100*time.Millisecond {
+		t.Errorf("audio: %+v", res)
+	}
+	if pub := s.Published(); len(pub) != 1 || pub[0].Topic != "test.out@1" || pub[0].Text != "chunk 16000" || pub[0].PTS != time.Second ||
+		pub[0].Fields["n"] != 1600 || string(pub[0].Payload) != `{"first": 16000}` {
+		t.Errorf("published %+v", pub)
+	}
+	if res := s.EndAudio(); res.ErrCode != "" || res.Progress != math.MaxInt64 || len(res.Items) != 1 || res.Items[0].Fields["end"] != 1 {
+		t.Errorf("end of audio: %+v", res)
+	}
+
+	res = s.Message(sdk.Message{Topic: "test.in@1", Producer: "talker", PTS: 2 * time.Second, Duration: time.Second, Text: "hello",
+		Fields: sdk.Fields{"x": 1.5}})
+	if res.ErrCode != "" || res.Fields["len"] != 5 || res.Fields["x2"] != 3 || res.Text != "HELLO" ||
+		string(res.Payload) != `{"producer": "talker", "pts": 2000000000}` {
+		t.Errorf("message: %+v", res)
+	}
+
+	if out, err := s.Command("echo", []byte(`{"a":1}`)); err != nil || string(out) != `{"a":1}` {
+		t.Errorf("command echo: %q, %v", out, err)
+	}
+	if _, err := s.Command("nope", nil); err == nil || !strings.Contains(err.Error(), "bad_input") {
+		t.Errorf("command nope: %v, want bad_input", err)
+	}
+	if _, err := h.TryOpen("other", map[string]string{"refuse": "yes"}); err == nil || !strings.Contains(err.Error(), "refused: other") {
+		t.Errorf("refused stream: %v", err)
+	}
+	if n := h.DataPlaneBytes(); n > 64*48*3 {
+		t.Errorf("%d bytes on the data plane for a 64x48 frame and more: pixels crossed it", n)
+	}
+	s.Close()
 }
