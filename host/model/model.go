@@ -232,6 +232,10 @@ type PluginSegment struct {
 	// TextDropped the events that passed its bound and never reached it.
 	Messages    int `json:"messages"`
 	TextDropped int `json:"text_dropped"`
+	// Published counts the messages the plugin published in the window,
+	// each partial update included (its items keep the finals and the
+	// latest partial).
+	Published int `json:"published"`
 	// LateItems counts the items attached after the segment closed (each
 	// marked Late); the aggregates do not include them.
 	LateItems  int                  `json:"late_items"`

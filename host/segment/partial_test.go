@@ -67,6 +67,10 @@ func TestPublishedPartialsKeepOnlyTheUnfinished(t *testing.T) {
 	if ag := seg.Plugins["p"].Aggregates["words"]; ag.N != 1 || ag.Mean != 5 {
 		t.Errorf("aggregate over finals only: %+v", ag)
 	}
+	// The producer's count says what it published, partial updates included.
+	if n := seg.Plugins["p"].Published; n != 5 {
+		t.Errorf("published %d, want 5", n)
+	}
 }
 
 // TestPartialStoredWhenItsSegmentCloses: a segment that closes with an

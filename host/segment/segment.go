@@ -361,6 +361,7 @@ func (a *Assembler) Published(plugin string, item model.Item) {
 	if p == nil {
 		return
 	}
+	p.seg.Published++
 	switch fam, partial := topicFamily(item.Topic); {
 	case partial:
 		if i := heldPartial(p.seg.Items, item); i >= 0 {

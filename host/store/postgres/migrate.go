@@ -220,10 +220,12 @@ CREATE TABLE segment_late_batches (
 	PRIMARY KEY (segment_id, batch)
 );
 `},
-	{version: 5, name: "objects: one row per object, per-segment object stats", sql: `
+	{version: 5, name: "objects: one row per object, per-segment object stats; published messages", sql: `
 -- A plugin's per-segment object summary (model.ObjectStats), null when it
 -- reported none.
 ALTER TABLE segment_plugins ADD COLUMN objects JSONB NOT NULL DEFAULT 'null';
+-- Messages the plugin published in the window (PluginSegment.Published).
+ALTER TABLE segment_plugins ADD COLUMN published BIGINT NOT NULL DEFAULT 0;
 
 -- One row per object a plugin reported (model.ObjectRecord). wall_ns is the
 -- segment's wall start plus the item's offset, so objects are asked for by
