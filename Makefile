@@ -7,6 +7,10 @@ LDFLAGS := -X main.version=$(VERSION)
 # Model plugins find their files here (scripts/fetch-models.sh fills it).
 export LSIE_PLUGIN_MODEL_DIR ?= $(CURDIR)/var/models
 PLUGINS := $(filter-out internal,$(notdir $(wildcard plugins/*)))
+# Python plugins (sdk/python) run on Debian's interpreter, where
+# scripts/setup.sh installs python3-grpcio, -numpy, -torch.
+PYTHON ?= /usr/bin/python3
+PY_EXAMPLES := $(notdir $(wildcard examples/python-*))
 
 # Packages with concurrency run under the race detector; end-to-end ones
 # (real GStreamer pipelines and plugin processes) run without it, serially.
@@ -18,7 +22,7 @@ EXAMPLE_PKGS := ./examples/minimal/... ./examples/brightness/... ./examples/gpus
 RACE_PKGS := $(SDK_PKGS) $(filter-out %/host/capture %/host/capture/internal/rtsptest,$(shell $(GO) list ./host/...))
 E2E_PKGS := ./host/capture/... ./internal/... ./plugins/... ./cmd/...
 
-.PHONY: all setup build demo test lint unit e2e bench proto clean sdk-dist sdk-check tidy
+.PHONY: all setup build demo test lint unit e2e bench proto clean sdk-dist sdk-check tidy python-test
 
 all: build
 
@@ -31,6 +35,7 @@ build:
 	@for p in $(PLUGINS); do $(GO) build -o bin/plugins/$$p ./plugins/$$p || exit 1; done
 	@mkdir -p bin/examples
 	$(GO) build -o bin/examples/minimal ./examples/minimal
+	@for e in $(PY_EXAMPLES); do $(PYTHON) sdk/python/build.py plugin examples/$$e/plugin.py bin/examples/$$e || exit 1; done
 
 demo: setup build
 	bin/lsie-host --plugins bin/plugins --config configs/demo.hcl
@@ -42,8 +47,14 @@ lint:
 	$(GO) vet ./... $(SDK_PKGS) $(EXAMPLE_PKGS)
 	staticcheck ./... $(SDK_PKGS) $(EXAMPLE_PKGS)
 
-unit:
+unit: python-test
 	$(GO) test -race -count=1 $(RACE_PKGS)
+
+# The Python SDK's unit tests (its stubs generated first); the Python
+# plugins run through the host in e2e (cmd/lsie-host/python_test.go).
+python-test:
+	$(PYTHON) sdk/python/build.py gen
+	cd sdk/python && $(PYTHON) -m unittest discover -s tests -t .
 
 e2e:
 	$(GO) test -p 1 -count=1 -timeout 20m $(E2E_PKGS)
@@ -64,6 +75,7 @@ tidy:
 
 bench: build
 	$(GO) run ./cmd/handoff-bench -plugin bin/examples/minimal
+	$(GO) run ./cmd/handoff-bench -plugin bin/examples/python-minimal
 	$(GO) run ./cmd/handoff-bench -plugin bin/plugins/visual
 	$(GO) run ./cmd/capture-bench
 	$(GO) run ./cmd/streams-bench

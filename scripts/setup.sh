@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx pocketsphinx-en-us
   wordnet-base praat espeak-ng festival festvox-us-slt-hts
   python3-onnx python3-numpy nodejs
+  python3-grpcio python3-protobuf python3-grpc-tools python3-cryptography python3-torch
   libdlib-data libdlib-dev g++
   postgresql
   chromium
@@ -31,6 +32,9 @@ APT_PACKAGES=(
 # praat: the reference the acoustic plugin's features are tested against.
 # espeak-ng, festival, festvox-us-slt-hts: two synthetic voices for the ASR
 # test set. python3-onnx, python3-numpy: tests build tiny ONNX models.
+# python3-grpcio, -protobuf, -grpc-tools, -cryptography (and -numpy): the
+# Python plugin SDK (sdk/python: gRPC, its stubs generated at build time, the
+# TLS certificate of go-plugin's AutoMTLS); python3-torch: examples/python-torch.
 # nodejs: runs npm packages' own implementations as test references.
 # libdlib-data: dlib's 68-point face landmark model for the au plugin;
 # libdlib-dev, g++: build the reference tool its landmark tests compare with.
