@@ -476,6 +476,17 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 		return
 	}
 	c.mu.Lock()
+	if res.GetSeq() == 0 && ack.Region != 0 && res.GetError().GetCode() == validate.CodeBadResult {
+		// A body that did not decode (plugin.Process): its ack header
+		// still names the frame's slot, so the frame is settled, as an
+		// error, rather than holding its lease forever.
+		for seq, f := range c.inFlight {
+			if f.desc.Region == ack.Region && f.desc.Slot == ack.Slot && f.desc.Generation == ack.Generation {
+				res.Seq = seq
+				break
+			}
+		}
+	}
 	f, ok := c.inFlight[res.GetSeq()]
 	if ok {
 		delete(c.inFlight, res.GetSeq())

@@ -283,8 +283,10 @@ func (p *Process) readLoop() {
 		}
 		res := &pluginv1.Result{}
 		if err := proto.Unmarshal(body, res); err != nil {
+			// Seq 0 and input video: the handler settles a frame by the
+			// ack header's slot; audio and messages cannot be matched.
 			p.log.Error("bad result encoding from plugin", "error", err)
-			res = &pluginv1.Result{Handle: ack.Handle, Error: &pluginv1.Error{Code: "bad_result", Message: err.Error()}}
+			res = &pluginv1.Result{Handle: ack.Handle, Error: &pluginv1.Error{Code: validate.CodeBadResult, Message: err.Error()}}
 		}
 		p.mu.RLock()
 		h := p.handlers[ack.Handle]
@@ -388,13 +390,17 @@ func (p *Process) Kill() {
 	pluginv1.KillGroup(p.cmd)
 }
 
-// Healthy asks the plugin whether it can take work.
+// Healthy asks the plugin whether it can take work: "ok" and "degraded"
+// (working, at a cost it reports) can; anything else, or no answer, is a
+// failed check.
 func (p *Process) Healthy(ctx context.Context) error {
 	resp, err := p.rpc.Health(ctx, &pluginv1.HealthRequest{})
 	if err != nil {
 		return err
 	}
-	if resp.GetStatus() != "ok" {
+	if s := resp.GetStatus(); s == "degraded" {
+		p.log.Debug("plugin reports degraded health", "message", resp.GetMessage())
+	} else if s != "ok" {
 		return fmt.Errorf("plugin reports %s: %s", resp.GetStatus(), resp.GetMessage())
 	}
 	return nil

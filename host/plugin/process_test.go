@@ -123,7 +123,7 @@ func TestFramesThroughSharedMemory(t *testing.T) {
 	if err := p.SendFrame(&stale); err != nil {
 		t.Fatal(err)
 	}
-	if res := results.next(t); res.GetError().GetCode() != "bad_descriptor" || !strings.Contains(res.GetError().GetMessage(), "stale") {
+	if res := results.next(t); res.GetError().GetCode() != "stale_frame" || !strings.Contains(res.GetError().GetMessage(), "stale") {
 		t.Fatalf("stale descriptor: %v", res)
 	}
 	// A frame for a handle that is not open is an error as data.

@@ -561,7 +561,7 @@ func (s *service) work(handle uint32, st *stream) {
 		}
 		if err != nil {
 			res.DoneNanos = shm.MonotonicNanos()
-			res.Error = &pluginv1.Error{Code: "bad_descriptor", Message: err.Error()}
+			res.Error = &pluginv1.Error{Code: descriptorCode(err), Message: err.Error()}
 			s.sendResult(d, res)
 			continue
 		}
@@ -591,7 +591,7 @@ func (s *service) workDevice(handle uint32, st *stream, d shm.Descriptor) {
 	df, err := s.cuda.Frame(handle, &d)
 	if err != nil {
 		res.DoneNanos = shm.MonotonicNanos()
-		res.Error = &pluginv1.Error{Code: "bad_descriptor", Message: err.Error()}
+		res.Error = &pluginv1.Error{Code: descriptorCode(err), Message: err.Error()}
 		return
 	}
 	v := df.View()
@@ -607,6 +607,21 @@ func (s *service) workDevice(handle uint32, st *stream, d shm.Descriptor) {
 		res.Fields = nil
 		res.Error = &pluginv1.Error{Code: code, Message: err.Error()}
 	}
+}
+
+// CodeResultTooLarge answers an input whose result does not fit in a
+// data-plane packet (64 KiB).
+const CodeResultTooLarge = "result_too_large"
+
+// descriptorCode is the error code of a frame that could not be opened: a
+// slot the host rewrote (or is rewriting) since it sent the descriptor is
+// stale_frame, as when the rewrite comes while the plugin reads it; a
+// region not mapped or a descriptor that does not fit it is bad_descriptor.
+func descriptorCode(err error) string {
+	if errors.Is(err, shm.ErrStale) || errors.Is(err, shm.ErrTorn) {
+		return "stale_frame"
+	}
+	return "bad_descriptor"
 }
 
 // workAudio runs one audio record and acks it with the hops' items.
@@ -730,8 +745,20 @@ func (s *service) send(ack dataplane.Ack, res *pluginv1.Result) {
 	dataplane.PutResultHeader(buf, ack)
 	buf, err := proto.MarshalOptions{}.MarshalAppend(buf, res)
 	if err != nil || len(buf) > dataplane.MaxMessage {
+		// Every input gets one result: answer with the error instead, so
+		// the host settles the input (its lease, its audio progress).
 		s.log.Error("result too large or not encodable", "error", err, "len", len(buf))
-		return
+		msg := fmt.Sprintf("result of %d bytes (a packet holds at most %d)", len(buf), dataplane.MaxMessage)
+		if err != nil {
+			msg = "result not encodable: " + err.Error()
+		}
+		small := &pluginv1.Result{Handle: res.GetHandle(), Seq: res.GetSeq(), PtsNs: res.GetPtsNs(), DurationNs: res.GetDurationNs(),
+			Input: res.GetInput(), ProgressNs: res.GetProgressNs(), ReceivedNanos: res.GetReceivedNanos(), DoneNanos: res.GetDoneNanos(),
+			Error: &pluginv1.Error{Code: CodeResultTooLarge, Message: msg}}
+		buf = buf[:dataplane.ResultHeaderSize] // the header stays
+		if buf, err = (proto.MarshalOptions{}).MarshalAppend(buf, small); err != nil {
+			return
+		}
 	}
 	s.write(buf)
 }
