@@ -426,6 +426,11 @@ class Server(pb_grpc.PluginServicer):
                 return
             with self._mu:
                 st.pending -= 1
+            if isinstance(job, (_FrameJob, _AudioJob, _MessageJob)):
+                # received_nanos is when the stream's worker takes the input,
+                # as the Go SDK stamps it (docs/PROTOCOL.md §8.1), so a
+                # handoff includes the reader's dispatch.
+                job.received = monotonic_ns()
             try:
                 if isinstance(job, _FrameJob):
                     self._frame(st, job)
