@@ -15,7 +15,8 @@ APT_PACKAGES=(
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx pocketsphinx-en-us
   wordnet-base praat espeak-ng festival festvox-us-slt-hts
   python3-onnx python3-numpy nodejs
-  python3-grpcio python3-protobuf python3-grpc-tools python3-cryptography python3-torch
+  python3-grpcio python3-protobuf python3-cryptography python3-torch
+  protobuf-compiler protobuf-compiler-grpc
   libdlib-data libdlib-dev g++
   postgresql
   chromium
@@ -32,9 +33,12 @@ APT_PACKAGES=(
 # praat: the reference the acoustic plugin's features are tested against.
 # espeak-ng, festival, festvox-us-slt-hts: two synthetic voices for the ASR
 # test set. python3-onnx, python3-numpy: tests build tiny ONNX models.
-# python3-grpcio, -protobuf, -grpc-tools, -cryptography (and -numpy): the
-# Python plugin SDK (sdk/python: gRPC, its stubs generated at build time, the
-# TLS certificate of go-plugin's AutoMTLS); python3-torch: examples/python-torch.
+# python3-grpcio, -protobuf, -cryptography (and -numpy): the Python plugin SDK
+# (sdk/python: gRPC, protobuf, the TLS certificate of go-plugin's AutoMTLS);
+# protobuf-compiler, protobuf-compiler-grpc: its stubs, generated at build time
+# by protoc 3.21 and grpc_python_plugin 1.51, the versions of python3-protobuf
+# and python3-grpcio (python3-grpc-tools' protoc 3.5 cannot read plugin.proto's
+# proto3 "optional"); python3-torch: examples/python-torch.
 # nodejs: runs npm packages' own implementations as test references.
 # libdlib-data: dlib's 68-point face landmark model for the au plugin;
 # libdlib-dev, g++: build the reference tool its landmark tests compare with.

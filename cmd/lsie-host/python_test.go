@@ -22,13 +22,18 @@ import (
 const python = "/usr/bin/python3"
 
 // needPython skips (fails in CI) unless python can run the Python SDK and
-// the examples, naming what is missing.
+// the examples and its stubs can be generated, naming what is missing.
 func needPython(t *testing.T, modules ...string) {
 	t.Helper()
 	imports := "import " + strings.Join(modules, ", ")
 	if out, err := exec.Command(python, "-c", imports).CombinedOutput(); err != nil {
-		testenv.Missing(t, "%s cannot %q (scripts/setup.sh installs python3-grpcio, -grpc-tools, -numpy, -cryptography, -torch): %v\n%s",
+		testenv.Missing(t, "%s cannot %q (scripts/setup.sh installs python3-grpcio, -protobuf, -numpy, -cryptography, -torch): %v\n%s",
 			python, imports, err, out)
+	}
+	for _, tool := range []string{"protoc", "grpc_python_plugin"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, "%s (scripts/setup.sh installs protobuf-compiler, protobuf-compiler-grpc)", tool)
+		}
 	}
 }
 
@@ -50,7 +55,7 @@ func buildPythonPlugin(t *testing.T, dir, name string) {
 // fields follow the content; and the data-plane counters show that no
 // frame's bytes crossed either plugin's socket.
 func TestPythonPluginsThroughHost(t *testing.T) {
-	needPython(t, "grpc", "grpc_tools", "google.protobuf", "numpy", "cryptography", "torch")
+	needPython(t, "grpc", "google.protobuf", "numpy", "cryptography", "torch")
 	dir := t.TempDir()
 	plugins := filepath.Join(dir, "plugins")
 	if err := os.MkdirAll(plugins, 0o755); err != nil {
@@ -178,7 +183,7 @@ stream "white" {
 // host): frames with objects, errors as data, audio with items, progress
 // and published messages, topic messages, commands and a refused stream.
 func TestPythonSDKHarness(t *testing.T) {
-	needPython(t, "grpc", "grpc_tools", "google.protobuf", "numpy", "cryptography")
+	needPython(t, "grpc", "google.protobuf", "numpy", "cryptography")
 	bin := filepath.Join(t.TempDir(), "pyharness")
 	out, err := exec.Command(python, "../../sdk/python/build.py", "plugin", "../../sdk/python/tests/harness_plugin.py", bin).CombinedOutput()
 	if err != nil {

@@ -5,8 +5,12 @@
     build.py plugin SRC.py OUT [--python /usr/bin/python3]
                                          one executable plugin file (a zipapp)
 
-The stubs are generated here at build time with python3-grpc-tools and never
-committed or edited (lsie_sdk/_pb is gitignored). A plugin file is a zipapp:
+The stubs are generated here at build time and never committed or edited
+(lsie_sdk/_pb is gitignored), by Debian's protoc 3.21.12 (protobuf-compiler)
+and gRPC's Python plugin 1.51.1 (protobuf-compiler-grpc): the versions of
+python3-protobuf and python3-grpcio they run on. Debian 12's
+python3-grpc-tools bundles protoc 3.5.1, which cannot read plugin.proto
+since it uses proto3 "optional" (AttributeSpec). A plugin file is a zipapp:
 a shebang line, then a zip holding lsie_sdk, its stubs, the plugin's source
 as __main__.py and the other modules beside it. The host may run a verified
 copy in a private directory (plugins.lock), so a plugin must not import
@@ -30,6 +34,7 @@ ROOT = HERE.parent.parent
 PROTO = ROOT / "sdk" / "proto" / "pluginv1" / "plugin.proto"
 PACKAGE = HERE / "lsie_sdk"
 GENERATED = PACKAGE / "_pb"
+PROTOC = os.environ.get("PROTOC", "protoc")
 
 
 def gen() -> None:
@@ -41,7 +46,11 @@ def gen() -> None:
         staged = Path(tmp) / "lsie_sdk" / "_pb"
         staged.mkdir(parents=True)
         shutil.copy(PROTO, staged / "plugin.proto")
-        subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", tmp, "--python_out", tmp,
+        plugin = shutil.which("grpc_python_plugin")
+        if shutil.which(PROTOC) is None or plugin is None:
+            sys.exit("build.py: needs protoc and grpc_python_plugin (apt-get install protobuf-compiler "
+                     "protobuf-compiler-grpc; scripts/setup.sh installs them)")
+        subprocess.run([PROTOC, "-I", tmp, "--python_out", tmp, "--plugin=protoc-gen-grpc_python=" + plugin,
                         "--grpc_python_out", tmp, "lsie_sdk/_pb/plugin.proto"], check=True)
         GENERATED.mkdir(exist_ok=True)
         for name in ("plugin_pb2.py", "plugin_pb2_grpc.py"):

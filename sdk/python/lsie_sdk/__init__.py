@@ -10,12 +10,12 @@ See docs/PLUGIN_SDK.md, "Python plugins".
 from ._log import Logger, logger
 from ._server import monotonic_ns, serve
 from ._types import (PROTOCOL_VERSION, TOPIC_AUDIO_PCM16K, TOPIC_VIDEO_NV12_CUDA, TOPIC_VIDEO_RGB24,
-                     TOPIC_VIDEO_RGBF32_CUDA, Answer, Audio, Field, Fields, Frame, FrameResult, Item, Keypoint,
+                     TOPIC_VIDEO_RGBF32_CUDA, Answer, Attribute, Audio, Field, Fields, Frame, FrameResult, Item, Keypoint,
                      Manifest, Message, Object, PixelFormat, Plugin, PluginError, Stream, StreamInfo, errorf)
 
 __all__ = [
     "PROTOCOL_VERSION", "TOPIC_AUDIO_PCM16K", "TOPIC_VIDEO_NV12_CUDA", "TOPIC_VIDEO_RGB24",
-    "TOPIC_VIDEO_RGBF32_CUDA", "Answer", "Audio", "Field", "Fields", "Frame", "FrameResult", "Item", "Keypoint",
+    "TOPIC_VIDEO_RGBF32_CUDA", "Answer", "Attribute", "Audio", "Field", "Fields", "Frame", "FrameResult", "Item", "Keypoint",
     "Logger", "Manifest", "Message", "Object", "PixelFormat", "Plugin", "PluginError", "Stream", "StreamInfo",
     "errorf", "logger", "monotonic_ns", "serve",
 ]

@@ -175,6 +175,14 @@ class Server(pb_grpc.PluginServicer):
                           labels=list(m.labels))
         for f in m.fields:
             out.fields.add(name=f.name, type="float64", unit=f.unit, description=f.description)
+        if m.attributes is not None:
+            out.attribute_schema = True
+            for a in m.attributes:
+                spec = out.attributes.add(name=a.name, type=a.type, required=a.required, choices=list(a.choices),
+                                          description=a.description)
+                for k in ("default", "min", "max"):
+                    if getattr(a, k) is not None:
+                        setattr(spec, k, getattr(a, k))
         return out
 
     def OpenStream(self, request: Any, context: Any) -> Any:
@@ -460,13 +468,12 @@ class Server(pb_grpc.PluginServicer):
             except _wire.WireError as e:
                 raise PluginError("bad_descriptor", str(e)) from None
             # The seqlock (§7.3): the slot must hold this frame before we
-            # read it, and still hold it after; a first mismatch means the
-            # descriptor is wrong (bad_descriptor), a later one that the
-            # bytes read may be torn (stale_frame).
+            # read it (else it is already stale, or being rewritten), and
+            # still hold it after (else the bytes read may be torn).
             g = region.generation(d.slot)
             if g != d.generation or g == 0 or g % 2:
-                raise PluginError("bad_descriptor", f"slot {d.slot} of region {d.region} is at generation {g}, "
-                                                    f"the descriptor says {d.generation}")
+                raise PluginError("stale_frame", f"slot {d.slot} of region {d.region} is stale: generation {g}, "
+                                                 f"the descriptor says {d.generation}")
         except PluginError as e:
             _error(res, e, st.id)
             self._answer_frame(d, res)

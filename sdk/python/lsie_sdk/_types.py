@@ -50,6 +50,22 @@ class Field:
 
 
 @dataclass
+class Attribute:
+    """One attribute a stream's plugin block may set. Values are text in the
+    type's canonical form (docs/PROTOCOL.md §5.2); with a schema the host
+    checks the block and hands open_stream canonical values, defaults
+    filled in."""
+    name: str
+    type: str  # string | number | integer | bool | duration | enum | list | object
+    default: Optional[str] = None
+    required: bool = False
+    min: Optional[str] = None
+    max: Optional[str] = None
+    choices: Sequence[str] = ()
+    description: str = ""
+
+
+@dataclass
 class Manifest:
     """What the plugin is, consumes and produces (PROTOCOL.md §5.2)."""
     name: str
@@ -60,6 +76,9 @@ class Manifest:
     fields: Sequence[Field] = ()
     # labels: every Object.label the plugin may report; none: no objects.
     labels: Sequence[str] = ()
+    # attributes: the plugin block's schema; None (no schema) lets every
+    # attribute through unchecked, [] means the plugin takes none.
+    attributes: Optional[Sequence[Attribute]] = None
 
 
 @dataclass

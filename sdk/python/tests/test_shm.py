@@ -123,11 +123,13 @@ class Seqlock(unittest.TestCase):
         self.assertEqual(res.error.code, "stale_frame")
         self.assertEqual(len(res.fields), 0)
 
-    def test_not_this_frame(self):
+    def test_stale_before_read(self):
         gen = self.host.write(0, bytes(12))
-        for name, g in [("older", gen - 2), ("never written", 0)]:
+        for name, g in [("rewritten since", gen - 2), ("never written", gen + 2)]:
             with self.subTest(name):
-                self.assertEqual(self.run_frame(Stream(), g).error.code, "bad_descriptor")
+                res = self.run_frame(Stream(), g)
+                self.assertEqual(res.error.code, "stale_frame")
+                self.assertIn("stale", res.error.message)
 
     def test_no_region(self):
         del self.server._regions[9]
