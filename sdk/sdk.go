@@ -17,6 +17,7 @@ import (
 	"github.com/lsie-mlf/lsie/sdk/internal/server"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/sdk/topic"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 	"github.com/lsie-mlf/lsie/shm"
 )
 
@@ -80,12 +81,22 @@ type Manifest struct {
 	// none when it reports no objects. Lower case, like field names
 	// ("person", "face", "text").
 	Labels []string
+	// Attributes is the schema of a stream's plugin block: the host
+	// refuses a block that sets anything else, or a value of the wrong
+	// type or range, and fills in defaults. Use []sdk.Attribute{} for a
+	// plugin that takes no attributes; nil (no schema) passes every
+	// attribute unchecked, as before schemas, and the host logs a warning.
+	Attributes []Attribute
 }
 
 // StreamInfo describes a stream the host opens on the plugin.
 type StreamInfo struct {
 	ID string
-	// Attributes are the plugin block's attributes from the host config.
+	// Attrs are the plugin block's attributes, typed by the manifest's
+	// schema, defaults filled in: Attrs.Float("threshold").
+	Attrs Attrs
+	// Attributes are the same values as text (canonical with a schema,
+	// as the config wrote them without one).
 	Attributes map[string]string
 	// Publisher sends messages on the plugin's output topics for this
 	// stream; the host routes them to the stream's consuming plugins.
@@ -204,6 +215,11 @@ type Commander interface {
 	Command(name string, args []byte) ([]byte, error)
 }
 
+// CodeBadAttribute refuses a stream whose plugin block breaks the
+// manifest's attribute schema (the host checks first; the SDK checks
+// again for hosts and harnesses that did not).
+const CodeBadAttribute = "bad_attribute"
+
 // Error is a failure reported to the host as data (code + message).
 type Error struct {
 	Code    string
@@ -232,6 +248,7 @@ type adapter struct{ p Plugin }
 func (a adapter) Manifest() server.Manifest {
 	m := a.p.Manifest()
 	out := server.Manifest{Name: m.Name, Version: m.Version, Description: m.Description, Inputs: m.Inputs, Outputs: m.Outputs, Labels: m.Labels}
+	out.Attributes, out.AttributeSchema = attributeSpecs(m.Attributes)
 	if d := m.DeviceInput; d != nil {
 		std := d.Std
 		if std == ([3]float32{}) {
@@ -248,7 +265,14 @@ func (a adapter) Manifest() server.Manifest {
 
 func (a adapter) OpenStream(id string, attrs map[string]string, pub server.Publisher) (server.Processor, error) {
 	m := a.p.Manifest()
-	s, err := a.p.OpenStream(StreamInfo{ID: id, Attributes: attrs, Publisher: publisher{pub: pub, id: id, outputs: m.Outputs}})
+	// The host has checked them; a harness or an older host may not have.
+	specs, schema := attributeSpecs(m.Attributes)
+	values, err := validate.Attributes(&pluginv1.Manifest{Attributes: specs, AttributeSchema: schema}, attrs)
+	if err != nil {
+		return nil, Errorf(CodeBadAttribute, "%v", err)
+	}
+	s, err := a.p.OpenStream(StreamInfo{ID: id, Attrs: Attrs{values: values}, Attributes: values,
+		Publisher: publisher{pub: pub, id: id, outputs: m.Outputs}})
 	if err != nil {
 		return nil, err
 	}

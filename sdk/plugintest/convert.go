@@ -12,6 +12,13 @@ func manifestFromProto(m *pluginv1.Manifest) sdk.Manifest {
 	for _, f := range m.GetFields() {
 		out.Fields = append(out.Fields, sdk.Field{Name: f.GetName(), Unit: f.GetUnit(), Description: f.GetDescription()})
 	}
+	if m.GetAttributeSchema() || len(m.GetAttributes()) > 0 {
+		out.Attributes = []sdk.Attribute{}
+	}
+	for _, a := range m.GetAttributes() {
+		out.Attributes = append(out.Attributes, sdk.Attribute{Name: a.GetName(), Type: sdk.AttrType(a.GetType()), Description: a.GetDescription(),
+			Default: a.GetDefault(), Required: a.GetRequired(), Min: a.GetMin(), Max: a.GetMax(), Choices: a.GetChoices()})
+	}
 	if d := m.GetDeviceInput(); d != nil {
 		in := &sdk.DeviceInput{Width: int(d.GetWidth()), Height: int(d.GetHeight())}
 		copy(in.Mean[:], d.GetMean())

@@ -31,6 +31,10 @@ type Manifest struct {
 	Fields                     []Field
 	DeviceInput                *pluginv1.DeviceInput
 	Labels                     []string
+	// Attributes is the attribute schema; AttributeSchema says there is
+	// one (it may be empty: the plugin takes no attributes).
+	Attributes      []*pluginv1.AttributeSpec
+	AttributeSchema bool
 }
 
 // Frame is a frame handed to a Processor.
@@ -234,7 +238,7 @@ func (s *service) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv
 	m := s.impl.Manifest()
 	out := &pluginv1.Manifest{Name: m.Name, Version: m.Version, Description: m.Description,
 		ProtocolVersion: pluginv1.ProtocolVersion, Inputs: m.Inputs, Outputs: m.Outputs, DeviceInput: m.DeviceInput,
-		Labels: m.Labels}
+		Labels: m.Labels, Attributes: m.Attributes, AttributeSchema: m.AttributeSchema}
 	for _, f := range m.Fields {
 		out.Fields = append(out.Fields, &pluginv1.FieldSpec{Name: f.Name, Type: "float64", Unit: f.Unit, Description: f.Description})
 	}
