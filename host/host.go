@@ -875,3 +875,24 @@ func (h *Host) stopStarted() error {
 	}
 	return errors.Join(errs...)
 }
+
+// FieldInfo is one field a plugin's manifest declares.
+type FieldInfo struct{ Name, Unit string }
+
+// PluginFields lists the fields the running plugin name declares, in its
+// manifest's order; nil when it is not running.
+func (h *Host) PluginFields(name string) []FieldInfo {
+	sup := h.supervisor(name)
+	if sup == nil {
+		return nil
+	}
+	p := sup.Current()
+	if p == nil {
+		return nil
+	}
+	var out []FieldInfo
+	for _, f := range p.Manifest().GetFields() {
+		out = append(out, FieldInfo{Name: f.GetName(), Unit: f.GetUnit()})
+	}
+	return out
+}

@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -178,6 +178,7 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	table.fields = h.PluginFields
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go reloadOnHUP(ctx, h, path, log)
@@ -761,50 +762,95 @@ func pluginsLock(c *cli.Context) error {
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
-// segmentTable prints one line per closed segment.
+// segmentTable prints one line per closed segment: the segment's frames
+// and status, and for each of its plugins (by name) the first
+// tableFields fields its manifest declares (templated names such as
+// faceN.x and timings in ms left out), each as its segment mean. The
+// header repeats every 20 lines and whenever the columns change.
 type segmentTable struct {
-	mu    sync.Mutex
-	w     io.Writer
-	quiet bool
-	lines int
+	mu     sync.Mutex
+	w      io.Writer
+	quiet  bool
+	lines  int
+	header string
+	// fields returns a running plugin's declared fields (Host.PluginFields);
+	// nil, or a plugin it does not know, falls back to the aggregates'
+	// names in order.
+	fields func(plugin string) []host.FieldInfo
 }
 
+// tableFields is how many fields of each plugin the live table shows.
+const tableFields = 2
+
 func newSegmentTable(w io.Writer, quiet bool) *segmentTable { return &segmentTable{w: w, quiet: quiet} }
+
+// column is one field of one plugin in the table.
+type column struct{ plugin, field string }
+
+// columns picks the table's columns for a segment's plugins.
+func (t *segmentTable) columns(s model.Segment) []column {
+	var out []column
+	for _, name := range slices.Sorted(maps.Keys(s.Plugins)) {
+		var names []string
+		if t.fields != nil {
+			for _, f := range t.fields(name) {
+				if f.Unit != "ms" && strings.ToLower(f.Name) == f.Name {
+					names = append(names, f.Name)
+				}
+			}
+		}
+		if len(names) == 0 {
+			names = slices.Sorted(maps.Keys(s.Plugins[name].Aggregates))
+		}
+		for _, f := range names[:min(len(names), tableFields)] {
+			out = append(out, column{name, f})
+		}
+	}
+	return out
+}
 
 func (t *segmentTable) print(s model.Segment) {
 	if t.quiet {
 		return
 	}
+	cols := t.columns(s)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.lines%20 == 0 {
-		fmt.Fprintf(t.w, "%-10s %10s  %-13s %6s %7s %7s %9s %7s %7s %5s %6s %4s  %s\n",
-			"STREAM", "SEGMENT", "MEDIA", "FRAMES", "VOICED", "F0", "LOUDNESS", "BRIGHT", "MOTION", "FACES", "SENT", "GATE", "STATUS")
+	var hdr, row strings.Builder
+	fmt.Fprintf(&hdr, "%-10s %10s  %-13s %6s", "STREAM", "SEGMENT", "MEDIA", "FRAMES")
+	frames := 0
+	var notes []string
+	for _, name := range slices.Sorted(maps.Keys(s.Plugins)) {
+		p := s.Plugins[name]
+		frames = max(frames, p.FramesAnalysed)
+		if p.Status != "" {
+			notes = append(notes, name+" "+strings.ReplaceAll(p.Status, "_", " "))
+		}
 	}
-	t.lines++
+	fmt.Fprintf(&row, "%-10s %10d  %-13s %6d", s.StreamID, s.Index,
+		fmt.Sprintf("%.1f–%.1fs", s.MediaStart.Seconds(), s.MediaEnd.Seconds()), frames)
+	for _, c := range cols {
+		width := max(len(c.field), 7)
+		fmt.Fprintf(&hdr, " %*s", width, c.field)
+		v := "–"
+		if a, ok := s.Plugins[c.plugin].Aggregates[c.field]; ok && a.N > 0 {
+			v = strconv.FormatFloat(a.Mean, 'g', 4, 64)
+		}
+		fmt.Fprintf(&row, " %*s", width, v)
+	}
 	status := string(s.Status)
 	if len(s.Reasons) > 0 {
 		status += " (" + strings.Join(s.Reasons, ",") + ")"
 	}
-	frames, noAudio := 0, false
-	for _, p := range s.Plugins {
-		frames = max(frames, p.FramesAnalysed)
-		noAudio = noAudio || p.Status == model.PluginNoAudio
+	if len(notes) > 0 {
+		status += "; " + strings.Join(notes, ", ")
 	}
-	voiced := metric(s, "voiced", func(a model.Aggregate) string { return fmt.Sprintf("%.0f%%", 100*a.Mean) })
-	if noAudio {
-		voiced = "no audio"
+	if h := hdr.String(); h != t.header || t.lines%20 == 0 {
+		fmt.Fprintf(t.w, "%s  STATUS\n", h)
+		t.header, t.lines = h, 0
 	}
-	fmt.Fprintf(t.w, "%-10s %10d  %-13s %6d %7s %7s %9s %7s %7s %5s %6s %4s  %s\n", s.StreamID, s.Index,
-		fmt.Sprintf("%.1f–%.1fs", s.MediaStart.Seconds(), s.MediaEnd.Seconds()), frames, voiced,
-		metric(s, "f0_hz", func(a model.Aggregate) string { return fmt.Sprintf("%.0fHz", a.P50) }),
-		metric(s, "loudness_dbfs", func(a model.Aggregate) string { return fmt.Sprintf("%.1fdB", a.Mean) }),
-		metric(s, "brightness", func(a model.Aggregate) string { return fmt.Sprintf("%.1f", a.Mean) }),
-		metric(s, "motion", func(a model.Aggregate) string { return fmt.Sprintf("%.2f", a.Mean) }),
-		metric(s, "faces", func(a model.Aggregate) string { return fmt.Sprintf("%.0f", a.Max) }),
-		metric(s, "sentiment_compound", func(a model.Aggregate) string { return fmt.Sprintf("%+.2f", a.Mean) }),
-		metric(s, "semantic_gate", func(a model.Aggregate) string { return fmt.Sprintf("%.0f", a.Max) }),
-		status)
+	t.lines++
+	fmt.Fprintf(t.w, "%s  %s\n", row.String(), status)
 	// Finals are stored as their producer's items; show what was said.
 	for _, name := range slices.Sorted(maps.Keys(s.Plugins)) {
 		for _, it := range s.Plugins[name].Items {
@@ -813,19 +859,4 @@ func (t *segmentTable) print(s model.Segment) {
 			}
 		}
 	}
-}
-
-// metric formats field's aggregate from whichever plugin produced it, or "–".
-func metric(s model.Segment, field string, format func(model.Aggregate) string) string {
-	names := make([]string, 0, len(s.Plugins))
-	for n := range s.Plugins {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if a, ok := s.Plugins[n].Aggregates[field]; ok && a.N > 0 {
-			return format(a)
-		}
-	}
-	return "–"
 }

@@ -6,6 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
@@ -42,10 +45,30 @@ stream "w" {
   plugin "brightness" { threshold = 60 }
 }
 `, filepath.Join(dir, "lsie.db"), white))
-	cmd := exec.Command(hostBin(), "--plugins", plugins, "--config", cfg, "--exit-when-done", "--quiet")
+	cmd := exec.Command(hostBin(), "--plugins", plugins, "--config", cfg, "--exit-when-done")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("host: %v\n%s", err, out)
+	}
+	// The live table shows the third-party plugin's declared fields: a
+	// centre_luma column, and a white clip's value in it.
+	lines := strings.Split(string(out), "\n")
+	col := -1
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "STREAM" && i+1 < len(lines) {
+			col = slices.Index(f, "centre_luma")
+			row := strings.Fields(lines[i+1])
+			if col < 0 || col >= len(row) {
+				break
+			}
+			if v, err := strconv.ParseFloat(row[col], 64); err != nil || v < 200 {
+				t.Errorf("centre_luma %q in the live table, want a white clip's", row[col])
+			}
+			break
+		}
+	}
+	if col < 0 {
+		t.Errorf("live table without the plugin's centre_luma column:\n%s", out)
 	}
 	db, err := sqlite.Open(filepath.Join(dir, "lsie.db"), hclog.NewNullLogger())
 	if err != nil {

@@ -56,13 +56,14 @@ func main() { sdk.Serve(plugin{}) }
 
 type plugin struct{}
 
-// fields documents every output; the order is the manifest's.
+// fields documents every output; the order is the manifest's. The first
+// ones are what the host's live table shows (voiced, f0, level).
 var fields = []sdk.Field{
+	{Name: "voiced", Unit: "0|1", Description: "1 when the hop is periodic enough to carry a pitch (YIN; hysteresis: 0.35 to start, 0.55 to continue); its segment mean is the voiced fraction"},
+	{Name: "f0_hz", Unit: "Hz", Description: "fundamental frequency (YIN); voiced hops only, never 0 as a pitch"},
 	{Name: "loudness_dbfs", Unit: "dBFS", Description: "RMS level of the 25 ms window; -120 for digital silence; every hop"},
 	{Name: "loudness", Unit: "sone-like", Description: "auditory loudness: sum over 26 mel bands (20 Hz-8 kHz) of band power^0.3 (eGeMAPS loudness); every hop, 0 in silence"},
 	{Name: "speech", Unit: "0|1", Description: "speech activity: voiced, or at least 12 dB above the tracked noise floor and above -55 dBFS; its segment mean is the speech fraction"},
-	{Name: "voiced", Unit: "0|1", Description: "1 when the hop is periodic enough to carry a pitch (YIN; hysteresis: 0.35 to start, 0.55 to continue); its segment mean is the voiced fraction"},
-	{Name: "f0_hz", Unit: "Hz", Description: "fundamental frequency (YIN); voiced hops only, never 0 as a pitch"},
 	{Name: "f0_semitones", Unit: "st re 27.5 Hz", Description: "F0 in semitones above 27.5 Hz (eGeMAPS F0semitoneFrom27.5Hz); voiced hops only"},
 	{Name: "periodicity", Unit: "0..1", Description: "1 - YIN's normalised difference at the chosen lag; every hop"},
 	{Name: "zcr", Unit: "0..1", Description: "fraction of adjacent sample pairs that change sign; every hop"},
