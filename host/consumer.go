@@ -36,6 +36,9 @@ type consumer struct {
 
 	// checks are the plugin's manifest's result rules.
 	checks *validate.Results
+	// attrValues are the plugin block's attributes as OpenStream gets
+	// them: checked against the plugin's schema, defaults filled in.
+	attrValues map[string]string
 	// wantsVideo and wantsAudio come from the plugin's manifest inputs:
 	// video in the memory the stream's frames live in (assignVideo).
 	wantsVideo, wantsAudio bool

@@ -253,6 +253,10 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	s := &streamRunner{cfg: st, handle: handle, h: h, log: h.log.Named("stream").With("stream", st.ID), lossless: !st.Realtime,
 		captureToSlot: h.obs.metrics.CaptureToSlot(st.ID)}
 	s.setHealth(model.HealthStarting, "")
+	attrs, err := h.streamAttributes(st)
+	if err != nil {
+		return nil, err
+	}
 	var infos []segment.PluginInfo
 	byName := map[string]*consumer{}
 	inOrder := make([]*consumer, 0, len(st.Plugins)) // config order
@@ -260,6 +264,7 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	for i, ref := range st.Plugins {
 		proc := h.supervisor(ref.Name).Current()
 		c := newConsumer(shm.ConsumerID(i+1), ref.Name, proc, s, ref.Window)
+		c.attrValues = attrs[ref.Name]
 		if ref.EventBound > 0 {
 			c.msg.bound = ref.EventBound
 		}
@@ -654,14 +659,7 @@ func pluginNames(s *streamRunner) []string {
 	return out
 }
 
-func (c *consumer) attrs() map[string]string {
-	for _, p := range c.s.cfg.Plugins {
-		if p.Name == c.name {
-			return p.Attributes
-		}
-	}
-	return nil
-}
+func (c *consumer) attrs() map[string]string { return c.attrValues }
 
 func (h *Host) persistHealth(s *streamRunner) {
 	ch := s.componentHealth()

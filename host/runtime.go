@@ -370,10 +370,10 @@ func sameStream(a, b config.Stream) bool {
 	a.Pos, b.Pos = config.Pos{}, config.Pos{}
 	a.Plugins, b.Plugins = slices.Clone(a.Plugins), slices.Clone(b.Plugins)
 	for i := range a.Plugins {
-		a.Plugins[i].Pos = config.Pos{}
+		a.Plugins[i].Pos, a.Plugins[i].AttrPos = config.Pos{}, nil
 	}
 	for i := range b.Plugins {
-		b.Plugins[i].Pos = config.Pos{}
+		b.Plugins[i].Pos, b.Plugins[i].AttrPos = config.Pos{}, nil
 	}
 	return reflect.DeepEqual(a, b)
 }

@@ -402,7 +402,14 @@ func checkPlugins(cfg *config.Config, dir, lockPath string, log hclog.Logger) (s
 			handle := uint32(i + 1)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			version := p.Manifest().GetVersion()
-			if err := p.OpenStream(ctx, handle, u.st.ID, u.ref.Attributes, func(dataplane.Ack, *pluginv1.Result) {}, nil); err != nil {
+			attrs, err := host.CheckAttributes(u.st, u.ref, p.Manifest())
+			var ads config.Diagnostics
+			if errors.As(err, &ads) {
+				ds = append(ds, ads...) // at each attribute, as a run reports them
+				cancel()
+				continue
+			}
+			if err := p.OpenStream(ctx, handle, u.st.ID, attrs, func(dataplane.Ack, *pluginv1.Result) {}, nil); err != nil {
 				if inner := errors.Unwrap(err); inner != nil {
 					err = inner // the plugin's code and message; the field names the stream and plugin
 				}
@@ -637,11 +644,14 @@ func pluginsInspect(c *cli.Context) error {
 	desc, protocol := "", dash(r.protocol)
 	health := "-"
 	var fields []*pluginv1.FieldSpec
+	var attrs []*pluginv1.AttributeSpec
 	var deviceInput *pluginv1.DeviceInput
+	schema := false
 	if r.proc != nil {
 		defer r.proc.Close()
 		m := r.proc.Manifest()
 		desc, fields, deviceInput = m.GetDescription(), m.GetFields(), m.GetDeviceInput()
+		attrs, schema = m.GetAttributes(), validate.HasSchema(m)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		health = "ok"
@@ -667,10 +677,38 @@ func pluginsInspect(c *cli.Context) error {
 	for _, f := range fields {
 		fmt.Fprintf(w, "  %-16s %-8s %-12s %s\n", f.GetName(), f.GetType(), f.GetUnit(), f.GetDescription())
 	}
+	printAttributes(w, schema, attrs)
 	if r.err != nil {
 		return fmt.Errorf("plugin %q (%s): %w", bin.Name, bin.Path, r.err)
 	}
 	return nil
+}
+
+// printAttributes prints a plugin's attribute schema: what a stream's
+// plugin block may set.
+func printAttributes(w io.Writer, schema bool, attrs []*pluginv1.AttributeSpec) {
+	switch {
+	case !schema:
+		fmt.Fprintln(w, "attributes:  no schema (the plugin checks its attributes itself; the host passes them unchecked)")
+		return
+	case len(attrs) == 0:
+		fmt.Fprintln(w, "attributes:  none (a plugin block sets only window, version, event_bound)")
+		return
+	}
+	fmt.Fprintln(w, "attributes:")
+	for _, a := range attrs {
+		line := fmt.Sprintf("  %-16s %-8s %s", a.GetName(), a.GetType(), validate.Want(a))
+		switch {
+		case a.GetRequired():
+			line += ", required"
+		case a.Default != nil:
+			line += fmt.Sprintf(", default %q", a.GetDefault())
+		}
+		if d := a.GetDescription(); d != "" {
+			line += ": " + d
+		}
+		fmt.Fprintln(w, line)
+	}
 }
 
 // pluginsLock writes a lock file for the plugins directory: the newest
@@ -763,16 +801,19 @@ func pluginsLock(c *cli.Context) error {
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // segmentTable prints one line per closed segment: the segment's frames
-// and status, and for each of its plugins (by name) the first
-// tableFields fields its manifest declares (templated names such as
-// faceN.x and timings in ms left out), each as its segment mean. The
-// header repeats every 20 lines and whenever the columns change.
+// and status, and for each plugin the first tableFields fields its
+// manifest declares (templated names such as faceN.x and timings in ms
+// left out), each as its segment mean. The columns are those of every
+// plugin seen so far, ordered by plugin name, so streams with different
+// plugins share one header ("–" where a stream has no such field); the
+// header repeats every 20 lines and when a plugin adds columns.
 type segmentTable struct {
 	mu     sync.Mutex
 	w      io.Writer
 	quiet  bool
 	lines  int
 	header string
+	cols   []column
 	// fields returns a running plugin's declared fields (Host.PluginFields);
 	// nil, or a plugin it does not know, falls back to the aggregates'
 	// names in order.
@@ -813,9 +854,16 @@ func (t *segmentTable) print(s model.Segment) {
 	if t.quiet {
 		return
 	}
-	cols := t.columns(s)
+	add := t.columns(s)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for _, c := range add {
+		if !slices.Contains(t.cols, c) {
+			t.cols = append(t.cols, c)
+		}
+	}
+	slices.SortStableFunc(t.cols, func(a, b column) int { return strings.Compare(a.plugin, b.plugin) })
+	cols := t.cols
 	var hdr, row strings.Builder
 	fmt.Fprintf(&hdr, "%-10s %10s  %-13s %6s", "STREAM", "SEGMENT", "MEDIA", "FRAMES")
 	frames := 0

@@ -231,6 +231,9 @@ type PluginRef struct {
 	// are rendered as strings: numbers in strconv's 'g' form with the shortest
 	// precision (0.5, 12, 1e+06), bools as true or false. Never nil.
 	Attributes map[string]string
+	// AttrPos is where each of Attributes is written in a file, for
+	// messages about it (the plugin's attribute schema); nil when none is.
+	AttrPos map[string]Pos
 	// Pos is where the plugin block starts.
 	Pos Pos
 }

@@ -127,6 +127,13 @@ stream "cam_1-a" {
 								"threshold": "0.5", "count": "12", "big": "1e+06", "neg": "-3",
 								"tiny": "1e-05", "on": "true", "off": "false", "label": "faces", "templ": "a-b",
 							},
+							AttrPos: func() map[string]Pos {
+								m := map[string]Pos{}
+								for i, k := range []string{"threshold", "count", "big", "neg", "tiny", "on", "off", "label", "templ"} {
+									m[k] = Pos{File: "t.hcl", Line: 4 + i, Column: 5}
+								}
+								return m
+							}(),
 							Pos: Pos{File: "t.hcl", Line: 3, Column: 3},
 						},
 						{Name: "audio", Window: 2, EventBound: 256, Attributes: map[string]string{}, Pos: Pos{File: "t.hcl", Line: 14, Column: 3}},

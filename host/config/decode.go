@@ -226,6 +226,10 @@ func (d *decoder) plugin(b *hclsyntax.Block, parent path, s *Stream) {
 	}, func(a *hclsyntax.Attribute, p path) {
 		if v, ok := d.scalar(a, p); ok {
 			pr.Attributes[a.Name] = v
+			if pr.AttrPos == nil {
+				pr.AttrPos = map[string]Pos{}
+			}
+			pr.AttrPos[a.Name] = d.pos(a.NameRange.Start)
 		}
 	})
 	d.blocks(b.Body, p)
