@@ -50,10 +50,16 @@ func TestSegmentTableColumnsFromManifests(t *testing.T) {
 	if !strings.Contains(lines[1], "complete; other no audio") {
 		t.Errorf("status %q", lines[1])
 	}
-	// Other plugins: a new header before the row.
+	// A stream with fewer plugins shares the header ("–" for the rest);
+	// one with a new plugin adds its columns under a new header.
 	tbl.print(model.Segment{StreamID: "x", Plugins: map[string]model.PluginSegment{"brightness": {Aggregates: map[string]model.Aggregate{"centre_luma": agg(3)}}}})
 	lines = strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 5 || !strings.HasPrefix(lines[3], "STREAM") || strings.Contains(lines[3], "edge") {
+	if len(lines) != 4 || strings.Join(strings.Fields(lines[3])[4:9], " ") != "3 – – – –" {
+		t.Fatalf("a stream with fewer plugins:\n%s", buf.String())
+	}
+	tbl.print(model.Segment{StreamID: "y", Plugins: map[string]model.PluginSegment{"alpha": {Aggregates: map[string]model.Aggregate{"z": agg(5)}}}})
+	lines = strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 6 || !strings.HasPrefix(lines[4], "STREAM") || strings.Fields(lines[4])[4] != "z" || strings.Fields(lines[5])[4] != "5" {
 		t.Fatalf("no new header for new columns:\n%s", buf.String())
 	}
 }
