@@ -33,6 +33,20 @@ func TestConfigCheckPlugins(t *testing.T) {
 			absent: []string{`stream "good"`, "ok:"},
 		},
 		{
+			// Checked against the plugins' attribute schemas, at each
+			// attribute: a near miss gets a suggestion.
+			name: "attribute schemas",
+			config: "stream \"cam\" {\n  source = \"test://smpte\"\n  plugin \"slowplugin\" {\n    delay_msec = 10\n    slow_ms = \"slow\"\n  }\n" +
+				"  plugin \"visual\" { threshold = 1 }\n}\n",
+			code: 1,
+			want: []*regexp.Regexp{
+				regexp.MustCompile(`(?m)lsie\.hcl:4:5: stream "cam": plugin "slowplugin": unknown attribute "delay_msec" \(did you mean "delay_ms"\?\)$`),
+				regexp.MustCompile(`(?m)lsie\.hcl:5:5: stream "cam": plugin "slowplugin": attribute "slow_ms": want an integer of at least 0, got "slow"$`),
+				regexp.MustCompile(`(?m)lsie\.hcl:7:21: stream "cam": plugin "visual": unknown attribute "threshold" \(the plugin takes no attributes\)$`),
+			},
+			absent: []string{"ok:", "refuses the stream"},
+		},
+		{
 			name:   "no version matches",
 			config: "stream \"a\" {\n  source = \"test://smpte\"\n  plugin \"iso\" { version = \">= 2.0\" }\n}\n",
 			code:   1,

@@ -313,3 +313,46 @@ func TestReloadKeepsStreamWhenTheChangeCannotRun(t *testing.T) {
 	t.Logf("keep: %d segments before the reload, %d after", len(before), len(after))
 	h.stop(t)
 }
+
+// A plugin block is checked against its plugin's attribute schema when a
+// stream is added through the API (422 naming the attribute, nothing
+// stored) and on SIGHUP (the running stream keeps running unchanged).
+func TestPluginAttributeSchemaThroughHost(t *testing.T) {
+	dir := t.TempDir()
+	good := fmt.Sprintf(isoStream, "keep", "visual", "")
+	cfg := isoConfig(t, dir, good)
+	h := startHost(t, cfg)
+	h.token = "s3cret"
+	before := h.waitSegments(t, "keep", 1)
+	for _, tc := range []struct {
+		attrs map[string]any
+		code  int
+		want  string
+	}{
+		{map[string]any{"delay_ms": "soon"}, http.StatusUnprocessableEntity, `stream \"api\": plugin \"slowplugin\": attribute \"delay_ms\": want an integer of at least 0, got \"soon\"`},
+		{map[string]any{"dlay_ms": 5}, http.StatusUnprocessableEntity, `stream \"api\": plugin \"slowplugin\": unknown attribute \"dlay_ms\" (did you mean \"delay_ms\"?)`},
+		{map[string]any{"delay_ms": 1}, http.StatusCreated, ""},
+	} {
+		body, _ := json.Marshal(map[string]any{"id": "api", "source": "test://ball?width=160&height=120&fps=10",
+			"plugins": []map[string]any{{"name": "slowplugin", "attributes": tc.attrs}}})
+		code, resp := h.doBody(t, "POST", "/api/v1/streams", "s3cret", body)
+		if code != tc.code || !bytes.Contains(resp, []byte(tc.want)) {
+			t.Errorf("POST %v: %d %s; want %d with %s", tc.attrs, code, resp, tc.code, tc.want)
+		}
+	}
+	h.waitSegments(t, "api", 1)
+
+	bad := strings.Replace(good, `plugin "visual" {  }`, `plugin "visual" { threshold = 1 }`, 1)
+	if bad == good {
+		t.Fatal("the test's config edit did not apply")
+	}
+	isoConfig(t, dir, bad)
+	_ = h.cmd.Process.Signal(syscall.SIGHUP)
+	h.waitLog(t, "keeps running unchanged", `lsie.hcl:9:21: stream \"keep\": plugin \"visual\": unknown attribute \"threshold\" (the plugin takes no attributes)`)
+	after := h.waitSegments(t, "keep", len(before)+3)
+	if runs := h.runsOf(t, "keep"); len(runs) != 1 {
+		t.Errorf("keep has %d runs: the reload stopped it", len(runs))
+	}
+	t.Logf("keep: %d segments before the reload, %d after", len(before), len(after))
+	h.stop(t)
+}

@@ -35,20 +35,19 @@ func (plugin) Manifest() sdk.Manifest {
 			{Name: "centre_luma", Unit: "luma 0..255", Description: "mean Rec.601 luma of the centre third of the frame"},
 			{Name: "dark", Unit: "0|1", Description: "1 when centre_luma is below the stream's threshold (attribute, default 40)"},
 		},
+		// What a stream's plugin block may set: the host refuses anything
+		// else, or a value out of range, before the stream starts.
+		Attributes: []sdk.Attribute{
+			{Name: "threshold", Type: sdk.AttrNumber, Default: strconv.Itoa(defaultThreshold), Min: "0", Max: "255",
+				Description: "centre luma below which a frame is dark"},
+		},
 	}
 }
 
-// OpenStream reads the stream's attributes. A bad value is refused as data
-// (a coded error the host records), not a crash.
+// OpenStream reads the stream's attributes, already checked against the
+// manifest's schema, with the default filled in.
 func (plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	threshold := float64(defaultThreshold)
-	if v, ok := info.Attributes["threshold"]; ok {
-		t, err := strconv.ParseFloat(v, 64)
-		if err != nil || t < 0 || t > 255 {
-			return nil, sdk.Errorf("bad_input", "threshold %q: want a number in 0..255", v)
-		}
-		threshold = t
-	}
+	threshold := info.Attrs.Float("threshold")
 	sdk.Logger().Info("stream opened", "stream", info.ID, "threshold", threshold)
 	return &stream{id: info.ID, threshold: threshold}, nil
 }

@@ -179,6 +179,7 @@ func (plugin) Manifest() sdk.Manifest {
 			{Name: "mean_luma_gpu", Unit: "luma 0..255", Description: "mean of the luma plane, summed on the GPU (CUDA frames)"},
 			{Name: "mean_luma_cpu", Unit: "luma 0..255", Description: "the same on the CPU, every LSIE_GPUSTAT_CPU_EVERY-th frame"},
 		},
+		Attributes: []sdk.Attribute{}, // none: its settings are LSIE_PLUGIN_* variables
 	}
 }
 

@@ -21,6 +21,9 @@ func (minimal) Manifest() sdk.Manifest {
 		Inputs:      []string{sdk.TopicVideoRGB24},
 		Outputs:     []string{"minimal.frame@1"},
 		Fields:      []sdk.Field{{Name: "centre_red", Unit: "0..255"}},
+		// It takes no attributes: a plugin block that sets one is refused
+		// (nil instead would pass anything through unchecked).
+		Attributes: []sdk.Attribute{},
 	}
 }
 

@@ -103,6 +103,7 @@ func (plugin) Manifest() sdk.Manifest {
 		Inputs:      []string{sdk.TopicAudioPCM16k},
 		Outputs:     []string{"acoustic.hop@1"},
 		Fields:      fields,
+		Attributes:  []sdk.Attribute{}, // none: a block that sets one is refused
 	}
 }
 

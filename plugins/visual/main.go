@@ -25,6 +25,7 @@ func (plugin) Manifest() sdk.Manifest {
 			{Name: "saturation", Unit: "0..1", Description: "mean HSV saturation"},
 			{Name: "motion", Unit: "luma 0..255", Description: "mean absolute difference of the downscaled gray frame from the previous one; absent on a stream's first frame"},
 		},
+		Attributes: []sdk.Attribute{}, // none: a block that sets one is refused
 	}
 }
 

@@ -17,23 +17,18 @@ func main() { sdk.Serve(slow{}) }
 type slow struct{}
 
 func (slow) Manifest() sdk.Manifest {
-	return sdk.Manifest{Name: "slowplugin", Version: "0.0.1", Inputs: []string{sdk.TopicVideoRGB24}}
+	return sdk.Manifest{Name: "slowplugin", Version: "0.0.1", Inputs: []string{sdk.TopicVideoRGB24},
+		Attributes: []sdk.Attribute{
+			{Name: "delay_ms", Type: sdk.AttrInteger, Min: "0", Default: "0", Description: "sleep per frame"},
+			{Name: "slow_ms", Type: sdk.AttrInteger, Min: "0", Default: "0", Description: "extra sleep on slow_seqs"},
+			{Name: "slow_seqs", Type: sdk.AttrString, Description: "comma-separated frame seqs that take slow_ms more"},
+		}}
 }
 
 func (slow) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	s := stream{slowSeqs: map[uint64]bool{}}
-	for key, dst := range map[string]*time.Duration{"delay_ms": &s.delay, "slow_ms": &s.slow} {
-		v, ok := info.Attributes[key]
-		if !ok {
-			continue
-		}
-		ms, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, sdk.Errorf("bad_input", "%s: %v", key, err)
-		}
-		*dst = time.Duration(ms) * time.Millisecond
-	}
-	if v := info.Attributes["slow_seqs"]; v != "" {
+	s := stream{slowSeqs: map[uint64]bool{}, delay: time.Duration(info.Attrs.Int("delay_ms")) * time.Millisecond,
+		slow: time.Duration(info.Attrs.Int("slow_ms")) * time.Millisecond}
+	if v := info.Attrs.String("slow_seqs"); v != "" {
 		for _, f := range strings.Split(v, ",") {
 			n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
 			if err != nil {
