@@ -60,12 +60,18 @@ func TestCentreOnly(t *testing.T) {
 	}
 }
 
+// A threshold the manifest's schema refuses never reaches OpenStream: the
+// host refuses the stream first (and the SDK again, as here).
 func TestBadThreshold(t *testing.T) {
 	h := plugintest.Start(t, plugintest.Build(t, "."))
 	for _, v := range []string{"dim", "-1", "300"} {
 		_, err := h.TryOpen("cam", map[string]string{"threshold": v})
-		if err == nil || !strings.Contains(err.Error(), "bad_input") {
-			t.Errorf("threshold %q: error %v, want bad_input", v, err)
+		want := `bad_attribute: attribute "threshold": want a number in 0..255, got "` + v + `"`
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("threshold %q: error %v, want %s", v, err, want)
 		}
+	}
+	if _, err := h.TryOpen("cam", map[string]string{"treshold": "10"}); err == nil || !strings.Contains(err.Error(), `(did you mean "threshold"?)`) {
+		t.Errorf("a misspelt attribute: %v", err)
 	}
 }

@@ -3,8 +3,8 @@ package validate
 import (
 	"bytes"
 	"encoding/json"
-	"maps"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
