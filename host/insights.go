@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/api"
@@ -13,6 +14,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/telemetry"
+	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 )
 
 // observers are the parts of the host that watch results, segments and
@@ -30,6 +32,7 @@ type observers struct {
 func (h *Host) buildObservers() {
 	h.obs.bus = events.New()
 	h.obs.metrics = metrics.New()
+	h.obs.metrics.RegisterPlugins(h.pluginMetrics, h.log.Named("metrics"))
 	h.obs.live = insight.NewLive()
 	h.obs.insight = insight.New(h.store, h, h.cfg.Analytics, h.cfg.Experiments, h.obs.live)
 	en := h.cfg.Enrichment
@@ -151,4 +154,31 @@ func (h *Host) healthWatch(last map[string]model.Health) {
 		}
 		h.obs.bus.Publish(events.Event{Type: events.HealthChanged, Stream: stream, Data: c})
 	}
+}
+
+// pluginMetrics asks every running plugin for its own metrics, in
+// parallel, each within ctx: a slow plugin delays no other, and one that
+// does not answer is left out of this scrape.
+func (h *Host) pluginMetrics(ctx context.Context) map[string][]*pluginv1.MetricFamily {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	out := map[string][]*pluginv1.MetricFamily{}
+	for _, sup := range h.supervisors() {
+		p := sup.Current()
+		if p == nil {
+			continue
+		}
+		wg.Go(func() {
+			fams, err := p.Metrics(ctx)
+			if err != nil {
+				h.log.Debug("plugin metrics", "plugin", sup.Binary().Name, "error", err)
+				return
+			}
+			mu.Lock()
+			out[sup.Binary().Name] = fams
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
 }

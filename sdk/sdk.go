@@ -101,6 +101,8 @@ type StreamInfo struct {
 	// Publisher sends messages on the plugin's output topics for this
 	// stream; the host routes them to the stream's consuming plugins.
 	Publisher Publisher
+	// Metrics makes this stream's own metrics (label stream=ID).
+	Metrics Metrics
 }
 
 // Message is one item on a topic between plugins.
@@ -272,7 +274,7 @@ func (a adapter) OpenStream(id string, attrs map[string]string, pub server.Publi
 		return nil, Errorf(CodeBadAttribute, "%v", err)
 	}
 	s, err := a.p.OpenStream(StreamInfo{ID: id, Attrs: Attrs{values: values}, Attributes: values,
-		Publisher: publisher{pub: pub, id: id, outputs: m.Outputs}})
+		Publisher: publisher{pub: pub, id: id, outputs: m.Outputs}, Metrics: Metrics{stream: id}})
 	if err != nil {
 		return nil, err
 	}

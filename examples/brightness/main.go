@@ -9,6 +9,7 @@ package main
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/lsie-mlf/lsie/sdk"
 )
@@ -49,7 +50,10 @@ func (plugin) Manifest() sdk.Manifest {
 func (plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
 	threshold := info.Attrs.Float("threshold")
 	sdk.Logger().Info("stream opened", "stream", info.ID, "threshold", threshold)
-	return &stream{id: info.ID, threshold: threshold}, nil
+	// Its own metrics, on the host's /metrics with plugin and stream labels.
+	return &stream{id: info.ID, threshold: threshold,
+		seconds:    info.Metrics.Histogram("brightness_frame_seconds", "time to measure one frame", []float64{1e-5, 1e-4, 1e-3, 1e-2}),
+		darkFrames: info.Metrics.Counter("brightness_dark_frames_total", "frames below the stream's threshold")}, nil
 }
 
 // stream is one stream's state: one plugin process serves every stream,
@@ -59,6 +63,9 @@ type stream struct {
 	threshold float64
 	dark      bool // the previous frame's flag, to log changes only
 	frames    int
+
+	seconds    *sdk.Histogram
+	darkFrames *sdk.Counter
 }
 
 // ProcessFrame reads the shared-memory pixels in place; they are read-only
@@ -70,8 +77,13 @@ func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
 	if f.Width < 1 || f.Height < 1 || f.Stride < 3*f.Width || len(f.Pixels) < f.Stride*(f.Height-1)+3*f.Width {
 		return nil, sdk.Errorf("bad_input", "frame %dx%d stride %d does not fit %d bytes", f.Width, f.Height, f.Stride, len(f.Pixels))
 	}
+	start := time.Now()
 	luma := centreLuma(f.Pixels, f.Width, f.Height, f.Stride)
+	s.seconds.Observe(time.Since(start).Seconds())
 	dark := luma < s.threshold
+	if dark {
+		s.darkFrames.Inc()
+	}
 	if s.frames > 0 && dark != s.dark {
 		sdk.Logger().Info("light changed", "stream", s.id, "dark", dark, "luma", luma, "pts", f.PTS)
 	}

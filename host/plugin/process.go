@@ -19,6 +19,8 @@ import (
 	"github.com/lsie-mlf/lsie/sdk/validate"
 	"github.com/lsie-mlf/lsie/shm"
 	"github.com/lsie-mlf/lsie/shm/cuda"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -404,6 +406,19 @@ func (p *Process) Healthy(ctx context.Context) error {
 		return fmt.Errorf("plugin reports %s: %s", resp.GetStatus(), resp.GetMessage())
 	}
 	return nil
+}
+
+// Metrics asks the plugin for its own metrics (sdk.Metrics). A plugin built
+// before the call existed answers Unimplemented: it has none.
+func (p *Process) Metrics(ctx context.Context) ([]*pluginv1.MetricFamily, error) {
+	resp, err := p.rpc.Metrics(ctx, &pluginv1.MetricsRequest{})
+	if status.Code(err) == codes.Unimplemented {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetFamilies(), nil
 }
 
 // WaitExited waits up to d for go-plugin to finish with the process: it

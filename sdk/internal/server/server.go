@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"github.com/lsie-mlf/lsie/sdk/internal/metrics"
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
 	"github.com/lsie-mlf/lsie/shm"
@@ -275,7 +276,14 @@ func (s *service) CloseStream(_ context.Context, req *pluginv1.CloseStreamReques
 	s.mu.Lock()
 	st := s.streams[req.Handle]
 	delete(s.streams, req.Handle)
+	reopened := false // a reload opens the stream again before closing it
+	for _, o := range s.streams {
+		reopened = reopened || (st != nil && o.id == st.id)
+	}
 	s.mu.Unlock()
+	if st != nil && !reopened {
+		metrics.Default.DropStream(st.id)
+	}
 	if st != nil {
 		close(st.queue)
 		<-st.done
@@ -289,6 +297,11 @@ func (s *service) CloseStream(_ context.Context, req *pluginv1.CloseStreamReques
 		}
 	}
 	return &pluginv1.CloseStreamResponse{}, nil
+}
+
+// Metrics answers the host's scrape with the process's own metrics.
+func (s *service) Metrics(context.Context, *pluginv1.MetricsRequest) (*pluginv1.MetricsResponse, error) {
+	return &pluginv1.MetricsResponse{Families: metrics.Default.Snapshot()}, nil
 }
 
 // Process is the inline path: pixels arrive as bytes in the request.

@@ -79,6 +79,55 @@ func (Input) EnumDescriptor() ([]byte, []int) {
 	return file_plugin_proto_rawDescGZIP(), []int{0}
 }
 
+type MetricType int32
+
+const (
+	MetricType_METRIC_COUNTER   MetricType = 0
+	MetricType_METRIC_GAUGE     MetricType = 1
+	MetricType_METRIC_HISTOGRAM MetricType = 2
+)
+
+// Enum value maps for MetricType.
+var (
+	MetricType_name = map[int32]string{
+		0: "METRIC_COUNTER",
+		1: "METRIC_GAUGE",
+		2: "METRIC_HISTOGRAM",
+	}
+	MetricType_value = map[string]int32{
+		"METRIC_COUNTER":   0,
+		"METRIC_GAUGE":     1,
+		"METRIC_HISTOGRAM": 2,
+	}
+)
+
+func (x MetricType) Enum() *MetricType {
+	p := new(MetricType)
+	*p = x
+	return p
+}
+
+func (x MetricType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MetricType) Descriptor() protoreflect.EnumDescriptor {
+	return file_plugin_proto_enumTypes[1].Descriptor()
+}
+
+func (MetricType) Type() protoreflect.EnumType {
+	return &file_plugin_proto_enumTypes[1]
+}
+
+func (x MetricType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MetricType.Descriptor instead.
+func (MetricType) EnumDescriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{1}
+}
+
 type DescribeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1657,6 +1706,245 @@ func (x *CommandResponse) GetError() *Error {
 	return nil
 }
 
+type MetricsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricsRequest) Reset() {
+	*x = MetricsRequest{}
+	mi := &file_plugin_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricsRequest) ProtoMessage() {}
+
+func (x *MetricsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricsRequest.ProtoReflect.Descriptor instead.
+func (*MetricsRequest) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{22}
+}
+
+type MetricsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Families      []*MetricFamily        `protobuf:"bytes,1,rep,name=families,proto3" json:"families,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricsResponse) Reset() {
+	*x = MetricsResponse{}
+	mi := &file_plugin_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricsResponse) ProtoMessage() {}
+
+func (x *MetricsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricsResponse.ProtoReflect.Descriptor instead.
+func (*MetricsResponse) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *MetricsResponse) GetFamilies() []*MetricFamily {
+	if x != nil {
+		return x.Families
+	}
+	return nil
+}
+
+// MetricFamily is one metric of the plugin: exported by the host as
+// lsie_plugin_NAME with the labels plugin and stream. name is
+// [a-z][a-z0-9_]*, at most 64 bytes; buckets are a histogram's upper
+// bounds in ascending order (+Inf implied).
+type MetricFamily struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Help          string                 `protobuf:"bytes,2,opt,name=help,proto3" json:"help,omitempty"`
+	Type          MetricType             `protobuf:"varint,3,opt,name=type,proto3,enum=lsie.plugin.v1.MetricType" json:"type,omitempty"`
+	Buckets       []float64              `protobuf:"fixed64,4,rep,packed,name=buckets,proto3" json:"buckets,omitempty"`
+	Metrics       []*Metric              `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricFamily) Reset() {
+	*x = MetricFamily{}
+	mi := &file_plugin_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricFamily) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricFamily) ProtoMessage() {}
+
+func (x *MetricFamily) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricFamily.ProtoReflect.Descriptor instead.
+func (*MetricFamily) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *MetricFamily) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MetricFamily) GetHelp() string {
+	if x != nil {
+		return x.Help
+	}
+	return ""
+}
+
+func (x *MetricFamily) GetType() MetricType {
+	if x != nil {
+		return x.Type
+	}
+	return MetricType_METRIC_COUNTER
+}
+
+func (x *MetricFamily) GetBuckets() []float64 {
+	if x != nil {
+		return x.Buckets
+	}
+	return nil
+}
+
+func (x *MetricFamily) GetMetrics() []*Metric {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// Metric is one series: a stream's ("" for the whole process). value for a
+// counter or gauge; a histogram's cumulative count per bucket, total count
+// and sum.
+type Metric struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StreamId      string                 `protobuf:"bytes,1,opt,name=stream_id,json=streamId,proto3" json:"stream_id,omitempty"`
+	Value         float64                `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	BucketCounts  []uint64               `protobuf:"varint,3,rep,packed,name=bucket_counts,json=bucketCounts,proto3" json:"bucket_counts,omitempty"`
+	Count         uint64                 `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"`
+	Sum           float64                `protobuf:"fixed64,5,opt,name=sum,proto3" json:"sum,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Metric) Reset() {
+	*x = Metric{}
+	mi := &file_plugin_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Metric) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Metric) ProtoMessage() {}
+
+func (x *Metric) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Metric.ProtoReflect.Descriptor instead.
+func (*Metric) Descriptor() ([]byte, []int) {
+	return file_plugin_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Metric) GetStreamId() string {
+	if x != nil {
+		return x.StreamId
+	}
+	return ""
+}
+
+func (x *Metric) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Metric) GetBucketCounts() []uint64 {
+	if x != nil {
+		return x.BucketCounts
+	}
+	return nil
+}
+
+func (x *Metric) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Metric) GetSum() float64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
 var File_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_proto_rawDesc = "" +
@@ -1808,11 +2096,31 @@ const file_plugin_proto_rawDesc = "" +
 	"\x04args\x18\x03 \x01(\fR\x04args\"V\n" +
 	"\x0fCommandResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\fR\x06result\x12+\n" +
-	"\x05error\x18\x02 \x01(\v2\x15.lsie.plugin.v1.ErrorR\x05error*<\n" +
+	"\x05error\x18\x02 \x01(\v2\x15.lsie.plugin.v1.ErrorR\x05error\"\x10\n" +
+	"\x0eMetricsRequest\"K\n" +
+	"\x0fMetricsResponse\x128\n" +
+	"\bfamilies\x18\x01 \x03(\v2\x1c.lsie.plugin.v1.MetricFamilyR\bfamilies\"\xb2\x01\n" +
+	"\fMetricFamily\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04help\x18\x02 \x01(\tR\x04help\x12.\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x1a.lsie.plugin.v1.MetricTypeR\x04type\x12\x18\n" +
+	"\abuckets\x18\x04 \x03(\x01R\abuckets\x120\n" +
+	"\ametrics\x18\x05 \x03(\v2\x16.lsie.plugin.v1.MetricR\ametrics\"\x88\x01\n" +
+	"\x06Metric\x12\x1b\n" +
+	"\tstream_id\x18\x01 \x01(\tR\bstreamId\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\x12#\n" +
+	"\rbucket_counts\x18\x03 \x03(\x04R\fbucketCounts\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x04R\x05count\x12\x10\n" +
+	"\x03sum\x18\x05 \x01(\x01R\x03sum*<\n" +
 	"\x05Input\x12\x0f\n" +
 	"\vINPUT_VIDEO\x10\x00\x12\x0f\n" +
 	"\vINPUT_AUDIO\x10\x01\x12\x11\n" +
-	"\rINPUT_MESSAGE\x10\x022\xdd\x03\n" +
+	"\rINPUT_MESSAGE\x10\x02*H\n" +
+	"\n" +
+	"MetricType\x12\x12\n" +
+	"\x0eMETRIC_COUNTER\x10\x00\x12\x10\n" +
+	"\fMETRIC_GAUGE\x10\x01\x12\x14\n" +
+	"\x10METRIC_HISTOGRAM\x10\x022\xa9\x04\n" +
 	"\x06Plugin\x12E\n" +
 	"\bDescribe\x12\x1f.lsie.plugin.v1.DescribeRequest\x1a\x18.lsie.plugin.v1.Manifest\x12S\n" +
 	"\n" +
@@ -1820,7 +2128,8 @@ const file_plugin_proto_rawDesc = "" +
 	"\vCloseStream\x12\".lsie.plugin.v1.CloseStreamRequest\x1a#.lsie.plugin.v1.CloseStreamResponse\x12J\n" +
 	"\aProcess\x12\x1e.lsie.plugin.v1.ProcessRequest\x1a\x1f.lsie.plugin.v1.ProcessResponse\x12G\n" +
 	"\x06Health\x12\x1d.lsie.plugin.v1.HealthRequest\x1a\x1e.lsie.plugin.v1.HealthResponse\x12J\n" +
-	"\aCommand\x12\x1e.lsie.plugin.v1.CommandRequest\x1a\x1f.lsie.plugin.v1.CommandResponseB6Z4github.com/lsie-mlf/lsie/sdk/proto/pluginv1;pluginv1b\x06proto3"
+	"\aCommand\x12\x1e.lsie.plugin.v1.CommandRequest\x1a\x1f.lsie.plugin.v1.CommandResponse\x12J\n" +
+	"\aMetrics\x12\x1e.lsie.plugin.v1.MetricsRequest\x1a\x1f.lsie.plugin.v1.MetricsResponseB6Z4github.com/lsie-mlf/lsie/sdk/proto/pluginv1;pluginv1b\x06proto3"
 
 var (
 	file_plugin_proto_rawDescOnce sync.Once
@@ -1834,74 +2143,84 @@ func file_plugin_proto_rawDescGZIP() []byte {
 	return file_plugin_proto_rawDescData
 }
 
-var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_plugin_proto_goTypes = []any{
 	(Input)(0),                  // 0: lsie.plugin.v1.Input
-	(*DescribeRequest)(nil),     // 1: lsie.plugin.v1.DescribeRequest
-	(*FieldSpec)(nil),           // 2: lsie.plugin.v1.FieldSpec
-	(*Manifest)(nil),            // 3: lsie.plugin.v1.Manifest
-	(*AttributeSpec)(nil),       // 4: lsie.plugin.v1.AttributeSpec
-	(*DeviceInput)(nil),         // 5: lsie.plugin.v1.DeviceInput
-	(*OpenStreamRequest)(nil),   // 6: lsie.plugin.v1.OpenStreamRequest
-	(*OpenStreamResponse)(nil),  // 7: lsie.plugin.v1.OpenStreamResponse
-	(*CloseStreamRequest)(nil),  // 8: lsie.plugin.v1.CloseStreamRequest
-	(*CloseStreamResponse)(nil), // 9: lsie.plugin.v1.CloseStreamResponse
-	(*Frame)(nil),               // 10: lsie.plugin.v1.Frame
-	(*ProcessRequest)(nil),      // 11: lsie.plugin.v1.ProcessRequest
-	(*ProcessResponse)(nil),     // 12: lsie.plugin.v1.ProcessResponse
-	(*Item)(nil),                // 13: lsie.plugin.v1.Item
-	(*Object)(nil),              // 14: lsie.plugin.v1.Object
-	(*Keypoint)(nil),            // 15: lsie.plugin.v1.Keypoint
-	(*Result)(nil),              // 16: lsie.plugin.v1.Result
-	(*Error)(nil),               // 17: lsie.plugin.v1.Error
-	(*HealthRequest)(nil),       // 18: lsie.plugin.v1.HealthRequest
-	(*HealthResponse)(nil),      // 19: lsie.plugin.v1.HealthResponse
-	(*Message)(nil),             // 20: lsie.plugin.v1.Message
-	(*CommandRequest)(nil),      // 21: lsie.plugin.v1.CommandRequest
-	(*CommandResponse)(nil),     // 22: lsie.plugin.v1.CommandResponse
-	nil,                         // 23: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	nil,                         // 24: lsie.plugin.v1.Item.FieldsEntry
-	nil,                         // 25: lsie.plugin.v1.Object.AttributesEntry
-	nil,                         // 26: lsie.plugin.v1.Result.FieldsEntry
-	nil,                         // 27: lsie.plugin.v1.Message.FieldsEntry
+	(MetricType)(0),             // 1: lsie.plugin.v1.MetricType
+	(*DescribeRequest)(nil),     // 2: lsie.plugin.v1.DescribeRequest
+	(*FieldSpec)(nil),           // 3: lsie.plugin.v1.FieldSpec
+	(*Manifest)(nil),            // 4: lsie.plugin.v1.Manifest
+	(*AttributeSpec)(nil),       // 5: lsie.plugin.v1.AttributeSpec
+	(*DeviceInput)(nil),         // 6: lsie.plugin.v1.DeviceInput
+	(*OpenStreamRequest)(nil),   // 7: lsie.plugin.v1.OpenStreamRequest
+	(*OpenStreamResponse)(nil),  // 8: lsie.plugin.v1.OpenStreamResponse
+	(*CloseStreamRequest)(nil),  // 9: lsie.plugin.v1.CloseStreamRequest
+	(*CloseStreamResponse)(nil), // 10: lsie.plugin.v1.CloseStreamResponse
+	(*Frame)(nil),               // 11: lsie.plugin.v1.Frame
+	(*ProcessRequest)(nil),      // 12: lsie.plugin.v1.ProcessRequest
+	(*ProcessResponse)(nil),     // 13: lsie.plugin.v1.ProcessResponse
+	(*Item)(nil),                // 14: lsie.plugin.v1.Item
+	(*Object)(nil),              // 15: lsie.plugin.v1.Object
+	(*Keypoint)(nil),            // 16: lsie.plugin.v1.Keypoint
+	(*Result)(nil),              // 17: lsie.plugin.v1.Result
+	(*Error)(nil),               // 18: lsie.plugin.v1.Error
+	(*HealthRequest)(nil),       // 19: lsie.plugin.v1.HealthRequest
+	(*HealthResponse)(nil),      // 20: lsie.plugin.v1.HealthResponse
+	(*Message)(nil),             // 21: lsie.plugin.v1.Message
+	(*CommandRequest)(nil),      // 22: lsie.plugin.v1.CommandRequest
+	(*CommandResponse)(nil),     // 23: lsie.plugin.v1.CommandResponse
+	(*MetricsRequest)(nil),      // 24: lsie.plugin.v1.MetricsRequest
+	(*MetricsResponse)(nil),     // 25: lsie.plugin.v1.MetricsResponse
+	(*MetricFamily)(nil),        // 26: lsie.plugin.v1.MetricFamily
+	(*Metric)(nil),              // 27: lsie.plugin.v1.Metric
+	nil,                         // 28: lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	nil,                         // 29: lsie.plugin.v1.Item.FieldsEntry
+	nil,                         // 30: lsie.plugin.v1.Object.AttributesEntry
+	nil,                         // 31: lsie.plugin.v1.Result.FieldsEntry
+	nil,                         // 32: lsie.plugin.v1.Message.FieldsEntry
 }
 var file_plugin_proto_depIdxs = []int32{
-	2,  // 0: lsie.plugin.v1.Manifest.fields:type_name -> lsie.plugin.v1.FieldSpec
-	5,  // 1: lsie.plugin.v1.Manifest.device_input:type_name -> lsie.plugin.v1.DeviceInput
-	4,  // 2: lsie.plugin.v1.Manifest.attributes:type_name -> lsie.plugin.v1.AttributeSpec
-	23, // 3: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
-	17, // 4: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
-	10, // 5: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
-	16, // 6: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
-	24, // 7: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
-	14, // 8: lsie.plugin.v1.Item.objects:type_name -> lsie.plugin.v1.Object
-	25, // 9: lsie.plugin.v1.Object.attributes:type_name -> lsie.plugin.v1.Object.AttributesEntry
-	15, // 10: lsie.plugin.v1.Object.keypoints:type_name -> lsie.plugin.v1.Keypoint
-	26, // 11: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
-	17, // 12: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
+	3,  // 0: lsie.plugin.v1.Manifest.fields:type_name -> lsie.plugin.v1.FieldSpec
+	6,  // 1: lsie.plugin.v1.Manifest.device_input:type_name -> lsie.plugin.v1.DeviceInput
+	5,  // 2: lsie.plugin.v1.Manifest.attributes:type_name -> lsie.plugin.v1.AttributeSpec
+	28, // 3: lsie.plugin.v1.OpenStreamRequest.attributes:type_name -> lsie.plugin.v1.OpenStreamRequest.AttributesEntry
+	18, // 4: lsie.plugin.v1.OpenStreamResponse.error:type_name -> lsie.plugin.v1.Error
+	11, // 5: lsie.plugin.v1.ProcessRequest.frame:type_name -> lsie.plugin.v1.Frame
+	17, // 6: lsie.plugin.v1.ProcessResponse.result:type_name -> lsie.plugin.v1.Result
+	29, // 7: lsie.plugin.v1.Item.fields:type_name -> lsie.plugin.v1.Item.FieldsEntry
+	15, // 8: lsie.plugin.v1.Item.objects:type_name -> lsie.plugin.v1.Object
+	30, // 9: lsie.plugin.v1.Object.attributes:type_name -> lsie.plugin.v1.Object.AttributesEntry
+	16, // 10: lsie.plugin.v1.Object.keypoints:type_name -> lsie.plugin.v1.Keypoint
+	31, // 11: lsie.plugin.v1.Result.fields:type_name -> lsie.plugin.v1.Result.FieldsEntry
+	18, // 12: lsie.plugin.v1.Result.error:type_name -> lsie.plugin.v1.Error
 	0,  // 13: lsie.plugin.v1.Result.input:type_name -> lsie.plugin.v1.Input
-	13, // 14: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
-	14, // 15: lsie.plugin.v1.Result.objects:type_name -> lsie.plugin.v1.Object
-	27, // 16: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
-	17, // 17: lsie.plugin.v1.CommandResponse.error:type_name -> lsie.plugin.v1.Error
-	1,  // 18: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
-	6,  // 19: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
-	8,  // 20: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
-	11, // 21: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
-	18, // 22: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
-	21, // 23: lsie.plugin.v1.Plugin.Command:input_type -> lsie.plugin.v1.CommandRequest
-	3,  // 24: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
-	7,  // 25: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
-	9,  // 26: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
-	12, // 27: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
-	19, // 28: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
-	22, // 29: lsie.plugin.v1.Plugin.Command:output_type -> lsie.plugin.v1.CommandResponse
-	24, // [24:30] is the sub-list for method output_type
-	18, // [18:24] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	14, // 14: lsie.plugin.v1.Result.items:type_name -> lsie.plugin.v1.Item
+	15, // 15: lsie.plugin.v1.Result.objects:type_name -> lsie.plugin.v1.Object
+	32, // 16: lsie.plugin.v1.Message.fields:type_name -> lsie.plugin.v1.Message.FieldsEntry
+	18, // 17: lsie.plugin.v1.CommandResponse.error:type_name -> lsie.plugin.v1.Error
+	26, // 18: lsie.plugin.v1.MetricsResponse.families:type_name -> lsie.plugin.v1.MetricFamily
+	1,  // 19: lsie.plugin.v1.MetricFamily.type:type_name -> lsie.plugin.v1.MetricType
+	27, // 20: lsie.plugin.v1.MetricFamily.metrics:type_name -> lsie.plugin.v1.Metric
+	2,  // 21: lsie.plugin.v1.Plugin.Describe:input_type -> lsie.plugin.v1.DescribeRequest
+	7,  // 22: lsie.plugin.v1.Plugin.OpenStream:input_type -> lsie.plugin.v1.OpenStreamRequest
+	9,  // 23: lsie.plugin.v1.Plugin.CloseStream:input_type -> lsie.plugin.v1.CloseStreamRequest
+	12, // 24: lsie.plugin.v1.Plugin.Process:input_type -> lsie.plugin.v1.ProcessRequest
+	19, // 25: lsie.plugin.v1.Plugin.Health:input_type -> lsie.plugin.v1.HealthRequest
+	22, // 26: lsie.plugin.v1.Plugin.Command:input_type -> lsie.plugin.v1.CommandRequest
+	24, // 27: lsie.plugin.v1.Plugin.Metrics:input_type -> lsie.plugin.v1.MetricsRequest
+	4,  // 28: lsie.plugin.v1.Plugin.Describe:output_type -> lsie.plugin.v1.Manifest
+	8,  // 29: lsie.plugin.v1.Plugin.OpenStream:output_type -> lsie.plugin.v1.OpenStreamResponse
+	10, // 30: lsie.plugin.v1.Plugin.CloseStream:output_type -> lsie.plugin.v1.CloseStreamResponse
+	13, // 31: lsie.plugin.v1.Plugin.Process:output_type -> lsie.plugin.v1.ProcessResponse
+	20, // 32: lsie.plugin.v1.Plugin.Health:output_type -> lsie.plugin.v1.HealthResponse
+	23, // 33: lsie.plugin.v1.Plugin.Command:output_type -> lsie.plugin.v1.CommandResponse
+	25, // 34: lsie.plugin.v1.Plugin.Metrics:output_type -> lsie.plugin.v1.MetricsResponse
+	28, // [28:35] is the sub-list for method output_type
+	21, // [21:28] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_plugin_proto_init() }
@@ -1915,8 +2234,8 @@ func file_plugin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_proto_rawDesc), len(file_plugin_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   27,
+			NumEnums:      2,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
