@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/lsie-mlf/lsie/host/model"
 )
@@ -67,17 +66,8 @@ func objectQuery(id string, q url.Values) (model.ObjectQuery, error) {
 		return oq, err
 	}
 	oq.TrackID = track
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &oq.From}, {"to", &oq.To}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return oq, fmt.Errorf("query parameter %s: must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", p.name, v)
-			}
-			*p.dst = t
-		}
+	if err := queryTimes(q, &oq.From, &oq.To); err != nil {
+		return oq, err
 	}
 	limit, err := queryInt(q, "limit", defaultObjectLimit, 1, maxObjectLimit,
 		fmt.Sprintf("must be an integer from 1 to %d", maxObjectLimit))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // paramError is a user's mistake in a request parameter: a 400 whose
@@ -70,4 +71,21 @@ func isRunID(s string) bool {
 		}
 	}
 	return true
+}
+
+// queryTimes reads the optional RFC 3339 time query parameters from and to.
+func queryTimes(q url.Values, from, to *time.Time) error {
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"from", from}, {"to", to}} {
+		if v := q.Get(p.name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return fmt.Errorf("query parameter %s: must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", p.name, v)
+			}
+			*p.dst = t
+		}
+	}
+	return nil
 }

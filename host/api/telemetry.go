@@ -215,19 +215,9 @@ func (s *Server) getTelemetry(w http.ResponseWriter, r *http.Request) {
 			"query parameter kind: must be physiology, stimulus or stream_event, got %q", tq.Kind))
 		return
 	}
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"from", &tq.From}, {"to", &tq.To}} {
-		if v := q.Get(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf(
-					"query parameter %s: must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", p.name, v))
-				return
-			}
-			*p.dst = t
-		}
+	if err := queryTimes(q, &tq.From, &tq.To); err != nil {
+		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
+		return
 	}
 	limit, err := queryInt(q, "limit", defaultTelemetryLimit, 1, maxTelemetryLimit,
 		fmt.Sprintf("must be an integer from 1 to %d", maxTelemetryLimit))
