@@ -102,6 +102,7 @@ class _MessageJob:
 @dataclass
 class _InlineJob:
     frame: Any  # pb.Frame
+    pixels: bytes
     received: int
     done: concurrent.futures.Future
 
@@ -253,14 +254,15 @@ class Server(pb_grpc.PluginServicer):
     def Process(self, request: Any, context: Any) -> Any:
         received = monotonic_ns()
         f = request.frame
+        pixels = f.pixels  # read once: each read of a bytes field may copy it
         fut: concurrent.futures.Future = concurrent.futures.Future()
-        if f.width == 0 or len(f.pixels) < f.stride * f.height:
+        if f.width == 0 or len(pixels) < f.stride * f.height:
             res = pb.Result(handle=f.handle, seq=f.seq, pts_ns=f.pts_ns, received_nanos=received,
                             error=pb.Error(code="bad_input", message=f"inline frame {f.width}x{f.height} stride "
-                                                                     f"{f.stride} in {len(f.pixels)} bytes"))
+                                                                     f"{f.stride} in {len(pixels)} bytes"))
             res.done_nanos = monotonic_ns()
             return pb.ProcessResponse(result=res)
-        if not self._enqueue(f.handle, _InlineJob(f, received, fut)):
+        if not self._enqueue(f.handle, _InlineJob(f, pixels, received, fut)):
             res = pb.Result(handle=f.handle, seq=f.seq, pts_ns=f.pts_ns, received_nanos=received,
                             error=pb.Error(code="unknown_stream", message=f"stream handle {f.handle} is not open"))
             res.done_nanos = monotonic_ns()
@@ -509,7 +511,7 @@ class Server(pb_grpc.PluginServicer):
                 raise PluginError("bad_input", f"inline frame format {f.format} stride {f.stride}")
             d = _wire.Descriptor(f.handle, 0, 0, 0, f.format, 0, f.width, f.height, f.stride, 0, f.seq, f.pts_ns,
                                  f.sent_nanos)
-            data = np.frombuffer(f.pixels, dtype=np.uint8, count=d.size)
+            data = np.frombuffer(job.pixels, dtype=np.uint8, count=d.size)
             frame = Frame(stream_id=st.id, seq=f.seq, pts_ns=f.pts_ns, width=f.width, height=f.height,
                           stride=f.stride, format=PixelFormat(f.format), pixels=_shm.frame_view(data, d),
                           data=data.reshape(-1, f.stride))
