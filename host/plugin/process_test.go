@@ -92,7 +92,7 @@ func TestFramesThroughSharedMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	results := make(collector, 8)
-	if err := p.OpenStream(context.Background(), 1, "cam", map[string]string{"k": "v"}, results.handle, nil); err != nil {
+	if err := p.OpenStream(context.Background(), 1, "cam", nil, results.handle, nil); err != nil {
 		t.Fatal(err)
 	}
 	write := func(slot int, v byte, seq uint64) shm.Descriptor {
