@@ -24,6 +24,10 @@ class Brightness(sdk.Plugin):
             name="python-brightness", version=VERSION,
             description="mean luma of the frame's centre third and a dark flag (Python)",
             inputs=[sdk.TOPIC_VIDEO_RGB24], outputs=["brightness.frame@1"],
+            # The block's schema: the host checks `threshold` (and refuses
+            # unknown attributes) before open_stream, and fills the default.
+            attributes=[sdk.Attribute("threshold", "number", default="40", min="0", max="255",
+                                      description="luma below which a frame is dark")],
             fields=[sdk.Field("centre_luma", "luma 0..255", "mean Rec.601 luma of the centre third of the frame"),
                     sdk.Field("dark", "0|1", "1 when centre_luma is below the stream's threshold "
                                              "(attribute, default 40)")])

@@ -15,7 +15,8 @@ class Minimal(sdk.Plugin):
         return sdk.Manifest(name="python-minimal", version="0.1.0",
                             description="example: the red value of each frame's centre pixel",
                             inputs=[sdk.TOPIC_VIDEO_RGB24], outputs=["minimal.frame@1"],
-                            fields=[sdk.Field("centre_red", unit="0..255")])
+                            fields=[sdk.Field("centre_red", unit="0..255")],
+                            attributes=[])  # a schema that takes no attributes
 
     def open_stream(self, info: sdk.StreamInfo) -> sdk.Stream:
         # One process serves every stream: per-stream state lives here.

@@ -90,6 +90,8 @@ class EdgePlugin(sdk.Plugin):
             name="python-torch", version=VERSION,
             description="edge strength by a fixed Sobel convolution in PyTorch (Python)",
             inputs=[sdk.TOPIC_VIDEO_RGB24], outputs=["edges.frame@1"], labels=["edges"],
+            attributes=[sdk.Attribute("threshold", "number", default=str(DEFAULT_THRESHOLD), min="0", max="1",
+                                      description="edge strength (0..1) that counts as an edge")],
             fields=[sdk.Field("edge_mean", "0..1", "mean edge strength of the frame"),
                     sdk.Field("edge_max", "0..1", "strongest edge"),
                     sdk.Field("edge_fraction", "0..1", "share of pixels whose edge strength passes the threshold")])
