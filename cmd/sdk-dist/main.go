@@ -15,10 +15,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,8 +90,10 @@ func commitTime(root string) time.Time {
 }
 
 // writeModule writes dir's module at version: list, .info, .mod and .zip.
-// The zip holds what the directory holds minus nested modules, as a VCS
-// host would serve a tag of it.
+// The zip holds the files git tracks in the directory (as they are in the
+// working tree), minus nested modules and the Python SDK, as a VCS host
+// would serve a tag of the Go module: builds give the same zip, and no
+// build output or cache rides along.
 func writeModule(out, dir, version string, when time.Time) (string, error) {
 	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
 	if err != nil {
@@ -115,8 +119,12 @@ func writeModule(out, dir, version string, when time.Time) (string, error) {
 	if err := os.MkdirAll(vdir, 0o755); err != nil {
 		return "", err
 	}
+	zfiles, err := moduleFiles(dir)
+	if err != nil {
+		return "", err
+	}
 	var zbuf bytes.Buffer
-	if err := zip.CreateFromDir(&zbuf, m, dir); err != nil {
+	if err := zip.Create(&zbuf, m, zfiles); err != nil {
 		return "", err
 	}
 	info, _ := json.Marshal(struct {
@@ -136,6 +144,48 @@ func writeModule(out, dir, version string, when time.Time) (string, error) {
 	}
 	return m.Path, nil
 }
+
+// moduleFiles lists the tracked files of dir's module: nested modules
+// (directories with their own go.mod) and sdk/python (not Go) left out.
+func moduleFiles(dir string) ([]zip.File, error) {
+	out, err := exec.Command("git", "-C", dir, "ls-files", "-z", "--", ".").Output()
+	if err != nil {
+		return nil, fmt.Errorf("git ls-files: %w", err)
+	}
+	var nested []string
+	var files []zip.File
+	names := strings.Split(strings.TrimRight(string(out), "\x00"), "\x00")
+	for _, name := range names {
+		if d := filepath.Dir(name); filepath.Base(name) == "go.mod" && d != "." {
+			nested = append(nested, d+"/")
+		}
+	}
+	for _, name := range names {
+		if name == "" || strings.HasPrefix(name, "python/") || slices.ContainsFunc(nested, func(n string) bool { return strings.HasPrefix(name, n) }) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		info, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted in the working tree
+		}
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, dirFile{slash: filepath.ToSlash(name), path: path, info: info})
+	}
+	return files, nil
+}
+
+// dirFile is a file of the working tree as zip.Create wants it.
+type dirFile struct {
+	slash, path string
+	info        fs.FileInfo
+}
+
+func (f dirFile) Path() string                 { return f.slash }
+func (f dirFile) Lstat() (fs.FileInfo, error)  { return f.info, nil }
+func (f dirFile) Open() (io.ReadCloser, error) { return os.Open(f.path) }
 
 // addDependencies resolves a copy of the consumer module outside the
 // workspace, against out first and the local module cache second, in a
