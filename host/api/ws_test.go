@@ -19,6 +19,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lsie-mlf/lsie/host/events"
+	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/internal/testenv"
 )
@@ -324,6 +325,9 @@ func TestWSEventTypes(t *testing.T) {
 	published := []events.Event{
 		{Type: events.SegmentClosed, Stream: "cam1", At: at, Data: map[string]any{"index": 4, "status": "complete"}},
 		{Type: events.Result, Stream: "cam1", Plugin: "face", At: at.Add(time.Nanosecond), Data: map[string]any{"au12": 0.5}},
+		// A result as the host publishes it: the item, its objects with it.
+		{Type: events.Result, Stream: "cam1", Plugin: "detect", At: at, Data: model.Item{PTS: time.Second, Fields: map[string]float64{"people": 1},
+			Objects: []model.Object{{Label: "person", Score: 0.9, TrackID: 3, X: 0.1, Y: 0.2, W: 0.3, H: 0.4}}}},
 		{Type: events.HealthChanged, Stream: "cam1", At: at, Data: map[string]any{"health": "degraded", "hint": "slow"}},
 		{Type: events.Telemetry, Stream: "cam1", At: at, Data: []int{1, 2}},
 		{Type: events.HealthChanged, At: at}, // host-wide, no data
@@ -334,6 +338,9 @@ func TestWSEventTypes(t *testing.T) {
 	for _, e := range published {
 		m := recv(t, c)
 		want, _ := json.Marshal(e.Data)
+		var norm any // a struct's fields in map order, as got's
+		_ = json.Unmarshal(want, &norm)
+		want, _ = json.Marshal(norm)
 		got, _ := json.Marshal(m["data"])
 		if m["type"] != e.Type || m["stream"] != e.Stream || m["plugin"] != e.Plugin || string(got) != string(want) {
 			t.Errorf("got %v, want %+v", m, e)
