@@ -20,6 +20,11 @@
 // The baseline is each face's first baseline_seconds (default 10 s), or
 // what the "baseline" command sets (sdk.Commander; the host's
 // POST /api/v1/streams/{id}/plugins/au/commands).
+// Attributes (the manifest's schema; `lsie-host plugins inspect` lists
+// them): max_faces, baseline_seconds, baseline_min_frames,
+// landmarks_model; the detector's face_model and detect_* (package
+// blazeface), emotion_model (package expression), and model_dir,
+// ort_library, execution_provider.
 // Each frame also publishes face.frame@1 with a JSON payload of the boxes,
 // landmarks and flags ({"faces": []} when there are none), which the host
 // stores with the segment.
@@ -44,6 +49,8 @@ import (
 	"github.com/lsie-mlf/lsie/plugins/au/landmarks"
 	"github.com/lsie-mlf/lsie/plugins/au/track"
 	"github.com/lsie-mlf/lsie/plugins/internal/attrs"
+	"github.com/lsie-mlf/lsie/plugins/internal/models"
+	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
 	"github.com/lsie-mlf/lsie/sdk"
 )
 
@@ -104,16 +111,32 @@ func (p *plugin) Manifest() sdk.Manifest {
 		// numbers as attributes (the faceN.* fields without the prefix)
 		// and five landmarks as keypoints, so overlays and the API see one
 		// shape for every detector.
-		Labels: []string{"face"},
+		Labels:     []string{"face"},
+		Attributes: attrs.Join(attributes(), blazeface.Attributes(), expression.Attributes(), models.Attributes(), onnx.Attributes()),
+	}
+}
+
+// attributes are the plugin's own attributes (the models declare theirs).
+func attributes() []sdk.Attribute {
+	return []sdk.Attribute{
+		{Name: "max_faces", Type: sdk.AttrInteger, Default: fmt.Sprint(defaultMaxFaces), Min: "1", Max: "16",
+			Description: "faces analysed per frame, largest first (each adds ~50 fields)"},
+		{Name: "baseline_seconds", Type: sdk.AttrNumber, Default: fmt.Sprint(aus.DefaultBaselineWindow.Seconds()), Min: "0.01", Max: "3600",
+			Description: "each face's first seconds make its neutral baseline (the auX_c fields); the baseline command restarts it"},
+		{Name: "baseline_min_frames", Type: sdk.AttrInteger, Default: fmt.Sprint(aus.DefaultBaselineMinFrames), Min: "1", Max: "4096",
+			Description: "least frames of a face within baseline_seconds for its baseline"},
+		{Name: "landmarks_model", Type: sdk.AttrString, Default: landmarks.DefaultPath,
+			Description: "dlib's 68-point shape predictor (Debian's libdlib-data); the first stream's choice holds for the process"},
 	}
 }
 
 // auField is an AU's field name: "AU12" → "au12".
 func auField(name string) string { return "au" + name[2:] }
 
-func (p *plugin) predictor(attrs map[string]string) (*landmarks.Predictor, error) {
+// predictor loads the landmark model the first time a stream opens; later
+// streams share it.
+func (p *plugin) predictor(path string) (*landmarks.Predictor, error) {
 	p.once.Do(func() {
-		path := attrs["landmarks_model"]
 		if path == "" {
 			path = landmarks.DefaultPath
 		}
@@ -123,11 +146,8 @@ func (p *plugin) predictor(attrs map[string]string) (*landmarks.Predictor, error
 }
 
 func (p *plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	cfg, err := parseConfig(info.Attributes)
-	if err != nil {
-		return nil, sdk.Errorf("bad_input", "%v", err)
-	}
-	pred, err := p.predictor(info.Attributes)
+	cfg := parseConfig(info.Attrs) // the schema checked the values
+	pred, err := p.predictor(info.Attrs.String("landmarks_model"))
 	if err != nil {
 		return nil, sdk.Errorf("model_error", "landmarks: %v", err)
 	}
@@ -151,20 +171,9 @@ type config struct {
 	baselineMinFrames int
 }
 
-func parseConfig(a map[string]string) (config, error) {
-	c := config{maxFaces: defaultMaxFaces, baselineMinFrames: aus.DefaultBaselineMinFrames}
-	seconds := aus.DefaultBaselineWindow.Seconds()
-	for _, err := range []error{
-		attrs.Int(a, "max_faces", 1, 16, &c.maxFaces),
-		attrs.Float(a, "baseline_seconds", 0.01, 3600, &seconds),
-		attrs.Int(a, "baseline_min_frames", 1, 4096, &c.baselineMinFrames),
-	} {
-		if err != nil {
-			return c, err
-		}
-	}
-	c.baselineWindow = time.Duration(seconds * float64(time.Second))
-	return c, nil
+func parseConfig(a sdk.Attrs) config {
+	return config{maxFaces: a.Int("max_faces"), baselineMinFrames: a.Int("baseline_min_frames"),
+		baselineWindow: time.Duration(a.Float("baseline_seconds") * float64(time.Second))}
 }
 
 // stream is one stream's models and state; frames arrive one at a time.

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/lsie-mlf/lsie/internal/testenv"
+	"github.com/lsie-mlf/lsie/plugins/au/blazeface"
 	"github.com/lsie-mlf/lsie/plugins/au/landmarks"
+	plugattrs "github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/sdk"
 	"github.com/lsie-mlf/lsie/sdk/plugintest"
 )
@@ -267,17 +269,54 @@ func TestPluginBadFrames(t *testing.T) {
 	t.Logf("border crop: %v faces", r.Fields["faces"])
 }
 
+// The manifest's schema refuses bad values before OpenStream runs (the
+// host first, the SDK again, as here), naming the attribute, and fills in
+// the documented defaults.
 func TestBadAttributes(t *testing.T) {
 	attrs := modelAttrs(t)
 	h := plugintest.Start(t, plugintest.Build(t, "."))
-	for k, v := range map[string]string{"max_faces": "0", "baseline_seconds": "-1", "baseline_min_frames": "x"} {
-		a := map[string]string{"model_dir": attrs["model_dir"], k: v}
-		if _, err := h.TryOpen("x", a); err == nil || !strings.Contains(err.Error(), k) {
+	for _, c := range []struct{ k, v, want string }{
+		{"max_faces", "0", `attribute "max_faces": want an integer in 1..16, got "0"`},
+		{"baseline_seconds", "-1", `attribute "baseline_seconds": want a number in 0.01..3600, got "-1"`},
+		{"baseline_min_frames", "x", `attribute "baseline_min_frames": want an integer in 1..4096, got "x"`},
+		{"detect_threshold", "1.5", `attribute "detect_threshold": want a number in 0..1, got "1.5"`},
+		{"detect_tiles", "sometimes", `attribute "detect_tiles": want one of "auto", "true", "false", got "sometimes"`},
+		{"detect_threads", "65", `attribute "detect_threads": want an integer in 1..64, got "65"`},
+		{"detect_min_face_px", "-3", `attribute "detect_min_face_px": want a number in 0..999999, got "-3"`},
+		{"execution_provider", "npu", `attribute "execution_provider": want one of "cpu", "cuda", got "npu"`},
+		{"max_face", "4", `unknown attribute "max_face" (did you mean "max_faces"?)`},
+	} {
+		a := map[string]string{"model_dir": attrs["model_dir"], c.k: c.v}
+		if _, err := h.TryOpen("x", a); err == nil || !strings.Contains(err.Error(), "bad_attribute: "+c.want) {
+			t.Errorf("%s = %q: %v, want bad_attribute: %s", c.k, c.v, err, c.want)
+		}
+	}
+	// What the schema cannot say, the detector still refuses.
+	for k, v := range map[string]string{"detect_threshold": "0", "detect_tile_zoom": "1,2"} {
+		if _, err := h.TryOpen("x", map[string]string{"model_dir": attrs["model_dir"], k: v}); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s = %q: %v", k, v, err)
 		}
 	}
 	if _, err := h.TryOpen("y", map[string]string{"model_dir": t.TempDir()}); err == nil || !strings.Contains(err.Error(), "face_detection_front_128x128.onnx") {
 		t.Errorf("missing model: %v", err)
+	}
+	info, err := plugattrs.StreamInfo(h.Manifest(), "z", map[string]string{"baseline_seconds": "0.5", "detect_tiles": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"max_faces": "8", "baseline_seconds": "0.5", "baseline_min_frames": "10", "landmarks_model": landmarks.DefaultPath,
+		"detect_threshold": "0.6", "detect_min_face_px": "24", "detect_tiles": "false", "detect_tile_zoom": "2", "detect_threads": "1", "execution_provider": "cpu"} {
+		if got := info.Attributes[k]; got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if c := parseConfig(info.Attrs); c.maxFaces != 8 || c.baselineWindow != 500*time.Millisecond || c.baselineMinFrames != 10 {
+		t.Errorf("config %+v", c)
+	}
+	o, err := blazeface.ParseOptions(info.Attributes)
+	if err != nil || o.Threshold != blazeface.DefaultThreshold || o.MinFacePx != blazeface.DefaultMinFacePx || o.Tiles != blazeface.TilesOff ||
+		len(o.TileZooms) != 1 || o.TileZooms[0] != blazeface.DefaultTileZoom || o.Threads != 1 {
+		t.Errorf("detector options %+v, %v", o, err)
 	}
 }
 

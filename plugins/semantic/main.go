@@ -16,7 +16,8 @@
 // gate, its mean the share that did; the max of intent_NAME is how well
 // the segment's best utterance said that intent.
 //
-// Attributes:
+// Attributes (the manifest's schema; `lsie-host plugins inspect` lists
+// them):
 //
 //	intents            object: name → list of phrases (or one phrase), e.g.
 //	                   { greeting = ["hello everyone", "hi there"] }; none: no gate fields
@@ -27,7 +28,7 @@
 //	encoder_max_tokens tokens per utterance including [CLS]/[SEP], default 128
 //	max_words          words of an utterance scored, default 512 (and 16 KiB)
 //	wordnet_dir        WordNet 3.0 database, default /usr/share/wordnet
-//	model_dir          model folder (else $LSIE_MODEL_DIR, else var/models)
+//	model_dir          model folder (else $LSIE_PLUGIN_MODEL_DIR, else var/models)
 //	ort_library, execution_provider: see plugins/internal/onnx
 //
 // Bad input is data, not an error: empty text scores neutral with the gate
@@ -50,6 +51,7 @@ import (
 
 	plugattrs "github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
+	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
 	"github.com/lsie-mlf/lsie/plugins/semantic/encoder"
 	"github.com/lsie-mlf/lsie/plugins/semantic/gate"
 	"github.com/lsie-mlf/lsie/plugins/semantic/vader"
@@ -92,6 +94,27 @@ func (plugin) Manifest() sdk.Manifest {
 			{Name: "text_truncated", Unit: "0|1", Description: "1 when only the first max_words words (16 KiB; encoder_max_tokens for the encoder) were scored"},
 			{Name: "payload_invalid", Unit: "0|1", Description: "1 when the message's payload is not a transcript JSON payload (its text is scored anyway)"},
 		},
+		Attributes: plugattrs.Join(attributes(), models.Attributes(), onnx.Attributes()),
+	}
+}
+
+// attributes are the plugin's own attributes.
+func attributes() []sdk.Attribute {
+	return []sdk.Attribute{
+		{Name: "intents", Type: sdk.AttrObject,
+			Description: `target intents: name → list of exemplar phrases (or one phrase), e.g. { greeting = ["hello everyone", "hi there"] }; ` +
+				fmt.Sprintf("at most %d intents, %d phrases; none: no gate fields", gate.MaxIntents, gate.MaxPhrases)},
+		{Name: "gate_threshold", Type: sdk.AttrNumber, Default: fmt.Sprint(defaultThreshold), Min: "0", Max: "1",
+			Description: "semantic_gate is 1 when gate_score is at least this (and above 0)"},
+		{Name: "engine", Type: sdk.AttrEnum, Choices: []string{"lexical", "encoder"}, Default: "lexical",
+			Description: "the gate's scorer: lexical (WordNet lemmas and synonyms) or encoder (a sentence encoder's cosine similarity)"},
+		{Name: "encoder_model", Type: sdk.AttrString, Description: "engine encoder: the sentence-embedding ONNX file (relative: in the model folder)"},
+		{Name: "encoder_vocab", Type: sdk.AttrString, Description: "engine encoder: its WordPiece vocab.txt (relative: in the model folder)"},
+		{Name: "encoder_max_tokens", Type: sdk.AttrInteger, Default: fmt.Sprint(encoder.DefaultMaxTokens), Min: "3", Max: "4096",
+			Description: "engine encoder: tokens per utterance, [CLS] and [SEP] included"},
+		{Name: "max_words", Type: sdk.AttrInteger, Default: fmt.Sprint(defaultMaxWords), Min: "1", Max: "100000",
+			Description: "words of an utterance scored (and at most 16 KiB); the rest is cut, text_truncated = 1"},
+		{Name: "wordnet_dir", Type: sdk.AttrString, Default: wordnet.DefaultDir, Description: "engine lexical: the WordNet 3.0 database folder (Debian's wordnet-base)"},
 	}
 }
 
@@ -104,34 +127,23 @@ type config struct {
 	maxTokens int
 }
 
-func parseConfig(attrs map[string]string) (config, error) {
-	c := config{threshold: defaultThreshold, engine: "lexical", maxWords: defaultMaxWords, maxTokens: encoder.DefaultMaxTokens}
+// parseConfig reads the plugin's own attributes (the schema checked their
+// types and ranges and filled in their defaults) and the intents' phrases.
+func parseConfig(a sdk.Attrs) (config, error) {
+	c := config{threshold: a.Float("gate_threshold"), engine: a.String("engine"), maxWords: a.Int("max_words"), maxTokens: a.Int("encoder_max_tokens")}
 	var err error
-	if c.intents, err = gate.ParseIntents(attrs["intents"]); err != nil {
+	if c.intents, err = gate.ParseIntents(a.String("intents")); err != nil {
 		return c, err
 	}
-	switch e := attrs["engine"]; e {
-	case "", "lexical":
-	case "encoder":
-		c.engine = e
-	default:
-		return c, fmt.Errorf("engine %q: want \"lexical\" or \"encoder\"", e)
-	}
-	for _, err := range []error{
-		plugattrs.Float(attrs, "gate_threshold", 0, 1, &c.threshold),
-		plugattrs.Int(attrs, "max_words", 1, 100000, &c.maxWords),
-		plugattrs.Int(attrs, "encoder_max_tokens", 3, 4096, &c.maxTokens),
-	} {
-		if err != nil {
-			return c, err
-		}
+	if c.engine != "lexical" && c.engine != "encoder" {
+		return c, fmt.Errorf("engine %q: want \"lexical\" or \"encoder\"", c.engine)
 	}
 	return c, nil
 }
 
 func (plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	attrs := info.Attributes
-	cfg, err := parseConfig(attrs)
+	attrs := info.Attributes // the model packages' settings, as text
+	cfg, err := parseConfig(info.Attrs)
 	if err != nil {
 		return nil, sdk.Errorf("bad_input", "%v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lsie-mlf/lsie/internal/testenv"
+	plugattrs "github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/plugins/semantic/wordnet"
 	"github.com/lsie-mlf/lsie/sdk"
 	"github.com/lsie-mlf/lsie/sdk/plugintest"
@@ -114,11 +115,17 @@ func TestPluginRefusesBadConfig(t *testing.T) {
 		want  string
 	}{
 		{map[string]string{"intents": `{"greeting":["hello","  "]}`}, "bad_input: intents.greeting[1]: empty phrase"},
-		{map[string]string{"intents": `["hello"]`}, "bad_input: intents: want an object"},
+		{map[string]string{"intents": `{}`}, "bad_input: intents: no intents"},
 		{map[string]string{"intents": `{"x":["!!!"]}`}, "bad_input: intents.x[0]: no words to match"},
-		{map[string]string{"gate_threshold": "1.5"}, `bad_input: gate_threshold = "1.5": want a number 0..1`},
-		{map[string]string{"engine": "bert"}, `bad_input: engine "bert"`},
-		{map[string]string{"max_words": "0"}, `bad_input: max_words = "0": want a whole number 1..100000`},
+		// What the manifest's schema refuses, the SDK refuses before
+		// OpenStream (as the host does before the plugin sees it).
+		{map[string]string{"intents": `["hello"]`}, `bad_attribute: attribute "intents": want an object, got "[\"hello\"]"`},
+		{map[string]string{"gate_threshold": "1.5"}, `bad_attribute: attribute "gate_threshold": want a number in 0..1, got "1.5"`},
+		{map[string]string{"engine": "bert"}, `bad_attribute: attribute "engine": want one of "lexical", "encoder", got "bert"`},
+		{map[string]string{"max_words": "0"}, `bad_attribute: attribute "max_words": want an integer in 1..100000, got "0"`},
+		{map[string]string{"encoder_max_tokens": "2"}, `bad_attribute: attribute "encoder_max_tokens": want an integer in 3..4096, got "2"`},
+		{map[string]string{"execution_provider": "gpu"}, `bad_attribute: attribute "execution_provider": want one of "cpu", "cuda", got "gpu"`},
+		{map[string]string{"intent": intents}, `bad_attribute: unknown attribute "intent" (did you mean "intents"?)`},
 		{map[string]string{"model_dir": "/nonexistent"}, "model_error: VADER lexicon not found: /nonexistent/vader/vader_lexicon.txt"},
 		{map[string]string{"intents": intents, "wordnet_dir": "/nonexistent/wn"}, "model_error: WordNet 3.0 database file not found: /nonexistent/wn/index.noun"},
 		{map[string]string{"intents": intents, "engine": "encoder"}, "model_error: engine \"encoder\" needs encoder_model"},
@@ -180,8 +187,43 @@ func TestPluginEncoder(t *testing.T) {
 	s.Close()
 }
 
+// openInProcess opens a stream in this process as the SDK would: the
+// attributes checked against the manifest's schema, defaults filled in.
+func openInProcess(id string, attrs map[string]string) (sdk.Stream, error) {
+	info, err := plugattrs.StreamInfo(plugin{}.Manifest(), id, attrs)
+	if err != nil {
+		return nil, err
+	}
+	return plugin{}.OpenStream(info)
+}
+
+// The schema's defaults are the ones the plugin documents, and the values
+// reach the stream's config.
+func TestAttributeDefaults(t *testing.T) {
+	h := plugintest.Start(t, plugintest.Build(t, "."))
+	info, err := plugattrs.StreamInfo(h.Manifest(), "x", map[string]string{"intents": intents, "max_words": "1e+03"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"gate_threshold": "0.5", "engine": "lexical", "encoder_max_tokens": "128", "max_words": "1000",
+		"wordnet_dir": wordnet.DefaultDir, "execution_provider": "cpu", "intents": intents} {
+		if got := info.Attributes[k]; got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	for _, k := range []string{"model_dir", "ort_library", "encoder_model", "encoder_vocab"} {
+		if info.Attrs.Has(k) {
+			t.Errorf("%s has a value %q", k, info.Attributes[k])
+		}
+	}
+	c, err := parseConfig(info.Attrs)
+	if err != nil || c.threshold != 0.5 || c.engine != "lexical" || c.maxWords != 1000 || c.maxTokens != 128 || len(c.intents) != 2 {
+		t.Errorf("config %+v, %v", c, err)
+	}
+}
+
 func TestHugeUtterance(t *testing.T) {
-	st, err := plugin{}.OpenStream(sdk.StreamInfo{ID: "h", Attributes: map[string]string{"model_dir": modelDir(t), "intents": intents}})
+	st, err := openInProcess("h", map[string]string{"model_dir": modelDir(t), "intents": intents})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +264,7 @@ func TestCapText(t *testing.T) {
 // BenchmarkUtterance is the plugin's whole per-utterance cost (lexical gate).
 func BenchmarkUtterance(b *testing.B) {
 	dir := modelDir(b)
-	st, err := plugin{}.OpenStream(sdk.StreamInfo{ID: "b", Attributes: map[string]string{"model_dir": dir, "intents": intents}})
+	st, err := openInProcess("b", map[string]string{"model_dir": dir, "intents": intents})
 	if err != nil {
 		b.Fatal(err)
 	}

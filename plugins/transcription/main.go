@@ -7,14 +7,15 @@
 // their media times and confidences, and returns an item with the
 // utterance's figures so the segment holding it shows the result.
 //
-// Attributes: engine (sphinx | whisper), partial_interval (default 500ms),
+// Attributes (the manifest's schema; `lsie-host plugins inspect` lists
+// them): engine (sphinx | whisper), partial_interval (default 500ms),
 // max_utterance (15s; longer speech is cut and flagged "truncated"),
 // vad_threshold (0.5), vad_neg_threshold (threshold - 0.15),
 // vad_min_speech (250ms), vad_min_silence (400ms), vad_speech_pad (200ms),
-// vad_model, model_dir; sphinx: hmm, lm, dict, final_pass (live | batch)
-// and the library settings in sphinx.Passthrough (lw, beam, wbeam, ...);
-// whisper: see its package. Durations are Go durations ("500ms") or bare
-// numbers of seconds (0.5).
+// vad_model, model_dir, ort_library, execution_provider; sphinx: hmm, lm,
+// dict, final_pass (live | batch) and the library settings in
+// sphinx.Passthrough (lw, beam, wbeam, ...); whisper: see its package.
+// Durations are Go durations ("500ms", "1.5s").
 //
 // Besides the transcript payload, each message's fields carry utterance
 // (its number), words, and onset_s: the media time of the first speech the
@@ -25,9 +26,11 @@ package main
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
+	"github.com/lsie-mlf/lsie/plugins/internal/attrs"
+	"github.com/lsie-mlf/lsie/plugins/internal/models"
+	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
 	"github.com/lsie-mlf/lsie/plugins/internal/vad"
 	"github.com/lsie-mlf/lsie/plugins/transcription/engine"
 	"github.com/lsie-mlf/lsie/plugins/transcription/sphinx"
@@ -63,6 +66,31 @@ func (plugin) Manifest() sdk.Manifest {
 			{Name: "clipped", Unit: "0|1", Description: "1 when more than 0.1 % of the utterance's samples sit at full scale"},
 			{Name: "onset_s", Unit: "s", Description: "media time of the first speech the VAD heard (without padding)"},
 		},
+		Attributes: attrs.Join(attributes(), vad.Attributes(), models.Attributes(), onnx.Attributes(), sphinx.Attributes(), whisper.Attributes()),
+	}
+}
+
+// attributes are the plugin's own attributes: the engine, the partials'
+// pace and the VAD's rules (defaults vad.DefaultConfig's).
+func attributes() []sdk.Attribute {
+	d := vad.DefaultConfig()
+	return []sdk.Attribute{
+		{Name: "engine", Type: sdk.AttrEnum, Choices: []string{"sphinx", "whisper"}, Default: "sphinx",
+			Description: "the recogniser: sphinx (PocketSphinx en-us) or whisper (your ONNX export, whisper_dir)"},
+		{Name: "partial_interval", Type: sdk.AttrDuration, Default: "500ms", Min: "1ns",
+			Description: "least time between transcript.partial@1 messages of an utterance (sent only when the text changed)"},
+		{Name: "max_utterance", Type: sdk.AttrDuration, Default: d.MaxSpeech.String(), Min: "0s",
+			Description: "longest utterance: longer speech is cut and flagged truncated; 0s: no limit, else at least vad_min_speech + 64ms"},
+		{Name: "vad_threshold", Type: sdk.AttrNumber, Default: fmt.Sprint(d.Threshold), Min: "0", Max: "1",
+			Description: "speech probability at which speech starts (strictly between 0 and 1)"},
+		{Name: "vad_neg_threshold", Type: sdk.AttrNumber, Min: "0", Max: "1",
+			Description: "speech probability below which speech ends, above 0 and at most vad_threshold; default vad_threshold - 0.15 (at least 0.01)"},
+		{Name: "vad_min_speech", Type: sdk.AttrDuration, Default: d.MinSpeech.String(), Min: "0s",
+			Description: "least speech that makes an utterance"},
+		{Name: "vad_min_silence", Type: sdk.AttrDuration, Default: d.MinSilence.String(), Min: vad.Window.String(),
+			Description: "least silence that ends an utterance"},
+		{Name: "vad_speech_pad", Type: sdk.AttrDuration, Default: d.SpeechPad.String(), Min: "0s",
+			Description: "audio kept before and after the speech, at most vad_min_silence"},
 	}
 }
 
@@ -73,50 +101,26 @@ type config struct {
 	vad             vad.Config
 }
 
-func parseConfig(attrs map[string]string) (config, error) {
-	c := config{engine: "sphinx", partialInterval: 500 * time.Millisecond, vad: vad.DefaultConfig()}
+// parseConfig reads the plugin's own attributes (the schema filled in
+// their defaults) and checks what the schema cannot: the VAD's rules
+// between its settings.
+func parseConfig(a sdk.Attrs) (config, error) {
+	c := config{engine: a.String("engine"), partialInterval: a.Duration("partial_interval"), vad: vad.DefaultConfig()}
 	// Decode from the speech's onset, before the VAD is sure of it: the
 	// backlog of MinSpeech + padding is then decoded by the time the
 	// utterance is announced, and its first partial goes out at once.
 	c.vad.Tentative = true
-	if e, ok := attrs["engine"]; ok {
-		c.engine = e
+	c.vad.MaxSpeech = a.Duration("max_utterance")
+	c.vad.MinSpeech = a.Duration("vad_min_speech")
+	c.vad.MinSilence = a.Duration("vad_min_silence")
+	c.vad.SpeechPad = a.Duration("vad_speech_pad")
+	c.vad.Threshold = float32(a.Float("vad_threshold"))
+	c.vad.NegThreshold = max(c.vad.Threshold-0.15, 0.01)
+	if a.Has("vad_neg_threshold") {
+		c.vad.NegThreshold = float32(a.Float("vad_neg_threshold"))
 	}
 	if c.engine != "sphinx" && c.engine != "whisper" {
 		return c, fmt.Errorf("engine %q: want \"sphinx\" or \"whisper\"", c.engine)
-	}
-	durs := []struct {
-		key string
-		dst *time.Duration
-	}{
-		{"partial_interval", &c.partialInterval}, {"max_utterance", &c.vad.MaxSpeech},
-		{"vad_min_speech", &c.vad.MinSpeech}, {"vad_min_silence", &c.vad.MinSilence}, {"vad_speech_pad", &c.vad.SpeechPad},
-	}
-	for _, d := range durs {
-		if v, ok := attrs[d.key]; ok {
-			x, err := parseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("%s: %v", d.key, err)
-			}
-			*d.dst = x
-		}
-	}
-	negSet := false
-	for _, f := range []struct {
-		key string
-		dst *float32
-	}{{"vad_threshold", &c.vad.Threshold}, {"vad_neg_threshold", &c.vad.NegThreshold}} {
-		if v, ok := attrs[f.key]; ok {
-			x, err := strconv.ParseFloat(v, 32)
-			if err != nil {
-				return c, fmt.Errorf("%s: %q is not a number", f.key, v)
-			}
-			*f.dst = float32(x)
-			negSet = negSet || f.key == "vad_neg_threshold"
-		}
-	}
-	if !negSet {
-		c.vad.NegThreshold = max(c.vad.Threshold-0.15, 0.01)
 	}
 	if c.partialInterval <= 0 {
 		return c, fmt.Errorf("partial_interval %v: must be positive", c.partialInterval)
@@ -129,18 +133,6 @@ func parseConfig(attrs map[string]string) (config, error) {
 		return c, fmt.Errorf("vad_speech_pad %v must not exceed vad_min_silence %v", c.vad.SpeechPad, c.vad.MinSilence)
 	}
 	return c, nil
-}
-
-// parseDuration takes "500ms" or a number of seconds, as HCL renders numbers.
-func parseDuration(s string) (time.Duration, error) {
-	if d, err := time.ParseDuration(s); err == nil {
-		return d, nil
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is neither a duration (\"500ms\") nor a number of seconds", s)
-	}
-	return time.Duration(f * float64(time.Second)), nil
 }
 
 // newRecognizer is the engine chosen by name; a variable so tests can
@@ -162,7 +154,7 @@ var newProber = func(attrs map[string]string) (vad.Prober, func() error, error) 
 }
 
 func (plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	cfg, err := parseConfig(info.Attributes)
+	cfg, err := parseConfig(info.Attrs)
 	if err != nil {
 		return nil, sdk.Errorf("bad_input", "%v", err)
 	}

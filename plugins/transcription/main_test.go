@@ -12,6 +12,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/internal/testenv"
 	"github.com/lsie-mlf/lsie/internal/wav"
+	plugattrs "github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
 	"github.com/lsie-mlf/lsie/plugins/internal/vad"
 	"github.com/lsie-mlf/lsie/plugins/transcription/sphinx"
@@ -277,7 +278,7 @@ func TestGapEndsUtterance(t *testing.T) {
 
 func TestMaxUtteranceTruncates(t *testing.T) {
 	attrs := requireModels(t)
-	attrs["max_utterance"] = "1.5"
+	attrs["max_utterance"] = "1.5s"
 	pcm := readJFK(t)
 	h := start(t)
 	s := h.Open("mic", attrs)
@@ -429,10 +430,21 @@ type pub struct{ msgs []sdk.Message }
 
 func (p *pub) Publish(m sdk.Message) error { p.msgs = append(p.msgs, m); return nil }
 
+// openInProcess opens a stream in this process as the SDK would: the
+// attributes checked against the manifest's schema, defaults filled in.
+func openInProcess(attrs map[string]string, p sdk.Publisher) (sdk.Stream, error) {
+	info, err := plugattrs.StreamInfo(plugin{}.Manifest(), "x", attrs)
+	if err != nil {
+		return nil, err
+	}
+	info.Publisher = p
+	return plugin{}.OpenStream(info)
+}
+
 func TestInProcessEdgeCases(t *testing.T) {
 	attrs := requireModels(t)
 	p := &pub{}
-	st, err := plugin{}.OpenStream(sdk.StreamInfo{ID: "x", Attributes: attrs, Publisher: p})
+	st, err := openInProcess(attrs, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +488,7 @@ func TestBadAttributes(t *testing.T) {
 			a[k] = v
 		}
 		a[c.k] = c.v
-		st, err := plugin{}.OpenStream(sdk.StreamInfo{ID: "x", Attributes: a, Publisher: &pub{}})
+		st, err := openInProcess(a, &pub{})
 		if err == nil {
 			st.Close()
 			t.Errorf("%s = %q accepted", c.k, c.v)
@@ -516,5 +528,55 @@ func TestWhisperEngineThroughPlugin(t *testing.T) {
 		if f.p.Text != "And so, my fellow Americans café" || f.p.Engine != "whisper" || len(f.p.Words) != 6 {
 			t.Errorf("utterance %d: %q by %q, %d words", f.p.Utterance, f.p.Text, f.p.Engine, len(f.p.Words))
 		}
+	}
+}
+
+// The manifest's schema refuses bad values before OpenStream runs (the
+// host first, the SDK again, as here), naming the attribute; and what it
+// does not refuse gets the documented defaults.
+func TestAttributeSchema(t *testing.T) {
+	h := start(t)
+	for _, c := range []struct{ k, v, want string }{
+		{"engine", "kaldi", `attribute "engine": want one of "sphinx", "whisper", got "kaldi"`},
+		{"partial_interval", "soon", `attribute "partial_interval": want a duration such as "250ms" or "2s" of at least 1ns, got "soon"`},
+		{"max_utterance", "1.5", `attribute "max_utterance": want a duration such as "250ms" or "2s" of at least 0s, got "1.5"`},
+		{"vad_threshold", "1.5", `attribute "vad_threshold": want a number in 0..1, got "1.5"`},
+		{"vad_min_silence", "10ms", `attribute "vad_min_silence": want a duration such as "250ms" or "2s" of at least 32ms, got "10ms"`},
+		{"final_pass", "twice", `attribute "final_pass": want one of "live", "batch", got "twice"`},
+		{"beam", "wide", `attribute "beam": want a number in 0..1, got "wide"`},
+		{"fwdflat", "maybe", `attribute "fwdflat": want one of "yes", "no", "true", "false", got "maybe"`},
+		{"maxhmmpf", "2.5", `attribute "maxhmmpf": want an integer of at least -1, got "2.5"`},
+		{"whisper_n_mels", "64", `attribute "whisper_n_mels": want one of "80", "128", got "64"`},
+		{"whisper_threads", "0", `attribute "whisper_threads": want an integer of at least 1, got "0"`},
+		{"whisper_no_speech_threshold", "2", `attribute "whisper_no_speech_threshold": want a number in 0..1, got "2"`},
+		{"execution_provider", "tpu", `attribute "execution_provider": want one of "cpu", "cuda", got "tpu"`},
+		{"vad_treshold", "0.5", `unknown attribute "vad_treshold" (did you mean "vad_threshold"?)`},
+	} {
+		_, err := h.TryOpen("bad", map[string]string{c.k: c.v})
+		if want := "bad_attribute: " + c.want; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s = %q: %v, want %s", c.k, c.v, err, want)
+		}
+	}
+	info, err := plugattrs.StreamInfo(h.Manifest(), "x", map[string]string{"vad_threshold": "0.6", "lw": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"engine": "sphinx", "partial_interval": "500ms", "max_utterance": "15s", "vad_threshold": "0.6",
+		"vad_min_speech": "250ms", "vad_min_silence": "400ms", "vad_speech_pad": "200ms", "final_pass": "live", "lw": "7",
+		"hmm": filepath.Join(sphinx.ModelDir, "en-us"), "language": "en", "whisper_max_tokens": "224", "whisper_partial_every": "1s",
+		"whisper_no_speech_threshold": "0.6", "execution_provider": "cpu"} {
+		if got := info.Attributes[k]; got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	// No default where the code derives one: the plugin decides.
+	for _, k := range []string{"vad_neg_threshold", "model_dir", "vad_model", "whisper_dir", "whisper_threads", "whisper_n_mels", "beam"} {
+		if info.Attrs.Has(k) {
+			t.Errorf("%s has a value %q", k, info.Attributes[k])
+		}
+	}
+	cfg, err := parseConfig(info.Attrs)
+	if err != nil || cfg.vad.NegThreshold != float32(0.6)-0.15 || cfg.vad.MaxSpeech != 15*time.Second || cfg.partialInterval != 500*time.Millisecond {
+		t.Errorf("config %+v, %v", cfg, err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	plugattrs "github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
 	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
+	"github.com/lsie-mlf/lsie/sdk"
 )
 
 // ModelFile is the model's path inside the model folder.
@@ -67,6 +68,24 @@ const (
 	// faces below ~20 % of the frame's longer side are not found.
 	TilesOff
 )
+
+// Attributes declares what Open reads besides models' and onnx's
+// attributes: face_model and the detect_* settings, with ParseOptions'
+// defaults.
+func Attributes() []sdk.Attribute {
+	return []sdk.Attribute{
+		{Name: "face_model", Type: sdk.AttrString, Description: "BlazeFace front ONNX file; default " + ModelFile + " in the model folder"},
+		{Name: "detect_threshold", Type: sdk.AttrNumber, Default: fmt.Sprint(DefaultThreshold), Min: "0", Max: "1",
+			Description: "least face score, strictly between 0 and 1"},
+		{Name: "detect_min_face_px", Type: sdk.AttrNumber, Default: fmt.Sprint(DefaultMinFacePx), Min: "0", Max: "999999",
+			Description: "box width in pixels below which a face is counted as too small (faces_too_small), not analysed"},
+		{Name: "detect_tiles", Type: sdk.AttrEnum, Choices: []string{"auto", "true", "false"}, Default: "auto",
+			Description: fmt.Sprintf("the zoomed tile pass for small faces: auto (frames from %d px on the longer side), true or false", AutoTileMin)},
+		{Name: "detect_tile_zoom", Type: sdk.AttrString, Default: fmt.Sprint(DefaultTileZoom),
+			Description: `the tile pass's zooms, comma-separated, each in (1, 16] ("2" or "2,4"); tile side = longer side / zoom`},
+		{Name: "detect_threads", Type: sdk.AttrInteger, Default: "1", Min: "1", Max: "64", Description: "ONNX Runtime intra-op threads of the detector"},
+	}
+}
 
 // ParseOptions reads the detect_* attributes, defaulting the missing ones.
 func ParseOptions(attrs map[string]string) (Options, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/lsie-mlf/lsie/plugins/au/internal/img"
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
 	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
+	"github.com/lsie-mlf/lsie/sdk"
 )
 
 // ModelFile is the model's path inside the model folder.
@@ -64,6 +65,13 @@ type Model struct {
 	session *ort.AdvancedSession
 	input   *ort.Tensor[float32] // [1, 64, 64, 1], NHWC as converted
 	output  *ort.Tensor[float32] // [1, 7]
+}
+
+// Attributes declares what Open reads besides models' and onnx's
+// attributes: emotion_model.
+func Attributes() []sdk.Attribute {
+	return []sdk.Attribute{{Name: "emotion_model", Type: sdk.AttrString,
+		Description: "expression CNN ONNX file (scripts/convert-emotion.py); default " + ModelFile + " in the model folder"}}
 }
 
 // Open loads attrs' emotion_model, else the model folder's ModelFile (see

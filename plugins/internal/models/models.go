@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/lsie-mlf/lsie/sdk"
 )
 
 // EnvDir names the environment variable that points plugins at the model
@@ -18,6 +20,13 @@ const EnvDir = "LSIE_PLUGIN_MODEL_DIR"
 // DefaultDir is used when neither the attribute nor EnvDir is set: the
 // repository's cache, as `make demo` runs from the repository root.
 const DefaultDir = "var/models"
+
+// Attributes declares what this package reads: model_dir. Every plugin
+// that finds files through it puts this in its manifest's schema.
+func Attributes() []sdk.Attribute {
+	return []sdk.Attribute{{Name: "model_dir", Type: sdk.AttrString,
+		Description: "folder holding the model files (scripts/fetch-models.sh fills var/models); default $" + EnvDir + ", else " + DefaultDir}}
+}
 
 // Dir resolves the model folder: the plugin block's model_dir attribute,
 // else $LSIE_MODEL_DIR, else DefaultDir; made absolute.

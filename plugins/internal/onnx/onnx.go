@@ -11,6 +11,7 @@ import (
 	ort "github.com/yalue/onnxruntime_go"
 
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
+	"github.com/lsie-mlf/lsie/sdk"
 )
 
 // EnvLibrary overrides the runtime library's path (e.g. a GPU build of ONNX
@@ -25,6 +26,18 @@ var (
 	initErr error
 	libPath string
 )
+
+// Attributes declares what this package reads: ort_library and
+// execution_provider (with models.Attributes for the model folder, where
+// the runtime's default copy lives).
+func Attributes() []sdk.Attribute {
+	return []sdk.Attribute{
+		{Name: "ort_library", Type: sdk.AttrString,
+			Description: "ONNX Runtime shared library to load (e.g. a GPU build); default $" + EnvLibrary + ", else " + LibraryName + " in the model folder; the first stream's choice holds for the process"},
+		{Name: "execution_provider", Type: sdk.AttrEnum, Choices: []string{"cpu", "cuda"}, Default: "cpu",
+			Description: "where the ONNX models run: cuda needs an ONNX Runtime with the CUDA provider (ort_library)"},
+	}
+}
 
 // Init loads the runtime the first time it is called; later calls return the
 // first call's result. The library is attrs' ort_library, else $LSIE_ORT_LIB,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
 	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
+	"github.com/lsie-mlf/lsie/sdk"
 )
 
 const (
@@ -41,6 +42,13 @@ type Model struct {
 	sr      *ort.Scalar[int64]
 	output  *ort.Tensor[float32] // [1, 1]
 	stateN  *ort.Tensor[float32]
+}
+
+// Attributes declares what Open reads besides models' and onnx's
+// attributes: vad_model.
+func Attributes() []sdk.Attribute {
+	return []sdk.Attribute{{Name: "vad_model", Type: sdk.AttrString,
+		Description: "Silero VAD v5 ONNX file; default " + ModelFile + " in the model folder"}}
 }
 
 // Open loads the model named by attrs' vad_model, else the model folder's

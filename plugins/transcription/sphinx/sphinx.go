@@ -33,6 +33,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
 	"github.com/lsie-mlf/lsie/plugins/transcription/engine"
+	"github.com/lsie-mlf/lsie/sdk"
 )
 
 // ModelDir is where Debian's pocketsphinx-en-us puts the model.
@@ -46,6 +47,55 @@ const installHint = "install Debian's pocketsphinx-en-us, or set hmm / lm / dict
 var Passthrough = []string{
 	"lw", "beam", "wbeam", "pbeam", "lpbeam", "lponlybeam", "fwdflat", "bestpath", "fwdflatlw", "bestpathlw",
 	"fwdflatbeam", "fwdflatwbeam", "fwdtree", "wip", "pip", "silprob", "fillprob", "maxhmmpf", "maxwpf", "ds", "topn", "pl_window",
+}
+
+// passthroughSpecs types the Passthrough settings as the library declares
+// them (cmdln_macro.h: float, boolean or int32); unset, the library's
+// default (given in the description) holds.
+var passthroughSpecs = map[string]sdk.Attribute{
+	"lw":           {Type: sdk.AttrNumber, Min: "0", Description: "language model probability weight (library default 6.5)"},
+	"beam":         {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "beam width applied to every frame in Viterbi search; smaller is wider (library default 1e-48)"},
+	"wbeam":        {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "beam width applied to word exits (library default 7e-29)"},
+	"pbeam":        {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "beam width applied to phone transitions (library default 1e-48)"},
+	"lpbeam":       {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "beam width applied to the last phone in words (library default 1e-40)"},
+	"lponlybeam":   {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "beam width applied to the last phone in single-phone words (library default 7e-29)"},
+	"fwdflat":      {Type: sdk.AttrEnum, Choices: booleans, Description: "run the flat-lexicon search over the word lattice, the 2nd pass (library default yes)"},
+	"bestpath":     {Type: sdk.AttrEnum, Choices: booleans, Description: "run the bestpath (Dijkstra) search over the word lattice, the 3rd pass (library default yes)"},
+	"fwdflatlw":    {Type: sdk.AttrNumber, Min: "0", Description: "language model weight of the flat-lexicon pass (library default 8.5)"},
+	"bestpathlw":   {Type: sdk.AttrNumber, Min: "0", Description: "language model weight of the bestpath search (library default 9.5)"},
+	"fwdflatbeam":  {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "beam width applied to every frame in the flat-lexicon pass (library default 1e-64)"},
+	"fwdflatwbeam": {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "beam width applied to word exits in the flat-lexicon pass (library default 7e-29)"},
+	"fwdtree":      {Type: sdk.AttrEnum, Choices: booleans, Description: "run the lexicon-tree search, the 1st pass (library default yes)"},
+	"wip":          {Type: sdk.AttrNumber, Min: "0", Description: "word insertion penalty (library default 0.65)"},
+	"pip":          {Type: sdk.AttrNumber, Min: "0", Description: "phone insertion penalty (library default 1.0)"},
+	"silprob":      {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "silence word transition probability (library default 0.005)"},
+	"fillprob":     {Type: sdk.AttrNumber, Min: "0", Max: "1", Description: "filler word transition probability (library default 1e-8)"},
+	"maxhmmpf":     {Type: sdk.AttrInteger, Min: "-1", Description: "most active HMMs kept per frame, -1 for no pruning (library default 30000)"},
+	"maxwpf":       {Type: sdk.AttrInteger, Min: "-1", Description: "most distinct word exits per frame, -1 for no pruning (library default -1)"},
+	"ds":           {Type: sdk.AttrInteger, Min: "1", Description: "frame GMM computation downsampling ratio (library default 1)"},
+	"topn":         {Type: sdk.AttrInteger, Min: "1", Description: "most top Gaussians used in scoring (library default 4)"},
+	"pl_window":    {Type: sdk.AttrInteger, Min: "0", Description: "phoneme lookahead window, in frames (library default 5)"},
+}
+
+// booleans are the values the library reads as a boolean setting.
+var booleans = []string{"yes", "no", "true", "false"}
+
+// Attributes declares what New reads: hmm, lm, dict, final_pass and the
+// Passthrough settings.
+func Attributes() []sdk.Attribute {
+	out := []sdk.Attribute{
+		{Name: "hmm", Type: sdk.AttrString, Default: filepath.Join(ModelDir, "en-us"), Description: "sphinx: the acoustic model folder (Debian's pocketsphinx-en-us)"},
+		{Name: "lm", Type: sdk.AttrString, Default: filepath.Join(ModelDir, "en-us.lm.bin"), Description: "sphinx: the language model"},
+		{Name: "dict", Type: sdk.AttrString, Default: filepath.Join(ModelDir, "cmudict-en-us.dict"), Description: "sphinx: the pronunciation dictionary"},
+		{Name: "final_pass", Type: sdk.AttrEnum, Choices: []string{"live", "batch"}, Default: "live",
+			Description: "sphinx: live keeps the live decode's final; batch re-decodes each utterance whole for it (twice the cost)"},
+	}
+	for _, k := range Passthrough {
+		a := passthroughSpecs[k]
+		a.Name, a.Description = k, "sphinx: "+a.Description
+		out = append(out, a)
+	}
+	return out
 }
 
 // Recognizer is one PocketSphinx decoder.

@@ -78,6 +78,7 @@ import (
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
 	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
 	"github.com/lsie-mlf/lsie/plugins/transcription/engine"
+	"github.com/lsie-mlf/lsie/sdk"
 )
 
 // userHint is the hint of a missing-file error: the weights are never
@@ -108,6 +109,26 @@ type Recognizer struct {
 	decodedLen int // len(pcm) at the last decode; -1 when none
 	last       engine.Hypothesis
 	closed     bool
+}
+
+// Attributes declares what New reads besides models' and onnx's
+// attributes: the files, language and the whisper_* settings.
+func Attributes() []sdk.Attribute {
+	return []sdk.Attribute{
+		{Name: "whisper_dir", Type: sdk.AttrString, Description: "whisper: folder of the Optimum export and tokenizer files; default <model_dir>/whisper"},
+		{Name: "whisper_encoder", Type: sdk.AttrString, Description: "whisper: encoder ONNX file; default whisper_dir/encoder_model.onnx"},
+		{Name: "whisper_decoder", Type: sdk.AttrString, Description: "whisper: decoder ONNX file (without past key/values); default whisper_dir/decoder_model.onnx"},
+		{Name: "whisper_vocab", Type: sdk.AttrString, Description: "whisper: vocab.json or tokenizer.json; default whisper_dir's vocab.json, else its tokenizer.json"},
+		{Name: "whisper_added_tokens", Type: sdk.AttrString, Description: "whisper: added_tokens.json; default the one beside the vocabulary, if any"},
+		{Name: "whisper_n_mels", Type: sdk.AttrEnum, Choices: []string{"80", "128"},
+			Description: "whisper: mel bands when the encoder's input shape leaves them symbolic; default 128 when the vocabulary has <|yue|>, else 80"},
+		{Name: "language", Type: sdk.AttrString, Default: "en", Description: "whisper: transcription language (a Whisper language code); English-only vocabularies take only en"},
+		{Name: "whisper_partial_every", Type: sdk.AttrDuration, Default: "1s", Min: "0s", Description: "whisper: least new audio between partial decodes (at most 1h counts)"},
+		{Name: "whisper_max_tokens", Type: sdk.AttrInteger, Default: "224", Min: "1", Description: "whisper: token limit per utterance"},
+		{Name: "whisper_threads", Type: sdk.AttrInteger, Min: "1", Description: "whisper: ONNX Runtime intra-op threads; default min(4, CPUs)"},
+		{Name: "whisper_no_speech_threshold", Type: sdk.AttrNumber, Default: "0.6", Min: "0", Max: "1",
+			Description: "whisper: p(no speech) above which a low-confidence decode is dropped"},
+	}
 }
 
 // New opens the engine from the plugin block's attributes.
