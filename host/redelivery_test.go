@@ -23,6 +23,7 @@ import (
 	"github.com/lsie-mlf/lsie/sdk"
 	"github.com/lsie-mlf/lsie/sdk/proto/dataplane"
 	"github.com/lsie-mlf/lsie/sdk/proto/pluginv1"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 	"github.com/lsie-mlf/lsie/shm"
 )
 
@@ -51,7 +52,8 @@ func newRedeliveryRig(t *testing.T, lossless bool, info segment.PluginInfo) *red
 	r.c = &consumer{id: 1, name: info.Name, s: r.s, window: 4, inFlight: map[uint64]frameRef{},
 		audioInFlight: map[uint64]*sentAudio{}, audioQ: make(chan audioJob, audioBound), audioDone: make(chan struct{}),
 		audioAck: math.MinInt64, audioFloor: math.MinInt64, wantsAudio: info.Audio,
-		msg: messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound}}
+		msg:    messageState{partial: map[string]*envelope{}, inFlight: map[uint64]*envelope{}, bound: defaultEventBound},
+		checks: validate.NewResults(&pluginv1.Manifest{})} // a manifest declaring no fields: any goes
 	r.c.cond = sync.NewCond(&r.c.mu)
 	r.s.consumers = []*consumer{r.c}
 	return r
