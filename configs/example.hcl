@@ -175,12 +175,14 @@ stream "ball" {
     # share its process, so their constraints must allow a common version.
     # version = "~> 0.1"
 
-    # Any other attribute is plugin-specific and passed to the plugin as a
-    # string: a string, number (rendered like 0.5, 12, 1e+06) or bool; a
+    # Any other attribute is plugin-specific: checked against the plugin's
+    # attribute schema (`lsie-host plugins inspect --plugins DIR NAME` lists
+    # its attributes, types and defaults; visual takes none) and passed to
+    # the plugin: a string, number (written like 0.5, 12, 1e+06) or bool; a
     # list or object as its JSON text (e.g. the semantic plugin's intents).
     # The model plugins read model_dir (default $LSIE_PLUGIN_MODEL_DIR, else
-    # var/models) and, for ONNX models, execution_provider = "cpu" | "cuda".
-    threshold = 0.5
+    # var/models) and, for ONNX models, execution_provider = "cpu" | "cuda":
+    #   plugin "semantic" { gate_threshold = 0.6 }
   }
 }
 

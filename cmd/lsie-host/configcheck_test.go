@@ -7,10 +7,13 @@ package main
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 func TestConfigCheckPlugins(t *testing.T) {
@@ -156,5 +159,42 @@ func TestPluginToolsAreQuiet(t *testing.T) {
 	}
 	if strings.Contains(out, `visual.visual"`) || !strings.Contains(out, `.visual"`) {
 		t.Errorf("plugin log lines do not carry the plugin's name once:\n%.2000s", out)
+	}
+}
+
+// Every shipped config passes config check --plugins on the plugins built
+// here: its plugin blocks against their plugins' attribute schemas, every
+// stream opened on its plugins. A schema change that would refuse a
+// shipped config fails here, not on a user's machine.
+func TestShippedConfigsPassPluginSchemas(t *testing.T) {
+	files, _ := filepath.Glob("../../configs/*.hcl")
+	if len(files) == 0 {
+		t.Fatal("no configs")
+	}
+	// Configs whose plugins this build cannot start, and why. Name each:
+	// a new config is checked unless it is listed here.
+	skip := map[string]string{
+		"cuda.hcl": "its plugins (gpustat, tensor64) take frames in CUDA memory: built with -tags cuda by make cuda-check",
+	}
+	models, err := filepath.Abs("../../var/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(models, "onnxruntime")); err != nil {
+		testenv.Missing(t, "var/models (scripts/fetch-models.sh): the model plugins open their models")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if why, ok := skip[filepath.Base(f)]; ok {
+				t.Skip(why)
+			}
+			cmd := exec.Command(hostBin(), "config", "check", "--plugins", pluginDir(), f)
+			cmd.Env = append(withoutEnv("LSIE_PLUGINS", "LSIE_PLUGINS_LOCK", "LSIE_PLUGIN_MODEL_DIR"), "LSIE_PLUGIN_MODEL_DIR="+models)
+			b, err := cmd.CombinedOutput()
+			out := string(b)
+			if err != nil || !strings.Contains(out, "every stream opened on its plugins") {
+				t.Errorf("config check --plugins %s: %v\n%s", f, err, out)
+			}
+		})
 	}
 }

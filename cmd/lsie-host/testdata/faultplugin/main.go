@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -27,7 +26,15 @@ func main() { sdk.Serve(fault{}) }
 type fault struct{}
 
 func (fault) Manifest() sdk.Manifest {
-	return sdk.Manifest{Name: "faultplugin", Version: "0.0.1", Inputs: []string{sdk.TopicVideoRGB24}}
+	return sdk.Manifest{Name: "faultplugin", Version: "0.0.1", Inputs: []string{sdk.TopicVideoRGB24}, Attributes: []sdk.Attribute{
+		{Name: "crash_every", Type: sdk.AttrInteger, Default: "0", Min: "0", Description: "exit after every N frames the process handled; 0: never"},
+		{Name: "hang_at", Type: sdk.AttrInteger, Default: "0", Min: "0", Description: "block forever on the process's Nth frame; 0: never"},
+		{Name: "slow_ms", Type: sdk.AttrInteger, Default: "0", Min: "0", Description: "sleep per frame, in ms"},
+		{Name: "malformed", Type: sdk.AttrBool, Default: "false", Description: "return NaN fields"},
+		{Name: "flood_kb", Type: sdk.AttrInteger, Default: "0", Min: "0", Description: "KiB written to stderr per frame"},
+		{Name: "gate_ms", Type: sdk.AttrInteger, Default: "0", Min: "0", Description: "media time, in ms, of the frame gate_file holds"},
+		{Name: "gate_file", Type: sdk.AttrString, Description: "hold the first frame at or after gate_ms until this file exists (writing FILE.reached first)"},
+	}}
 }
 
 type stream struct {
@@ -37,17 +44,9 @@ type stream struct {
 }
 
 func (fault) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	s := &stream{malformed: info.Attributes["malformed"] == "true", gateFile: info.Attributes["gate_file"]}
-	for key, dst := range map[string]*int64{"crash_every": &s.crashEvery, "hang_at": &s.hangAt, "slow_ms": &s.slowMS, "flood_kb": &s.floodKB, "gate_ms": &s.gateMS} {
-		if v, ok := info.Attributes[key]; ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return nil, sdk.Errorf("bad_input", "%s: %v", key, err)
-			}
-			*dst = n
-		}
-	}
-	return s, nil
+	a := info.Attrs
+	return &stream{crashEvery: int64(a.Int("crash_every")), hangAt: int64(a.Int("hang_at")), slowMS: int64(a.Int("slow_ms")),
+		floodKB: int64(a.Int("flood_kb")), gateMS: int64(a.Int("gate_ms")), malformed: a.Bool("malformed"), gateFile: a.String("gate_file")}, nil
 }
 
 func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {

@@ -39,12 +39,25 @@ const (
 )
 
 func (p plugin) Manifest() sdk.Manifest {
-	m := sdk.Manifest{Name: p.role, Version: "0.0.1"}
+	m := sdk.Manifest{Name: p.role, Version: "0.0.1", Attributes: []sdk.Attribute{}}
+	slow := sdk.Attribute{Name: "slow_ms", Type: sdk.AttrInteger, Default: "0", Min: "0"}
 	switch p.role {
 	case "talker":
 		m.Inputs, m.Outputs = []string{sdk.TopicAudioPCM16k}, []string{partialTopic, finalTopic}
+		slow.Description = "sleep per audio record, in ms"
+		m.Attributes = []sdk.Attribute{
+			{Name: "utter_ms", Type: sdk.AttrInteger, Default: "500", Min: "1", Description: "length of each utterance, in ms of samples"},
+			{Name: "no_final", Type: sdk.AttrString, Description: `utterance numbers, comma-separated ("3,6"), whose finals are never published`},
+			slow,
+		}
 	case "listener":
 		m.Inputs, m.Outputs = []string{finalTopic, partialTopic}, []string{"listener.utterance@1"}
+		slow.Description = "sleep per final, in ms"
+		m.Attributes = []sdk.Attribute{
+			{Name: "crash_at", Type: sdk.AttrInteger, Default: "0", Min: "0", Description: "exit on the process's Nth final while crash_marker does not exist; 0: never"},
+			{Name: "crash_marker", Type: sdk.AttrString, Description: "file created by the one crash crash_at causes"},
+			slow,
+		}
 	case "loopa":
 		m.Inputs, m.Outputs = []string{"loop.b@1"}, []string{"loop.a@1"}
 	case "loopb":
@@ -54,25 +67,12 @@ func (p plugin) Manifest() sdk.Manifest {
 }
 
 func (p plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	num := func(key string, def int64) (int64, error) {
-		v, ok := info.Attributes[key]
-		if !ok {
-			return def, nil
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, sdk.Errorf("bad_input", "%s: %v", key, err)
-		}
-		return n, nil
-	}
+	a := info.Attrs
+	slow := time.Duration(a.Int("slow_ms")) * time.Millisecond
 	switch p.role {
 	case "talker":
-		ms, err := num("utter_ms", 500)
-		if err != nil {
-			return nil, err
-		}
 		skip := map[int64]bool{}
-		if list := info.Attributes["no_final"]; list != "" {
+		if list := a.String("no_final"); list != "" {
 			for _, f := range strings.Split(list, ",") {
 				n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
 				if err != nil {
@@ -81,21 +81,9 @@ func (p plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
 				skip[n] = true
 			}
 		}
-		slow, err := num("slow_ms", 0)
-		if err != nil {
-			return nil, err
-		}
-		return &talker{pub: info.Publisher, utter: ms * 16, noFinal: skip, slow: time.Duration(slow) * time.Millisecond}, nil
+		return &talker{pub: info.Publisher, utter: int64(a.Int("utter_ms")) * 16, noFinal: skip, slow: slow}, nil
 	case "listener":
-		slow, err := num("slow_ms", 0)
-		if err != nil {
-			return nil, err
-		}
-		crash, err := num("crash_at", 0)
-		if err != nil {
-			return nil, err
-		}
-		return &listener{slow: time.Duration(slow) * time.Millisecond, crashAt: crash, marker: info.Attributes["crash_marker"]}, nil
+		return &listener{slow: slow, crashAt: int64(a.Int("crash_at")), marker: a.String("crash_marker")}, nil
 	default:
 		return loop{}, nil
 	}

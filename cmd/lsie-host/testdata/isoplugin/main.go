@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/lsie-mlf/lsie/sdk"
@@ -20,7 +19,14 @@ func main() { sdk.Serve(iso{name: filepath.Base(os.Args[0])}) }
 type iso struct{ name string }
 
 func (p iso) Manifest() sdk.Manifest {
-	return sdk.Manifest{Name: p.name, Version: "0.0.1", Inputs: []string{sdk.TopicVideoRGB24, sdk.TopicAudioPCM16k}}
+	return sdk.Manifest{Name: p.name, Version: "0.0.1", Inputs: []string{sdk.TopicVideoRGB24, sdk.TopicAudioPCM16k}, Attributes: []sdk.Attribute{
+		{Name: "frame_sleep_ms", Type: sdk.AttrInteger, Default: "0", Min: "0", Description: "sleep per frame, in ms"},
+		{Name: "audio_sleep_ms", Type: sdk.AttrInteger, Default: "0", Min: "0", Description: "sleep per audio chunk, in ms"},
+		{Name: "panic", Type: sdk.AttrEnum, Choices: []string{"frames", "audio"}, Description: "panic on every frame or on every audio chunk"},
+		// Any value: the plugin itself refuses the stream, as a plugin
+		// whose check the schema cannot express does.
+		{Name: "refuse", Type: sdk.AttrString, Description: "refuse the stream at open (bad_input), quoting the value"},
+	}}
 }
 
 type stream struct {
@@ -29,20 +35,12 @@ type stream struct {
 }
 
 func (iso) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
-	s := &stream{panics: info.Attributes["panic"]}
-	for key, dst := range map[string]*time.Duration{"frame_sleep_ms": &s.frameSleep, "audio_sleep_ms": &s.audioSleep} {
-		if v, ok := info.Attributes[key]; ok {
-			ms, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, sdk.Errorf("bad_input", "attribute %s: %v", key, err)
-			}
-			*dst = time.Duration(ms) * time.Millisecond
-		}
+	a := info.Attrs
+	if v := a.String("refuse"); v != "" {
+		return nil, sdk.Errorf("bad_input", "attribute refuse: %q is not accepted", v)
 	}
-	if info.Attributes["refuse"] != "" {
-		return nil, sdk.Errorf("bad_input", "attribute refuse: %q is not accepted", info.Attributes["refuse"])
-	}
-	return s, nil
+	return &stream{panics: a.String("panic"), frameSleep: time.Duration(a.Int("frame_sleep_ms")) * time.Millisecond,
+		audioSleep: time.Duration(a.Int("audio_sleep_ms")) * time.Millisecond}, nil
 }
 
 func (s *stream) ProcessFrame(f *sdk.Frame) (sdk.Fields, error) {
