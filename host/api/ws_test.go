@@ -19,8 +19,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/lsie-mlf/lsie/host/events"
-	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/metrics"
+	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
