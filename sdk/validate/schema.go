@@ -209,12 +209,7 @@ func Attributes(m *pluginv1.Manifest, given map[string]string) (map[string]strin
 // suggest is " (did you mean "x"?)" for the declared name nearest to name,
 // or what the plugin takes when none is near.
 func suggest(name string, names []string) string {
-	best, bestDist := "", 3
-	for _, n := range names {
-		if d := editDistance(strings.ToLower(name), n); d < bestDist && d < len(n) {
-			best, bestDist = n, d
-		}
-	}
+	best := Nearest(name, names)
 	switch {
 	case best != "":
 		return fmt.Sprintf(" (did you mean %q?)", best)
@@ -223,6 +218,19 @@ func suggest(name string, names []string) string {
 	}
 	sorted := slices.Sorted(slices.Values(names))
 	return " (the plugin takes " + strings.Join(sorted, ", ") + ")"
+}
+
+// Nearest is the name of known nearest to name (case-insensitively, at most
+// two edits away and fewer than its length), or "" when none is near: what
+// a "did you mean" offers. The host's config decoder uses it too.
+func Nearest(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if d := editDistance(strings.ToLower(name), k); d < bestDist && d < len(k) {
+			best, bestDist = k, d
+		}
+	}
+	return best
 }
 
 // editDistance is the Levenshtein distance between a and b, in bytes.
