@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,15 +17,7 @@ import (
 // labels plugin and stream, and leave it when the stream is removed.
 func TestPluginMetricsOnHostMetrics(t *testing.T) {
 	dir := t.TempDir()
-	plugins := filepath.Join(dir, "plugins")
-	if err := os.MkdirAll(plugins, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-o", filepath.Join(plugins, "brightness"), ".")
-	build.Dir = "../../examples/brightness"
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building examples/brightness: %v\n%s", err, out)
-	}
+	plugins := buildExamplePlugin(t, dir, "brightness")
 	h := startHost(t, writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
 store { sqlite = %q }
 api { listen = "127.0.0.1:0" }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -57,15 +56,7 @@ func buildPythonPlugin(t *testing.T, dir, name string) {
 func TestPythonPluginsThroughHost(t *testing.T) {
 	needPython(t, "grpc", "google.protobuf", "numpy", "cryptography", "torch")
 	dir := t.TempDir()
-	plugins := filepath.Join(dir, "plugins")
-	if err := os.MkdirAll(plugins, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-o", filepath.Join(plugins, "brightness"), ".")
-	build.Dir = "../../examples/brightness"
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building examples/brightness: %v\n%s", err, out)
-	}
+	plugins := buildExamplePlugin(t, dir, "brightness")
 	for _, name := range []string{"python-brightness", "python-torch"} {
 		buildPythonPlugin(t, plugins, name)
 	}

@@ -18,23 +18,8 @@ import (
 // A plugin built in its own module against the public SDK only runs
 // through the real host: the proof that a third party can build one.
 func TestThirdPartyPluginThroughHost(t *testing.T) {
-	modDir, err := filepath.Abs("../../examples/brightness")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(modDir, "go.mod")); err != nil {
-		t.Fatalf("examples/brightness is not a module: %v", err)
-	}
 	dir := t.TempDir()
-	plugins := filepath.Join(dir, "plugins")
-	if err := os.MkdirAll(plugins, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-o", filepath.Join(plugins, "brightness"), ".")
-	build.Dir = modDir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the example in its own module: %v\n%s", err, out)
-	}
+	plugins := buildExamplePlugin(t, dir, "brightness")
 	white := clip(t, dir, "white", "pattern=white")
 	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "1s" }
 store { sqlite = %q }
@@ -88,4 +73,21 @@ stream "w" {
 			t.Errorf("segment %d: %+v", seg.Index, p)
 		}
 	}
+}
+
+// buildExamplePlugin builds the Go module examples/NAME into a plugins
+// directory under dir, as a third party would build theirs, and returns
+// the directory.
+func buildExamplePlugin(t *testing.T, dir, name string) string {
+	t.Helper()
+	plugins := filepath.Join(dir, "plugins")
+	if err := os.MkdirAll(plugins, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(plugins, name), ".")
+	build.Dir = filepath.Join("..", "..", "examples", name)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building examples/%s in its own module: %v\n%s", name, err, out)
+	}
+	return plugins
 }
