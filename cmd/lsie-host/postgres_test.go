@@ -29,7 +29,11 @@ stream "pg" {
 	var sl segmentList
 	h.get(t, "/api/v1/streams/pg/segments", &sl)
 	if len(sl.Segments) != 3 {
-		t.Fatalf("%d segments in PostgreSQL, want 3", len(sl.Segments))
+		var got []string
+		for _, s := range sl.Segments {
+			got = append(got, fmt.Sprintf("%d %v–%v %s %v frames %d", s.Index, s.MediaStart, s.MediaEnd, s.Status, s.Reasons, s.FramesSeen))
+		}
+		t.Fatalf("%d segments in PostgreSQL, want 3: %q", len(sl.Segments), got)
 	}
 	var seg model.Segment
 	h.get(t, "/api/v1/segments/pg/1", &seg)
