@@ -32,8 +32,11 @@ import (
 const DefaultListen = "127.0.0.1:7700"
 
 // shutdownTimeout bounds how long Close waits for requests in flight before
-// cutting their connections.
-const shutdownTimeout = 3 * time.Second
+// cutting their connections. 3 s was too short on a loaded 2-core machine
+// with a race build and clients polling health without pause (CI: a
+// request still in flight at the deadline made the host exit 1); 10 s is
+// still far inside a service manager's stop timeout.
+const shutdownTimeout = 10 * time.Second
 
 // HealthSource reports the host's live health. The host implements it.
 type HealthSource interface {
