@@ -216,11 +216,15 @@ func (c *consumer) sendAudio() {
 			if held {
 				delete(c.audioInFlight, j.hdr.Seq)
 				c.audioUnsettled--
+				c.settling++
 			}
 			c.cond.Broadcast()
 			c.mu.Unlock()
 			if held && j.counted() { // not settled already by died
 				c.s.asm.Lost(c.name, time.Duration(j.hdr.PTS))
+			}
+			if held {
+				c.settled()
 			}
 		}
 	}
@@ -261,6 +265,7 @@ func (c *consumer) onAudioResult(res *pluginv1.Result) {
 		c.audioAck = max(c.audioAck, time.Duration(res.GetProgressNs()))
 		c.answeredLocked(inputAudio, c.audioAck)
 		c.pruneAudioLocked()
+		c.settling++
 	}
 	floor := c.audioFloor
 	c.cond.Broadcast()
@@ -269,6 +274,7 @@ func (c *consumer) onAudioResult(res *pluginv1.Result) {
 		c.s.log.Warn("audio result for a chunk not in flight", "plugin", c.name, "seq", res.GetSeq())
 		return
 	}
+	defer c.settled()
 	hdr := rec.job.hdr
 	if e := res.GetError(); e != nil && e.GetCode() == "no_audio" {
 		c.s.asm.NoAudio(c.name)

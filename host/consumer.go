@@ -62,6 +62,14 @@ type consumer struct {
 	audioInFlight map[uint64]*sentAudio
 	// audioUnsettled counts the records in audioInFlight without a result.
 	audioUnsettled int
+	// settling counts answers (results, losses, skips) taken off the
+	// books above and not yet handed to the Assembler. drain waits for
+	// them too: otherwise Finish could close a segment an instant before
+	// its last result lands, and that result would arrive late.
+	settling int
+	// testTaken, when set (tests only), runs on the result path between
+	// taking a frame off the books and settling it.
+	testTaken func()
 	// audioAck is the plugin's audio progress (every item before it has
 	// arrived); audioFloor is audioAck at the last restart: items before it
 	// from the restarted process are duplicates.
@@ -142,11 +150,13 @@ func (c *consumer) offer(ctx context.Context, f frameRef, lossless bool) {
 		c.pending = &f
 		if old != nil {
 			c.skipped++
+			c.settling++
 		}
 		c.mu.Unlock()
 		if old != nil {
 			c.release(*old)
 			c.s.asm.Skipped(c.name, time.Duration(old.desc.PTS))
+			c.settled()
 		}
 	}
 }
@@ -244,8 +254,10 @@ func (c *consumer) giveUp() {
 	c.mu.Lock()
 	c.gaveUp = true
 	frames, audio := c.takeKeptLocked()
+	c.settling++
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	defer c.settled()
 	c.settleLost(frames, audio, true)
 	if c.wantsAudio {
 		c.s.asm.AudioProgress(c.name, math.MaxInt64) // a given-up plugin holds no segment
@@ -449,10 +461,14 @@ func (c *consumer) send(p *plugin.Process, f frameRef) {
 		c.mu.Lock()
 		_, held := c.inFlight[f.desc.Seq]
 		delete(c.inFlight, f.desc.Seq)
+		if held {
+			c.settling++
+		}
 		c.mu.Unlock()
 		c.markDownIf(p)
 		if held { // not settled already by died
 			c.lose(f)
+			c.settled()
 		}
 	}
 }
@@ -493,6 +509,7 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 	f, ok := c.inFlight[res.GetSeq()]
 	if ok {
 		delete(c.inFlight, res.GetSeq())
+		c.settling++
 	}
 	if !c.diedAt.IsZero() && res.GetError() == nil {
 		c.recovery.add(int64(time.Since(c.diedAt)))
@@ -509,6 +526,9 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	if ok && c.testTaken != nil {
+		c.testTaken()
+	}
 	if !ok {
 		c.s.log.Warn("result for a frame not in flight", "plugin", c.name, "seq", res.GetSeq())
 	} else {
@@ -535,6 +555,7 @@ func (c *consumer) onResult(ack dataplane.Ack, res *pluginv1.Result) {
 		}
 		c.mu.Unlock()
 		c.s.asm.Result(c.name, item)
+		c.settled()
 		c.s.observe(c.name, item)
 		c.slotToResult.Observe(time.Duration(shm.MonotonicNanos() - f.desc.SentNanos))
 	}
@@ -584,7 +605,9 @@ func (c *consumer) died(pools []*shm.Pool) {
 		return
 	}
 	frames, audio := c.takeKeptLocked()
+	c.settling++
 	c.mu.Unlock()
+	defer c.settled()
 	for _, p := range pools {
 		p.Reclaim(c.id)
 	}
@@ -605,15 +628,26 @@ func (c *consumer) drain(deadline time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	busy := func() bool {
-		return len(c.inFlight) > 0 || c.pending != nil || c.audioUnsettled > 0 || len(c.msg.queue) > 0 || len(c.msg.inFlight) > 0
+		return len(c.inFlight) > 0 || c.pending != nil || c.audioUnsettled > 0 || len(c.msg.queue) > 0 || len(c.msg.inFlight) > 0 ||
+			c.settling > 0
 	}
 	// A restarting plugin is waited for: topic events stay queued for it
 	// through a restart, and so do the frames and audio of a lossless
 	// stream (a live stream's were settled as lost when it died).
-	for busy() && !c.gaveUp && time.Now().Before(deadline) {
+	// A plugin given up owes nothing more, but what it held is still
+	// being settled as lost.
+	for (c.settling > 0 || busy() && !c.gaveUp) && time.Now().Before(deadline) {
 		c.cond.Wait()
 	}
 	return !busy()
+}
+
+// settled ends one settling: its answer has reached the Assembler.
+func (c *consumer) settled() {
+	c.mu.Lock()
+	c.settling--
+	c.cond.Broadcast()
+	c.mu.Unlock()
 }
 
 func (c *consumer) wake() {

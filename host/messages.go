@@ -277,6 +277,7 @@ func (c *consumer) onMessageResult(res *pluginv1.Result) {
 	}
 	if ok {
 		c.answeredLocked(inputMessage, time.Duration(e.m.GetPtsNs()))
+		c.settling++
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
@@ -284,6 +285,7 @@ func (c *consumer) onMessageResult(res *pluginv1.Result) {
 		c.s.log.Warn("result for a message not in flight", "plugin", c.name, "seq", res.GetSeq())
 		return
 	}
+	defer c.settled()
 	item := model.Item{PTS: time.Duration(e.m.GetPtsNs()), Duration: time.Duration(e.m.GetDurationNs()), Fields: res.GetFields(),
 		Text: res.GetText(), Payload: res.GetPayload()}
 	if err := res.GetError(); err != nil {
@@ -339,8 +341,10 @@ func (c *consumer) dropMessages() {
 	c.msg.queue, c.msg.partial = nil, map[string]*envelope{}
 	clear(c.msg.inFlight)
 	c.msg.textDropped += int64(len(lost))
+	c.settling++
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	defer c.settled()
 	for _, pts := range lost {
 		c.s.asm.TextDropped(c.name, pts)
 	}

@@ -507,3 +507,64 @@ func TestLiveDeathSettlesAsLost(t *testing.T) {
 		t.Errorf("segments %+v", segs)
 	}
 }
+
+// TestDrainWaitsForResultBeingSettled: the end of a stream drains each
+// consumer, then closes its last segments. A result taken off the consumer's
+// books and not yet handed to the assembler is still owed: drain waits for
+// it, so the last frame counts as analysed in its segment instead of
+// arriving late (a flake seen as "2 face.frame records for 1 frames").
+func TestDrainWaitsForResultBeingSettled(t *testing.T) {
+	r := newRedeliveryRig(t, false, segment.PluginInfo{Name: "visual"})
+	c := r.c
+	c.wantsVideo = true
+	reg, err := shm.CreateRegion(1, "drain", shm.RegionSpec{Slots: 2, FrameBytes: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := shm.NewPool(reg)
+	t.Cleanup(func() { pool.Close(); reg.Close() })
+	slot, _ := pool.TryAcquire()
+	pts := 500 * time.Millisecond
+	reg.BeginWrite(slot)
+	gen := reg.EndWrite(slot, 1, 1, int64(pts), 1)
+	pool.Publish(slot, gen, []shm.ConsumerID{c.id}, time.Now().Add(time.Minute))
+	r.s.asm.Frame(pts)
+	r.s.asm.Assigned(c.name, pts)
+	c.inFlight[1] = frameRef{pool: pool, desc: shm.Descriptor{Stream: 1, Region: 1, Slot: uint32(slot), Generation: gen, Seq: 1, PTS: int64(pts)}}
+	r.s.asm.Progress(time.Second)
+
+	taken, release := make(chan struct{}), make(chan struct{})
+	c.testTaken = func() { close(taken); <-release }
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		c.onResult(dataplane.Ack{Region: 1, Slot: uint32(slot), Generation: gen, Handle: 1},
+			&pluginv1.Result{Handle: 1, Seq: 1, PtsNs: int64(pts), Fields: map[string]float64{"v": 1}})
+	}()
+	<-taken
+	finished := make(chan bool)
+	go func() {
+		drained := c.drain(time.Now().Add(time.Minute))
+		r.s.asm.Finish(time.Second, model.ReasonEndOfStream)
+		finished <- drained
+	}()
+	// The result stays held until the stream end has had every chance to
+	// run ahead of it (a drain that does not wait returns at once).
+	select {
+	case <-finished:
+		t.Fatal("drain returned while a result was being settled")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	<-answered
+	if !<-finished {
+		t.Error("drain timed out")
+	}
+	segs := r.closed()
+	if len(segs) != 1 {
+		t.Fatalf("%d segments", len(segs))
+	}
+	if p := segs[0].Plugins["visual"]; p.FramesAnalysed != 1 || len(p.Items) != 1 || segs[0].Status != model.SegmentComplete {
+		t.Errorf("segment %s %v: %+v", segs[0].Status, segs[0].Reasons, p)
+	}
+}

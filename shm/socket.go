@@ -75,10 +75,17 @@ func SendFDs(c *net.UnixConn, msg []byte, fds ...int) error {
 
 // RecvFDs receives one packet into buf and returns its length and the fds it
 // carried (close-on-exec, owned by the caller). It returns io.EOF when the
-// peer closed; a packet longer than buf is an error, and its fds are closed.
+// peer closed, after every packet it sent; a packet longer than buf is an
+// error, and its fds are closed.
 func RecvFDs(c *net.UnixConn, buf []byte) (n int, fds []int, err error) {
 	var oob [cmsgSpace]byte
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob[:])
+	if errors.Is(err, unix.ECONNRESET) {
+		// The peer closed with packets of ours unread: Linux reports that
+		// once, ahead of the packets the peer sent before closing, which
+		// are still queued. Read on (docs/DATAPLANE.md).
+		n, oobn, flags, _, err = c.ReadMsgUnix(buf, oob[:])
+	}
 	if oobn > 0 {
 		var perr error
 		fds, perr = parseRights(oob[:oobn])

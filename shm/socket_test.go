@@ -145,3 +145,31 @@ func TestFileConnRejectsNonSocket(t *testing.T) {
 		t.Fatal("FileConn accepted /dev/null")
 	}
 }
+
+// A peer that closes with packets of ours unread makes the kernel report
+// ECONNRESET once, ahead of the packets it sent us before closing: those
+// are still read, then EOF. (A capture process that ended while the host's
+// last slot grant was in flight lost its final progress and end message
+// this way.)
+func TestRecvAfterPeerClosedWithUnreadData(t *testing.T) {
+	host, plugin := testPair(t)
+	for _, m := range []string{"progress", "end"} {
+		if err := SendFDs(plugin, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := SendFDs(host, []byte("grant")); err != nil { // never read
+		t.Fatal(err)
+	}
+	plugin.Close()
+	buf := make([]byte, 64)
+	for _, want := range []string{"progress", "end"} {
+		n, _, err := RecvFDs(host, buf)
+		if err != nil || string(buf[:n]) != want {
+			t.Fatalf("got %q, %v; want %q", buf[:n], err, want)
+		}
+	}
+	if _, _, err := RecvFDs(host, buf); err != io.EOF {
+		t.Fatalf("after the packets: %v, want io.EOF", err)
+	}
+}

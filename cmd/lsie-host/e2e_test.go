@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -89,6 +90,28 @@ type runningHost struct {
 type syncBuffer struct {
 	bytes.Buffer
 	lines chan string
+	// trouble keeps the host's last warnings and errors, printed when
+	// the test fails: a CI failure then says what the host saw.
+	mu      sync.Mutex
+	trouble []string
+}
+
+func (b *syncBuffer) keepTrouble(line string, level any) {
+	if level != "warn" && level != "error" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.trouble) == 40 {
+		b.trouble = b.trouble[1:]
+	}
+	b.trouble = append(b.trouble, line)
+}
+
+func (b *syncBuffer) troubleLines() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.trouble, "\n")
 }
 
 func startHost(t testing.TB, configPath string, extra ...string) *runningHost {
@@ -112,6 +135,11 @@ func startHostBin(t testing.TB, bin, configPath string, extra ...string) *runnin
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		if tr := h.stderr.troubleLines(); t.Failed() && tr != "" {
+			t.Logf("the host's last warnings and errors:\n%s", tr)
+		}
+	})
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -122,6 +150,7 @@ func startHostBin(t testing.TB, bin, configPath string, extra ...string) *runnin
 			if json.Unmarshal([]byte(line), &m) == nil && m["@message"] == "api listening" {
 				addr <- fmt.Sprint(m["addr"])
 			}
+			h.stderr.keepTrouble(line, m["@level"])
 			select {
 			case h.stderr.lines <- line:
 			default:

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -269,6 +270,9 @@ func (p *Process) readLoop() {
 	buf := make([]byte, dataplane.MaxMessage)
 	for {
 		n, err := p.data.Read(buf)
+		if errors.Is(err, syscall.ECONNRESET) {
+			continue // results the process sent before it died are still queued (shm.RecvFDs)
+		}
 		if err != nil {
 			p.markExited(err)
 			return

@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -74,6 +76,7 @@ func runChild() int {
 		err = c.Run(ctx)
 	}
 	if ctx.Err() != nil && err == nil {
+		log.Debug("stopped by the host")
 		return 0 // stopped by the host
 	}
 	w.send(jsonMsg(msgEnd, endOf(err)))
@@ -109,6 +112,9 @@ func (w *child) readLoop(stop context.CancelFunc) {
 	buf := make([]byte, 4096)
 	for {
 		n, fds, err := shm.RecvFDs(w.conn, buf)
+		if err != nil && !errors.Is(err, io.EOF) {
+			w.log.Error("reading the host's socket", "error", err)
+		}
 		if err != nil || n == 0 {
 			return
 		}

@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -16,6 +18,10 @@ import (
 	"github.com/lsie-mlf/lsie/host/capture"
 	"github.com/lsie-mlf/lsie/shm"
 )
+
+// endGrace is how long a capture process that reported its end may take
+// to exit before it is killed.
+const endGrace = 10 * time.Second
 
 // Credits is how many slots a worker holds granted at once: one being
 // written, one for the next frame, so the grant's round trip overlaps it.
@@ -160,7 +166,16 @@ func (w *Worker) runOnce(ctx context.Context) (ended bool, died string, err erro
 		return true, "", nil
 	}
 	if end != nil {
-		<-exited
+		// The end is said; what is left is the process's own teardown,
+		// which must not hold the stream's end up (a GStreamer element
+		// that hangs in its stop).
+		select {
+		case <-exited:
+		case <-time.After(endGrace):
+			w.log.Warn("capture process still running after its end; killing it", "stream", w.cfg.StreamID)
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+		}
 		return true, "", end.err()
 	}
 	// Died, or broke the protocol: make sure it is gone.
@@ -199,6 +214,9 @@ func (s *session) read(ctx context.Context) (*endMsg, error) {
 		n, fds, err := shm.RecvFDs(s.conn, buf)
 		for _, fd := range fds {
 			_ = syscall.Close(fd) // a worker sends none
+		}
+		if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+			return nil, err
 		}
 		if err != nil || n == 0 {
 			return nil, nil
