@@ -183,7 +183,25 @@ stream "ball" {
     # The model plugins read model_dir (default $LSIE_PLUGIN_MODEL_DIR, else
     # var/models) and, for ONNX models, execution_provider = "cpu" | "cuda":
     #   plugin "semantic" { gate_threshold = 0.6 }
+
+    # A motion gate: send this plugin only the frames where something moved
+    # since the previous analysis frame (the host measures it: the mean
+    # luma change of a 64-cell-wide gray thumbnail, 0..255, as the visual
+    # plugin's motion field), plus one frame every `every` so a slow drift
+    # is still seen. Frames held back count as frames_gated in the segment,
+    # which stays complete. Without the block every frame goes.
+    #   gate {
+    #     motion = 2.5          # required: above 0, at most 255
+    #     every  = "10s"        # 0 (default: never) or 100ms..24h
+    #     zones  = ["door"]     # zones of this stream; default the whole frame
+    #   }
   }
+
+  # Named areas of the frame for gates to watch: a polygon of 3..64 points
+  # in normalised coordinates (0..1, x right, y down).
+  # zone "door" {
+  #   polygon = [[0.05, 0.2], [0.3, 0.2], [0.3, 0.95], [0.05, 0.95]]
+  # }
 }
 
 # A second stream: an SMPTE colour-bar source that ends after 30 s, replayed

@@ -7,6 +7,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/capture"
 	"github.com/lsie-mlf/lsie/host/capture/worker"
+	"github.com/lsie-mlf/lsie/host/motion"
 	"github.com/lsie-mlf/lsie/shm"
 )
 
@@ -73,7 +74,11 @@ func (s *streamRunner) Written(pool *shm.Pool, slot int, gen uint64, f worker.Fr
 	desc := store.descriptor(slot, gen, s.handle, f.Width, f.Height, f.Stride, f.Seq, f.PTS)
 	s.frames.Add(1)
 	s.asm.Frame(f.PTS)
-	s.publish(store, pool, slot, desc, arrived)
+	var sc motion.Scores
+	if s.motion != nil {
+		sc = s.motion.RGB(store.r.Bytes(slot), f.Width, f.Height, f.Stride)
+	}
+	s.publish(store, pool, slot, desc, arrived, sc)
 }
 
 // Dropped records a live frame the worker had no slot for.

@@ -67,6 +67,10 @@ type consumer struct {
 	// them too: otherwise Finish could close a segment an instant before
 	// its last result lands, and that result would arrive late.
 	settling int
+	// gate holds frames back while nothing moves (config.Gate); nil
+	// sends every frame. gated counts the frames it held back.
+	gate  *gate
+	gated int64
 	// testTaken, when set (tests only), runs on the result path between
 	// taking a frame off the books and settling it.
 	testTaken func()
@@ -642,6 +646,13 @@ func (c *consumer) drain(deadline time.Time) bool {
 	return !busy()
 }
 
+// countGated counts a frame the gate held back.
+func (c *consumer) countGated() {
+	c.mu.Lock()
+	c.gated++
+	c.mu.Unlock()
+}
+
 // settled ends one settling: its answer has reached the Assembler.
 func (c *consumer) settled() {
 	c.mu.Lock()
@@ -663,6 +674,9 @@ func (c *consumer) counters() map[string]int64 {
 	if c.wantsVideo {
 		out["analysed"], out["skipped"], out["in_flight"] = c.analysed, c.skipped, int64(len(c.inFlight))
 		out["frames_resent"] = c.framesResent
+		if c.gate != nil {
+			out["gated"] = c.gated
+		}
 		if p50, p99, n := c.handoff.quantiles(); n > 0 {
 			out["handoff_p50_ns"], out["handoff_p99_ns"] = p50, p99
 		}

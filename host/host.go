@@ -278,6 +278,9 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	if err == nil {
 		s.tensors, err = assignVideo(st.Video.Memory, inOrder)
 	}
+	if err == nil {
+		err = s.setupGates(st, byName)
+	}
 	if err != nil {
 		return nil, wiringError(st, err)
 	}
@@ -378,7 +381,11 @@ func assignVideo(memory string, consumers []*consumer) ([]cuda.PreprocessSpec, e
 // wiringError points each plugin-graph problem at its plugin block.
 func wiringError(st config.Stream, err error) error {
 	var probs graph.Problems
-	if !errors.As(err, &probs) {
+	var diags config.Diagnostics
+	switch {
+	case errors.As(err, &diags):
+		return err // positioned and named already
+	case !errors.As(err, &probs):
 		return fmt.Errorf("stream %q: %w", st.ID, err)
 	}
 	var ds config.Diagnostics

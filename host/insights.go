@@ -87,6 +87,7 @@ func (h *Host) closed(seg model.Segment, storedIn time.Duration) {
 	for name, p := range seg.Plugins {
 		o.metrics.AudioDropped(seg.StreamID, name, p.AudioDroppedSeconds)
 		o.metrics.TextDropped(seg.StreamID, name, p.TextDropped)
+		o.metrics.FramesGated(seg.StreamID, name, p.FramesGated)
 	}
 	o.bus.Publish(events.Event{Type: events.SegmentClosed, Stream: seg.StreamID, Data: segmentClosed{
 		SegmentSummary: api.Summarize(seg), Analytics: seg.Analytics}})

@@ -15,6 +15,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/motion"
 	"github.com/lsie-mlf/lsie/host/segment"
 	"github.com/lsie-mlf/lsie/shm"
 	"github.com/lsie-mlf/lsie/shm/cuda"
@@ -69,6 +70,9 @@ type streamRunner struct {
 
 	// captureToSlot is this stream's latency series in /metrics.
 	captureToSlot metrics.Latency
+	// motion measures each frame for the plugins' gates; nil when no
+	// plugin of the stream is gated. Capture's thread only.
+	motion *motion.Meter
 
 	health   atomic.Value // model.Health
 	hint     atomic.Value // string
@@ -215,17 +219,22 @@ func (s *streamRunner) Frame(f *capture.Frame) {
 	}
 	s.frames.Add(1)
 	s.asm.Frame(pts)
-	s.publish(store, pool, slot, desc, arrived)
+	s.publish(store, pool, slot, desc, arrived, s.measure(f))
 }
 
 // publish hands a written slot to the video consumers that can take it.
-func (s *streamRunner) publish(store frameStore, pool *shm.Pool, slot int, desc shm.Descriptor, arrived time.Time) {
+func (s *streamRunner) publish(store frameStore, pool *shm.Pool, slot int, desc shm.Descriptor, arrived time.Time, sc motion.Scores) {
 	pts := time.Duration(desc.PTS)
 	// Scratch reused frame after frame: capture never calls Frame
 	// concurrently for one stream, and Publish copies the ids it keeps.
 	live, ids := s.liveScratch[:0], s.idScratch[:0]
 	for _, c := range s.consumers {
 		if !c.wantsVideo {
+			continue
+		}
+		if c.gate != nil && !c.gate.pass(pts, sc) {
+			s.asm.Gated(c.name, pts)
+			c.countGated()
 			continue
 		}
 		if s.lossless {

@@ -209,6 +209,14 @@ func (r *Region) EndWrite(slot int, stream uint32, seq uint64, pts int64, size i
 	return v
 }
 
+// Bytes returns the slot's data bytes, len FrameBytes, for the region's
+// owner to read a frame no writer is at work on (one it holds leased, or
+// one a capture process has written and given back).
+func (r *Region) Bytes(slot int) []byte {
+	data := r.slotOffset(slot) + SlotHeaderSize
+	return r.mem[data : data+r.spec.FrameBytes : data+r.spec.FrameBytes]
+}
+
 // Generation returns the slot's current generation (odd while being written).
 func (r *Region) Generation(slot int) uint64 {
 	return atomic.LoadUint64(genPtr(r.mem, r.slotOffset(slot)))

@@ -166,6 +166,9 @@ type Stream struct {
 	// Plugins are the analysers attached to this stream (blocks
 	// `plugin "NAME"`), in file order, each name at most once.
 	Plugins []PluginRef
+	// Zones are named areas of the frame (blocks `zone "NAME"`), for
+	// plugins' motion gates to watch (Gate.Zones).
+	Zones []Zone
 	// Pos is where the stream block starts.
 	Pos Pos
 	// Spec is the JSON a stream added at run time was described with
@@ -234,8 +237,49 @@ type PluginRef struct {
 	// AttrPos is where each of Attributes is written in a file, for
 	// messages about it (the plugin's attribute schema); nil when none is.
 	AttrPos map[string]Pos
+	// Gate holds frames back from the plugin while nothing moves (block
+	// `gate`); nil sends every analysis frame.
+	Gate *Gate
 	// Pos is where the plugin block starts.
 	Pos Pos
+}
+
+// Limits of gates and zones.
+const (
+	minGateEvery  = 100 * time.Millisecond
+	maxGateEvery  = 24 * time.Hour
+	maxZonePoints = 64
+)
+
+// Gate sends a plugin only the analysis frames where something moves, plus
+// one now and then: heavy models skip the frames of a still scene. The
+// host measures motion on every analysis frame of a stream with a gate
+// (the mean absolute difference of a 64-cell-wide gray thumbnail from the
+// previous frame's, luma 0..255: the visual plugin's motion). Frames held
+// back are counted per segment as frames_gated, not as a loss.
+type Gate struct {
+	// Motion is the least motion that sends a frame (`motion`): above 0,
+	// at most 255. Required.
+	Motion float64
+	// Every sends a frame at least this often in media time whatever the
+	// motion (`every`), so a slow drift is still seen: 0 (the default)
+	// never, else 100ms..24h.
+	Every time.Duration
+	// Zones limits the measure to these zones of the stream (`zones`):
+	// a frame goes when the motion inside any of them reaches Motion.
+	// Empty: the whole frame.
+	Zones []string
+	// Pos is where the gate block starts.
+	Pos Pos
+}
+
+// Zone is a named polygon of the frame in normalised coordinates (0..1,
+// x right, y down), declared per stream with `zone "NAME" { polygon = [[x,
+// y], ...] }`: at least 3 points.
+type Zone struct {
+	Name    string
+	Polygon [][2]float64
+	Pos     Pos
 }
 
 // Frame memories of Video.Memory.

@@ -204,8 +204,10 @@ func (d *decoder) stream(b *hclsyntax.Block, parent path, c *Config) {
 			d.blocks(blk.Body, ip)
 		case "plugin":
 			d.plugin(blk, p, &s)
+		case "zone":
+			d.zone(blk, p, &s)
 		default:
-			d.unknownBlock(blk, p, "video", "image", "plugin")
+			d.unknownBlock(blk, p, "video", "image", "plugin", "zone")
 		}
 	}
 	c.Streams = append(c.Streams, s)
@@ -232,8 +234,50 @@ func (d *decoder) plugin(b *hclsyntax.Block, parent path, s *Stream) {
 			pr.AttrPos[a.Name] = d.pos(a.NameRange.Start)
 		}
 	})
-	d.blocks(b.Body, p)
+	seen := map[string]*hclsyntax.Block{}
+	for _, blk := range b.Body.Blocks {
+		if blk.Type != "gate" {
+			d.unknownBlock(blk, p, "gate")
+			continue
+		}
+		if !d.once(blk, p, seen) || !d.noLabels(blk, p) {
+			continue
+		}
+		gp := p.attr("gate")
+		g := &Gate{Pos: d.pos(blk.TypeRange.Start)}
+		d.at[gp.key] = g.Pos
+		d.attributes(blk.Body, gp, []field{
+			{"motion", func(a *hclsyntax.Attribute, p path) { d.number(a, p, &g.Motion) }},
+			{"every", func(a *hclsyntax.Attribute, p path) { d.duration(a, p, &g.Every) }},
+			{"zones", func(a *hclsyntax.Attribute, p path) { d.strList(a, p, &g.Zones) }},
+		}, nil)
+		d.blocks(blk.Body, gp)
+		pr.Gate = g
+	}
 	s.Plugins = append(s.Plugins, pr)
+}
+
+// zone decodes a stream's `zone "NAME" { polygon = [[x, y], ...] }`.
+func (d *decoder) zone(b *hclsyntax.Block, parent path, s *Stream) {
+	if len(b.Labels) != 1 {
+		d.add(d.pos(b.DefRange().Start), parent.attr("zone").show, `needs one label, the zone name: zone "door" { polygon = [[0.1, 0.2], ...] }`)
+		return
+	}
+	z := Zone{Name: b.Labels[0], Pos: d.pos(b.DefRange().Start)}
+	p := parent.block("zone", z.Name, len(s.Zones))
+	d.at[p.key+".name"] = d.pos(b.LabelRanges[0].Start)
+	d.attributes(b.Body, p, []field{
+		{"polygon", func(a *hclsyntax.Attribute, p path) {
+			if v, ok := d.value(a, p); ok {
+				d.polygonVal(v, d.pos(a.NameRange.Start), p, &z.Polygon)
+			}
+		}},
+	}, nil)
+	d.blocks(b.Body, p)
+	if _, ok := b.Body.Attributes["polygon"]; !ok {
+		d.add(z.Pos, p.show, `missing required attribute "polygon"`)
+	}
+	s.Zones = append(s.Zones, z)
 }
 
 // attributes decodes the attributes of body in file order with fields; an
@@ -277,6 +321,7 @@ var homeBlock = map[string]string{
 	"source": "stream", "realtime": "stream", "loop": "stream",
 	"fps": "video", "max_width": "video", "memory": "video",
 	"window": "plugin", "version": "plugin", "event_bound": "plugin",
+	"motion": "gate", "every": "gate", "zones": "gate", "polygon": "zone",
 	"tolerance": "telemetry", "max_body": "telemetry", "max_events": "telemetry",
 	"payload_retention": "telemetry", "purge_interval": "telemetry",
 	"secret": "source", "clock_offset": "source",

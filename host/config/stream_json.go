@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/lsie-mlf/lsie/host/source"
 )
@@ -19,7 +21,9 @@ import (
 //
 //	{"id": "cam2", "source": "test://ball", "realtime": true, "loop": false,
 //	 "video": {"fps": 5, "max_width": 640}, "image": {"fps": 1},
-//	 "plugins": [{"name": "visual", "window": 2, "version": "~> 0.1", "attributes": {"threshold": "0.5"}}]}
+//	 "plugins": [{"name": "visual", "window": 2, "version": "~> 0.1", "attributes": {"threshold": "0.5"},
+//	              "gate": {"motion": 2.5, "every": "10s", "zones": ["door"]}}],
+//	 "zones": [{"name": "door", "polygon": [[0.1, 0.2], [0.4, 0.2], [0.4, 0.9]]}]}
 //
 // Only id and source (and a plugin's name) are required; the others default
 // as in HCL. Decoding is as strict as for HCL (an unknown or repeated field
@@ -248,6 +252,8 @@ func (d *decoder) jsonStream(data []byte, p path) (Stream, bool) {
 			return r.image(kp, &s.Image)
 		case "plugins":
 			return r.plugins(kp, &s)
+		case "zones":
+			return r.zones(kp, &s)
 		}
 		return r.unknown(keyAt, kp)
 	})
@@ -371,6 +377,8 @@ func (r *jsonReader) plugin(i int, s *Stream) error {
 			return r.str(kp, &pr.Version)
 		case "attributes":
 			return r.attributes(kp, &pr)
+		case "gate":
+			return r.gate(kp, &pr)
 		}
 		return r.unknown(keyAt, kp)
 	})
@@ -382,6 +390,122 @@ func (r *jsonReader) plugin(i int, s *Stream) error {
 	}
 	s.Plugins = append(s.Plugins, pr)
 	return nil
+}
+
+// gate decodes a plugin's gate object: {"motion": 2.5, "every": "10s",
+// "zones": ["door"]}.
+func (r *jsonReader) gate(p path, pr *PluginRef) error {
+	at, ok, err := r.open(p, '{', "an object")
+	if err != nil || !ok {
+		return err
+	}
+	g := &Gate{Pos: offsetPos(at)}
+	r.d.at[p.key] = g.Pos
+	pr.Gate = g
+	return r.object(p, func(key string, keyAt int, kp path) error {
+		switch key {
+		case "motion":
+			v, at, err := r.value()
+			if err == nil {
+				r.d.numberVal(v, offsetPos(at), kp, &g.Motion)
+			}
+			return err
+		case "every":
+			var s string
+			if err := r.str(kp, &s); err != nil || s == "" {
+				return err
+			}
+			if dur, perr := time.ParseDuration(s); perr != nil {
+				at := r.d.at[kp.key]
+				delete(r.d.at, kp.key)
+				r.d.add(at, kp.show, fmt.Sprintf(`%s is not a duration (use e.g. "10s")`, quoteShort(s)))
+			} else {
+				g.Every = dur
+			}
+			return nil
+		case "zones":
+			v, at, err := r.structured()
+			if err != nil || v == cty.NilVal {
+				return err
+			}
+			if v.IsNull() || !(v.Type().IsTupleType() || v.Type().IsListType()) {
+				r.d.add(offsetPos(at), kp.show, "must be an array of zone names, got "+r.d.describe(v))
+				return nil
+			}
+			for i, it := 0, v.ElementIterator(); it.Next(); i++ {
+				_, ev := it.Element()
+				var s string
+				if r.d.strVal(ev, offsetPos(at), kp.index(i), &s) {
+					g.Zones = append(g.Zones, s)
+				}
+			}
+			r.d.at[kp.key] = offsetPos(at)
+			return nil
+		}
+		return r.unknown(keyAt, kp)
+	})
+}
+
+// zones decodes the stream's zones: [{"name": "door", "polygon": [[x, y],
+// ...]}, ...].
+func (r *jsonReader) zones(p path, s *Stream) error {
+	_, ok, err := r.open(p, '[', "an array of zone objects")
+	if err != nil || !ok {
+		return err
+	}
+	for i := 0; r.dec.More(); i++ {
+		zp := path{key: "stream.0", json: true}.block("zone", "", i)
+		at, ok, err := r.open(zp, '{', "a zone object")
+		z := Zone{Pos: offsetPos(at)}
+		if err != nil {
+			return err
+		}
+		if ok {
+			err = r.object(zp, func(key string, keyAt int, kp path) error {
+				switch key {
+				case "name":
+					return r.str(kp, &z.Name)
+				case "polygon":
+					v, at, err := r.structured()
+					if err == nil && v != cty.NilVal {
+						r.d.polygonVal(v, offsetPos(at), kp, &z.Polygon)
+					}
+					return err
+				}
+				return r.unknown(keyAt, kp)
+			})
+			if err != nil {
+				return err
+			}
+			for _, f := range []string{"name", "polygon"} {
+				if _, set := r.d.at[zp.attr(f).key]; !set && !r.d.reported(zp.attr(f)) {
+					r.d.add(z.Pos, zp.show, fmt.Sprintf("missing required field %q", f))
+				}
+			}
+		}
+		s.Zones = append(s.Zones, z)
+	}
+	_, _, err = r.token() // ']'
+	return err
+}
+
+// structured reads any JSON value as cty, arrays and objects included
+// (value skips those).
+func (r *jsonReader) structured() (cty.Value, int, error) {
+	at := r.next()
+	var raw json.RawMessage
+	if err := r.dec.Decode(&raw); err != nil {
+		return cty.NilVal, at, r.syntax(err)
+	}
+	ty, err := ctyjson.ImpliedType(raw)
+	if err == nil {
+		var v cty.Value
+		if v, err = ctyjson.Unmarshal(raw, ty); err == nil {
+			return v, at, nil
+		}
+	}
+	r.d.add(offsetPos(at), "", "invalid JSON value: "+err.Error())
+	return cty.NilVal, at, nil
 }
 
 // attributes decodes a plugin's attributes: names as for HCL attributes,

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -142,6 +143,7 @@ func (d *decoder) validateStream(s *Stream, p path) {
 		d.add(d.where(m, s.Pos), m.show, fmt.Sprintf(`must be "host" or "cuda", got %s`, quoteShort(s.Video.Memory)))
 	}
 	d.intIn(vp.attr("gpu"), s.Pos, s.Video.GPU, 0, maxGPU)
+	zones := d.validateZones(s, p)
 	firstPlugin := map[string]Pos{}
 	for j := range s.Plugins {
 		pr := &s.Plugins[j]
@@ -166,6 +168,64 @@ func (d *decoder) validateStream(s *Stream, p path) {
 				msg = fmt.Sprintf("%s is not a version constraint: column %d: %s", quoteShort(pr.Version), ce.Column, ce.Msg)
 			}
 			d.add(d.where(vp, pr.Pos), vp.show, msg)
+		}
+		if pr.Gate != nil {
+			d.validateGate(pr.Gate, pp.attr("gate"), zones)
+		}
+	}
+}
+
+// validateZones checks a stream's zones and returns their names.
+func (d *decoder) validateZones(s *Stream, p path) []string {
+	var names []string
+	first := map[string]Pos{}
+	for i, z := range s.Zones {
+		zp := p.block("zone", z.Name, i)
+		if pos, ok := d.at[zp.attr("name").key]; ok {
+			switch prev, dup := first[z.Name]; {
+			case !validName(z.Name):
+				d.add(pos, zp.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
+			case dup:
+				d.add(z.Pos, zp.show, fmt.Sprintf("duplicate zone in this stream (first defined at %s)", d.posText(prev)))
+			default:
+				first[z.Name] = z.Pos
+			}
+		}
+		names = append(names, z.Name)
+		pp := zp.attr("polygon")
+		pos, ok := d.at[pp.key]
+		if !ok {
+			continue // missing or malformed: reported by the decoder
+		}
+		if len(z.Polygon) < 3 || len(z.Polygon) > maxZonePoints {
+			d.add(pos, pp.show, fmt.Sprintf("must have 3..%d points, got %d", maxZonePoints, len(z.Polygon)))
+		}
+		for j, pt := range z.Polygon {
+			if pt[0] < 0 || pt[0] > 1 || pt[1] < 0 || pt[1] > 1 {
+				d.add(pos, pp.index(j).show, fmt.Sprintf("must lie in the frame, coordinates 0..1 (x right, y down), got [%g, %g]", pt[0], pt[1]))
+			}
+		}
+	}
+	return names
+}
+
+// validateGate checks a plugin's motion gate against the stream's zones.
+func (d *decoder) validateGate(g *Gate, p path, zones []string) {
+	mp := p.attr("motion")
+	if _, ok := d.at[mp.key]; !ok {
+		if !d.reported(mp) {
+			d.add(g.Pos, p.show, `missing required attribute "motion" (the least motion, luma 0..255, that sends a frame)`)
+		}
+	} else if g.Motion <= 0 || g.Motion > 255 {
+		d.add(d.where(mp, g.Pos), mp.show, fmt.Sprintf("must be above 0 and at most 255 (mean luma difference), got %g", g.Motion))
+	}
+	if ep := p.attr("every"); g.Every != 0 && (g.Every < minGateEvery || g.Every > maxGateEvery) {
+		d.add(d.where(ep, g.Pos), ep.show, fmt.Sprintf("must be 0 (never) or %s..%s, got %s", minGateEvery, maxGateEvery, g.Every))
+	}
+	for i, z := range g.Zones {
+		if !slices.Contains(zones, z) {
+			zp := p.attr("zones").index(i)
+			d.add(d.where(p.attr("zones"), g.Pos), zp.show, fmt.Sprintf("no zone %q in this stream%s", z, suggest(z, zones)))
 		}
 	}
 }

@@ -75,6 +75,13 @@ func (d *decoder) duration(a *hclsyntax.Attribute, p path, dst *time.Duration) {
 	d.set(a, p)
 }
 
+// number decodes a finite number; its range is checked by validate.
+func (d *decoder) number(a *hclsyntax.Attribute, p path, dst *float64) {
+	if v, ok := d.value(a, p); ok {
+		d.numberVal(v, d.pos(a.NameRange.Start), p, dst)
+	}
+}
+
 // scalar decodes a plugin-specific attribute: a string, number or bool,
 // rendered as a string; a list or object as its JSON text.
 func (d *decoder) scalar(a *hclsyntax.Attribute, p path) (string, bool) {
@@ -157,6 +164,52 @@ func (d *decoder) intVal(v cty.Value, at Pos, p path, dst *int) {
 		return
 	}
 	*dst = int(n)
+	d.at[p.key] = at
+}
+
+func (d *decoder) numberVal(v cty.Value, at Pos, p path, dst *float64) bool {
+	if v.IsNull() || v.Type() != cty.Number {
+		d.add(at, p.show, "must be a number, got "+d.describe(v))
+		return false
+	}
+	f, _ := v.AsBigFloat().Float64()
+	if math.IsInf(f, 0) {
+		d.add(at, p.show, "out of range, got number "+numberText(v))
+		return false
+	}
+	*dst = f
+	d.at[p.key] = at
+	return true
+}
+
+// polygonVal decodes a list of [x, y] points; the count and range are
+// checked by validate.
+func (d *decoder) polygonVal(v cty.Value, at Pos, p path, dst *[][2]float64) {
+	isList := func(v cty.Value) bool {
+		return !v.IsNull() && (v.Type().IsTupleType() || v.Type().IsListType())
+	}
+	if !isList(v) {
+		d.add(at, p.show, "must be a list of [x, y] points, got "+d.describe(v))
+		return
+	}
+	var poly [][2]float64
+	for i, it := 0, v.ElementIterator(); it.Next(); i++ {
+		_, pt := it.Element()
+		ep := p.index(i)
+		if !isList(pt) || pt.LengthInt() != 2 {
+			d.add(at, ep.show, "must be a point [x, y], got "+d.describe(pt))
+			return
+		}
+		var xy [2]float64
+		for j, jt := 0, pt.ElementIterator(); jt.Next(); j++ {
+			_, c := jt.Element()
+			if !d.numberVal(c, at, ep.index(j), &xy[j]) {
+				return
+			}
+		}
+		poly = append(poly, xy)
+	}
+	*dst = poly
 	d.at[p.key] = at
 }
 

@@ -51,6 +51,7 @@ type Metrics struct {
 	framesDropped   *prometheus.CounterVec
 	audioDropped    *prometheus.CounterVec
 	textDropped     *prometheus.CounterVec
+	framesGated     *prometheus.CounterVec
 	pluginRestarts  *prometheus.CounterVec
 	segmentsClosed  *prometheus.CounterVec
 	telemetryEvents *prometheus.CounterVec
@@ -93,6 +94,7 @@ func New() *Metrics {
 	m.framesDropped = counter("frames_dropped_total", "Video frames dropped before reaching the plugins.", "stream")
 	m.audioDropped = counter("audio_dropped_seconds_total", "Seconds of audio dropped before reaching a plugin.", "stream", "plugin")
 	m.textDropped = counter("text_dropped_total", "Text messages dropped before reaching a plugin.", "stream", "plugin")
+	m.framesGated = counter("frames_gated_total", "Analysis frames a plugin's motion gate held back (nothing moved).", "stream", "plugin")
 	m.pluginRestarts = counter("plugin_restarts_total", "Plugin process restarts.", "plugin")
 	m.segmentsClosed = counter("segments_closed_total", "Segments closed, by status.", "stream", "status")
 	m.telemetryEvents = counter("telemetry_events_total",
@@ -110,7 +112,7 @@ func New() *Metrics {
 	m.byStream = []interface {
 		DeletePartialMatch(prometheus.Labels) int
 	}{m.captureToSlot, m.slotToResult, m.closeToStored, m.queueDepth, m.framesDropped,
-		m.audioDropped, m.textDropped, m.segmentsClosed}
+		m.audioDropped, m.textDropped, m.framesGated, m.segmentsClosed}
 	// ContinueOnError: a collector failing (say /proc unreadable) should
 	// not hide every other metric from the scrape.
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
@@ -194,6 +196,13 @@ func (m *Metrics) AudioDropped(stream, plugin string, seconds float64) {
 func (m *Metrics) TextDropped(stream, plugin string, n int) {
 	if m != nil && n > 0 {
 		m.textDropped.WithLabelValues(stream, plugin).Add(float64(n))
+	}
+}
+
+// FramesGated adds n analysis frames a plugin's motion gate held back.
+func (m *Metrics) FramesGated(stream, plugin string, n int) {
+	if m != nil && n > 0 {
+		m.framesGated.WithLabelValues(stream, plugin).Add(float64(n))
 	}
 }
 

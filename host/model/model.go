@@ -223,7 +223,10 @@ type PluginSegment struct {
 	Status         string `json:"status,omitempty"`
 	FramesAnalysed int    `json:"frames_analysed"`
 	FramesSkipped  int    `json:"frames_skipped"`
-	Errors         int    `json:"errors"`
+	// FramesGated counts the analysis frames the plugin's motion gate held
+	// back (nothing moved): by configuration, not a loss.
+	FramesGated int `json:"frames_gated"`
+	Errors      int `json:"errors"`
 	// AudioSeconds is the audio the plugin analysed in the window;
 	// AudioDroppedSeconds what passed its bound and never reached it.
 	AudioSeconds        float64 `json:"audio_seconds"`

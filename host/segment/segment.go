@@ -249,6 +249,18 @@ func (a *Assembler) Dropped(pts time.Duration) {
 	}
 }
 
+// Gated records that plugin's motion gate held back the frame at pts:
+// nothing is owed, and the segment stays complete.
+func (a *Assembler) Gated(plugin string, pts time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.segFor(pts); s != nil {
+		if p := s.plugins[plugin]; p != nil {
+			p.seg.FramesGated++
+		}
+	}
+}
+
 // Assigned records that plugin owes a result (or a skip) for the frame at pts.
 func (a *Assembler) Assigned(plugin string, pts time.Duration) {
 	a.mu.Lock()

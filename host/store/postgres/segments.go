@@ -122,10 +122,10 @@ func insertPlugins(ctx context.Context, tx pgx.Tx, segID int64, seg model.Segmen
 		p := e.P
 		b.Queue(`
 INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects, published)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects, published, frames_gated)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			segID, e.Name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.Aggregates,
-			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems, e.Objects, p.Published)
+			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems, e.Objects, p.Published, p.FramesGated)
 		label = append(label, fmt.Sprintf("plugin %q", e.Name))
 		for i, it := range p.Items {
 			var payload *string // NULL: no payload
@@ -289,4 +289,4 @@ WHERE segment_id = $1 ORDER BY plugin, seq`, segID)
 }
 
 const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates::text,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects::text, published`
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects::text, published, frames_gated`

@@ -279,6 +279,11 @@ CREATE INDEX segment_objects_time ON segment_objects (stream_id, wall_ns);
 CREATE INDEX segment_objects_label ON segment_objects (stream_id, label, wall_ns);
 CREATE INDEX segment_objects_segment ON segment_objects (segment_id);
 `},
+	{version: 8, name: "motion gating: frames a plugin's gate held back", sql: `
+-- Analysis frames not sent to the plugin because nothing moved
+-- (PluginSegment.FramesGated); not a loss.
+ALTER TABLE segment_plugins ADD COLUMN frames_gated INTEGER NOT NULL DEFAULT 0;
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying

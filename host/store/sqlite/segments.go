@@ -102,8 +102,8 @@ func insertPlugins(ctx context.Context, tx *sql.Tx, segID int64, seg model.Segme
 	}
 	pst, err := tx.PrepareContext(ctx, `
 INSERT INTO segment_plugins (segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects, published)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects, published, frames_gated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -118,7 +118,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	for _, e := range plugins {
 		p := e.P
 		if _, err := pst.ExecContext(ctx, segID, e.Name, p.Version, p.FramesAnalysed, p.FramesSkipped, p.Errors, e.Aggregates,
-			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems, e.Objects, p.Published); err != nil {
+			p.Status, p.AudioSeconds, p.AudioDroppedSeconds, p.Messages, p.TextDropped, p.LateItems, e.Objects, p.Published, p.FramesGated); err != nil {
 			return fmt.Errorf("plugin %q: %w", e.Name, err)
 		}
 		for i, it := range p.Items {
@@ -279,4 +279,4 @@ WHERE segment_id = ? ORDER BY plugin, seq`, segID)
 }
 
 const pluginColumns = `segment_id, plugin, version, frames_analysed, frames_skipped, errors, aggregates,
-	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects, published`
+	status, audio_seconds, audio_dropped_seconds, messages, text_dropped, late_items, objects, published, frames_gated`

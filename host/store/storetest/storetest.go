@@ -129,6 +129,7 @@ func Segment(stream string, index int64, nItems int, seed float64) model.Segment
 			Version:        fmt.Sprintf("1.%d.0", pi),
 			FramesAnalysed: 97,
 			FramesSkipped:  pi,
+			FramesGated:    2 * pi,
 			Errors:         1,
 			Aggregates: map[string]model.Aggregate{
 				"au12": {N: nItems, Mean: 0.5 + seed, Std: 0.1, Min: 0, Max: 1, P10: 0.1, P50: 0.5, P90: 0.9},

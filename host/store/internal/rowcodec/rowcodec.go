@@ -207,7 +207,7 @@ func ScanSegment(sc Scanner) (int64, model.Segment, error) {
 // ScanPlugin reads segment_id, plugin, version, frames_analysed,
 // frames_skipped, errors, aggregates (JSON text), status, audio_seconds,
 // audio_dropped_seconds, messages, text_dropped, late_items, objects (JSON
-// text), published.
+// text), published, frames_gated.
 func ScanPlugin(sc Scanner) (int64, model.PluginSegment, error) {
 	var (
 		segID      int64
@@ -215,7 +215,7 @@ func ScanPlugin(sc Scanner) (int64, model.PluginSegment, error) {
 		aggs, objs string
 	)
 	if err := sc.Scan(&segID, &p.Plugin, &p.Version, &p.FramesAnalysed, &p.FramesSkipped, &p.Errors, &aggs,
-		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds, &p.Messages, &p.TextDropped, &p.LateItems, &objs, &p.Published); err != nil {
+		&p.Status, &p.AudioSeconds, &p.AudioDroppedSeconds, &p.Messages, &p.TextDropped, &p.LateItems, &objs, &p.Published, &p.FramesGated); err != nil {
 		return 0, p, err
 	}
 	if err := json.Unmarshal([]byte(aggs), &p.Aggregates); err != nil {

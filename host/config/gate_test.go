@@ -1,0 +1,133 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Gates and zones, from HCL and from JSON: decoded alike, every mistake
+// named at its place.
+func TestGatesAndZones(t *testing.T) {
+	src := `stream "cam" {
+  source = "test://ball"
+  zone "door" {
+    polygon = [[0.1, 0.2], [0.4, 0.2], [0.4, 0.9]]
+  }
+  plugin "detect" {
+    threshold = 0.5
+    gate {
+      motion = 2.5
+      every  = "10s"
+      zones  = ["door"]
+    }
+  }
+  plugin "visual" {}
+}
+`
+	c, err := Parse([]byte(src), "t.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Streams[0]
+	wantZones := []Zone{{Name: "door", Polygon: [][2]float64{{0.1, 0.2}, {0.4, 0.2}, {0.4, 0.9}}, Pos: Pos{File: "t.hcl", Line: 3, Column: 3}}}
+	if !reflect.DeepEqual(s.Zones, wantZones) {
+		t.Errorf("zones %+v", s.Zones)
+	}
+	wantGate := &Gate{Motion: 2.5, Every: 10 * time.Second, Zones: []string{"door"}, Pos: Pos{File: "t.hcl", Line: 8, Column: 5}}
+	if g := s.Plugins[0].Gate; !reflect.DeepEqual(g, wantGate) || s.Plugins[0].Attributes["threshold"] != "0.5" {
+		t.Errorf("gate %+v, attributes %v", g, s.Plugins[0].Attributes)
+	}
+	if s.Plugins[1].Gate != nil {
+		t.Errorf("visual: gate %+v, want none", s.Plugins[1].Gate)
+	}
+
+	js, err := ParseStream([]byte(`{"id":"cam","source":"test://ball","zones":[{"name":"door","polygon":[[0.1,0.2],[0.4,0.2],[0.4,0.9]]}],`+
+		`"plugins":[{"name":"detect","gate":{"motion":2.5,"every":"10s","zones":["door"]}}]}`), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := js.Plugins[0].Gate; g == nil || g.Motion != 2.5 || g.Every != 10*time.Second || !reflect.DeepEqual(g.Zones, []string{"door"}) ||
+		len(js.Zones) != 1 || !reflect.DeepEqual(js.Zones[0].Polygon, wantZones[0].Polygon) {
+		t.Errorf("from JSON: gate %+v, zones %+v", g, js.Zones)
+	}
+
+	stream := func(body string) string {
+		return "stream \"cam\" {\n  source = \"test://ball\"\n" + body + "\n}\n"
+	}
+	bad := []struct{ name, src, want string }{
+		{"gate without motion", stream(`  plugin "d" {
+    gate { every = "10s" }
+  }`), `t.hcl:4:5: stream "cam": plugin "d": gate: missing required attribute "motion" (the least motion, luma 0..255, that sends a frame)`},
+		{"motion out of range", stream(`  plugin "d" {
+    gate { motion = 0 }
+  }`), `t.hcl:4:12: stream "cam": plugin "d": gate.motion: must be above 0 and at most 255 (mean luma difference), got 0`},
+		{"motion as a string", stream(`  plugin "d" {
+    gate { motion = "high" }
+  }`), `t.hcl:4:12: stream "cam": plugin "d": gate.motion: must be a number, got string "high"`},
+		{"every too short", stream(`  plugin "d" {
+    gate {
+      motion = 1
+      every  = "10ms"
+    }
+  }`), `t.hcl:6:7: stream "cam": plugin "d": gate.every: must be 0 (never) or 100ms..24h0m0s, got 10ms`},
+		{"unknown zone", stream(`  zone "door" {
+    polygon = [[0, 0], [1, 0], [1, 1]]
+  }
+  plugin "d" {
+    gate {
+      motion = 1
+      zones  = ["dor"]
+    }
+  }`), `t.hcl:9:7: stream "cam": plugin "d": gate.zones[0]: no zone "dor" in this stream (did you mean "door"?)`},
+		{"two gates", stream(`  plugin "d" {
+    gate { motion = 1 }
+    gate { motion = 2 }
+  }`), `t.hcl:5:5: stream "cam": plugin "d": gate: duplicate block (first defined at t.hcl:4:5)`},
+		{"unknown gate attribute", stream(`  plugin "d" {
+    gate {
+      motion = 1
+      motoin = 2
+    }
+  }`), `t.hcl:6:7: stream "cam": plugin "d": gate: unknown attribute "motoin" (did you mean "motion"?)`},
+		{"polygon too small and outside", stream(`  zone "z" {
+    polygon = [[0, 0], [1.5, 0]]
+  }`), `t.hcl:4:5: stream "cam": zone "z": polygon: must have 3..64 points, got 2` + "\n" +
+			`t.hcl:4:5: stream "cam": zone "z": polygon[1]: must lie in the frame, coordinates 0..1 (x right, y down), got [1.5, 0]`},
+		{"polygon of the wrong shape", stream(`  zone "z" {
+    polygon = [[0, 0, 1], [1, 0], [1, 1]]
+  }`), `t.hcl:4:5: stream "cam": zone "z": polygon[0]: must be a point [x, y], got tuple`},
+		{"zone without polygon, duplicate zone", stream(`  zone "z" {}
+  zone "z" {
+    polygon = [[0, 0], [1, 0], [1, 1]]
+  }`), `t.hcl:3:3: stream "cam": zone "z": missing required attribute "polygon"` + "\n" +
+			`t.hcl:4:3: stream "cam": zone "z": duplicate zone in this stream (first defined at t.hcl:3:3)`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "t.hcl")
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+	badJSON := []struct{ name, json, want string }{
+		{"gate fields", `{"id":"x","source":"test://ball","plugins":[{"name":"p","gate":{"motion":"x","every":"soon","zones":"door"}}]}`,
+			`1:74: plugins[0].gate.motion: must be a number, got string "x"` + "\n" +
+				`1:86: plugins[0].gate.every: "soon" is not a duration (use e.g. "10s")` + "\n" +
+				`1:101: plugins[0].gate.zones: must be an array of zone names, got string "door"`},
+		{"zones", `{"id":"x","source":"test://ball","zones":[{"polygon":[[0,0],[1,0]]},{"name":"z","polygon":"all"}]}`,
+			`1:43: zones[0]: missing required field "name"` + "\n" +
+				`1:54: zones[0].polygon: must have 3..64 points, got 2` + "\n" +
+				`1:91: zones[1].polygon: must be a list of [x, y] points, got string "all"`},
+	}
+	for _, tc := range badJSON {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseStream([]byte(tc.json), t.TempDir(), nil)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error:\n got %v\nwant %s", err, strings.ReplaceAll(tc.want, "\n", "\n     "))
+			}
+		})
+	}
+}
