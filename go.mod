@@ -26,9 +26,16 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require google.golang.org/grpc v1.85.0 // indirect
+require (
+	cel.dev/expr v0.25.3 // indirect
+	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
+	github.com/kylelemons/godebug v1.1.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	google.golang.org/grpc v1.85.0
+)
 
 require (
+	cel.dev/cel-go v0.33.3
 	github.com/agext/levenshtein v1.2.1 // indirect
 	github.com/apparentlymart/go-textseg/v15 v15.0.0 // indirect
 	github.com/apparentlymart/go-textseg/v17 v17.0.1 // indirect

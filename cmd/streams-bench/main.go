@@ -1,7 +1,8 @@
 // Command streams-bench finds how many live 720p30 streams one host sustains
 // in real time with the visual and acoustic plugins at 5 fps, and compares
 // it with bare gst-launch-1.0 decoding the same file (decode fps ÷ 30 is the
-// number of 30 fps streams the machine could decode at all).
+// number of 30 fps streams the machine could decode at all). With -gate it
+// measures what motion gating saves instead (gate.go).
 package main
 
 import (
@@ -32,6 +33,10 @@ func main() {
 	maxN := flag.Int("max", 10, "largest stream count to try")
 	inProcess := flag.Bool("capture-in-process", false, "capture in the host process (lsie-host --capture-in-process) instead of a capture process per stream")
 	rtsp := flag.Bool("rtsp", false, "read every stream from one local RTSP server (libgstrtspserver, 720p30 H.264 + L16 audio, one shared encoder in this process) instead of the looped file")
+	gate := flag.Bool("gate", false, "instead: compare CPU of -streams mostly still streams with -gate-plugin ungated and behind a motion gate (docs/GATING.md)")
+	gateStreams := flag.Int("streams", 4, "with -gate: streams")
+	gatePlugin := flag.String("gate-plugin", "au", "with -gate: the heavy plugin")
+	gateMotion := flag.Float64("gate-motion", 2.5, "with -gate: the gate's motion threshold")
 	flag.Parse()
 	if !*inProcess {
 		exe, err := os.Executable()
@@ -42,6 +47,13 @@ func main() {
 		captureWorker = exe
 	}
 	fmt.Printf("capture: %s\n", map[bool]string{true: "in the host process", false: "one capture process per stream"}[*inProcess])
+	if *gate {
+		if err := runGate(*plugins, *gatePlugin, *gateStreams, *dur, *gateMotion); err != nil {
+			fmt.Fprintln(os.Stderr, "streams-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*clip, *plugins, *dur, *minN, *maxN, *rtsp); err != nil {
 		fmt.Fprintln(os.Stderr, "streams-bench:", err)
 		os.Exit(1)

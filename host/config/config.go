@@ -55,6 +55,9 @@ type Config struct {
 	// Enrichment configures the jobs run on closed segments (block
 	// `enrichment`).
 	Enrichment Enrichment
+	// Rules raise alerts while a condition holds on a stream (blocks
+	// `rule "NAME"`), in file order; host/rules compiles them.
+	Rules []Rule
 
 	// file is the name the configuration was parsed from, for diagnostics
 	// that point at the file as a whole.
@@ -244,11 +247,44 @@ type PluginRef struct {
 	Pos Pos
 }
 
+// Rule is a condition watched on streams (docs/RULES.md). The expression is
+// CEL; its names are checked against the plugins' manifests by host/rules
+// (config check --plugins, and at start).
+type Rule struct {
+	// Name is the block label: 1..64 characters of [A-Za-z0-9_-], unique.
+	Name string
+	// Streams are the streams it watches (`streams`): ids or shell
+	// patterns ("cam*"); default every stream.
+	Streams []string
+	// When is the condition (`when`), a CEL expression of bool type.
+	// Required.
+	When string
+	// WhenPos is where the expression's text starts, for messages that
+	// point into it.
+	WhenPos Pos
+	// For is how long (media time) the condition must hold before the
+	// alert fires (`for`): 0 (the default, at once)..24h.
+	For time.Duration
+	// Cooldown is how long after an alert ends the rule stays quiet on
+	// that stream (`cooldown`): 0 (the default)..24h.
+	Cooldown time.Duration
+	// Severity is "info", "warning" (the default) or "critical".
+	Severity string
+	// Message is the alert's text (`message`); default the rule's name.
+	Message string
+	Pos     Pos
+}
+
+// Severities of an alert, mildest first.
+var Severities = []string{"info", "warning", "critical"}
+
 // Limits of gates and zones.
 const (
 	minGateEvery  = 100 * time.Millisecond
 	maxGateEvery  = 24 * time.Hour
 	maxZonePoints = 64
+
+	maxRuleDuration = 24 * time.Hour
 )
 
 // Gate sends a plugin only the analysis frames where something moves, plus

@@ -148,9 +148,11 @@ func (d *decoder) root(body *hclsyntax.Body, c *Config) {
 			d.stream(b, top, c)
 		case "experiment":
 			d.experiment(b, top, c)
+		case "rule":
+			d.rule(b, top, c)
 		default:
 			d.unknownBlock(b, top, "segment", "store", "api", "sources", "stream",
-				"telemetry", "analytics", "experiment", "enrichment")
+				"telemetry", "analytics", "experiment", "enrichment", "rule")
 		}
 	}
 }
@@ -257,6 +259,45 @@ func (d *decoder) plugin(b *hclsyntax.Block, parent path, s *Stream) {
 	s.Plugins = append(s.Plugins, pr)
 }
 
+// rule decodes a `rule "NAME" { ... }` block.
+func (d *decoder) rule(b *hclsyntax.Block, parent path, c *Config) {
+	if len(b.Labels) != 1 {
+		d.add(d.pos(b.DefRange().Start), "rule", `needs one label, the rule's name: rule "crowd_at_door" { ... }`)
+		return
+	}
+	r := Rule{Name: b.Labels[0], Severity: "warning", Pos: d.pos(b.DefRange().Start)}
+	p := parent.block("rule", r.Name, len(c.Rules))
+	d.at[p.key+".name"] = d.pos(b.LabelRanges[0].Start)
+	d.attributes(b.Body, p, []field{
+		{"streams", func(a *hclsyntax.Attribute, p path) { d.strList(a, p, &r.Streams) }},
+		{"when", func(a *hclsyntax.Attribute, p path) {
+			if d.str(a, p, &r.When) {
+				r.WhenPos = d.textStart(a.Expr)
+			}
+		}},
+		{"for", func(a *hclsyntax.Attribute, p path) { d.duration(a, p, &r.For) }},
+		{"cooldown", func(a *hclsyntax.Attribute, p path) { d.duration(a, p, &r.Cooldown) }},
+		{"severity", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &r.Severity) }},
+		{"message", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &r.Message) }},
+	}, nil)
+	d.blocks(b.Body, p)
+	if _, ok := b.Body.Attributes["when"]; !ok {
+		d.add(r.Pos, p.show, `missing required attribute "when" (the condition, a CEL expression)`)
+	}
+	c.Rules = append(c.Rules, r)
+}
+
+// textStart is where a string expression's text begins: after the opening
+// quote, or on a heredoc's first line.
+func (d *decoder) textStart(e hclsyntax.Expression) Pos {
+	if t, ok := e.(*hclsyntax.TemplateExpr); ok && len(t.Parts) > 0 {
+		return d.pos(t.Parts[0].Range().Start)
+	}
+	p := d.pos(e.Range().Start)
+	p.Column++
+	return p
+}
+
 // zone decodes a stream's `zone "NAME" { polygon = [[x, y], ...] }`.
 func (d *decoder) zone(b *hclsyntax.Block, parent path, s *Stream) {
 	if len(b.Labels) != 1 {
@@ -322,6 +363,7 @@ var homeBlock = map[string]string{
 	"fps": "video", "max_width": "video", "memory": "video",
 	"window": "plugin", "version": "plugin", "event_bound": "plugin",
 	"motion": "gate", "every": "gate", "zones": "gate", "polygon": "zone",
+	"when": "rule", "for": "rule", "cooldown": "rule", "severity": "rule", "message": "rule",
 	"tolerance": "telemetry", "max_body": "telemetry", "max_events": "telemetry",
 	"payload_retention": "telemetry", "purge_interval": "telemetry",
 	"secret": "source", "clock_offset": "source",

@@ -131,3 +131,60 @@ func TestGatesAndZones(t *testing.T) {
 		})
 	}
 }
+
+// Rules decode with their expression's position; what config can check
+// without the plugins is checked here (host/rules compiles the rest).
+func TestRules(t *testing.T) {
+	src := `rule "crowd_at_door" {
+  streams  = ["cam*"]
+  when     = "objects.count('person', 'door') >= 3"
+  for      = "5s"
+  cooldown = "60s"
+  severity = "critical"
+}
+rule "dark" {
+  when = <<EOT
+segment.visual.brightness.mean < 20
+EOT
+}
+`
+	c, err := Parse([]byte(src), "r.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Rule{
+		{Name: "crowd_at_door", Streams: []string{"cam*"}, When: "objects.count('person', 'door') >= 3", WhenPos: Pos{File: "r.hcl", Line: 3, Column: 15},
+			For: 5 * time.Second, Cooldown: time.Minute, Severity: "critical", Message: "crowd_at_door", Pos: Pos{File: "r.hcl", Line: 1, Column: 1}},
+		{Name: "dark", When: "segment.visual.brightness.mean < 20\n", WhenPos: Pos{File: "r.hcl", Line: 10, Column: 1},
+			Severity: "warning", Message: "dark", Pos: Pos{File: "r.hcl", Line: 8, Column: 1}},
+	}
+	if !reflect.DeepEqual(c.Rules, want) {
+		t.Errorf("rules\n got %+v\nwant %+v", c.Rules, want)
+	}
+	bad := []struct{ name, src, want string }{
+		{"no when", `rule "r" {}`, `r.hcl:1:1: rule "r": missing required attribute "when" (the condition, a CEL expression)`},
+		{"empty when", `rule "r" { when = " " }`, `r.hcl:1:12: rule "r": when: must be a CEL expression, got an empty string`},
+		{"severity", `rule "r" {
+  when     = "true"
+  severity = "fatal"
+}`, `r.hcl:3:3: rule "r": severity: must be one of info, warning, critical, got "fatal"`},
+		{"for too long", `rule "r" {
+  when = "true"
+  for  = "25h"
+}`, `r.hcl:3:3: rule "r": for: must be 0..24h, got 25h0m0s`},
+		{"bad pattern, duplicate", `rule "r" {
+  when    = "true"
+  streams = ["cam["]
+}
+rule "r" { when = "true" }`, `r.hcl:3:3: rule "r": streams[0]: "cam[" is not a stream id or pattern` + "\n" +
+			`r.hcl:5:1: rule "r": duplicate rule (first defined at r.hcl:1:1)`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "r.hcl")
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}

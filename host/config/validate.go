@@ -55,6 +55,45 @@ func (d *decoder) validate(c *Config) {
 		d.validateStream(s, p)
 	}
 	d.validateAnalytics(c)
+	d.validateRules(c)
+}
+
+// validateRules checks what can be checked of the rules without the
+// plugins: names, stream patterns, ranges, severity. host/rules compiles
+// the expressions.
+func (d *decoder) validateRules(c *Config) {
+	first := map[string]Pos{}
+	for i := range c.Rules {
+		r := &c.Rules[i]
+		p := path{}.block("rule", r.Name, i)
+		if pos, ok := d.at[p.attr("name").key]; ok {
+			switch prev, dup := first[r.Name]; {
+			case !validName(r.Name):
+				d.add(pos, p.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
+			case dup:
+				d.add(r.Pos, p.show, fmt.Sprintf("duplicate rule (first defined at %s)", d.posText(prev)))
+			default:
+				first[r.Name] = r.Pos
+			}
+		}
+		for j, s := range r.Streams {
+			if _, err := filepath.Match(s, ""); err != nil || s == "" {
+				sp := p.attr("streams")
+				d.add(d.where(sp, r.Pos), sp.index(j).show, fmt.Sprintf("%s is not a stream id or pattern", quoteShort(s)))
+			}
+		}
+		if wp := p.attr("when"); d.at[wp.key] != (Pos{}) && strings.TrimSpace(r.When) == "" {
+			d.add(d.where(wp, r.Pos), wp.show, "must be a CEL expression, got an empty string")
+		}
+		d.durationIn(p.attr("for"), r.For, 0, maxRuleDuration, "0..24h")
+		d.durationIn(p.attr("cooldown"), r.Cooldown, 0, maxRuleDuration, "0..24h")
+		if sp := p.attr("severity"); !slices.Contains(Severities, r.Severity) {
+			d.add(d.where(sp, r.Pos), sp.show, fmt.Sprintf("must be one of %s, got %s", strings.Join(Severities, ", "), quoteShort(r.Severity)))
+		}
+		if r.Message == "" {
+			r.Message = r.Name
+		}
+	}
 }
 
 // validateAPI checks the api block. An API reachable from other machines

@@ -215,6 +215,31 @@ type Aggregate struct {
 	FallingSlope *float64 `json:"falling_slope,omitempty"`
 }
 
+// Alert is a rule's condition holding on a stream (docs/RULES.md): open
+// (End nil) from the moment it fired until the condition stopped holding.
+type Alert struct {
+	// ID names the alert: stream, rule, start and a sequence number.
+	ID       string `json:"id"`
+	Rule     string `json:"rule"`
+	StreamID string `json:"stream_id"`
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+	// Start is the media time the condition started holding; Fired when
+	// it had held for the rule's `for` and the alert opened; End when it
+	// stopped holding (nil while open).
+	Start time.Duration  `json:"start_ns"`
+	Fired time.Duration  `json:"fired_ns"`
+	End   *time.Duration `json:"end_ns,omitempty"`
+	// WallStart and WallEnd are Start and End in wall-clock time (zero /
+	// nil when the stream's anchor was not known).
+	WallStart time.Time  `json:"wall_start"`
+	WallEnd   *time.Time `json:"wall_end,omitempty"`
+	// Values are what the condition read when it fired (plugin.field,
+	// objects.count('label')); TrackIDs the ids of the objects it counted.
+	Values   map[string]any `json:"values"`
+	TrackIDs []int64        `json:"track_ids,omitempty"`
+}
+
 // PluginSegment is everything one plugin contributed to one segment.
 type PluginSegment struct {
 	Plugin  string `json:"plugin"`

@@ -182,7 +182,7 @@ func cellsInside(poly [][2]float64, w, h int) []int {
 	var cells []int
 	for cy := range h {
 		for cx := range w {
-			if inside(poly, (float64(cx)+0.5)/float64(w), (float64(cy)+0.5)/float64(h)) {
+			if Inside(poly, (float64(cx)+0.5)/float64(w), (float64(cy)+0.5)/float64(h)) {
 				cells = append(cells, cy*w+cx)
 			}
 		}
@@ -200,9 +200,9 @@ func cellsInside(poly [][2]float64, w, h int) []int {
 	return cells
 }
 
-// inside is the even-odd rule: a ray from (x, y) to the right crosses the
-// polygon's edges an odd number of times.
-func inside(poly [][2]float64, x, y float64) bool {
+// Inside reports whether (x, y) lies in poly, by the even-odd rule: a ray
+// from it to the right crosses the polygon's edges an odd number of times.
+func Inside(poly [][2]float64, x, y float64) bool {
 	in := false
 	for i, j := 0, len(poly)-1; i < len(poly); j, i = i, i+1 {
 		xi, yi, xj, yj := poly[i][0], poly[i][1], poly[j][0], poly[j][1]

@@ -81,7 +81,7 @@ func TestInside(t *testing.T) {
 		x, y float64
 		in   bool
 	}{{0.2, 0.2, true}, {0.8, 0.8, false}, {0.05, 0.5, false}, {0.4, 0.4, true}} {
-		if inside(tri, c.x, c.y) != c.in {
+		if Inside(tri, c.x, c.y) != c.in {
 			t.Errorf("inside(%v, %v) = %v", c.x, c.y, !c.in)
 		}
 	}
