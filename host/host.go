@@ -23,6 +23,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/graph"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/plugin"
+	"github.com/lsie-mlf/lsie/host/rules"
 	"github.com/lsie-mlf/lsie/host/segment"
 	"github.com/lsie-mlf/lsie/host/spool"
 	"github.com/lsie-mlf/lsie/host/store"
@@ -112,6 +113,9 @@ type Host struct {
 	writerRunning bool
 	// losses sums what each stream's runs lost (Loss).
 	losses lossLedger
+	// rules are the compiled rules (config.Rule); each stream runs those
+	// that watch it.
+	rules []*rules.Rule
 }
 
 // New validates cfg against the plugins directory, opens the store, starts
@@ -218,6 +222,9 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 		h.log.Info("plugin started", "plugin", n, "version", p.Manifest().GetVersion(), "sha256", bins[n].SHA256[:12],
 			"file", bins[n].File(), "locked", bins[n].Locked)
 	}
+	if h.rules, err = CompileRules(cfg, h.manifestOf); err != nil {
+		return nil, err
+	}
 	for _, st := range cfg.Streams {
 		s, err := h.buildStream(st, h.handles.Add(1))
 		if err != nil {
@@ -281,6 +288,7 @@ func (h *Host) buildStream(st config.Stream, handle uint32) (*streamRunner, erro
 	if err == nil {
 		err = s.setupGates(st, byName)
 	}
+	s.newRules(st)
 	if err != nil {
 		return nil, wiringError(st, err)
 	}
@@ -520,6 +528,7 @@ func (s *streamRunner) emit(seg model.Segment) {
 		s.h.opts.OnSegment(seg)
 	}
 	s.h.w.put(&record{Kind: recSegment, RunID: s.runID, StreamID: seg.StreamID, Segment: &seg})
+	s.rules.Segment(seg)
 }
 
 // endRun records the end of a stream's run behind its segments and waits

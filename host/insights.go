@@ -73,6 +73,7 @@ func (s *streamRunner) observe(plugin string, it model.Item) {
 	o := &s.h.obs
 	now := time.Now()
 	o.live.Observe(s.cfg.ID, now, it)
+	s.rules.Result(plugin, it)
 	if o.bus.Listening() { // per item: no event built for nobody
 		o.bus.Publish(events.Event{Type: events.Result, Stream: s.cfg.ID, Plugin: plugin, At: now, Data: it})
 	}

@@ -27,6 +27,7 @@ const (
 	recLostRun = "lost_run"
 	recGap     = "gap"
 	recLate    = "late"
+	recAlert   = "alert"
 )
 
 // reasonInvalidSegment is the gap reason of a segment that could be
@@ -46,6 +47,8 @@ type record struct {
 	// Late is a batch of late items for one stored segment of the run
 	// (late).
 	Late *lateBatch `json:"late,omitempty"`
+	// Alert is an alert opened or ended (alert).
+	Alert *model.Alert `json:"alert,omitempty"`
 }
 
 // lateBatch is one plugin's items that arrived after segment Index of the
@@ -440,6 +443,11 @@ func (w *writer) store(rec *record) error {
 			return fmt.Errorf("late record of run %s without items: %w", rec.RunID, store.ErrInvalid)
 		}
 		return h.store.AttachLate(ctx, rec.StreamID, l.Index, rec.RunID, l.Plugin, l.Items)
+	case recAlert:
+		if rec.Alert == nil {
+			return fmt.Errorf("alert record of run %s without an alert: %w", rec.RunID, store.ErrInvalid)
+		}
+		return h.store.PutAlert(ctx, *rec.Alert)
 	}
 	return fmt.Errorf("unknown spool record kind %q: %w", rec.Kind, store.ErrInvalid)
 }

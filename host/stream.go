@@ -16,6 +16,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/metrics"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/motion"
+	"github.com/lsie-mlf/lsie/host/rules"
 	"github.com/lsie-mlf/lsie/host/segment"
 	"github.com/lsie-mlf/lsie/shm"
 	"github.com/lsie-mlf/lsie/shm/cuda"
@@ -73,6 +74,10 @@ type streamRunner struct {
 	// motion measures each frame for the plugins' gates; nil when no
 	// plugin of the stream is gated. Capture's thread only.
 	motion *motion.Meter
+	// rules are the rules watching this stream; ruleErrors counts their
+	// run-time failures.
+	rules      *rules.Stream
+	ruleErrors atomic.Int64
 
 	health   atomic.Value // model.Health
 	hint     atomic.Value // string
@@ -334,6 +339,7 @@ func (s *streamRunner) run(ctx context.Context) string {
 		}
 	}
 	s.asm.Finish(time.Duration(s.progress.Load()), reason)
+	s.rules.Close(time.Duration(s.progress.Load())) // an open alert ends with its stream
 	for _, c := range s.consumers {
 		c.stopMessages()
 	}
@@ -421,6 +427,9 @@ func (s *streamRunner) componentHealth() model.ComponentHealth {
 	}
 	ac := s.asm.Counters()
 	counters["segments_closed"], counters["segments_partial"], counters["late_results"] = ac.Closed, ac.Partial, ac.LateResults
+	if s.rules.Len() > 0 {
+		counters["rules"], counters["rule_errors"] = int64(s.rules.Len()), s.ruleErrors.Load()
+	}
 	for _, c := range s.consumers {
 		for k, v := range c.counters() {
 			counters[fmt.Sprintf("plugin.%s.%s", c.name, k)] = v

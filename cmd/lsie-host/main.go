@@ -447,6 +447,19 @@ func checkPlugins(cfg *config.Config, dir, lockPath string, log hclog.Logger) (s
 			}
 		}
 	}
+	// Rules, against the manifests of the plugins that started.
+	if _, err := host.CompileRules(cfg, func(name string) *pluginv1.Manifest {
+		if p := procs[name]; p != nil {
+			return p.Manifest()
+		}
+		return nil
+	}); err != nil {
+		var rds config.Diagnostics
+		if !errors.As(err, &rds) {
+			return "", err
+		}
+		ds = append(ds, rds...)
+	}
 	if len(ds) > 0 {
 		slices.SortStableFunc(ds, func(a, b config.Diagnostic) int {
 			return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
@@ -457,8 +470,12 @@ func checkPlugins(cfg *config.Config, dir, lockPath string, log hclog.Logger) (s
 	if lock != nil {
 		lockDesc = "lock " + lock.File
 	}
-	return fmt.Sprintf("plugins in %s (%s): ok: %s, %s (%s), every stream opened on its plugins",
-		dir, lockDesc, plural(len(cfg.Streams), "stream"), plural(len(started), "plugin"), strings.Join(started, ", ")), nil
+	rulesDesc := ""
+	if len(cfg.Rules) > 0 {
+		rulesDesc = ", " + plural(len(cfg.Rules), "rule") + " checked against their plugins"
+	}
+	return fmt.Sprintf("plugins in %s (%s): ok: %s, %s (%s), every stream opened on its plugins%s",
+		dir, lockDesc, plural(len(cfg.Streams), "stream"), plural(len(started), "plugin"), strings.Join(started, ", "), rulesDesc), nil
 }
 
 // plural is "1 stream", "2 streams".

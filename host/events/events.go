@@ -29,6 +29,9 @@ const (
 	HealthChanged = "health_changed"
 	// Telemetry: an external telemetry event was accepted.
 	Telemetry = "telemetry"
+	// Alert: a rule's alert opened (End nil) or ended; Data is the
+	// model.Alert.
+	Alert = "alert"
 )
 
 // Event is one thing that happened in the host. Data is shared by every

@@ -52,6 +52,7 @@ type Metrics struct {
 	audioDropped    *prometheus.CounterVec
 	textDropped     *prometheus.CounterVec
 	framesGated     *prometheus.CounterVec
+	alerts          *prometheus.CounterVec
 	pluginRestarts  *prometheus.CounterVec
 	segmentsClosed  *prometheus.CounterVec
 	telemetryEvents *prometheus.CounterVec
@@ -94,6 +95,7 @@ func New() *Metrics {
 	m.framesDropped = counter("frames_dropped_total", "Video frames dropped before reaching the plugins.", "stream")
 	m.audioDropped = counter("audio_dropped_seconds_total", "Seconds of audio dropped before reaching a plugin.", "stream", "plugin")
 	m.textDropped = counter("text_dropped_total", "Text messages dropped before reaching a plugin.", "stream", "plugin")
+	m.alerts = counter("alerts_total", "Alerts opened by rules, by rule and severity.", "stream", "rule", "severity")
 	m.framesGated = counter("frames_gated_total", "Analysis frames a plugin's motion gate held back (nothing moved).", "stream", "plugin")
 	m.pluginRestarts = counter("plugin_restarts_total", "Plugin process restarts.", "plugin")
 	m.segmentsClosed = counter("segments_closed_total", "Segments closed, by status.", "stream", "status")
@@ -112,7 +114,7 @@ func New() *Metrics {
 	m.byStream = []interface {
 		DeletePartialMatch(prometheus.Labels) int
 	}{m.captureToSlot, m.slotToResult, m.closeToStored, m.queueDepth, m.framesDropped,
-		m.audioDropped, m.textDropped, m.framesGated, m.segmentsClosed}
+		m.audioDropped, m.textDropped, m.framesGated, m.alerts, m.segmentsClosed}
 	// ContinueOnError: a collector failing (say /proc unreadable) should
 	// not hide every other metric from the scrape.
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
@@ -196,6 +198,13 @@ func (m *Metrics) AudioDropped(stream, plugin string, seconds float64) {
 func (m *Metrics) TextDropped(stream, plugin string, n int) {
 	if m != nil && n > 0 {
 		m.textDropped.WithLabelValues(stream, plugin).Add(float64(n))
+	}
+}
+
+// Alert counts an alert opened.
+func (m *Metrics) Alert(stream, rule, severity string) {
+	if m != nil {
+		m.alerts.WithLabelValues(stream, rule, severity).Inc()
 	}
 }
 

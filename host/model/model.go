@@ -144,6 +144,16 @@ type ObjectRecord struct {
 	Object   Object        `json:"object"`
 }
 
+// AlertQuery selects stored alerts. Zero members match everything;
+// From/To bound WallStart (From <= WallStart < To). Limit <= 0 means no
+// limit; the order is WallStart, then ID.
+type AlertQuery struct {
+	StreamID string
+	Rule     string
+	From, To time.Time
+	Limit    int
+}
+
 // ObjectQuery selects stored objects of one stream. Zero members match
 // everything; From/To bound Wall (From <= Wall < To). Index, when not
 // nil, keeps one segment (of RunID, or with RunID "" the run of that index

@@ -64,8 +64,14 @@ func NewStream(cfg StreamConfig, rs []*Rule) *Stream {
 	return s
 }
 
-// Len is how many rules watch the stream.
-func (s *Stream) Len() int { return len(s.rules) }
+// Len is how many rules watch the stream. A nil Stream has none, and its
+// methods do nothing.
+func (s *Stream) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.rules)
+}
 
 // view is the stream's latest values, what live rules read.
 type view struct {
@@ -78,7 +84,7 @@ type view struct {
 // Result takes a plugin's item (a frame's or hop's result, or a message it
 // published) and evaluates the live rules at its media time.
 func (s *Stream) Result(plugin string, it model.Item) {
-	if len(s.rules) == 0 || it.Error != "" {
+	if s.Len() == 0 || it.Error != "" {
 		return
 	}
 	s.mu.Lock()
@@ -113,14 +119,17 @@ func (s *Stream) Result(plugin string, it model.Item) {
 	act := activation{v: &s.view}
 	for i, r := range s.rules {
 		if !r.segment {
-			s.step(i, r, act, s.clock)
+			s.step(i, r, act, s.clock, s.clock)
 		}
 	}
 }
 
-// Segment evaluates the segment rules on a closed segment, at its end.
+// Segment evaluates the segment rules on a closed segment: an alert holds
+// from the start of the first segment whose aggregates made it true to the
+// end of the last (the start of the first that did not); `for` counts to
+// the segment's end.
 func (s *Stream) Segment(seg model.Segment) {
-	if len(s.rules) == 0 {
+	if s.Len() == 0 {
 		return
 	}
 	s.mu.Lock()
@@ -137,13 +146,16 @@ func (s *Stream) Segment(seg model.Segment) {
 	act := activation{v: &s.view, segment: agg}
 	for i, r := range s.rules {
 		if r.segment {
-			s.step(i, r, act, seg.MediaEnd)
+			s.step(i, r, act, seg.MediaStart, seg.MediaEnd)
 		}
 	}
 }
 
 // Close ends every open alert at media time t (the stream stopped).
 func (s *Stream) Close(t time.Duration) {
+	if s.Len() == 0 {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range s.rules {
@@ -161,21 +173,24 @@ type state struct {
 	quietUntil time.Duration
 }
 
-func (s *Stream) step(i int, r *Rule, act activation, now time.Duration) {
+// step evaluates rule i on what is known at now, which holds from `from`
+// on (the same instant for a live result; a segment's start for a segment
+// rule).
+func (s *Stream) step(i int, r *Rule, act activation, from, now time.Duration) {
 	st := &s.states[i]
 	holds := s.eval(r, act)
 	switch {
 	case !holds:
 		st.pending = false
 		if st.open != nil {
-			s.end(st, now)
-			st.quietUntil = now + r.Config.Cooldown
+			s.end(st, from)
+			st.quietUntil = from + r.Config.Cooldown
 		}
 	case st.open != nil:
-	case now < st.quietUntil:
+	case from < st.quietUntil:
 	default:
 		if !st.pending {
-			st.pending, st.since = true, now
+			st.pending, st.since = true, from
 		}
 		if now-st.since >= r.Config.For {
 			st.pending = false

@@ -182,7 +182,11 @@ func (r *Rule) check(a *ast.AST, sc Schema, field string) config.Diagnostics {
 		return at(r.Config.WhenPos, l.Line(), l.Column())
 	}
 	add := func(e ast.Expr, msg string) {
-		ds = append(ds, config.Diagnostic{Pos: pos(e), Field: field, Message: msg})
+		p := pos(e)
+		if e.Kind() == ast.SelectKind {
+			p.Column++ // CEL places a selection at its dot: point at the name
+		}
+		ds = append(ds, config.Diagnostic{Pos: p, Field: field, Message: msg})
 	}
 	ident := func(e ast.Expr) string {
 		if e.Kind() == ast.IdentKind {

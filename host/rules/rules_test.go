@@ -26,12 +26,12 @@ func rule(name, when string) config.Rule {
 
 func TestCompileErrors(t *testing.T) {
 	for _, c := range []struct{ when, want string }{
-		{`detect.count_persn >= 3`, `r.hcl:4:19: rule "x": when: undeclared field "detect.count_persn" (did you mean count_person?)`},
+		{`detect.count_persn >= 3`, `r.hcl:4:20: rule "x": when: undeclared field "detect.count_persn" (did you mean count_person?)`},
 		{`detectt.count_person >= 3`, `r.hcl:4:13: rule "x": when: undeclared reference to 'detectt' (did you mean 'detect'?)`},
 		{`objects.count('persn') > 1`, `r.hcl:4:27: rule "x": when: no plugin on the rule's streams reports objects labelled "persn" (did you mean person?)`},
 		{`objects.count('person', 'dor') > 1`, `r.hcl:4:37: rule "x": when: no zone "dor" on the rule's streams (did you mean door?)`},
-		{`segment.visual.motion.avg > 5`, `r.hcl:4:34: rule "x": when: no statistic "avg" (one of n, mean, std, min, max, p10, p50, p90)`},
-		{`segment.visual.motio.mean > 5`, `r.hcl:4:27: rule "x": when: undeclared field "visual.motio" (did you mean motion?)`},
+		{`segment.visual.motion.avg > 5`, `r.hcl:4:35: rule "x": when: no statistic "avg" (one of n, mean, std, min, max, p10, p50, p90)`},
+		{`segment.visual.motio.mean > 5`, `r.hcl:4:28: rule "x": when: undeclared field "visual.motio" (did you mean motion?)`},
 		{`detect.count_person + 1.0`, `r.hcl:4:13: rule "x": when: must be a condition (bool), is double`},
 		{`segment.visual.motion.mean > 5 && visual.motion > 1`, `r.hcl:4:13: rule "x": when: reads both segment aggregates and live results: a rule is evaluated either when a segment closes or on every result`},
 		{`detect.count_person >=`, `r.hcl:4:35: rule "x": when: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}`},
@@ -155,7 +155,7 @@ func TestRuleInputs(t *testing.T) {
 	// The segment rule reads aggregates at segment close, not live values.
 	s.Segment(model.Segment{MediaStart: 0, MediaEnd: 2 * time.Second, Plugins: map[string]model.PluginSegment{
 		"visual": {Aggregates: map[string]model.Aggregate{"brightness": {N: 10, Mean: 12}}}}})
-	if len(rec.alerts) != 2 || rec.alerts[1].Rule != "dark" || rec.alerts[1].Start != 2*time.Second {
+	if len(rec.alerts) != 2 || rec.alerts[1].Rule != "dark" || rec.alerts[1].Start != 0 || rec.alerts[1].Fired != 2*time.Second {
 		t.Fatalf("dark: %+v", rec.alerts)
 	}
 	// Integer division by zero: a run-time error, reported, the rule false.

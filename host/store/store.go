@@ -164,6 +164,12 @@ type Store interface {
 	// byte for byte (nil when empty).
 	DesiredStreams(ctx context.Context) ([]model.DesiredStream, error)
 
+	// PutAlert stores an alert when it opens and again when it ends (same
+	// ID: the end is written).
+	PutAlert(ctx context.Context, a model.Alert) error
+	// Alerts lists stored alerts (model.AlertQuery).
+	Alerts(ctx context.Context, q model.AlertQuery) ([]model.Alert, error)
+
 	// Close releases the store. Calling it again is a no-op.
 	Close() error
 }

@@ -259,6 +259,26 @@ CREATE INDEX segment_objects_segment ON segment_objects (segment_id);
 -- (PluginSegment.FramesGated); not a loss.
 ALTER TABLE segment_plugins ADD COLUMN frames_gated BIGINT NOT NULL DEFAULT 0;
 `},
+	{version: 7, name: "alerts raised by rules", sql: `
+-- One row per alert (model.Alert); its end is written when the condition
+-- stops holding. Not tied to a stream row: an alert outlives its stream.
+CREATE TABLE alerts (
+	id           TEXT PRIMARY KEY,
+	rule         TEXT NOT NULL,
+	stream_id    TEXT NOT NULL,
+	severity     TEXT NOT NULL,
+	message      TEXT NOT NULL,
+	start_ns     BIGINT NOT NULL,
+	fired_ns     BIGINT NOT NULL,
+	end_ns       BIGINT,
+	wall_start   BIGINT,
+	wall_end     BIGINT,
+	alert_values JSONB NOT NULL,
+	track_ids    JSONB NOT NULL
+);
+CREATE INDEX alerts_stream ON alerts (stream_id, wall_start);
+CREATE INDEX alerts_rule ON alerts (rule, wall_start);
+`},
 }
 
 // migrate brings the schema up to the last version in list, applying every

@@ -284,6 +284,26 @@ CREATE INDEX segment_objects_segment ON segment_objects (segment_id);
 -- (PluginSegment.FramesGated); not a loss.
 ALTER TABLE segment_plugins ADD COLUMN frames_gated INTEGER NOT NULL DEFAULT 0;
 `},
+	{version: 9, name: "alerts raised by rules", sql: `
+-- One row per alert (model.Alert); its end is written when the condition
+-- stops holding. Not tied to a stream row: an alert outlives its stream.
+CREATE TABLE alerts (
+	id           TEXT PRIMARY KEY,
+	rule         TEXT NOT NULL,
+	stream_id    TEXT NOT NULL,
+	severity     TEXT NOT NULL,
+	message      TEXT NOT NULL,
+	start_ns     INTEGER NOT NULL,   -- media time
+	fired_ns     INTEGER NOT NULL,
+	end_ns       INTEGER,            -- NULL while open
+	wall_start   INTEGER,            -- unix ns; NULL when the stream had no anchor
+	wall_end     INTEGER,
+	alert_values TEXT NOT NULL,      -- JSON object
+	track_ids    TEXT NOT NULL       -- JSON array, or null
+);
+CREATE INDEX alerts_stream ON alerts (stream_id, wall_start);
+CREATE INDEX alerts_rule ON alerts (rule, wall_start);
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying

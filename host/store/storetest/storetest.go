@@ -88,6 +88,7 @@ func Run(t *testing.T, be Backend) {
 		{"AttachLate", testAttachLate},
 		{"AttachLateRefused", testAttachLateRefused},
 		{"ConcurrentAttachLate", testConcurrentAttachLate},
+		{"Alerts", testAlerts},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, be) })
 	}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+)
+
+// Rules through the host: a condition on the visual plugin's motion over
+// the generated clip with known movement raises one alert per movement
+// span, starting at the span's first analysed frame (± one frame interval)
+// and ending after it; the alerts are stored, served and counted. A
+// segment rule fires at segment close. config check names a misspelt field
+// at its place in the expression.
+func TestRulesThroughHost(t *testing.T) {
+	dir := t.TempDir()
+	moving := movingClip(t, dir)
+	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "2s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "moving" {
+  source   = "file:%s"
+  realtime = false
+  plugin "visual" {}
+}
+rule "movement" {
+  streams  = ["mov*"]
+  when     = "visual.motion > 2.5"
+  severity = "info"
+  message  = "something moves"
+}
+rule "busy_segment" {
+  when = "segment.visual.motion.max > 2.5"
+}
+`, filepath.Join(dir, "lsie.db"), moving))
+	if out, code := runHost(t, "config", "check", "--plugins", pluginDir(), cfg); code != 0 || !strings.Contains(out, "2 rules checked") {
+		t.Fatalf("config check: exit %d\n%s", code, out)
+	}
+	h := startHost(t, cfg)
+	h.waitStreams(t)
+
+	var all struct {
+		Alerts []model.Alert `json:"alerts"`
+	}
+	h.get(t, "/api/v1/alerts?rule=movement", &all)
+	if len(all.Alerts) != len(moveSpans) {
+		t.Fatalf("%d movement alerts, want %d: %+v", len(all.Alerts), len(moveSpans), all.Alerts)
+	}
+	frame := 200 * time.Millisecond // analysis at 5 fps
+	for i, a := range all.Alerts {
+		span := moveSpans[i]
+		if a.StreamID != "moving" || a.Severity != "info" || a.Message != "something moves" || a.End == nil ||
+			a.Start < span[0] || a.Start > span[0]+frame || *a.End <= span[1] || *a.End > span[1]+2*frame ||
+			a.WallStart.IsZero() || a.WallEnd == nil || a.Values["visual.motion"] == nil {
+			t.Errorf("alert %d for movement %v–%v: %+v", i, span[0], span[1], a)
+		}
+	}
+	var seg struct {
+		Alerts []model.Alert `json:"alerts"`
+	}
+	h.get(t, "/api/v1/alerts?rule=busy_segment&stream=moving", &seg)
+	// Segments 1 (2–4 s), 2 (4–6 s) and 4 (8–10 s) hold movement: one
+	// alert over 2–6 s, one over 8–10 s (ended with the stream).
+	if len(seg.Alerts) != 2 || seg.Alerts[0].Start != 2*time.Second || seg.Alerts[0].End == nil || *seg.Alerts[0].End != 6*time.Second ||
+		seg.Alerts[1].Start != 8*time.Second || seg.Alerts[1].End == nil || *seg.Alerts[1].End != 10*time.Second {
+		t.Errorf("segment alerts %+v", seg.Alerts)
+	}
+	resp, err := http.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `lsie_alerts_total{rule="movement",severity="info",stream="moving"} 3`; !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+
+	// A misspelt field, named at its place in the expression.
+	bad := filepath.Join(dir, "bad.hcl")
+	src := strings.Replace(string(must(os.ReadFile(cfg))), "visual.motion > 2.5", "visual.motin > 2.5", 1)
+	if err := os.WriteFile(bad, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runHost(t, "config", "check", "--plugins", pluginDir(), bad)
+	if want := `bad.hcl:11:22: rule "movement": when: undeclared field "visual.motin" (did you mean motion?)`; code == 0 || !strings.Contains(out, want) {
+		t.Errorf("config check of a misspelt field: exit %d\n%s\nwant %s", code, out, want)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

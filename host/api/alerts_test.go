@@ -1,0 +1,83 @@
+package api
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/store"
+)
+
+func init() {
+	extraSchemaTypes["AlertList"] = reflect.TypeFor[alertsResponse]()
+	extraSchemaTypes["Alert"] = reflect.TypeFor[model.Alert]()
+	extraExchanges = append(extraExchanges, alertsExchanges)
+}
+
+func (failingStore) Alerts(context.Context, model.AlertQuery) ([]model.Alert, error) {
+	return nil, errDisk
+}
+
+// newAlertsStore holds an ended alert of cam1 and an open one of cam2.
+func newAlertsStore(t *testing.T) store.Store {
+	t.Helper()
+	st := newTestStore(t)
+	end, wallEnd := 3*time.Second, t0.Add(3*time.Second)
+	for _, a := range []model.Alert{
+		{ID: "cam1-crowd-1", Rule: "crowd", StreamID: "cam1", Severity: "warning", Message: "crowd at the door", Start: time.Second,
+			Fired: 2 * time.Second, End: &end, WallStart: t0.Add(time.Second), WallEnd: &wallEnd,
+			Values: map[string]any{"objects.count('person')": 3.0}, TrackIDs: []int64{1, 2, 4}},
+		{ID: "cam2-dark-1", Rule: "dark", StreamID: "cam2", Severity: "info", Message: "dark", Start: 0, Fired: 0,
+			WallStart: t0.Add(time.Minute), Values: map[string]any{"visual.brightness": 12.5}},
+	} {
+		if err := st.PutAlert(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+func alertsExchanges(t *testing.T, token string) []exchange {
+	st := newAlertsStore(t)
+	full := New(Config{Token: token}, st, liveHealth, nil)
+	broken := New(Config{Token: token}, failingStore{st}, liveHealth, nil)
+	auth := map[string]string{"Authorization": "Bearer " + token}
+	return []exchange{
+		{"alerts", full, "GET", "/api/v1/alerts", auth, "", 200},
+		{"alerts of a rule", full, "GET", "/api/v1/alerts?rule=crowd&stream=cam1&limit=5", auth, "", 200},
+		{"alerts bad time", full, "GET", "/api/v1/alerts?from=yesterday", auth, "", 400},
+		{"alerts no token", full, "GET", "/api/v1/alerts", nil, "", 401},
+		{"alerts broken", broken, "GET", "/api/v1/alerts", auth, "", 500},
+	}
+}
+
+func TestAlertsEndpoint(t *testing.T) {
+	h := New(Config{}, newAlertsStore(t), liveHealth, nil).Handler()
+	for _, c := range []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"cam1-crowd-1", "cam2-dark-1"}},
+		{"?stream=cam2", []string{"cam2-dark-1"}},
+		{"?rule=crowd", []string{"cam1-crowd-1"}},
+		{"?from=" + t0.Add(2*time.Second).Format(time.RFC3339Nano), []string{"cam2-dark-1"}},
+		{"?rule=none", []string{}},
+	} {
+		var got alertsResponse
+		getJSON(t, h, "/api/v1/alerts"+c.query, &got)
+		ids := []string{}
+		for _, a := range got.Alerts {
+			ids = append(ids, a.ID)
+		}
+		if !reflect.DeepEqual(ids, c.want) {
+			t.Errorf("%q: alerts %v, want %v", c.query, ids, c.want)
+		}
+	}
+	var got alertsResponse
+	getJSON(t, h, "/api/v1/alerts?rule=crowd", &got)
+	if a := got.Alerts[0]; a.End == nil || *a.End != 3*time.Second || len(a.TrackIDs) != 3 || a.Values["objects.count('person')"] != 3.0 {
+		t.Errorf("alert %+v", a)
+	}
+}
