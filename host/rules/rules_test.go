@@ -2,6 +2,7 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +176,38 @@ func TestMatches(t *testing.T) {
 	var ds config.Diagnostics
 	if _, err := Compile(rule("x", `nope`), schema); !errors.As(err, &ds) {
 		t.Errorf("%T, want config.Diagnostics", err)
+	}
+}
+
+// BenchmarkResult50Rules: one detector result evaluated by 50 live rules
+// (objects counts in a zone, field comparisons, a transcript test), the
+// cost the result path pays per result.
+func BenchmarkResult50Rules(b *testing.B) {
+	var rs []*Rule
+	for i := range 50 {
+		var when string
+		switch i % 3 {
+		case 0:
+			when = fmt.Sprintf("objects.count('person', 'door') >= %d", 3+i)
+		case 1:
+			when = fmt.Sprintf("detect.count_person > %d.0 && visual.motion > 2.5", i)
+		default:
+			when = fmt.Sprintf("transcript.text.contains('word%d')", i)
+		}
+		r, err := Compile(rule(fmt.Sprintf("r%d", i), when), schema)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	s := NewStream(StreamConfig{ID: "cam1", Zones: []motion.Zone{{Name: "door", Polygon: [][2]float64{{0, 0}, {0.5, 0}, {0.5, 1}, {0, 1}}}},
+		Emit: func(Alert) {}}, rs)
+	s.Result("visual", model.Item{Fields: map[string]float64{"motion": 1}})
+	s.Result("transcription", model.Item{Topic: "transcript.final@1", Text: "hello there"})
+	it := model.Item{Fields: map[string]float64{"count_person": 2}, Objects: persons(2, 0.1)}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		it.PTS = time.Duration(i) * time.Millisecond
+		s.Result("detect", it)
 	}
 }
