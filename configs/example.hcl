@@ -306,3 +306,22 @@ enrichment {
   backoff  = "500ms" # (default: "500ms")
   workers  = 1       # (default: 1)
 }
+
+# Rules raise alerts while a condition (CEL) holds on a stream; docs/RULES.md
+# lists what an expression reads. `lsie-host config check --plugins DIR`
+# checks every name against the plugins' manifests.
+rule "bars_dark" {
+  streams  = ["bars"]
+  when     = "segment.visual.brightness.mean < 20"
+  severity = "info"
+  message  = "the bars went dark"
+}
+
+# Alerts can be posted, signed with HMAC-SHA256 like incoming telemetry,
+# from a queue on disk, retried with backoff until the receiver takes them:
+#   notifications { allow = ["https://*.example.com"] }
+#   notify "ops" {
+#     url    = "https://hooks.example.com/lsie"
+#     secret = "a shared key of at least 16 bytes"
+#     rules  = ["bars_*"]
+#   }

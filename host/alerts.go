@@ -121,4 +121,11 @@ func (s *streamRunner) alert(a model.Alert) {
 	}
 	o.bus.Publish(events.Event{Type: events.Alert, Stream: a.StreamID, At: time.Now(), Data: a})
 	s.h.w.put(&record{Kind: recAlert, RunID: s.runID, StreamID: a.StreamID, Alert: &a})
+	for _, r := range s.h.receivers {
+		if r.Wants(a.Rule) {
+			if err := r.Enqueue(a); err != nil {
+				s.log.Error("alert not queued for its receiver", "receiver", r.Name(), "rule", a.Rule, "error", err)
+			}
+		}
+	}
 }

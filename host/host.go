@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/graph"
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/notify"
 	"github.com/lsie-mlf/lsie/host/plugin"
 	"github.com/lsie-mlf/lsie/host/rules"
 	"github.com/lsie-mlf/lsie/host/segment"
@@ -116,6 +118,11 @@ type Host struct {
 	// rules are the compiled rules (config.Rule); each stream runs those
 	// that watch it.
 	rules []*rules.Rule
+	// receivers deliver alerts (config.Notify) until notifyStop; notifyWG
+	// waits for their loops.
+	receivers  []*notify.Receiver
+	notifyStop context.CancelFunc
+	notifyWG   sync.WaitGroup
 }
 
 // New validates cfg against the plugins directory, opens the store, starts
@@ -224,6 +231,13 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 	}
 	if h.rules, err = CompileRules(cfg, h.manifestOf); err != nil {
 		return nil, err
+	}
+	for _, n := range cfg.Notify {
+		r, err := notify.Open(n, filepath.Join(cfg.Store.SpoolDir(), "notify", n.Name), h.log.Named("notify"))
+		if err != nil {
+			return nil, err
+		}
+		h.receivers = append(h.receivers, r)
 	}
 	for _, st := range cfg.Streams {
 		s, err := h.buildStream(st, h.handles.Add(1))
@@ -606,6 +620,13 @@ func (h *Host) Run(ctx context.Context) error {
 		}
 	}
 	h.restoreStreams(runCtx)
+	// Not runCtx: alerts ended by the shutdown go too, until Close.
+	nctx, nstop := context.WithCancel(context.Background())
+	h.notifyStop = nstop
+	for _, r := range h.receivers {
+		h.notifyWG.Add(1)
+		go func() { defer h.notifyWG.Done(); r.Run(nctx) }()
+	}
 	// Not runCtx: Close drains the segments closed by the shutdown too.
 	h.obs.enrich.Start(context.Background())
 	if len(h.cfg.Telemetry.Sources) > 0 {
@@ -834,6 +855,19 @@ func (h *Host) Health() model.HostHealth {
 		storeName = "postgres"
 	}
 	out.Components = append(out.Components, h.w.health(storeName))
+	for _, r := range h.receivers {
+		out.Components = append(out.Components, r.Health())
+	}
+	return out
+}
+
+// FailedNotifications lists the alert deliveries that exhausted their
+// attempts, every receiver's.
+func (h *Host) FailedNotifications() []notify.Failed {
+	var out []notify.Failed
+	for _, r := range h.receivers {
+		out = append(out, r.Failed()...)
+	}
 	return out
 }
 
@@ -854,6 +888,13 @@ func (h *Host) stopStarted() error {
 	}
 	if h.obs.bus != nil {
 		h.obs.bus.Close() // ends WebSocket subscriptions
+	}
+	if h.notifyStop != nil {
+		h.notifyStop()
+	}
+	h.notifyWG.Wait()
+	for _, r := range h.receivers {
+		errs = append(errs, r.Close())
 	}
 	for _, sup := range h.supervisors() {
 		sup.Close()

@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/telemetry"
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 // Rules through the host: a condition on the visual plugin's motion over
@@ -22,7 +26,36 @@ import (
 func TestRulesThroughHost(t *testing.T) {
 	dir := t.TempDir()
 	moving := movingClip(t, dir)
+	// A local receiver that checks each delivery's signature as the host's
+	// own telemetry webhook would.
+	const secret = "notify-secret-0123456789"
+	verifier := telemetry.NewVerifier(telemetry.Config{Sources: []telemetry.Source{{Name: "lsie", Secret: secret}}}, time.Now)
+	var mu sync.Mutex
+	deliveries := map[string]int{}
+	var bad []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Header.Set(telemetry.HeaderSource, "lsie")
+		mu.Lock()
+		defer mu.Unlock()
+		if _, err := verifier.Verify(r.Header, body); err != nil {
+			bad = append(bad, err.Error())
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		deliveries[r.Header.Get("X-LSIE-Delivery")]++
+	}))
+	t.Cleanup(recv.Close)
 	cfg := writeConfig(t, dir, fmt.Sprintf(`segment { duration = "2s" }
+notifications {
+  allow = ["http://127.0.0.1"]
+}
+notify "ops" {
+  url       = "%s/hook"
+  secret    = %q
+  rules     = ["move*"]
+  retry_min = "100ms"
+}
 store { sqlite = %q }
 api { listen = "127.0.0.1:0" }
 stream "moving" {
@@ -39,7 +72,7 @@ rule "movement" {
 rule "busy_segment" {
   when = "segment.visual.motion.max > 2.5"
 }
-`, filepath.Join(dir, "lsie.db"), moving))
+`, recv.URL, secret, filepath.Join(dir, "lsie.db"), moving))
 	if out, code := runHost(t, "config", "check", "--plugins", pluginDir(), cfg); code != 0 || !strings.Contains(out, "2 rules checked") {
 		t.Fatalf("config check: exit %d\n%s", code, out)
 	}
@@ -81,15 +114,34 @@ rule "busy_segment" {
 	if want := `lsie_alerts_total{rule="movement",severity="info",stream="moving"} 3`; !strings.Contains(string(body), want) {
 		t.Errorf("/metrics lacks %s", want)
 	}
+	// Each movement alert's start and end reached the receiver, signed,
+	// exactly once; the segment rule's did not (rules = ["move*"]).
+	testenv.Eventually(t, time.Minute, "6 deliveries", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(deliveries) == 6
+	})
+	mu.Lock()
+	for _, a := range all.Alerts {
+		for _, ev := range []string{"alert_start", "alert_end"} {
+			if n := deliveries[a.ID+"/"+ev]; n != 1 {
+				t.Errorf("%s/%s delivered %d times", a.ID, ev, n)
+			}
+		}
+	}
+	if len(bad) > 0 || len(deliveries) != 6 {
+		t.Errorf("deliveries %v, refused %v", deliveries, bad)
+	}
+	mu.Unlock()
 
 	// A misspelt field, named at its place in the expression.
-	bad := filepath.Join(dir, "bad.hcl")
+	badCfg := filepath.Join(dir, "bad.hcl")
 	src := strings.Replace(string(must(os.ReadFile(cfg))), "visual.motion > 2.5", "visual.motin > 2.5", 1)
-	if err := os.WriteFile(bad, []byte(src), 0o600); err != nil {
+	if err := os.WriteFile(badCfg, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, code := runHost(t, "config", "check", "--plugins", pluginDir(), bad)
-	if want := `bad.hcl:11:22: rule "movement": when: undeclared field "visual.motin" (did you mean motion?)`; code == 0 || !strings.Contains(out, want) {
+	out, code := runHost(t, "config", "check", "--plugins", pluginDir(), badCfg)
+	if want := `bad.hcl:20:22: rule "movement": when: undeclared field "visual.motin" (did you mean motion?)`; code == 0 || !strings.Contains(out, want) {
 		t.Errorf("config check of a misspelt field: exit %d\n%s\nwant %s", code, out, want)
 	}
 }

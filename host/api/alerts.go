@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/notify"
 )
 
 // Alerts: what the rules raised (docs/RULES.md), by stream, rule and wall
@@ -19,8 +20,34 @@ const (
 
 func init() {
 	extraRoutes = append(extraRoutes, func(s *Server) []route {
-		return []route{{"/api/v1/alerts", methods{http.MethodGet: s.getAlerts}, authToken}}
+		return []route{
+			{"/api/v1/alerts", methods{http.MethodGet: s.getAlerts}, authToken},
+			{"/api/v1/notifications/failed", methods{http.MethodGet: s.getFailedNotifications}, authToken},
+		}
 	})
+}
+
+// FailedNotifier lists alert deliveries that exhausted their attempts; the
+// host implements it (notify.Receiver keeps them).
+type FailedNotifier interface {
+	FailedNotifications() []notify.Failed
+}
+
+type failedResponse struct {
+	// Failed are the deliveries kept after their last attempt, by receiver
+	// then queue order.
+	Failed []notify.Failed `json:"failed"`
+}
+
+// getFailedNotifications lists what no receiver took.
+func (s *Server) getFailedNotifications(w http.ResponseWriter, r *http.Request) {
+	out := failedResponse{Failed: []notify.Failed{}}
+	if fn, ok := s.hs.(FailedNotifier); ok {
+		if f := fn.FailedNotifications(); f != nil {
+			out.Failed = f
+		}
+	}
+	s.writeJSON(w, http.StatusOK, out)
 }
 
 type alertsResponse struct {

@@ -7,12 +7,16 @@ import (
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/notify"
 	"github.com/lsie-mlf/lsie/host/store"
 )
 
 func init() {
 	extraSchemaTypes["AlertList"] = reflect.TypeFor[alertsResponse]()
 	extraSchemaTypes["Alert"] = reflect.TypeFor[model.Alert]()
+	extraSchemaTypes["FailedNotifications"] = reflect.TypeFor[failedResponse]()
+	extraSchemaTypes["FailedNotification"] = reflect.TypeFor[notify.Failed]()
+	extraUnreachable = append(extraUnreachable, "GET /api/v1/notifications/failed 500") // only a handler panic
 	extraExchanges = append(extraExchanges, alertsExchanges)
 }
 
@@ -50,7 +54,17 @@ func alertsExchanges(t *testing.T, token string) []exchange {
 		{"alerts bad time", full, "GET", "/api/v1/alerts?from=yesterday", auth, "", 400},
 		{"alerts no token", full, "GET", "/api/v1/alerts", nil, "", 401},
 		{"alerts broken", broken, "GET", "/api/v1/alerts", auth, "", 500},
+		{"failed notifications", New(Config{Token: token}, st, failedHealth{liveHealth}, nil), "GET", "/api/v1/notifications/failed", auth, "", 200},
+		{"failed notifications no token", full, "GET", "/api/v1/notifications/failed", nil, "", 401},
 	}
+}
+
+// failedHealth is a host with one failed delivery.
+type failedHealth struct{ fixedHealth }
+
+func (failedHealth) FailedNotifications() []notify.Failed {
+	return []notify.Failed{{Receiver: "ops", Delivery: "cam1-crowd-1/alert_start", Event: "alert_start", Alert: "cam1-crowd-1",
+		Rule: "crowd", StreamID: "cam1", LastError: "20 attempts, last: receiver answered 500", Queued: t0}}
 }
 
 func TestAlertsEndpoint(t *testing.T) {

@@ -58,6 +58,13 @@ type Config struct {
 	// Rules raise alerts while a condition holds on a stream (blocks
 	// `rule "NAME"`), in file order; host/rules compiles them.
 	Rules []Rule
+	// Notify are the receivers alerts are posted to (blocks
+	// `notify "NAME"`), in file order.
+	Notify []Notify
+	// NotifyAllow limits the hosts notifications may go to (block
+	// `notifications`, attribute `allow`: http:// and https:// entries as
+	// in sources.allow); nil allows every host.
+	NotifyAllow *source.Policy
 
 	// file is the name the configuration was parsed from, for diagnostics
 	// that point at the file as a whole.
@@ -275,6 +282,28 @@ type Rule struct {
 	Pos     Pos
 }
 
+// Notify posts alerts to a receiver (docs/RULES.md): each alert's start
+// and end as a JSON body signed with HMAC-SHA256 the way incoming
+// telemetry is, from a persistent queue, retried with exponential backoff
+// and jitter.
+type Notify struct {
+	Name string
+	// URL is the receiver (`url`): http or https. Required.
+	URL string
+	// Secret is the HMAC key (`secret`): at least 16 bytes. Required.
+	Secret string
+	// Rules are the rules whose alerts go (`rules`): names or patterns;
+	// default every rule.
+	Rules []string
+	// RetryMin and RetryMax bound the wait between attempts (`retry_min`
+	// 100ms..1h, default 1s; `retry_max` ≥ retry_min, ..24h, default 5m);
+	// MaxAttempts (`max_attempts`, 1..1000, default 20) ends the tries:
+	// the delivery is then kept as failed, never dropped.
+	RetryMin, RetryMax time.Duration
+	MaxAttempts        int
+	Pos                Pos
+}
+
 // Severities of an alert, mildest first.
 var Severities = []string{"info", "warning", "critical"}
 
@@ -285,6 +314,10 @@ const (
 	maxZonePoints = 64
 
 	maxRuleDuration = 24 * time.Hour
+
+	defaultRetryMin    = time.Second
+	defaultRetryMax    = 5 * time.Minute
+	defaultMaxAttempts = 20
 )
 
 // Gate sends a plugin only the analysis frames where something moves, plus

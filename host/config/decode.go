@@ -32,6 +32,8 @@ type decoder struct {
 	// allowSet tells an absent attribute from an empty list.
 	allow    []string
 	allowSet bool
+	// notifyAllow holds notifications.allow until validate parses it.
+	notifyAllow []string
 }
 
 // path names a place in the configuration twice: as the user reads it
@@ -150,9 +152,20 @@ func (d *decoder) root(body *hclsyntax.Body, c *Config) {
 			d.experiment(b, top, c)
 		case "rule":
 			d.rule(b, top, c)
+		case "notify":
+			d.notify(b, top, c)
+		case "notifications":
+			if !d.once(b, top, seen) || !d.noLabels(b, top) {
+				continue
+			}
+			np := top.attr("notifications")
+			d.attributes(b.Body, np, []field{
+				{"allow", func(a *hclsyntax.Attribute, p path) { d.strList(a, p, &d.notifyAllow) }},
+			}, nil)
+			d.blocks(b.Body, np)
 		default:
 			d.unknownBlock(b, top, "segment", "store", "api", "sources", "stream",
-				"telemetry", "analytics", "experiment", "enrichment", "rule")
+				"telemetry", "analytics", "experiment", "enrichment", "rule", "notify", "notifications")
 		}
 	}
 }
@@ -285,6 +298,28 @@ func (d *decoder) rule(b *hclsyntax.Block, parent path, c *Config) {
 		d.add(r.Pos, p.show, `missing required attribute "when" (the condition, a CEL expression)`)
 	}
 	c.Rules = append(c.Rules, r)
+}
+
+// notify decodes a `notify "NAME" { ... }` block.
+func (d *decoder) notify(b *hclsyntax.Block, parent path, c *Config) {
+	if len(b.Labels) != 1 {
+		d.add(d.pos(b.DefRange().Start), "notify", `needs one label, the receiver's name: notify "ops" { ... }`)
+		return
+	}
+	n := Notify{Name: b.Labels[0], RetryMin: defaultRetryMin, RetryMax: defaultRetryMax, MaxAttempts: defaultMaxAttempts,
+		Pos: d.pos(b.DefRange().Start)}
+	p := parent.block("notify", n.Name, len(c.Notify))
+	d.at[p.key+".name"] = d.pos(b.LabelRanges[0].Start)
+	d.attributes(b.Body, p, []field{
+		{"url", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &n.URL) }},
+		{"secret", func(a *hclsyntax.Attribute, p path) { d.str(a, p, &n.Secret) }},
+		{"rules", func(a *hclsyntax.Attribute, p path) { d.strList(a, p, &n.Rules) }},
+		{"retry_min", func(a *hclsyntax.Attribute, p path) { d.duration(a, p, &n.RetryMin) }},
+		{"retry_max", func(a *hclsyntax.Attribute, p path) { d.duration(a, p, &n.RetryMax) }},
+		{"max_attempts", func(a *hclsyntax.Attribute, p path) { d.integer(a, p, &n.MaxAttempts) }},
+	}, nil)
+	d.blocks(b.Body, p)
+	c.Notify = append(c.Notify, n)
 }
 
 // textStart is where a string expression's text begins: after the opening

@@ -188,3 +188,51 @@ rule "r" { when = "true" }`, `r.hcl:3:3: rule "r": streams[0]: "cam[" is not a s
 		})
 	}
 }
+
+func TestNotify(t *testing.T) {
+	src := `notifications {
+  allow = ["http://127.0.0.1", "https://*.example.com"]
+}
+notify "ops" {
+  url          = "http://127.0.0.1:9000/hook"
+  secret       = "0123456789abcdef"
+  rules        = ["crowd*"]
+  retry_min    = "2s"
+  max_attempts = 5
+}
+`
+	c, err := Parse([]byte(src), "n.hcl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Notify{{Name: "ops", URL: "http://127.0.0.1:9000/hook", Secret: "0123456789abcdef", Rules: []string{"crowd*"},
+		RetryMin: 2 * time.Second, RetryMax: 5 * time.Minute, MaxAttempts: 5, Pos: Pos{File: "n.hcl", Line: 4, Column: 1}}}
+	if !reflect.DeepEqual(c.Notify, want) || c.NotifyAllow == nil {
+		t.Errorf("notify %+v (allow %v)", c.Notify, c.NotifyAllow)
+	}
+	bad := []struct{ name, src, want string }{
+		{"not allowed", `notifications { allow = ["http://127.0.0.1"] }
+notify "x" {
+  url    = "https://hooks.elsewhere.net/x"
+  secret = "0123456789abcdef"
+}`, `n.hcl:3:3: notify "x": url: receiver not allowed by notifications.allow: source not allowed: hls source "https://hooks.elsewhere.net/x" (allowed: http://127.0.0.1)`},
+		{"no url, short secret", `notify "x" { secret = "short" }`,
+			`n.hcl:1:1: notify "x": missing required attribute "url" (the receiver, http:// or https://)` + "\n" +
+				`n.hcl:1:14: notify "x": secret: is required: at least 16 bytes, the HMAC-SHA256 key the receiver verifies with`},
+		{"bad url and retries", `notify "x" {
+  url       = "ftp://a/b"
+  secret    = "0123456789abcdef"
+  retry_min = "1s"
+  retry_max = "500ms"
+}`, `n.hcl:2:3: notify "x": url: "ftp://a/b" is not an http:// or https:// URL` + "\n" +
+			`n.hcl:5:3: notify "x": retry_max: must be retry_min (1s)..24h, got 500ms`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "n.hcl")
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error:\n got %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}

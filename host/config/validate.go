@@ -56,6 +56,71 @@ func (d *decoder) validate(c *Config) {
 	}
 	d.validateAnalytics(c)
 	d.validateRules(c)
+	d.validateNotify(c)
+}
+
+// receiverSpec describes a receiver's URL as the allow-list reads an
+// http(s) source: scheme, host and port.
+func receiverSpec(raw string, u *url.URL) source.Spec {
+	port, _ := strconv.Atoi(u.Port())
+	if port == 0 {
+		port = map[string]int{"http": 80, "https": 443}[u.Scheme]
+	}
+	return source.Spec{URI: raw, Kind: source.KindHLS, Scheme: u.Scheme, Host: strings.ToLower(u.Hostname()), Port: port}
+}
+
+// validateNotify checks the receivers: a URL the allow-list passes, a
+// secret, patterns and retry bounds.
+func (d *decoder) validateNotify(c *Config) {
+	if _, set := d.at["notifications.allow"]; set {
+		ap := path{}.attr("notifications").attr("allow")
+		if pol, err := source.ParsePolicy(d.notifyAllow); err != nil {
+			d.addErr(d.where(ap, d.fileStart()), ap.show, err.Error(), err)
+		} else {
+			c.NotifyAllow = pol
+		}
+	}
+	first := map[string]Pos{}
+	for i := range c.Notify {
+		n := &c.Notify[i]
+		p := path{}.block("notify", n.Name, i)
+		if pos, ok := d.at[p.attr("name").key]; ok {
+			switch prev, dup := first[n.Name]; {
+			case !validName(n.Name):
+				d.add(pos, p.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
+			case dup:
+				d.add(n.Pos, p.show, fmt.Sprintf("duplicate notify block (first defined at %s)", d.posText(prev)))
+			default:
+				first[n.Name] = n.Pos
+			}
+		}
+		up := p.attr("url")
+		if _, ok := d.at[up.key]; !ok {
+			if !d.reported(up) {
+				d.add(n.Pos, p.show, `missing required attribute "url" (the receiver, http:// or https://)`)
+			}
+		} else if u, err := url.Parse(n.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			d.add(d.where(up, n.Pos), up.show, fmt.Sprintf("%s is not an http:// or https:// URL", quoteShort(n.URL)))
+		} else if err := c.NotifyAllow.Check(receiverSpec(n.URL, u)); err != nil {
+			d.add(d.where(up, n.Pos), up.show, "receiver not allowed by notifications.allow: "+err.Error())
+		}
+		sp := p.attr("secret")
+		if len(n.Secret) < 16 {
+			d.add(d.where(sp, n.Pos), sp.show, "is required: at least 16 bytes, the HMAC-SHA256 key the receiver verifies with")
+		}
+		for j, r := range n.Rules {
+			if _, err := filepath.Match(r, ""); err != nil || r == "" {
+				rp := p.attr("rules")
+				d.add(d.where(rp, n.Pos), rp.index(j).show, fmt.Sprintf("%s is not a rule name or pattern", quoteShort(r)))
+			}
+		}
+		d.durationIn(p.attr("retry_min"), n.RetryMin, 100*time.Millisecond, time.Hour, "100ms..1h")
+		if n.RetryMax < n.RetryMin || n.RetryMax > 24*time.Hour {
+			rp := p.attr("retry_max")
+			d.add(d.where(rp, n.Pos), rp.show, fmt.Sprintf("must be retry_min (%s)..24h, got %s", n.RetryMin, n.RetryMax))
+		}
+		d.intIn(p.attr("max_attempts"), n.Pos, n.MaxAttempts, 1, 1000)
+	}
 }
 
 // validateRules checks what can be checked of the rules without the

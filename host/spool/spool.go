@@ -234,10 +234,37 @@ func (s *Spool) Oldest() (Record, bool) {
 // Read returns a record's payload, checked against its header; an error
 // wrapping ErrCorrupt when it does not match.
 func (s *Spool) Read(r Record) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(s.dir, r.name()))
+	return readFile(filepath.Join(s.dir, r.name()), r.Seq)
+}
+
+// ReadRejected returns the payloads of the rejected records, oldest first,
+// each with its reason (or the error reading it).
+func (s *Spool) ReadRejected() (payloads [][]byte, why []string) {
+	dir := filepath.Join(s.dir, RejectedDir)
+	ents, _ := os.ReadDir(dir)
+	for _, de := range ents {
+		name := de.Name()
+		if !strings.HasSuffix(name, ext) {
+			continue
+		}
+		seq, _ := strconv.ParseUint(strings.TrimSuffix(name, ext), 10, 64)
+		b, err := readFile(filepath.Join(dir, name), seq)
+		w, _ := os.ReadFile(filepath.Join(dir, strings.TrimSuffix(name, ext)+".why"))
+		reason := strings.TrimSpace(string(w))
+		if err != nil {
+			reason = err.Error()
+		}
+		payloads, why = append(payloads, b), append(why, reason)
+	}
+	return payloads, why
+}
+
+func readFile(path string, seq uint64) ([]byte, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
+	r := Record{Seq: seq}
 	if len(b) < headerSize || string(b[:len(magic)]) != magic {
 		return nil, fmt.Errorf("spool record %d: %w: bad header", r.Seq, ErrCorrupt)
 	}
