@@ -97,7 +97,13 @@ func (s *streamRunner) newRules(st config.Stream) {
 		OnError: func(rule string, err error) {
 			s.ruleErrors.Add(1)
 			s.log.Warn("rule failed at run time; it counts as false", "rule", rule, "error", err)
-		}}, s.h.rules)
+		}}, s.h.compiledRules())
+}
+
+func (h *Host) compiledRules() []*rules.Rule {
+	h.rulesMu.Lock()
+	defer h.rulesMu.Unlock()
+	return h.rules
 }
 
 // anchor is the stream's wall time at media time 0 (zero until known).

@@ -115,9 +115,12 @@ type Host struct {
 	writerRunning bool
 	// losses sums what each stream's runs lost (Loss).
 	losses lossLedger
-	// rules are the compiled rules (config.Rule); each stream runs those
-	// that watch it.
-	rules []*rules.Rule
+	// rules are the compiled rules of fileRules and apiRules (the config
+	// file's, those added through the API); each stream runs those that
+	// watch it. Guarded by rulesMu.
+	rulesMu             sync.Mutex
+	rules               []*rules.Rule
+	fileRules, apiRules []config.Rule
 	// receivers deliver alerts (config.Notify) until notifyStop; notifyWG
 	// waits for their loops.
 	receivers  []*notify.Receiver
@@ -229,7 +232,10 @@ func New(cfg *config.Config, opts Options) (_ *Host, err error) {
 		h.log.Info("plugin started", "plugin", n, "version", p.Manifest().GetVersion(), "sha256", bins[n].SHA256[:12],
 			"file", bins[n].File(), "locked", bins[n].Locked)
 	}
-	if h.rules, err = CompileRules(cfg, h.manifestOf); err != nil {
+	h.fileRules = cfg.Rules
+	h.loadStoredRules(context.Background())
+	if h.rules, err = CompileRules(&config.Config{Rules: append(append([]config.Rule{}, cfg.Rules...), h.apiRules...),
+		Streams: cfg.Streams}, h.manifestOf); err != nil {
 		return nil, err
 	}
 	for _, n := range cfg.Notify {

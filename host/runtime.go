@@ -320,6 +320,16 @@ func (h *Host) Reload(ctx context.Context, cfg *config.Config) error {
 		old[s.cfg.ID] = s.cfg
 	}
 	var errs []error
+	defer func() {
+		// Rules after the streams, against them; a set that does not
+		// compile leaves the running one in place.
+		h.rulesMu.Lock()
+		apiRules := h.apiRules
+		h.rulesMu.Unlock()
+		if err := h.setRules(cfg.Rules, apiRules); err != nil {
+			h.log.Error("reload: rules not applied; the previous ones keep running", "error", err)
+		}
+	}()
 	next := map[string]bool{}
 	for _, st := range cfg.Streams {
 		next[st.ID] = true

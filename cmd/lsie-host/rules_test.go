@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,4 +152,82 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// Rules through the API and SIGHUP, on a live stream that keeps running:
+// PUT adds a rule (compiled first: a misspelt field is 422 naming it),
+// its alert opens; DELETE ends it; a rule added through the API survives a
+// restart; a SIGHUP brings in the file's new rule; the file's rules cannot
+// be changed through the API.
+func TestRulesThroughAPI(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lsie.db")
+	base := fmt.Sprintf(`segment { duration = "1s" }
+store { sqlite = %q }
+api { listen = "127.0.0.1:0" }
+stream "live" {
+  source   = "test://ball?width=160&height=120"
+  realtime = true
+  plugin "visual" {}
+}
+`, db)
+	cfg := writeConfig(t, dir, base)
+	h := startHost(t, cfg)
+	h.waitSegments(t, "live", 1)
+	type rules struct {
+		Rules []struct{ Name, Origin, When string } `json:"rules"`
+	}
+	alerts := func(rule string) []model.Alert {
+		var out struct {
+			Alerts []model.Alert `json:"alerts"`
+		}
+		h.get(t, "/api/v1/alerts?rule="+rule, &out)
+		return out.Alerts
+	}
+	code, body := h.doBody(t, "PUT", "/api/v1/rules/moving", "", []byte(`{"when":"visual.motin > 0.1","severity":"info"}`))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), `undeclared field \"visual.motin\" (did you mean motion?)`) {
+		t.Fatalf("misspelt rule: %d %s", code, body)
+	}
+	if code, body := h.doBody(t, "PUT", "/api/v1/rules/moving", "", []byte(`{"when":"visual.motion > 0.1","severity":"info"}`)); code != http.StatusOK {
+		t.Fatalf("PUT rule: %d %s", code, body)
+	}
+	testenv.Eventually(t, time.Minute, "the API rule's alert", func() bool { return len(alerts("moving")) == 1 })
+	if code := h.do(t, "DELETE", "/api/v1/rules/moving", "", nil); code != http.StatusNoContent {
+		t.Fatalf("DELETE rule: %d", code)
+	}
+	testenv.Eventually(t, time.Minute, "the removed rule's alert to end", func() bool {
+		a := alerts("moving")
+		return len(a) == 1 && a[0].End != nil
+	})
+	if code := h.do(t, "DELETE", "/api/v1/rules/moving", "", nil); code != http.StatusNotFound {
+		t.Errorf("DELETE again: %d, want 404", code)
+	}
+	// Stored: back after a restart.
+	if code, body := h.doBody(t, "PUT", "/api/v1/rules/kept", "", []byte(`{"when":"visual.brightness >= 0.0"}`)); code != http.StatusOK {
+		t.Fatalf("PUT kept: %d %s", code, body)
+	}
+	h.stop(t)
+	h = startHost(t, cfg)
+	var rs rules
+	h.get(t, "/api/v1/rules", &rs)
+	if len(rs.Rules) != 1 || rs.Rules[0].Name != "kept" || rs.Rules[0].Origin != "api" {
+		t.Fatalf("after a restart: %+v", rs)
+	}
+	// SIGHUP: the file's new rule joins; the file's rules are the file's.
+	writeConfig(t, dir, base+`rule "bright" {
+  when = "visual.brightness > 0"
+}
+`)
+	_ = h.cmd.Process.Signal(syscall.SIGHUP)
+	testenv.Eventually(t, time.Minute, "the file's rule after SIGHUP", func() bool {
+		h.get(t, "/api/v1/rules", &rs)
+		return len(rs.Rules) == 2 && rs.Rules[0].Name == "bright" && rs.Rules[0].Origin == "file"
+	})
+	testenv.Eventually(t, time.Minute, "the file rule's alert", func() bool { return len(alerts("bright")) == 1 })
+	if code := h.do(t, "PUT", "/api/v1/rules/bright", "", []byte(`{"when":"true"}`)); code != http.StatusConflict {
+		t.Errorf("PUT over the file's rule: %d, want 409", code)
+	}
+	if code := h.do(t, "DELETE", "/api/v1/rules/bright", "", nil); code != http.StatusConflict {
+		t.Errorf("DELETE the file's rule: %d, want 409", code)
+	}
 }

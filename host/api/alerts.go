@@ -1,9 +1,13 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/notify"
@@ -23,6 +27,8 @@ func init() {
 		return []route{
 			{"/api/v1/alerts", methods{http.MethodGet: s.getAlerts}, authToken},
 			{"/api/v1/notifications/failed", methods{http.MethodGet: s.getFailedNotifications}, authToken},
+			{"/api/v1/rules", methods{http.MethodGet: s.getRules}, authToken},
+			{"/api/v1/rules/{name}", methods{http.MethodPut: s.putRule, http.MethodDelete: s.deleteRule}, authToken},
 		}
 	})
 }
@@ -96,4 +102,122 @@ func alertQuery(q url.Values) (model.AlertQuery, error) {
 	}
 	aq.Limit = int(limit)
 	return aq, nil
+}
+
+// RuleInfo is a rule as the API shows it.
+type RuleInfo struct {
+	Name string `json:"name"`
+	// Origin is "file" (the config file: changed by editing it and
+	// SIGHUP) or "api" (added through PUT /api/v1/rules/{name}).
+	Origin   string   `json:"origin"`
+	Streams  []string `json:"streams"`
+	When     string   `json:"when"`
+	For      string   `json:"for,omitempty"`
+	Cooldown string   `json:"cooldown,omitempty"`
+	Severity string   `json:"severity"`
+	Message  string   `json:"message"`
+}
+
+// RuleManager changes the rule set; the host implements it.
+type RuleManager interface {
+	Rules() []RuleInfo
+	// PutRule adds or replaces an API rule from its JSON; the error wraps
+	// ErrRuleInvalid (with the diagnostics) or ErrRuleFromFile.
+	PutRule(ctx context.Context, name string, spec []byte) error
+	// DeleteRule removes an API rule; the error wraps ErrRuleNotFound or
+	// ErrRuleFromFile.
+	DeleteRule(ctx context.Context, name string) error
+}
+
+// Errors a RuleManager returns for what the API answers with 422, 409, 404.
+var (
+	ErrRuleInvalid  = errors.New("invalid rule")
+	ErrRuleFromFile = errors.New("the rule is the config file's: edit the file and reload (SIGHUP)")
+	ErrRuleNotFound = errors.New("no such rule added through the API")
+)
+
+type rulesResponse struct {
+	Rules []RuleInfo `json:"rules"`
+}
+
+func (s *Server) ruleManager(w http.ResponseWriter) (RuleManager, bool) {
+	rm, ok := s.hs.(RuleManager)
+	if !ok {
+		writeError(w, http.StatusNotImplemented, codeNotImplemented, "this server manages no rules")
+	}
+	return rm, ok
+}
+
+func (s *Server) getRules(w http.ResponseWriter, r *http.Request) {
+	rm, ok := s.ruleManager(w)
+	if !ok {
+		return
+	}
+	s.writeJSON(w, http.StatusOK, rulesResponse{Rules: rm.Rules()})
+}
+
+func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
+	rm, ok := s.ruleManager(w)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRuleBody+1))
+	if err != nil || len(body) > maxRuleBody {
+		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("a rule is a JSON object of at most %d bytes", maxRuleBody))
+		return
+	}
+	if !validRuleName(name) {
+		writeError(w, http.StatusBadRequest, codeBadRequest, "rule name must be 1..64 characters of A-Z a-z 0-9 _ -")
+		return
+	}
+	err = rm.PutRule(r.Context(), name, body)
+	switch {
+	case err == nil:
+		for _, ri := range rm.Rules() {
+			if ri.Name == name {
+				s.writeJSON(w, http.StatusOK, ri)
+				return
+			}
+		}
+		s.writeJSON(w, http.StatusOK, RuleInfo{Name: name})
+	case errors.Is(err, ErrRuleFromFile):
+		writeError(w, http.StatusConflict, codeConflict, err.Error())
+	case errors.Is(err, ErrRuleInvalid):
+		writeError(w, http.StatusUnprocessableEntity, codeUnprocessable, strings.TrimPrefix(err.Error(), ErrRuleInvalid.Error()+": "))
+	default:
+		s.internalError(w, r, err)
+	}
+}
+
+func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
+	rm, ok := s.ruleManager(w)
+	if !ok {
+		return
+	}
+	err := rm.DeleteRule(r.Context(), r.PathValue("name"))
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, ErrRuleFromFile):
+		writeError(w, http.StatusConflict, codeConflict, err.Error())
+	case errors.Is(err, ErrRuleNotFound):
+		writeError(w, http.StatusNotFound, codeNotFound, err.Error())
+	default:
+		s.internalError(w, r, err)
+	}
+}
+
+const maxRuleBody = 64 << 10
+
+func validRuleName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +18,9 @@ func init() {
 	extraSchemaTypes["Alert"] = reflect.TypeFor[model.Alert]()
 	extraSchemaTypes["FailedNotifications"] = reflect.TypeFor[failedResponse]()
 	extraSchemaTypes["FailedNotification"] = reflect.TypeFor[notify.Failed]()
-	extraUnreachable = append(extraUnreachable, "GET /api/v1/notifications/failed 500") // only a handler panic
+	extraSchemaTypes["RuleList"] = reflect.TypeFor[rulesResponse]()
+	extraSchemaTypes["Rule"] = reflect.TypeFor[RuleInfo]()
+	extraUnreachable = append(extraUnreachable, "GET /api/v1/notifications/failed 500", "GET /api/v1/rules 500") // only a handler panic
 	extraExchanges = append(extraExchanges, alertsExchanges)
 }
 
@@ -47,6 +51,7 @@ func alertsExchanges(t *testing.T, token string) []exchange {
 	st := newAlertsStore(t)
 	full := New(Config{Token: token}, st, liveHealth, nil)
 	broken := New(Config{Token: token}, failingStore{st}, liveHealth, nil)
+	ruled := New(Config{Token: token}, st, &fakeRules{fixedHealth: liveHealth}, nil)
 	auth := map[string]string{"Authorization": "Bearer " + token}
 	return []exchange{
 		{"alerts", full, "GET", "/api/v1/alerts", auth, "", 200},
@@ -56,7 +61,67 @@ func alertsExchanges(t *testing.T, token string) []exchange {
 		{"alerts broken", broken, "GET", "/api/v1/alerts", auth, "", 500},
 		{"failed notifications", New(Config{Token: token}, st, failedHealth{liveHealth}, nil), "GET", "/api/v1/notifications/failed", auth, "", 200},
 		{"failed notifications no token", full, "GET", "/api/v1/notifications/failed", nil, "", 401},
+		{"rules", ruled, "GET", "/api/v1/rules", auth, "", 200},
+		{"rules unmanaged", full, "GET", "/api/v1/rules", auth, "", 501},
+		{"rules no token", ruled, "GET", "/api/v1/rules", nil, "", 401},
+		{"put rule", ruled, "PUT", "/api/v1/rules/door", auth, `{"when":"true","for":"5s"}`, 200},
+		{"put rule bad name", ruled, "PUT", "/api/v1/rules/a.b", auth, `{"when":"true"}`, 400},
+		{"put rule of the file", ruled, "PUT", "/api/v1/rules/file", auth, `{"when":"true"}`, 409},
+		{"put rule invalid", ruled, "PUT", "/api/v1/rules/door", auth, `{"when":"nope"}`, 422},
+		{"put rule unmanaged", full, "PUT", "/api/v1/rules/door", auth, `{"when":"true"}`, 501},
+		{"put rule broken", ruled, "PUT", "/api/v1/rules/broken", auth, `{"when":"true"}`, 500},
+		{"put rule no token", ruled, "PUT", "/api/v1/rules/door", nil, `{"when":"true"}`, 401},
+		{"delete rule", ruled, "DELETE", "/api/v1/rules/door", auth, "", 204},
+		{"delete rule unknown", ruled, "DELETE", "/api/v1/rules/none", auth, "", 404},
+		{"delete rule of the file", ruled, "DELETE", "/api/v1/rules/file", auth, "", 409},
+		{"delete rule broken", ruled, "DELETE", "/api/v1/rules/broken", auth, "", 500},
+		{"delete rule unmanaged", full, "DELETE", "/api/v1/rules/door", auth, "", 501},
+		{"delete rule no token", ruled, "DELETE", "/api/v1/rules/door", nil, "", 401},
 	}
+}
+
+// fakeRules manages rules as the host does, from the API's side: "file"
+// is the config file's, "broken" fails inside, a when of "nope" is invalid.
+type fakeRules struct {
+	fixedHealth
+	api map[string]RuleInfo
+}
+
+func (f *fakeRules) Rules() []RuleInfo {
+	out := []RuleInfo{{Name: "file", Origin: "file", Streams: []string{}, When: "true", Severity: "warning", Message: "file"}}
+	for _, r := range f.api {
+		out = append(out, r)
+	}
+	return out
+}
+
+func (f *fakeRules) PutRule(_ context.Context, name string, spec []byte) error {
+	switch {
+	case name == "file":
+		return ErrRuleFromFile
+	case name == "broken":
+		return errDisk
+	case strings.Contains(string(spec), "nope"):
+		return fmt.Errorf("%w: 1:10: when: undeclared reference to 'nope'", ErrRuleInvalid)
+	}
+	if f.api == nil {
+		f.api = map[string]RuleInfo{}
+	}
+	f.api[name] = RuleInfo{Name: name, Origin: "api", Streams: []string{}, When: "true", For: "5s", Severity: "warning", Message: name}
+	return nil
+}
+
+func (f *fakeRules) DeleteRule(_ context.Context, name string) error {
+	switch {
+	case name == "file":
+		return ErrRuleFromFile
+	case name == "broken":
+		return errDisk
+	case f.api[name].Name == "":
+		return ErrRuleNotFound
+	}
+	delete(f.api, name)
+	return nil
 }
 
 // failedHealth is a host with one failed delivery.

@@ -236,3 +236,19 @@ notify "x" {
 		})
 	}
 }
+
+func TestParseRule(t *testing.T) {
+	r, err := ParseRule("crowd", []byte(`{"streams":["cam*"],"when":"objects.count('person') >= 3","for":"5s","severity":"critical"}`))
+	if err != nil || r.Name != "crowd" || r.For != 5*time.Second || r.Severity != "critical" || r.Message != "crowd" || r.Streams[0] != "cam*" {
+		t.Fatalf("%+v, %v", r, err)
+	}
+	for _, c := range []struct{ json, want string }{
+		{`{"when":"true","severity":"loud"}`, `1:1: severity: must be one of info, warning, critical, got "loud"`},
+		{`{"for":"soon"}`, `1:1: when: missing required field "when" (the condition, a CEL expression)` + "\n" + `1:1: for: "soon" is not a duration (use e.g. "10s")`},
+		{`{"when":"true","unknown":1}`, `1:28: invalid rule JSON: json: unknown field "unknown"`},
+	} {
+		if _, err := ParseRule("x", []byte(c.json)); err == nil || err.Error() != c.want {
+			t.Errorf("%s:\n got %v\nwant %s", c.json, err, c.want)
+		}
+	}
+}

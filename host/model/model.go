@@ -144,6 +144,13 @@ type ObjectRecord struct {
 	Object   Object        `json:"object"`
 }
 
+// StoredRule is a rule added through the API: its JSON as received.
+type StoredRule struct {
+	Name    string    `json:"name"`
+	Spec    []byte    `json:"-"`
+	AddedAt time.Time `json:"added_at"`
+}
+
 // AlertQuery selects stored alerts. Zero members match everything;
 // From/To bound WallStart (From <= WallStart < To). Limit <= 0 means no
 // limit; the order is WallStart, then ID.

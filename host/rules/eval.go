@@ -12,6 +12,7 @@ import (
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 
+	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/motion"
 )
@@ -62,6 +63,45 @@ func NewStream(cfg StreamConfig, rs []*Rule) *Stream {
 	s.states = make([]state, len(s.rules))
 	s.view = view{fields: map[string]map[string]float64{}, objects: map[string][]model.Object{}, topics: map[string]map[string]any{}}
 	return s
+}
+
+// SetRules replaces the stream's rules (a reload): a rule kept unchanged
+// keeps its state, open alert included; a rule removed or changed ends its
+// open alert now (the latest media time seen).
+func (s *Stream) SetRules(rs []*Rule) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var rules []*Rule
+	var states []state
+	kept := map[int]bool{}
+	for _, r := range rs {
+		if !r.Matches(s.id) {
+			continue
+		}
+		st := state{}
+		for i, old := range s.rules {
+			if !kept[i] && sameRule(old.Config, r.Config) {
+				st, kept[i] = s.states[i], true
+				break
+			}
+		}
+		rules, states = append(rules, r), append(states, st)
+	}
+	for i := range s.rules {
+		if st := &s.states[i]; !kept[i] && st.open != nil {
+			s.end(st, max(s.clock, st.open.Start))
+		}
+	}
+	s.rules, s.states = rules, states
+}
+
+// sameRule compares rules, not where they were written.
+func sameRule(a, b config.Rule) bool {
+	a.Pos, a.WhenPos, b.Pos, b.WhenPos = config.Pos{}, config.Pos{}, config.Pos{}, config.Pos{}
+	return reflect.DeepEqual(a, b)
 }
 
 // Len is how many rules watch the stream. A nil Stream has none, and its

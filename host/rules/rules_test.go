@@ -211,3 +211,28 @@ func BenchmarkResult50Rules(b *testing.B) {
 		s.Result("detect", it)
 	}
 }
+
+// A reload keeps an unchanged rule's open alert and ends a removed one's.
+func TestSetRules(t *testing.T) {
+	keep, drop := rule("keep", `detect.count_person >= 1.0`), rule("drop", `detect.count_person >= 2.0`)
+	s, rec, _ := newStream(t, keep, drop)
+	s.Result("detect", model.Item{PTS: time.Second, Fields: map[string]float64{"count_person": 3}})
+	if len(rec.alerts) != 2 {
+		t.Fatalf("alerts %+v", rec.alerts)
+	}
+	moved := keep
+	moved.WhenPos.Line = 40 // the same rule, written elsewhere
+	k2, err := Compile(moved, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Result("detect", model.Item{PTS: 2 * time.Second, Fields: map[string]float64{"count_person": 3}})
+	s.SetRules([]*Rule{k2})
+	if len(rec.alerts) != 3 || rec.alerts[2].Rule != "drop" || rec.alerts[2].End == nil || *rec.alerts[2].End != 2*time.Second {
+		t.Fatalf("after the reload: %+v", rec.alerts)
+	}
+	s.Result("detect", model.Item{PTS: 3 * time.Second, Fields: map[string]float64{"count_person": 0}})
+	if len(rec.alerts) != 4 || rec.alerts[3].ID != rec.alerts[0].ID || *rec.alerts[3].End != 3*time.Second {
+		t.Fatalf("the kept rule's alert: %+v", rec.alerts)
+	}
+}

@@ -170,6 +170,13 @@ type Store interface {
 	// Alerts lists stored alerts (model.AlertQuery).
 	Alerts(ctx context.Context, q model.AlertQuery) ([]model.Alert, error)
 
+	// PutRule creates or replaces a rule added through the API;
+	// DeleteRule removes one (none is no error); StoredRules lists them
+	// by name.
+	PutRule(ctx context.Context, r model.StoredRule) error
+	DeleteRule(ctx context.Context, name string) error
+	StoredRules(ctx context.Context) ([]model.StoredRule, error)
+
 	// Close releases the store. Calling it again is a no-op.
 	Close() error
 }

@@ -279,6 +279,13 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_stream ON alerts (stream_id, wall_start);
 CREATE INDEX alerts_rule ON alerts (rule, wall_start);
 `},
+	{version: 8, name: "rules added through the API", sql: `
+CREATE TABLE api_rules (
+	name     TEXT PRIMARY KEY,
+	spec     BYTEA NOT NULL,
+	added_at BIGINT
+);
+`},
 }
 
 // migrate brings the schema up to the last version in list, applying every

@@ -45,3 +45,37 @@ ORDER BY wall_start, id LIMIT ?`,
 	}
 	return out, nil
 }
+
+// PutRule creates or replaces a rule added through the API.
+func (d *DB) PutRule(ctx context.Context, r model.StoredRule) error {
+	if r.Name == "" || len(r.Spec) == 0 {
+		return fmt.Errorf("put rule %q: name and spec are required", r.Name)
+	}
+	if _, err := d.w.ExecContext(ctx, `INSERT INTO api_rules (name, spec, added_at) VALUES (?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, added_at = excluded.added_at`, r.Name, r.Spec, rowcodec.UnixNS(r.AddedAt)); err != nil {
+		return fmt.Errorf("put rule %q: %w", r.Name, err)
+	}
+	return nil
+}
+
+// DeleteRule removes a rule added through the API, if there is one.
+func (d *DB) DeleteRule(ctx context.Context, name string) error {
+	if _, err := d.w.ExecContext(ctx, `DELETE FROM api_rules WHERE name = ?`, name); err != nil {
+		return fmt.Errorf("delete rule %q: %w", name, err)
+	}
+	return nil
+}
+
+// StoredRules lists the rules added through the API, by name.
+func (d *DB) StoredRules(ctx context.Context) ([]model.StoredRule, error) {
+	rows, err := d.r.QueryContext(ctx, `SELECT name, spec, added_at FROM api_rules ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	defer rows.Close()
+	out, err := rowcodec.Collect(rows, rowcodec.ScanStoredRule)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	return out, nil
+}

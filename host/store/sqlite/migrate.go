@@ -304,6 +304,13 @@ CREATE TABLE alerts (
 CREATE INDEX alerts_stream ON alerts (stream_id, wall_start);
 CREATE INDEX alerts_rule ON alerts (rule, wall_start);
 `},
+	{version: 10, name: "rules added through the API", sql: `
+CREATE TABLE api_rules (
+	name     TEXT PRIMARY KEY,
+	spec     BLOB NOT NULL,      -- the JSON as received
+	added_at INTEGER             -- unix ns
+);
+`},
 }
 
 // migrate brings the schema of db up to the last version in list, applying

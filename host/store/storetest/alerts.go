@@ -58,3 +58,32 @@ func testAlerts(t *testing.T, be Backend) {
 		t.Error("an alert without rule and stream was stored")
 	}
 }
+
+// testStoredRules: rules added through the API, replaced and removed.
+func testStoredRules(t *testing.T, be Backend) {
+	d := be.open(t)
+	ctx := context.Background()
+	at := time.Date(2026, 12, 8, 10, 0, 0, 0, time.UTC)
+	for _, r := range []model.StoredRule{
+		{Name: "b", Spec: []byte(`{"when":"true"}`), AddedAt: at},
+		{Name: "a", Spec: []byte(`{"when":"false"}`), AddedAt: at},
+		{Name: "b", Spec: []byte(`{"when":"1 > 0"}`), AddedAt: at.Add(time.Second)},
+	} {
+		if err := d.PutRule(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.DeleteRule(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteRule(ctx, "none"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.StoredRules(ctx)
+	if err != nil || len(got) != 1 || got[0].Name != "b" || string(got[0].Spec) != `{"when":"1 > 0"}` || !got[0].AddedAt.Equal(at.Add(time.Second)) {
+		t.Fatalf("rules %+v, %v", got, err)
+	}
+	if err := d.PutRule(ctx, model.StoredRule{Name: "x"}); err == nil {
+		t.Error("a rule without a spec was stored")
+	}
+}

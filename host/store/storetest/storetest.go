@@ -89,6 +89,7 @@ func Run(t *testing.T, be Backend) {
 		{"AttachLateRefused", testAttachLateRefused},
 		{"ConcurrentAttachLate", testConcurrentAttachLate},
 		{"Alerts", testAlerts},
+		{"StoredRules", testStoredRules},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, be) })
 	}

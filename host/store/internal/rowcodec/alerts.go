@@ -71,3 +71,12 @@ func ScanAlert(sc Scanner) (model.Alert, error) {
 	}
 	return a, nil
 }
+
+// ScanStoredRule reads name, spec, added_at.
+func ScanStoredRule(sc Scanner) (model.StoredRule, error) {
+	var r model.StoredRule
+	var at *int64
+	err := sc.Scan(&r.Name, &r.Spec, &at)
+	r.AddedAt = FromUnixNS(at)
+	return r, err
+}
