@@ -55,12 +55,6 @@ func (h *Host) setRules(file, apiRules []config.Rule) error {
 	return nil
 }
 
-func (h *Host) currentRules() []config.Rule {
-	h.rulesMu.Lock()
-	defer h.rulesMu.Unlock()
-	return append(append([]config.Rule{}, h.fileRules...), h.apiRules...)
-}
-
 // Rules lists the rule set: the file's first, then the API's, by name.
 func (h *Host) Rules() []api.RuleInfo {
 	h.rulesMu.Lock()
