@@ -79,6 +79,11 @@ analytics {
     min_samples = 5
   }
 }
+rule "sound" {
+  streams = ["speech"]
+  when    = "acoustic.loudness_dbfs > -119.0"
+  message = "the stream has sound"
+}
 stream %q {
   source   = "file:%s"
   realtime = true

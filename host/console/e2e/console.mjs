@@ -281,6 +281,24 @@ await step('sessions', async () => {
   await shot('segment');
 });
 
+await step('alerts', async () => {
+  await visit('#/alerts');
+  // The page lists what the rules raised, newest first; a row opens the
+  // alert with the values that made it true.
+  await tid('alert-row').first().waitFor();
+  await noErrorState();
+  const n = await tid('alert-row').count();
+  await shot('alerts');
+  await tid('alert-row').first().click();
+  await tid('alert-detail').waitFor();
+  await noErrorState();
+  const values = await tid('alert-value').count();
+  const message = await tid('alert-message').textContent();
+  if (values === 0 || !message) throw new Error(`alert detail shows ${values} values, message ${JSON.stringify(message)}`);
+  log(`alerts: ${n} listed; ${await tid('alert-detail').getAttribute('data-id')}: ${values} values, "${message}"`);
+  await shot('alert');
+});
+
 await step('token-refused', async () => {
   if (!token) return;
   expect401 = true;

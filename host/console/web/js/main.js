@@ -9,8 +9,9 @@ import * as experiments from './pages/experiments.js';
 import * as physiology from './pages/physiology.js';
 import * as health from './pages/health.js';
 import * as sessions from './pages/sessions.js';
+import * as alerts from './pages/alerts.js';
 
-const pages = { overview, live: livePage, experiments, physiology, health, sessions };
+const pages = { overview, live: livePage, experiments, physiology, health, sessions, alerts };
 
 const app = document.getElementById('app');
 const nav = document.getElementById('nav');
