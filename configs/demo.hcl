@@ -55,6 +55,15 @@ stream "tone" {
 # /api/v1/telemetry from a source declared in a telemetry block (see
 # configs/example.hcl); the reward of the segment the marker falls in is
 # that arm's outcome.
+# A rule on the transcript: the console's Alerts page and the live table
+# show it (docs/RULES.md).
+rule "country" {
+  streams  = ["speech"]
+  when     = "transcript.text.contains('country')"
+  severity = "info"
+  message  = "someone spoke of their country"
+}
+
 experiment "greeting" {
   arms = ["warm", "neutral"]
 }

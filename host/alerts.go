@@ -126,6 +126,9 @@ func (s *streamRunner) alert(a model.Alert) {
 		s.log.Info("alert ended", "rule", a.Rule, "start", a.Start, "end", *a.End)
 	}
 	o.bus.Publish(events.Event{Type: events.Alert, Stream: a.StreamID, At: time.Now(), Data: a})
+	if s.h.opts.OnAlert != nil {
+		s.h.opts.OnAlert(a)
+	}
 	s.h.w.put(&record{Kind: recAlert, RunID: s.runID, StreamID: a.StreamID, Alert: &a})
 	for _, r := range s.h.receivers {
 		if r.Wants(a.Rule) {

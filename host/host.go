@@ -48,6 +48,9 @@ type Options struct {
 	Logger     hclog.Logger
 	// OnSegment, if set, sees every closed segment (the CLI prints them).
 	OnSegment func(model.Segment)
+	// OnAlert, if set, sees every alert opened or ended (the CLI prints
+	// them). It must not block.
+	OnAlert func(model.Alert)
 	// PluginStartTimeout bounds a plugin's handshake.
 	PluginStartTimeout time.Duration
 	// ExitWhenDone makes Run return once every stream has ended.

@@ -167,7 +167,7 @@ func run(c *cli.Context) error {
 	table := newSegmentTable(c.App.Writer, c.Bool("quiet"))
 	path := c.String("config")
 	opts := host.Options{PluginDir: c.String("plugins"), PluginLock: c.String("lock"), Version: version, Logger: log,
-		OnSegment: table.print, ExitWhenDone: c.Bool("exit-when-done"), LeaseTimeout: c.Duration("lease-timeout"),
+		OnSegment: table.print, OnAlert: table.alert, ExitWhenDone: c.Bool("exit-when-done"), LeaseTimeout: c.Duration("lease-timeout"),
 		ConfigDir: filepath.Dir(path), CaptureLogLevel: c.String("log-level"), CaptureLogJSON: c.String("log-format") == "json"}
 	if !c.Bool("capture-in-process") {
 		if opts.CaptureWorker, err = os.Executable(); err != nil {
@@ -865,6 +865,20 @@ func (t *segmentTable) columns(s model.Segment) []column {
 		}
 	}
 	return out
+}
+
+// alert prints an alert opened or ended between the segment rows.
+func (t *segmentTable) alert(a model.Alert) {
+	if t.quiet {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a.End == nil {
+		fmt.Fprintf(t.w, "  ALERT %s %s on %s at %.1fs: %s\n", strings.ToUpper(a.Severity), a.Rule, a.StreamID, a.Start.Seconds(), a.Message)
+	} else {
+		fmt.Fprintf(t.w, "  ALERT ended %s on %s: %.1f–%.1fs\n", a.Rule, a.StreamID, a.Start.Seconds(), a.End.Seconds())
+	}
 }
 
 func (t *segmentTable) print(s model.Segment) {
