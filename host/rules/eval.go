@@ -159,7 +159,9 @@ func (s *Stream) Result(plugin string, it model.Item) {
 	act := activation{v: &s.view}
 	for i, r := range s.rules {
 		if !r.segment {
-			s.step(i, r, act, s.clock, s.clock)
+			// From the item's own time: a transcript final that arrives
+			// after later frames still starts the alert when it was said.
+			s.step(i, r, act, it.PTS, s.clock)
 		}
 	}
 }
@@ -223,8 +225,9 @@ func (s *Stream) step(i int, r *Rule, act activation, from, now time.Duration) {
 	case !holds:
 		st.pending = false
 		if st.open != nil {
-			s.end(st, from)
-			st.quietUntil = from + r.Config.Cooldown
+			end := max(from, st.open.Start) // a lagging plugin's older result never ends it before it began
+			s.end(st, end)
+			st.quietUntil = end + r.Config.Cooldown
 		}
 	case st.open != nil:
 	case from < st.quietUntil:
@@ -232,6 +235,7 @@ func (s *Stream) step(i int, r *Rule, act activation, from, now time.Duration) {
 		if !st.pending {
 			st.pending, st.since = true, from
 		}
+		st.since = min(st.since, from)
 		if now-st.since >= r.Config.For {
 			st.pending = false
 			s.nextSeq++

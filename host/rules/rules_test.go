@@ -236,3 +236,19 @@ func TestSetRules(t *testing.T) {
 		t.Fatalf("the kept rule's alert: %+v", rec.alerts)
 	}
 }
+
+// A result that arrives after later ones (a transcript final behind the
+// frames) starts its alert at its own time; an older result never ends an
+// alert before it began.
+func TestOutOfOrderResults(t *testing.T) {
+	s, rec, _ := newStream(t, rule("help", `transcript.text.contains('help')`))
+	s.Result("visual", model.Item{PTS: 8 * time.Second, Fields: map[string]float64{"motion": 1}})
+	s.Result("transcription", model.Item{PTS: 5 * time.Second, Topic: "transcript.final@1", Text: "help"})
+	if len(rec.alerts) != 1 || rec.alerts[0].Start != 5*time.Second || rec.alerts[0].Fired != 8*time.Second {
+		t.Fatalf("alerts %+v", rec.alerts)
+	}
+	s.Result("transcription", model.Item{PTS: 4 * time.Second, Topic: "transcript.final@1", Text: "fine"})
+	if len(rec.alerts) != 2 || *rec.alerts[1].End != 5*time.Second {
+		t.Fatalf("ended: %+v", rec.alerts)
+	}
+}
