@@ -106,3 +106,23 @@ func FuzzParseStream(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRule checks that ParseRule (a rule added through the API) never
+// panics and returns a valid rule or diagnostics.
+func FuzzParseRule(f *testing.F) {
+	f.Add([]byte(`{"streams":["cam*"],"when":"objects.count('person') >= 3","for":"5s","cooldown":"1m","severity":"critical","message":"m"}`))
+	f.Add([]byte(`{"when":"true","for":"-1s","streams":["["]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseRule("r", data)
+		if err != nil {
+			var ds Diagnostics
+			if !errors.As(err, &ds) || len(ds) == 0 {
+				t.Fatalf("error is %T (%v), want non-empty Diagnostics", err, err)
+			}
+			return
+		}
+		if r.Name != "r" || r.For < 0 || r.Cooldown < 0 || r.Message == "" {
+			t.Fatalf("accepted rule %+v", r)
+		}
+	})
+}
