@@ -6,7 +6,7 @@
 // 68-point cascade places the landmarks (package landmarks, in Go), the
 // AU formulas and head pose read the landmarks (package aus), the 7-class
 // expression CNN reads the face crop (package expression), and IoU
-// tracking gives each face a stable id in the stream (package track).
+// tracking gives each face a stable id in the stream (plugins/internal/track).
 //
 // Output. The frame's fields carry the face count and, for each tracked
 // face N, fields named "faceN.<name>" — so the host's segment aggregates
@@ -47,10 +47,10 @@ import (
 	"github.com/lsie-mlf/lsie/plugins/au/expression"
 	"github.com/lsie-mlf/lsie/plugins/au/internal/img"
 	"github.com/lsie-mlf/lsie/plugins/au/landmarks"
-	"github.com/lsie-mlf/lsie/plugins/au/track"
 	"github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/plugins/internal/models"
 	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
+	"github.com/lsie-mlf/lsie/plugins/internal/track"
 	"github.com/lsie-mlf/lsie/sdk"
 )
 
@@ -302,7 +302,7 @@ func (s *stream) ProcessFrameObjects(f *sdk.Frame) (sdk.Fields, []sdk.Object, er
 	tDetect := time.Since(start)
 
 	// Analyse the largest faces; count the rest.
-	var boxes []img.Rect
+	var boxes []track.Detection
 	var analysed []blazeface.Face
 	for _, fc := range faces {
 		if fc.TooSmall {
@@ -314,7 +314,7 @@ func (s *stream) ProcessFrameObjects(f *sdk.Frame) (sdk.Fields, []sdk.Object, er
 		}
 		if len(analysed) < s.cfg.maxFaces {
 			analysed = append(analysed, fc)
-			boxes = append(boxes, fc.Box)
+			boxes = append(boxes, track.Detection{Box: track.Box(fc.Box), Label: "face"})
 		}
 	}
 	ids, ended := s.tracks.Update(boxes)
