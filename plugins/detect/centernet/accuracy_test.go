@@ -285,12 +285,12 @@ func TestAccuracy(t *testing.T) {
 	m := openModel(t)
 	set := loadSet(t)
 	const head = "| label | boxes | right | wrong | precision | recall |\n|---|---|---|---|---|---|\n"
-	per := evaluate(t, m, set, Options{}, false, testing.Verbose())
+	per := evaluate(t, m, set, DefaultOptions(), false, testing.Verbose())
 	t.Logf("letterbox, threshold %.2f (default):\n%s%s", DefaultThreshold, head, table(per))
 	for _, th := range []float32{0.2, 0.25, 0.4} {
-		t.Logf("letterbox, threshold %.2f:\n%s%s", th, head, table(evaluate(t, m, set, Options{Threshold: th}, false, false)))
+		t.Logf("letterbox, threshold %.2f:\n%s%s", th, head, table(evaluate(t, m, set, Options{Threshold: th, NMSIoU: DefaultNMSIoU}, false, false)))
 	}
-	stretched := evaluate(t, m, set, Options{}, true, false)
+	stretched := evaluate(t, m, set, DefaultOptions(), true, false)
 	t.Logf("stretched as human does, threshold %.2f:\n%s%s", DefaultThreshold, head, table(stretched))
 
 	p, sp := per["person"], stretched["person"]
@@ -311,7 +311,7 @@ func BenchmarkDetect640(b *testing.B) {
 	im := render(src, 640, 427, [3]byte{}, 640/float32(src.W), 0, 0)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := m.Detect(im, Options{}); err != nil {
+		if _, err := m.Detect(im, DefaultOptions()); err != nil {
 			b.Fatal(err)
 		}
 	}

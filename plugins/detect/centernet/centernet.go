@@ -113,20 +113,26 @@ type Detection struct {
 // Label is the detection's class name.
 func (d Detection) Label() string { return Labels[d.Class] }
 
-// Options choose which detections Detect keeps.
+// Options choose which detections Detect keeps; DefaultOptions has the
+// defaults.
 type Options struct {
-	// Threshold: scores above it are kept (as human's minConfidence); 0
-	// means DefaultThreshold.
+	// Threshold: scores above it are kept (as human's minConfidence).
 	Threshold float32
 	// NMSIoU: a detection overlapping a better one of any class by more
-	// than this is dropped (human's class-agnostic suppression); 0 means
-	// DefaultNMSIoU.
+	// than this is dropped (human's class-agnostic suppression); 1 keeps
+	// every one.
 	NMSIoU float32
 	// Classes, when set, keeps only these class indices (before the
 	// suppression, so an unwanted class never hides a wanted one).
 	Classes []int
 	// Max bounds the detections returned, best first; 0 means no bound.
 	Max int
+}
+
+// DefaultOptions are DefaultThreshold and DefaultNMSIoU, every class, no
+// bound.
+func DefaultOptions() Options {
+	return Options{Threshold: DefaultThreshold, NMSIoU: DefaultNMSIoU}
 }
 
 // Attributes declares what Open reads besides models' and onnx's
@@ -254,12 +260,6 @@ func (lb Letterbox) ToFrame(x, y float32) (float32, float32) {
 // class-agnostic as human's. The result is appended to dst.
 func Decode(rows []float32, lb Letterbox, opts Options, dst []Detection) []Detection {
 	th, iou := opts.Threshold, opts.NMSIoU
-	if th == 0 {
-		th = DefaultThreshold
-	}
-	if iou == 0 {
-		iou = DefaultNMSIoU
-	}
 	w, h := float32(lb.W), float32(lb.H)
 	start := len(dst)
 	for r := 0; r+6 <= len(rows); r += 6 {

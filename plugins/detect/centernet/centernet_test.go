@@ -425,7 +425,7 @@ func TestDecode(t *testing.T) {
 		row(10, 10, 20, 20, 0.95, 2.5),                 // not a class index
 		row(30, 30, 30, 60, 0.95, 2),                   // empty box
 	)
-	got := Decode(rows, lb, Options{}, nil)
+	got := Decode(rows, lb, DefaultOptions(), nil)
 	near := func(b Box, want [4]float32) bool {
 		for i, v := range []float32{b.X0, b.Y0, b.X1, b.Y1} {
 			if math.Abs(float64(v-want[i])) > 1e-3 {
@@ -442,7 +442,7 @@ func TestDecode(t *testing.T) {
 	}
 
 	// Only dogs: the person no longer hides it.
-	got = Decode(rows, lb, Options{Classes: []int{Class("dog")}}, nil)
+	got = Decode(rows, lb, Options{Threshold: DefaultThreshold, NMSIoU: DefaultNMSIoU, Classes: []int{Class("dog")}}, nil)
 	if len(got) != 1 || got[0].Label() != "dog" {
 		t.Errorf("dogs only: %+v", got)
 	}
@@ -457,7 +457,7 @@ func TestDecode(t *testing.T) {
 	}
 	// Appends to dst.
 	dst := []Detection{{Class: 5}}
-	if got := Decode(rows, lb, Options{}, dst); len(got) != 4 || got[0].Class != 5 {
+	if got := Decode(rows, lb, DefaultOptions(), dst); len(got) != 4 || got[0].Class != 5 {
 		t.Errorf("Decode onto a list: %+v", got)
 	}
 }
@@ -496,7 +496,7 @@ func TestDetectPhotos(t *testing.T) {
 		{"astronaut.png", "person"}, {"chelsea.png", "cat"}, {"coffee.png", "cup"}, {"motorcycle_left.png", "motorcycle"},
 	} {
 		im := loadImage(t, filepath.Join(skimageDir, c.file), "apt-get install python3-skimage")
-		dets, err := m.Detect(im, Options{})
+		dets, err := m.Detect(im, DefaultOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -504,7 +504,7 @@ func TestDetectPhotos(t *testing.T) {
 			t.Errorf("%s: %+v, want a %s first", c.file, dets, c.label)
 		}
 	}
-	if _, err := m.Detect(Image{W: 3, H: 3, Stride: 9, Channels: 3}, Options{}); !errors.Is(err, ErrBadImage) {
+	if _, err := m.Detect(Image{W: 3, H: 3, Stride: 9, Channels: 3}, DefaultOptions()); !errors.Is(err, ErrBadImage) {
 		t.Errorf("Detect of an image without pixels: %v, want ErrBadImage", err)
 	}
 }
