@@ -262,16 +262,26 @@ func (m *Model) detectStretched(im Image, opts Options) ([]Detection, error) {
 	return Decode(m.outputs[0].GetData(), lb, opts, nil), nil
 }
 
-// table formats per-label counts as docs/DETECT.md's table rows.
+// table formats per-label counts as docs/DETECT.md's table rows; a ratio
+// of nothing is "–" (precision without detections, recall without boxes).
 func table(per map[string]*counts) string {
 	var b strings.Builder
+	ratio := func(n, d int) string {
+		if d == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", float64(n)/float64(d))
+	}
+	row := func(l string, c counts) {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s | %s |\n", l, c.tp+c.fn, c.tp, c.fp, ratio(c.tp, c.tp+c.fp), ratio(c.tp, c.tp+c.fn))
+	}
 	var all counts
 	for _, l := range slices.Sorted(maps.Keys(per)) {
 		c := *per[l]
-		fmt.Fprintf(&b, "| %-12s | %3d | %3d | %3d | %4.2f | %4.2f |\n", l, c.tp+c.fn, c.tp, c.fp, c.precision(), c.recall())
+		row(l, c)
 		all.tp, all.fp, all.fn = all.tp+c.tp, all.fp+c.fp, all.fn+c.fn
 	}
-	fmt.Fprintf(&b, "| %-12s | %3d | %3d | %3d | %4.2f | %4.2f |\n", "all", all.tp+all.fn, all.tp, all.fp, all.precision(), all.recall())
+	row("all", all)
 	return b.String()
 }
 
@@ -284,7 +294,7 @@ func table(per map[string]*counts) string {
 func TestAccuracy(t *testing.T) {
 	m := openModel(t)
 	set := loadSet(t)
-	const head = "| label | boxes | right | wrong | precision | recall |\n|---|---|---|---|---|---|\n"
+	const head = "| label | boxes | right | wrong | precision | recall |\n|---|--:|--:|--:|--:|--:|\n"
 	per := evaluate(t, m, set, DefaultOptions(), false, testing.Verbose())
 	t.Logf("letterbox, threshold %.2f (default):\n%s%s", DefaultThreshold, head, table(per))
 	for _, th := range []float32{0.2, 0.25, 0.4} {
@@ -312,6 +322,19 @@ func BenchmarkDetect640(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := m.Detect(im, DefaultOptions()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e6/float64(b.N), "ms/frame")
+}
+
+// BenchmarkPrepare640: the letterbox alone for the same frame.
+func BenchmarkPrepare640(b *testing.B) {
+	src := loadImage(b, filepath.Join(facesDir, "sample1.jpg"), "scripts/fetch-media.sh")
+	im := render(src, 640, 427, [3]byte{}, 640/float32(src.W), 0, 0)
+	in := make([]float32, Size*Size*3)
+	for b.Loop() {
+		if _, err := Prepare(im, in); err != nil {
 			b.Fatal(err)
 		}
 	}
