@@ -16,6 +16,7 @@ APT_PACKAGES=(
   wordnet-base praat espeak-ng festival festvox-us-slt-hts
   python3-onnx python3-numpy nodejs
   python3-grpcio python3-protobuf python3-cryptography python3-torch
+  python3-skimage
   protobuf-compiler protobuf-compiler-grpc
   libdlib-data libdlib-dev g++
   postgresql
@@ -40,6 +41,8 @@ APT_PACKAGES=(
 # and python3-grpcio (python3-grpc-tools' protoc 3.5 cannot read plugin.proto's
 # proto3 "optional"); python3-torch: examples/python-torch.
 # nodejs: runs npm packages' own implementations as test references.
+# python3-skimage: its sample images are part of the detect plugin's
+# labelled accuracy set (plugins/detect/centernet/testdata).
 # libdlib-data: dlib's 68-point face landmark model for the au plugin;
 # libdlib-dev, g++: build the reference tool its landmark tests compare with.
 # postgresql: the store tests start a private server (internal/pgtest).
