@@ -20,7 +20,7 @@
 // read_ms, total_ms. Attributes (the manifest's schema; `lsie-host
 // plugins inspect ocr`): every, min_height (pixels of the analysed frame),
 // threshold, det_threshold, box_threshold, unclip_ratio, max_side,
-// min_side, angle, space_threshold, max_lines, threads; model_dir,
+// min_side, angle, space_threshold, merge_gap, max_lines, threads; model_dir,
 // ort_library, execution_provider. docs/OCR.md has the measurements.
 package main
 
@@ -102,8 +102,10 @@ func attributes() []sdk.Attribute {
 			Description: "run the angle classifier, which turns upside-down lines before they are read"},
 		{Name: "space_threshold", Type: sdk.AttrNumber, Default: fmt.Sprint(d.SpaceThreshold), Min: "0", Max: "1",
 			Description: "put a space between two characters where the recogniser's space class reached this under a blank; 0: PaddleOCR's plain greedy decoding"},
+		{Name: "merge_gap", Type: sdk.AttrNumber, Default: fmt.Sprint(d.MergeGap), Min: "0", Max: "10",
+			Description: "join level boxes of one row (words of large type) into one line when their gap is at most this many line heights; 0: the detector's boxes"},
 		{Name: "max_lines", Type: sdk.AttrInteger, Default: fmt.Sprint(defaultMaxLines), Min: "1", Max: "256",
-			Description: "lines read per run, the detector's surest first"},
+			Description: "boxes read per run, the detector's surest first"},
 		{Name: "threads", Type: sdk.AttrInteger, Default: "1", Min: "1", Max: "16",
 			Description: "ONNX Runtime threads per stream (docs/OCR.md quotes one)"},
 	}
@@ -122,7 +124,7 @@ func parseConfig(a sdk.Attrs) config {
 			UnclipRatio: a.Float("unclip_ratio"), MaxCandidates: paddle.DefaultDB.MaxCandidates},
 		MaxSide: a.Int("max_side"), MinSide: a.Int("min_side"), MinHeight: a.Float("min_height"),
 		MinConfidence: float32(a.Float("threshold")), Angle: a.Bool("angle"), MaxLines: a.Int("max_lines"),
-		SpaceThreshold: float32(a.Float("space_threshold")),
+		SpaceThreshold: float32(a.Float("space_threshold")), MergeGap: a.Float("merge_gap"),
 	}
 	return config{every: a.Duration("every"), read: r, threads: a.Int("threads")}
 }

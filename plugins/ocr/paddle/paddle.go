@@ -68,10 +68,15 @@ type Config struct {
 	// reached it on a blank between two characters (see decode); 0 is
 	// PaddleOCR's plain greedy decoding.
 	SpaceThreshold float32
+	// MergeGap joins horizontal boxes of one row whose gap is at most
+	// this many line heights into one line (see mergeLines); 0 keeps
+	// PaddleOCR's boxes.
+	MergeGap float64
 }
 
-// DefaultConfig is PaddleOCR's inference defaults.
-var DefaultConfig = Config{DB: DefaultDB, MaxSide: 960, MinConfidence: 0.5, Angle: true, SpaceThreshold: 0.15}
+// DefaultConfig is PaddleOCR's inference defaults, with this package's
+// space recovery and line merging (docs/OCR.md measures both).
+var DefaultConfig = Config{DB: DefaultDB, MaxSide: 960, MinConfidence: 0.5, Angle: true, SpaceThreshold: 0.15, MergeGap: 1}
 
 // Line is one line of text read.
 type Line struct {
@@ -188,7 +193,7 @@ func (e *Engine) Read(im Image, cfg Config) ([]Line, Timing, error) {
 		return nil, tm, err
 	}
 	lines, err := e.recognize(im, boxes, cfg, &tm)
-	return lines, tm, err
+	return mergeLines(lines, cfg.MergeGap), tm, err
 }
 
 // Box is a detected text box in image coordinates.
