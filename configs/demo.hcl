@@ -36,6 +36,15 @@ stream "speech" {
     }
     gate_threshold = 0.5
   }
+  # COCO objects with track ids, only on frames where the picture changed
+  # (and one every 2 s): docs/DETECT.md, docs/GATING.md.
+  plugin "detect" {
+    labels = ["person", "cup", "cell phone"]
+    gate {
+      motion = 3
+      every  = "2s"
+    }
+  }
 }
 
 stream "tone" {
@@ -62,6 +71,13 @@ rule "country" {
   when     = "transcript.text.contains('country')"
   severity = "info"
   message  = "someone spoke of their country"
+}
+
+rule "crowd" {
+  streams  = ["speech"]
+  when     = "objects.count('person') >= 2"
+  severity = "warning"
+  message  = "two or more people in view"
 }
 
 experiment "greeting" {
