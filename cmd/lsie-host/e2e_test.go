@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	code := func() int {
 		defer os.RemoveAll(dir)
 		for _, b := range [][2]string{{"lsie-host", "."}, {"plugins/visual", "../../plugins/visual"}, {"plugins/slowplugin", "./testdata/slowplugin"}, {"plugins/acoustic", "../../plugins/acoustic"}, {"plugins/faultplugin", "./testdata/faultplugin"},
-			{"plugins/transcription", "../../plugins/transcription"}, {"plugins/semantic", "../../plugins/semantic"}, {"plugins/au", "../../plugins/au"}, {"plugins/detect", "../../plugins/detect"},
+			{"plugins/transcription", "../../plugins/transcription"}, {"plugins/semantic", "../../plugins/semantic"}, {"plugins/au", "../../plugins/au"}, {"plugins/detect", "../../plugins/detect"}, {"plugins/ocr", "../../plugins/ocr"},
 			// One binary, four plugins: graphplugin's role is its file name.
 			{"plugins/talker", "./testdata/graphplugin"}, {"plugins/listener", "./testdata/graphplugin"},
 			{"plugins/loopa", "./testdata/graphplugin"}, {"plugins/loopb", "./testdata/graphplugin"},

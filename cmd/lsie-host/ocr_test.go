@@ -31,9 +31,6 @@ func ocrSetup(t *testing.T) {
 	if err := exec.Command("gst-inspect-1.0", "textoverlay").Run(); err != nil {
 		testenv.Missing(t, "GStreamer's textoverlay (gstreamer1.0-x)")
 	}
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(pluginDir(), "ocr"), "../../plugins/ocr").CombinedOutput(); err != nil {
-		t.Fatalf("build ocr: %v\n%s", err, out)
-	}
 	t.Setenv("LSIE_PLUGIN_MODEL_DIR", modelDir)
 }
 
