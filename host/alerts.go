@@ -2,7 +2,6 @@ package host
 
 import (
 	"errors"
-	"path/filepath"
 	"time"
 
 	"github.com/lsie-mlf/lsie/host/config"
@@ -19,7 +18,7 @@ import (
 func RuleSchema(r config.Rule, streams []config.Stream, manifest func(plugin string) *pluginv1.Manifest) rules.Schema {
 	sc := rules.Schema{Plugins: map[string]rules.Plugin{}}
 	for _, st := range streams {
-		if !watches(r, st.ID) {
+		if !rules.MatchAny(r.Streams, st.ID) {
 			continue
 		}
 		for _, ref := range st.Plugins {
@@ -40,18 +39,6 @@ func RuleSchema(r config.Rule, streams []config.Stream, manifest func(plugin str
 		}
 	}
 	return sc
-}
-
-func watches(r config.Rule, id string) bool {
-	if len(r.Streams) == 0 {
-		return true
-	}
-	for _, p := range r.Streams {
-		if ok, _ := filepath.Match(p, id); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // CompileRules compiles every rule against the streams it watches.

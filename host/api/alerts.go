@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/notify"
 )
@@ -167,7 +168,7 @@ func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, fmt.Sprintf("a rule is a JSON object of at most %d bytes", maxRuleBody))
 		return
 	}
-	if !validRuleName(name) {
+	if !config.ValidName(name) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "rule name must be 1..64 characters of A-Z a-z 0-9 _ -")
 		return
 	}
@@ -209,15 +210,3 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
 }
 
 const maxRuleBody = 64 << 10
-
-func validRuleName(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}

@@ -84,16 +84,7 @@ func (d *decoder) validateNotify(c *Config) {
 	for i := range c.Notify {
 		n := &c.Notify[i]
 		p := path{}.block("notify", n.Name, i)
-		if pos, ok := d.at[p.attr("name").key]; ok {
-			switch prev, dup := first[n.Name]; {
-			case !validName(n.Name):
-				d.add(pos, p.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
-			case dup:
-				d.add(n.Pos, p.show, fmt.Sprintf("duplicate notify block (first defined at %s)", d.posText(prev)))
-			default:
-				first[n.Name] = n.Pos
-			}
-		}
+		d.uniqueName(p, n.Name, n.Pos, first, "duplicate notify block")
 		up := p.attr("url")
 		if _, ok := d.at[up.key]; !ok {
 			if !d.reported(up) {
@@ -131,16 +122,7 @@ func (d *decoder) validateRules(c *Config) {
 	for i := range c.Rules {
 		r := &c.Rules[i]
 		p := path{}.block("rule", r.Name, i)
-		if pos, ok := d.at[p.attr("name").key]; ok {
-			switch prev, dup := first[r.Name]; {
-			case !validName(r.Name):
-				d.add(pos, p.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
-			case dup:
-				d.add(r.Pos, p.show, fmt.Sprintf("duplicate rule (first defined at %s)", d.posText(prev)))
-			default:
-				first[r.Name] = r.Pos
-			}
-		}
+		d.uniqueName(p, r.Name, r.Pos, first, "duplicate rule")
 		for j, s := range r.Streams {
 			if _, err := filepath.Match(s, ""); err != nil || s == "" {
 				sp := p.attr("streams")
@@ -279,22 +261,30 @@ func (d *decoder) validateStream(s *Stream, p path) {
 	}
 }
 
+// uniqueName checks the name of the labelled block at p (given: a missing
+// one the decoder reported) and that no earlier block in first has it.
+func (d *decoder) uniqueName(p path, name string, pos Pos, first map[string]Pos, dupMsg string) {
+	at, ok := d.at[p.attr("name").key]
+	if !ok {
+		return
+	}
+	switch prev, dup := first[name]; {
+	case !validName(name):
+		d.add(at, p.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
+	case dup:
+		d.add(pos, p.show, fmt.Sprintf("%s (first defined at %s)", dupMsg, d.posText(prev)))
+	default:
+		first[name] = pos
+	}
+}
+
 // validateZones checks a stream's zones and returns their names.
 func (d *decoder) validateZones(s *Stream, p path) []string {
 	var names []string
 	first := map[string]Pos{}
 	for i, z := range s.Zones {
 		zp := p.block("zone", z.Name, i)
-		if pos, ok := d.at[zp.attr("name").key]; ok {
-			switch prev, dup := first[z.Name]; {
-			case !validName(z.Name):
-				d.add(pos, zp.show, fmt.Sprintf("name must be 1..%d characters of A-Z a-z 0-9 _ -", maxNameLen))
-			case dup:
-				d.add(z.Pos, zp.show, fmt.Sprintf("duplicate zone in this stream (first defined at %s)", d.posText(prev)))
-			default:
-				first[z.Name] = z.Pos
-			}
-		}
+		d.uniqueName(zp, z.Name, z.Pos, first, "duplicate zone in this stream")
 		names = append(names, z.Name)
 		pp := zp.attr("polygon")
 		pos, ok := d.at[pp.key]
@@ -413,6 +403,10 @@ func checkListen(addr string) string {
 
 // validName reports whether s is a valid stream id or plugin name:
 // 1..64 characters of [A-Za-z0-9_-].
+// ValidName reports whether s may name a stream, plugin, zone, rule or
+// receiver: 1..64 characters of [A-Za-z0-9_-].
+func ValidName(s string) bool { return validName(s) }
+
 func validName(s string) bool {
 	if len(s) == 0 || len(s) > maxNameLen {
 		return false

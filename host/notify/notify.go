@@ -16,7 +16,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/host/rules"
 	"github.com/lsie-mlf/lsie/host/spool"
 	"github.com/lsie-mlf/lsie/host/telemetry"
 )
@@ -99,17 +99,7 @@ func Open(cfg config.Notify, dir string, log hclog.Logger) (*Receiver, error) {
 func (r *Receiver) Name() string { return r.cfg.Name }
 
 // Wants tells whether the rule's alerts go to this receiver.
-func (r *Receiver) Wants(rule string) bool {
-	if len(r.cfg.Rules) == 0 {
-		return true
-	}
-	for _, p := range r.cfg.Rules {
-		if ok, _ := filepath.Match(p, rule); ok {
-			return true
-		}
-	}
-	return false
-}
+func (r *Receiver) Wants(rule string) bool { return rules.MatchAny(r.cfg.Rules, rule) }
 
 // Enqueue queues an alert's start (End nil) or end, durably: when it
 // returns nil the delivery survives a restart.

@@ -15,6 +15,7 @@ import (
 	"github.com/lsie-mlf/lsie/host/config"
 	"github.com/lsie-mlf/lsie/host/model"
 	"github.com/lsie-mlf/lsie/host/motion"
+	"github.com/lsie-mlf/lsie/sdk/topic"
 )
 
 // Alert is a rule's condition holding on a stream: open (End nil) from the
@@ -26,7 +27,6 @@ type Alert = model.Alert
 // mutex keeps its view and the rules' states.
 type Stream struct {
 	id     string
-	zones  []motion.Zone
 	anchor func() time.Time // the stream's wall time at media time 0
 	emit   func(Alert)      // an alert opened or closed
 	onErr  func(rule string, err error)
@@ -54,14 +54,15 @@ type StreamConfig struct {
 
 // NewStream returns the rules of rs that watch cfg.ID.
 func NewStream(cfg StreamConfig, rs []*Rule) *Stream {
-	s := &Stream{id: cfg.ID, zones: cfg.Zones, anchor: cfg.Anchor, emit: cfg.Emit, onErr: cfg.OnError}
+	s := &Stream{id: cfg.ID, anchor: cfg.Anchor, emit: cfg.Emit, onErr: cfg.OnError}
 	for _, r := range rs {
 		if r.Matches(cfg.ID) {
 			s.rules = append(s.rules, r)
 		}
 	}
 	s.states = make([]state, len(s.rules))
-	s.view = view{fields: map[string]map[string]float64{}, objects: map[string][]model.Object{}, topics: map[string]map[string]any{}}
+	s.view = view{fields: map[string]map[string]float64{}, objects: map[string][]model.Object{}, topics: map[string]map[string]any{},
+		zones: cfg.Zones}
 	return s
 }
 
@@ -130,8 +131,8 @@ func (s *Stream) Result(plugin string, it model.Item) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if it.Topic != "" {
-		fam, kind := topicParts(it.Topic)
-		if kind == "partial" {
+		fam, partial := family(it.Topic)
+		if partial {
 			return // only finals: a partial is revised until its final
 		}
 		m := map[string]any{"text": it.Text, "topic": it.Topic}
@@ -155,7 +156,6 @@ func (s *Stream) Result(plugin string, it model.Item) {
 		}
 	}
 	s.clock = max(s.clock, it.PTS)
-	s.view.zones = s.zones
 	act := activation{v: &s.view}
 	for i, r := range s.rules {
 		if !r.segment {
@@ -405,16 +405,13 @@ func countLabel(v *view, l string, zone int) int {
 	return n
 }
 
-// topicParts splits transcript.final@1 into (transcript, final).
-func topicParts(topic string) (family, kind string) {
-	base := topic
-	if i := strings.IndexByte(base, '@'); i >= 0 {
-		base = base[:i]
-	}
-	if i := strings.IndexByte(base, '.'); i >= 0 {
-		return base[:i], base[i+1:]
-	}
-	return base, ""
+// family is a topic's family as rules name it: transcript for
+// transcript.final@1; partial says the SDK coalesces the topic (a
+// .partial, revised until its final).
+func family(t string) (fam string, partial bool) {
+	name, _, _ := strings.Cut(t, "@")
+	fam, _, _ = strings.Cut(name, ".")
+	return fam, topic.Topic{Name: name}.Coalesces()
 }
 
 // missing tells an evaluation error that only says a value is not there

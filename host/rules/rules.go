@@ -76,12 +76,16 @@ type Rule struct {
 func (r *Rule) Segment() bool { return r.segment }
 
 // Matches tells whether the rule watches stream id.
-func (r *Rule) Matches(id string) bool {
-	if len(r.Config.Streams) == 0 {
+func (r *Rule) Matches(id string) bool { return MatchAny(r.Config.Streams, id) }
+
+// MatchAny tells whether name matches one of the shell patterns (a rule's
+// streams, a receiver's rules); no pattern matches every name.
+func MatchAny(patterns []string, name string) bool {
+	if len(patterns) == 0 {
 		return true
 	}
-	for _, p := range r.Config.Streams {
-		if ok, _ := filepath.Match(p, id); ok {
+	for _, p := range patterns {
+		if ok, _ := filepath.Match(p, name); ok {
 			return true
 		}
 	}
@@ -94,8 +98,7 @@ func (sc Schema) families() []string {
 	var out []string
 	for _, p := range sc.Plugins {
 		for _, t := range p.Outputs {
-			fam, _, _ := strings.Cut(t, ".")
-			fam, _, _ = strings.Cut(fam, "@")
+			fam, _ := family(t)
 			if _, plugin := sc.Plugins[fam]; !plugin && fam != "objects" && fam != "segment" && !slices.Contains(out, fam) {
 				out = append(out, fam)
 			}

@@ -11,9 +11,8 @@ import (
 // AlertColumns are the alerts table's columns in ScanAlert's order.
 const AlertColumns = `id, rule, stream_id, severity, message, start_ns, fired_ns, end_ns, wall_start, wall_end, alert_values, track_ids`
 
-// Alert is an alert with its columns encoded.
+// Alert is an alert's nullable and JSON columns, encoded.
 type Alert struct {
-	A                model.Alert
 	End              *int64
 	WallStart        *int64
 	WallEnd          *int64
@@ -25,7 +24,7 @@ func EncodeAlert(a model.Alert) (Alert, error) {
 	if a.ID == "" || a.Rule == "" || a.StreamID == "" {
 		return Alert{}, fmt.Errorf("alert %q: id, rule and stream are required", a.ID)
 	}
-	e := Alert{A: a, WallStart: UnixNS(a.WallStart)}
+	e := Alert{WallStart: UnixNS(a.WallStart)}
 	if a.End != nil {
 		v := int64(*a.End)
 		e.End = &v
