@@ -17,7 +17,6 @@ converting wrongly. The output is deterministic (no timestamps, nodes and
 initializers in graph order), so its sha256 can be pinned.
 """
 
-import base64
 import json
 import os
 import sys
@@ -26,78 +25,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from tfjs_graph import ConvertError, attr_ints, attr_s, attr_strs, load_weights, same_pads
+
 OPSET = 13
 INPUT, OUTPUT = "input", "emotion"
 # NHWC axis -> NCHW axis, for attributes given in TF's layout.
 NHWC_TO_NCHW = {0: 0, 1: 2, 2: 3, 3: 1}
-
-
-class ConvertError(Exception):
-    pass
-
-
-def load_weights(in_dir, manifest):
-    """Decodes every weight of the manifest: groups' files are read in order
-    and their weights packed back to back across them."""
-    out = {}
-    for group in manifest:
-        buf = b"".join(open(os.path.join(in_dir, p), "rb").read() for p in group["paths"])
-        off = 0
-        for w in group["weights"]:
-            shape = [int(d) for d in w["shape"]]
-            n = int(np.prod(shape, dtype=np.int64))
-            q = w.get("quantization")
-            if q:
-                qdt = {"uint8": np.uint8, "uint16": np.uint16, "float16": np.float16}.get(q["dtype"])
-                if qdt is None:
-                    raise ConvertError("weight %s: unsupported quantization dtype %s" % (w["name"], q["dtype"]))
-                size = n * np.dtype(qdt).itemsize
-                raw = np.frombuffer(buf, qdt, n, off)
-                if q["dtype"] == "float16":
-                    arr = raw.astype(np.float32)
-                else:
-                    # TF.js affine quantization: value = q * scale + min.
-                    arr = (raw.astype(np.float32) * np.float32(q["scale"]) + np.float32(q["min"])).astype(np.float32)
-            else:
-                dt = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}.get(w["dtype"])
-                if dt is None:
-                    raise ConvertError("weight %s: unsupported dtype %s" % (w["name"], w["dtype"]))
-                size = n * np.dtype(dt).itemsize
-                arr = np.frombuffer(buf, dt, n, off)
-            if off + size > len(buf):
-                raise ConvertError("weight %s runs past the end of %s" % (w["name"], group["paths"]))
-            out[w["name"]] = arr.reshape(shape).copy()
-            off += size
-        if off != len(buf):
-            raise ConvertError("weights of %s use %d of %d bytes" % (group["paths"], off, len(buf)))
-    return out
-
-
-def attr_s(node, key, default=None):
-    a = node.get("attr", {}).get(key)
-    if a is None:
-        return default
-    return base64.b64decode(a["s"]).decode()
-
-
-def attr_ints(node, key, default=None):
-    a = node.get("attr", {}).get(key)
-    if a is None:
-        return default
-    return [int(i) for i in a.get("list", {}).get("i", [])]
-
-
-def attr_strs(node, key):
-    a = node.get("attr", {}).get(key, {})
-    return [base64.b64decode(s).decode() for s in a.get("list", {}).get("s", [])]
-
-
-def same_pads(size, k, s, d):
-    """TF SAME padding for one spatial axis: (before, after), the extra
-    pixel going after, as TF does."""
-    out = -(-size // s)
-    total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-    return total // 2, total - total // 2
 
 
 class Converter:

@@ -70,7 +70,7 @@ fetch "${VADER[@]}"
 fetch "${BLAZEFACE[@]}"
 fetch "${HUMAN[@]}"
 fetch "${TFJS[@]}"
-e=$models/emotion; [[ $e/emotion.onnx -nt $e/emotion.json && $e/emotion.onnx -nt $e/emotion.bin && $e/emotion.onnx -nt scripts/convert-emotion.py ]] || { /usr/bin/python3 scripts/convert-emotion.py "$e" "$e/emotion.onnx" && /usr/bin/python3 -c 'import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m); assert [i.name for i in m.graph.input] == ["input"] and [o.name for o in m.graph.output] == ["emotion"]' "$e/emotion.onnx" && echo "fetch-models: $e/emotion.onnx (converted, sha256 $(sha "$e/emotion.onnx"))"; } || die "scripts/convert-emotion.py: $e/emotion.onnx not made"
+e=$models/emotion; [[ $e/emotion.onnx -nt $e/emotion.json && $e/emotion.onnx -nt $e/emotion.bin && $e/emotion.onnx -nt scripts/convert-emotion.py && $e/emotion.onnx -nt scripts/tfjs_graph.py ]] || { /usr/bin/python3 scripts/convert-emotion.py "$e" "$e/emotion.onnx" && /usr/bin/python3 -c 'import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m); assert [i.name for i in m.graph.input] == ["input"] and [o.name for o in m.graph.output] == ["emotion"]' "$e/emotion.onnx" && echo "fetch-models: $e/emotion.onnx (converted, sha256 $(sha "$e/emotion.onnx"))"; } || die "scripts/convert-emotion.py: $e/emotion.onnx not made"
 
 # Each plugin's own files: scripts/models.d/NAME.sh, sourced here in name
 # order, with fetch, has, copy, extract, sha, die and $models at hand.

@@ -15,7 +15,7 @@ fetch "${HUMAN[0]}" "${HUMAN[1]}" \
 c=$models/centernet
 # Remade when its sources or the converter are newer; checked as the graph
 # the plugin opens: one NHWC input, the three outputs of the TF.js model.
-[[ $c/centernet.onnx -nt $c/centernet.json && $c/centernet.onnx -nt $c/centernet.bin && $c/centernet.onnx -nt scripts/convert-centernet.py ]] || {
+[[ $c/centernet.onnx -nt $c/centernet.json && $c/centernet.onnx -nt $c/centernet.bin && $c/centernet.onnx -nt scripts/convert-centernet.py && $c/centernet.onnx -nt scripts/tfjs_graph.py ]] || {
   /usr/bin/python3 scripts/convert-centernet.py "$c" "$c/centernet.onnx" &&
     /usr/bin/python3 -c 'import onnx, sys; m = onnx.load(sys.argv[1]); onnx.checker.check_model(m); assert [i.name for i in m.graph.input] == ["images"] and [o.name for o in m.graph.output] == ["detections", "keypoints", "wh"]' "$c/centernet.onnx" &&
     echo "fetch-models: $c/centernet.onnx (converted, sha256 $(sha "$c/centernet.onnx"))"
