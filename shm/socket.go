@@ -73,6 +73,17 @@ func SendFDs(c *net.UnixConn, msg []byte, fds ...int) error {
 	return nil
 }
 
+// ReadPacket reads one packet into buf, as RecvFDs does but for a peer
+// that sends no fds: io.EOF once the peer closed, after every packet it
+// sent.
+func ReadPacket(c *net.UnixConn, buf []byte) (int, error) {
+	n, err := c.Read(buf)
+	if errors.Is(err, unix.ECONNRESET) {
+		n, err = c.Read(buf) // see RecvFDs
+	}
+	return n, err
+}
+
 // RecvFDs receives one packet into buf and returns its length and the fds it
 // carried (close-on-exec, owned by the caller). It returns io.EOF when the
 // peer closed, after every packet it sent; a packet longer than buf is an

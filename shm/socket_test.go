@@ -173,3 +173,22 @@ func TestRecvAfterPeerClosedWithUnreadData(t *testing.T) {
 		t.Fatalf("after the packets: %v, want io.EOF", err)
 	}
 }
+
+// ReadPacket, for peers that send no fds, reads past the reset the same way.
+func TestReadPacketAfterPeerClosedWithUnreadData(t *testing.T) {
+	host, plugin := testPair(t)
+	if err := SendFDs(plugin, []byte("result")); err != nil {
+		t.Fatal(err)
+	}
+	if err := SendFDs(host, []byte("frame")); err != nil { // never read
+		t.Fatal(err)
+	}
+	plugin.Close()
+	buf := make([]byte, 64)
+	if n, err := ReadPacket(host, buf); err != nil || string(buf[:n]) != "result" {
+		t.Fatalf("got %q, %v; want the result", buf[:n], err)
+	}
+	if _, err := ReadPacket(host, buf); err != io.EOF {
+		t.Fatalf("after the packets: %v, want io.EOF", err)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -269,10 +268,7 @@ func (p *Process) Queued() int { return p.out.len() }
 func (p *Process) readLoop() {
 	buf := make([]byte, dataplane.MaxMessage)
 	for {
-		n, err := p.data.Read(buf)
-		if errors.Is(err, syscall.ECONNRESET) {
-			continue // results the process sent before it died are still queued (shm.RecvFDs)
-		}
+		n, err := shm.ReadPacket(p.data, buf) // results sent before a death are read first
 		if err != nil {
 			p.markExited(err)
 			return
