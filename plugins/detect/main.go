@@ -31,6 +31,7 @@ import (
 	"github.com/lsie-mlf/lsie/plugins/internal/onnx"
 	"github.com/lsie-mlf/lsie/plugins/internal/track"
 	"github.com/lsie-mlf/lsie/sdk"
+	"github.com/lsie-mlf/lsie/sdk/validate"
 )
 
 const version = "0.1.0"
@@ -131,12 +132,14 @@ func parseConfig(a sdk.Attrs) (config, error) {
 	return c, nil
 }
 
-// suggest names the labels closest to l, or lists them all.
+// suggest names the labels closest to l (containing it, or a few edits
+// away: sdk/validate's did-you-mean), or lists them all.
 func suggest(l string) string {
 	var near []string
 	low := strings.ToLower(strings.ReplaceAll(l, "_", " "))
+	closest := validate.Nearest(low, centernet.Labels[:])
 	for _, c := range centernet.Labels {
-		if strings.Contains(c, low) || strings.Contains(low, c) || editDistance(c, low) <= 2 {
+		if strings.Contains(c, low) || strings.Contains(low, c) || c == closest {
 			near = append(near, fmt.Sprintf("%q", c))
 		}
 	}
@@ -144,27 +147,6 @@ func suggest(l string) string {
 		return "did you mean " + strings.Join(near, " or ") + "?"
 	}
 	return "one of " + strings.Join(centernet.Labels[:], ", ")
-}
-
-// editDistance is Levenshtein's distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (plugin) OpenStream(info sdk.StreamInfo) (sdk.Stream, error) {
