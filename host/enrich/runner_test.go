@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/lsie-mlf/lsie/host/model"
+	"github.com/lsie-mlf/lsie/internal/testenv"
 )
 
 var fixedNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -299,6 +300,9 @@ func TestContextCancelStopsWaiting(t *testing.T) {
 	r.Start(ctx)
 	r.Submit(model.Segment{})
 	<-ran
+	// Cancel once the runner waits in its backoff: a cancel between the
+	// job's return and its retry being counted would void the attempt.
+	testenv.Eventually(t, time.Minute, "the retry's backoff", func() bool { return r.Stats().Retries == 1 })
 	cancel()
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
